@@ -1,0 +1,47 @@
+//! Bootstrap tool: creates orgs and API clients directly in the table (there is no API for it)
+//! and prints each secret once. Uses the standard AWS credential chain and TABLE_NAME.
+//!
+//!   ppadmin create-org --name "Acme" [--time-zone Asia/Kolkata]   (also creates an admin client)
+//!   ppadmin create-client --org 7 --role api|admin
+//!   ppadmin create-table                                          (local use: table from template.yaml)
+
+use shared::model::Role;
+use shared::state::AppState;
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let state = AppState::from_env().await?;
+    match args.first().map(String::as_str) {
+        Some("create-org") => {
+            let name = arg(&args, "--name").ok_or("--name is required")?;
+            let tz = arg(&args, "--time-zone").unwrap_or("UTC");
+            let org = shared::admin::create_org(&state.store, name, tz).await?;
+            let creds = shared::auth::create_client(&state.store, org.org_id, Role::Admin).await?;
+            println!("org {} created ({}, time zone {})", org.org_id, org.name, org.time_zone);
+            println!("admin client key: {}\nadmin secret:     {}   (shown once; only its SHA-256 is stored)", creds.client_key, creds.secret);
+        }
+        Some("create-client") => {
+            let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;
+            let role = Role::parse(arg(&args, "--role").unwrap_or("api")).ok_or("--role must be api or admin")?;
+            if state.store.org(org).await?.is_none() {
+                return Err(format!("org {org} does not exist").into());
+            }
+            let creds = shared::auth::create_client(&state.store, org, role).await?;
+            println!("{} client key: {}\nsecret: {}   (shown once)", role.as_str(), creds.client_key, creds.secret);
+        }
+        Some("create-table") => {
+            let created = shared::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+            println!("table {} {}", state.store.table(), if created { "created" } else { "exists" });
+        }
+        _ => {
+            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | create-table");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Bootstrap operations with no API (an org and its clients are created directly in the table),
+//! and the demo data the local server seeds.
+
+use crate::auth::{create_client, IssuedCredentials};
+use crate::dates::parse_time_zone;
+use crate::keys;
+use crate::model::{Org, OrgId, Role};
+use crate::records::{to_item, OrgRecord};
+use crate::state::AppState;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("unknown IANA time zone {0:?}")]
+    TimeZone(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Creates an org with a fresh numeric id.
+pub async fn create_org(store: &Store, name: &str, time_zone: &str) -> Result<Org, AdminError> {
+    if parse_time_zone(time_zone).is_none() {
+        return Err(AdminError::TimeZone(time_zone.to_string()));
+    }
+    let org_id: OrgId = store.next_id(&keys::sequence(None, "org")).await?;
+    let org = Org { org_id, name: name.to_string(), time_zone: time_zone.to_string() };
+    if !store.put_new(to_item(&OrgRecord::new(org.clone())).map_err(StoreError::from)?).await? {
+        return Err(AdminError::Other(format!("org {org_id} exists already")));
+    }
+    Ok(org)
+}
+
+pub struct DemoSeed {
+    pub org: Org,
+    pub admin: IssuedCredentials,
+    pub api: IssuedCredentials,
+    pub sample_mobile: String,
+}
+
+/// A demo org: two loyalty programs, an EXTERNAL tier-based program (3 tiers, 2 benefits), a
+/// SUPPLEMENTARY program (30 days) and a few enrolled customers.
+pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
+    use crate::model::*;
+    use crate::operations::customers::{register, RegisterCustomer};
+    let org = create_org(&state.store, "Demo Org", "Asia/Kolkata").await?;
+    let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
+    let api = create_client(&state.store, org.org_id, Role::Api).await?;
+    let other = |e: &dyn std::fmt::Display| AdminError::Other(e.to_string());
+    let rewards = crate::operations::programs::create_loyalty_program(state, org.org_id, "Demo Rewards")
+        .await
+        .map_err(|e| other(&e))?
+        .ok_or_else(|| AdminError::Other("Demo Rewards exists".into()))?;
+    let _plus = crate::operations::programs::create_loyalty_program(state, org.org_id, "Demo Plus")
+        .await
+        .map_err(|e| other(&e))?;
+    let tier = |n, name: &str| Tier { tier_number: n, tier_name: name.into() };
+    let programs = [
+        PartnerProgram {
+            partner_program_id: 0,
+            partner_program_name: "SkyMiles".into(),
+            loyalty_program_id: rewards.program_id,
+            partner_program_type: PartnerProgramType::External,
+            description: "Airline partner".into(),
+            tier_based: true,
+            tiers: vec![tier(1, "Silver"), tier(2, "Gold"), tier(3, "Platinum")],
+            benefits: vec![
+                Benefit { name: "LoungeAccess".into(), benefit_type: "LOUNGE".into(), maximum_available_in_cycle: Some(4) },
+                Benefit { name: "PriorityBoarding".into(), benefit_type: "BOARDING".into(), maximum_available_in_cycle: None },
+            ],
+            points_exchange_rate: Some(serde_json::Number::from(2)),
+            membership_period_type: None,
+            membership_period_value: None,
+            expiry_date: None,
+            backup_partner_program_name: None,
+            on_tier_expiry: OnTierExpiry::DowngradeOneTier,
+            tier_grace_period_days: 7,
+        },
+        PartnerProgram {
+            partner_program_id: 0,
+            partner_program_name: "FlexiPass".into(),
+            loyalty_program_id: rewards.program_id,
+            partner_program_type: PartnerProgramType::Supplementary,
+            description: "30-day supplementary membership".into(),
+            tier_based: false,
+            tiers: vec![],
+            benefits: vec![],
+            points_exchange_rate: None,
+            membership_period_type: Some(PeriodType::Days),
+            membership_period_value: Some(30),
+            expiry_date: None,
+            backup_partner_program_name: None,
+            on_tier_expiry: OnTierExpiry::ExpireTier,
+            tier_grace_period_days: 0,
+        },
+    ];
+    for p in programs {
+        put_partner_program(state, org.org_id, p).await?;
+    }
+    let people = [
+        ("919740000001", "asha@example.com", "C-1001"),
+        ("919740000002", "ravi@example.com", "C-1002"),
+        ("919740000003", "meera@example.com", "C-1003"),
+    ];
+    for (mobile, email, ext) in people {
+        register(
+            state,
+            org.org_id,
+            RegisterCustomer {
+                mobile: Some(serde_json::Value::String(mobile.into())),
+                email: Some(email.into()),
+                external_id: Some(ext.into()),
+                program_ids: vec![rewards.program_id],
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| other(&e))?;
+    }
+    state.invalidate(org.org_id);
+    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into() })
+}
+
+/// Writes a partner program through the same validated API path an admin uses.
+async fn put_partner_program(state: &AppState, org: OrgId, p: crate::model::PartnerProgram) -> Result<(), AdminError> {
+    use crate::api::ApiRequest;
+    use crate::model::AuthContext;
+    let mut body = serde_json::to_value(&p).map_err(|e| AdminError::Other(e.to_string()))?;
+    if let Some(obj) = body.as_object_mut() {
+        for k in ["partnerProgramId", "partnerProgramName", "loyaltyProgramId", "description", "tiers"] {
+            obj.remove(k);
+        }
+        obj.insert("programId".into(), p.loyalty_program_id.into());
+        obj.insert("partnerProgramDescription".into(), p.description.clone().into());
+        obj.insert("partnerProgramTiers".into(), serde_json::to_value(&p.tiers).unwrap_or_default());
+    }
+    let req = ApiRequest {
+        method: "PUT".into(),
+        path: format!("/v2/organization/partnerPrograms/{}", p.partner_program_name),
+        path_params: [("partnerProgramName".to_string(), p.partner_program_name.clone())].into(),
+        query: Default::default(),
+        headers: [("content-type".to_string(), "application/json".to_string())].into(),
+        body: body.to_string().into_bytes(),
+        auth: AuthContext { org_id: org, role: Role::Admin },
+        request_id: "seed".into(),
+    };
+    let resp = crate::operations::partner_program_config::handle(state, req).await;
+    if resp.status >= 300 {
+        return Err(AdminError::Other(format!("seeding {} failed: {}", p.partner_program_name, resp.body)));
+    }
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! API client credentials: `Authorization: Basic base64(clientKey:secret)`, checked against the
+//! SHA-256 of a high-entropy secret. The authorizer Lambda and the local server both call
+//! `authenticate`; handlers only ever see the resulting `AuthContext`.
+
+use crate::keys;
+use crate::model::{AuthContext, OrgId, Role};
+use crate::records::{to_item, ClientRecord};
+use crate::store::{Store, StoreError};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing Authorization header")]
+    Missing,
+    #[error("Authorization is not Basic credentials")]
+    Malformed,
+    #[error("unknown client or wrong secret")]
+    Rejected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Splits a `Basic` header into client key and secret.
+pub fn parse_basic(header: &str) -> Result<(String, String), AuthError> {
+    let (scheme, rest) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(AuthError::Malformed);
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| AuthError::Malformed)?;
+    let text = String::from_utf8(decoded).map_err(|_| AuthError::Malformed)?;
+    let (key, secret) = text.split_once(':').ok_or(AuthError::Malformed)?;
+    if key.is_empty() || secret.is_empty() {
+        return Err(AuthError::Malformed);
+    }
+    Ok((key.to_string(), secret.to_string()))
+}
+
+pub fn secret_digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares without an early exit, so response time says nothing about how much matched.
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Verifies an `Authorization` header value and returns who is calling.
+pub async fn authenticate(store: &Store, header: Option<&str>) -> Result<AuthContext, AuthError> {
+    let header = header.filter(|h| !h.trim().is_empty()).ok_or(AuthError::Missing)?;
+    let (key, secret) = parse_basic(header)?;
+    if key.len() > 128 {
+        return Err(AuthError::Rejected);
+    }
+    let record = store.client_record(&key).await?.ok_or(AuthError::Rejected)?;
+    if !same_digest(&record.secret_sha256, &secret_digest(&secret)) {
+        return Err(AuthError::Rejected);
+    }
+    Ok(AuthContext { org_id: record.org_id, role: record.role })
+}
+
+/// Credentials as handed to a client once: the table keeps only the digest.
+pub struct IssuedCredentials {
+    pub client_key: String,
+    pub secret: String,
+}
+
+impl IssuedCredentials {
+    pub fn basic_header(&self) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", self.client_key, self.secret)))
+    }
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Creates an API client for `org` with a fresh 256-bit secret.
+pub async fn create_client(store: &Store, org: OrgId, role: Role) -> Result<IssuedCredentials, StoreError> {
+    loop {
+        let client_key = format!("ck_{}", random_token(12));
+        let secret = random_token(32);
+        let k = keys::client(&client_key);
+        let record = ClientRecord {
+            pk: k.pk,
+            sk: k.sk,
+            entity: "CLIENT".into(),
+            client_key: client_key.clone(),
+            org_id: org,
+            role,
+            secret_sha256: secret_digest(&secret),
+            created_at: chrono::Utc::now(),
+        };
+        if store.put_new(to_item(&record)?).await? {
+            return Ok(IssuedCredentials { client_key, secret });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_and_rejects_other_schemes() {
+        let h = format!("Basic {}", STANDARD.encode("ck_a:s3cret:with:colons"));
+        assert_eq!(parse_basic(&h).unwrap(), ("ck_a".into(), "s3cret:with:colons".into()));
+        assert!(matches!(parse_basic("Bearer abc"), Err(AuthError::Malformed)));
+        assert!(matches!(parse_basic("Basic !!!"), Err(AuthError::Malformed)));
+        assert!(matches!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))), Err(AuthError::Malformed)));
+    }
+
+    #[test]
+    fn digest_is_hex_sha256() {
+        assert_eq!(secret_digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert!(same_digest("ab", "ab"));
+        assert!(!same_digest("ab", "ac"));
+        assert!(!same_digest("ab", "abc"));
+    }
+
+    #[test]
+    fn secrets_are_long_and_random() {
+        let a = random_token(32);
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token(32));
+    }
+}

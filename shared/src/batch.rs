@@ -1,0 +1,135 @@
+//! The batch shape shared by every write API: customers processed concurrently (bounded) and
+//! independently, each customer's program entries in order, results reported in request order
+//! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
+
+use crate::api::{batch_status, ApiRequest, ApiResponse};
+use crate::customer_identity::{resolve, Identifiers, Resolution};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::linkage_write::StorageFailure;
+use crate::model::{Customer, OrgId};
+use crate::state::AppState;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::future::Future;
+
+/// The array and status names of one write API (PRODUCT.md §3 table).
+pub struct BatchNames {
+    pub batch: &'static str,
+    pub programs: &'static str,
+    pub status: &'static str,
+}
+
+pub const LINK: BatchNames = BatchNames { batch: "linkCustomers", programs: "linkToPartnerPrograms", status: "partnerLinkStatus" };
+pub const UPDATE: BatchNames =
+    BatchNames { batch: "customersPartnerUpdates", programs: "partnerProgramUpdates", status: "updateStatus" };
+pub const DELINK: BatchNames =
+    BatchNames { batch: "deLinkCustomers", programs: "deLinkFromPartnerPrograms", status: "partnerDeLinkStatus" };
+pub const BENEFITS: BatchNames =
+    BatchNames { batch: "customerBenefits", programs: "partnerProgramBenefits", status: "benefitStatus" };
+
+/// One customer of a batch: its identifiers as sent, and its program entries.
+pub struct BatchCustomer<E> {
+    pub customer: Map<String, Value>,
+    pub entries: Vec<E>,
+}
+
+struct CustomerResult {
+    json: Value,
+    all_ok: bool,
+    attempted: usize,
+    storage_failures: usize,
+}
+
+fn storage_status() -> ItemStatus {
+    ErrorCode::CannotProcess.with_detail("storage is unavailable or throttling; retry the item")
+}
+
+/// Runs `process` for every entry of every customer and builds the batch response.
+pub async fn run<E, F, Fut>(state: &AppState, req: &ApiRequest, names: &BatchNames, customers: Vec<BatchCustomer<E>>, process: F) -> ApiResponse
+where
+    E: Serialize,
+    F: Fn(Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let process = &process;
+    let org = req.auth.org_id;
+    let results: Vec<CustomerResult> = futures::stream::iter(customers)
+        .map(|bc| async move { one_customer(state, org, names, bc, process).await })
+        .buffered(state.config.batch_concurrency)
+        .collect()
+        .await;
+    let attempted: usize = results.iter().map(|r| r.attempted).sum();
+    let storage_failures: usize = results.iter().map(|r| r.storage_failures).sum();
+    if attempted > 0 && storage_failures == attempted {
+        return ApiResponse::unavailable(&req.request_id);
+    }
+    let status = batch_status(results.iter().map(|r| r.all_ok));
+    let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });
+    ApiResponse::json(status, &body)
+}
+
+async fn one_customer<E, F, Fut>(state: &AppState, org: OrgId, names: &BatchNames, bc: BatchCustomer<E>, process: &F) -> CustomerResult
+where
+    E: Serialize,
+    F: Fn(Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let ids = Identifiers::from_json(&bc.customer);
+    let echoes: Vec<Value> = bc.entries.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
+    let echo_entries = |statuses: Option<Vec<ItemStatus>>| -> Vec<Value> {
+        let mut echoes = echoes.clone();
+        if let Some(statuses) = statuses {
+            for (v, st) in echoes.iter_mut().zip(statuses) {
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(names.status.into(), json!(st));
+                }
+            }
+        }
+        echoes
+    };
+    let mut customer_echo = bc.customer.clone();
+    let resolution = match resolve(&state.store, org, &ids).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "customer lookup failed");
+            customer_echo.insert("status".into(), json!(storage_status()));
+            let n = bc.entries.len().max(1);
+            return CustomerResult {
+                json: json!({"customer": customer_echo, names.programs: echo_entries(None)}),
+                all_ok: false,
+                attempted: n,
+                storage_failures: n,
+            };
+        }
+    };
+    customer_echo.insert("status".into(), json!(resolution.status()));
+    let Resolution::Found(customer) = resolution else {
+        return CustomerResult {
+            json: json!({"customer": customer_echo, names.programs: echo_entries(None)}),
+            all_ok: false,
+            attempted: 0,
+            storage_failures: 0,
+        };
+    };
+    let mut statuses = Vec::with_capacity(bc.entries.len());
+    let mut storage_failures = 0;
+    for entry in bc.entries {
+        let status = match process(customer.clone(), entry).await {
+            Ok(s) => s,
+            Err(StorageFailure(e)) => {
+                tracing::error!(error = %e, customer_id = customer.customer_id, "storage failed for a batch item");
+                storage_failures += 1;
+                storage_status()
+            }
+        };
+        statuses.push(status);
+    }
+    let all_ok = statuses.iter().all(ItemStatus::is_success);
+    CustomerResult {
+        attempted: statuses.len(),
+        json: json!({"customer": customer_echo, names.programs: echo_entries(Some(statuses))}),
+        all_ok,
+        storage_failures,
+    }
+}

@@ -1,0 +1,87 @@
+//! Settings read once per container from the environment; every missing or bad variable is
+//! reported together so a misconfigured deployment fails at init with one clear message.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single DynamoDB table (TABLE_NAME).
+    pub table_name: String,
+    /// Write shards of the due-date index (DUE_SHARDS, default 8).
+    pub due_shards: u32,
+    /// How long a container trusts its cached partner-program configuration (CONFIG_CACHE_SECONDS, default 30).
+    pub config_cache_ttl: Duration,
+    /// Customers of one batch processed at once (BATCH_CONCURRENCY, default 8).
+    pub batch_concurrency: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let table_name = match lookup("TABLE_NAME") {
+            Some(v) if !v.trim().is_empty() => v,
+            _ => {
+                problems.push("TABLE_NAME is not set".to_string());
+                String::new()
+            }
+        };
+        let due_shards = parse_number(&lookup, "DUE_SHARDS", 8, 1, 1000, &mut problems) as u32;
+        let cache = parse_number(&lookup, "CONFIG_CACHE_SECONDS", 30, 0, 3600, &mut problems);
+        let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 8, 1, 50, &mut problems) as usize;
+        if problems.is_empty() {
+            Ok(Config { table_name, due_shards, config_cache_ttl: Duration::from_secs(cache), batch_concurrency })
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+fn parse_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+    problems: &mut Vec<String>,
+) -> u64 {
+    match lookup(name) {
+        None => default,
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                problems.push(format!("{name} must be an integer from {min} to {max}, got {raw:?}"));
+                default
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_every_problem_at_once() {
+        let err = Config::from_lookup(|n| (n == "DUE_SHARDS").then(|| "zero".to_string())).unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(err.to_string().contains("TABLE_NAME is not set"));
+        assert!(err.to_string().contains("DUE_SHARDS"));
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::from_lookup(|n| (n == "TABLE_NAME").then(|| "t".to_string())).unwrap();
+        assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 8, 30));
+    }
+}

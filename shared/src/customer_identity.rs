@@ -1,0 +1,161 @@
+//! Customer identification in requests: `{id?, mobile?, email?, externalId?}`, empty strings
+//! ignored, `mobile` as JSON number or string, every identifier given must name the same customer.
+
+use crate::error_catalog::ItemStatus;
+use crate::keys::IdentifierKind;
+use crate::model::{Customer, CustomerId, OrgId};
+use crate::store::{Store, StoreError};
+use serde_json::{Map, Value};
+
+/// Identifiers as a client gave them, normalised for lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identifiers {
+    pub id: Option<CustomerId>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    /// Set when `id` was given but is not a positive integer.
+    pub bad_id: bool,
+}
+
+pub fn normalize_mobile(raw: &str) -> String {
+    raw.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+pub fn normalize_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(crate::api::value_as_text)
+}
+
+impl Identifiers {
+    pub fn from_json(obj: &Map<String, Value>) -> Self {
+        let raw_id = text(obj.get("id"));
+        let id = raw_id.as_deref().and_then(|s| s.parse::<CustomerId>().ok()).filter(|n| *n > 0);
+        Identifiers {
+            bad_id: raw_id.is_some() && id.is_none(),
+            id,
+            mobile: text(obj.get("mobile")).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty()),
+            email: text(obj.get("email")).map(|e| normalize_email(&e)),
+            external_id: text(obj.get("externalId")),
+        }
+    }
+
+    /// From the read APIs' `identifierName`/`identifierValue` pair.
+    pub fn from_query(name: &str, value: &str) -> Option<Self> {
+        let mut obj = Map::new();
+        let key = match name.to_ascii_lowercase().as_str() {
+            "id" => "id",
+            "mobile" => "mobile",
+            "email" => "email",
+            "externalid" => "externalId",
+            _ => return None,
+        };
+        obj.insert(key.into(), Value::String(value.to_string()));
+        Some(Identifiers::from_json(&obj))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none() && self.mobile.is_none() && self.email.is_none() && self.external_id.is_none() && !self.bad_id
+    }
+
+    fn by_value(&self) -> Vec<(IdentifierKind, &str)> {
+        let mut v = Vec::new();
+        if let Some(m) = &self.mobile {
+            v.push((IdentifierKind::Mobile, m.as_str()));
+        }
+        if let Some(e) = &self.email {
+            v.push((IdentifierKind::Email, e.as_str()));
+        }
+        if let Some(x) = &self.external_id {
+            v.push((IdentifierKind::ExternalId, x.as_str()));
+        }
+        v
+    }
+}
+
+#[derive(Debug)]
+pub enum Resolution {
+    Found(Customer),
+    /// 8015, with a detail saying why in words.
+    NotFound(String),
+}
+
+impl Resolution {
+    pub fn status(&self) -> ItemStatus {
+        match self {
+            Resolution::Found(_) => ItemStatus::customer_found(),
+            Resolution::NotFound(detail) => ItemStatus { detail: Some(detail.clone()), ..ItemStatus::customer_not_found() },
+        }
+    }
+}
+
+/// Finds the one customer every given identifier names.
+pub async fn resolve(store: &Store, org: OrgId, ids: &Identifiers) -> Result<Resolution, StoreError> {
+    if ids.bad_id {
+        return Ok(Resolution::NotFound("`id` must be a positive integer".into()));
+    }
+    if ids.is_empty() {
+        return Ok(Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()));
+    }
+    let lookups = ids.by_value();
+    let found = futures::future::try_join_all(lookups.iter().map(|(kind, value)| store.customer_id_by(org, *kind, value))).await?;
+    let mut candidate: Option<(CustomerId, &'static str)> = ids.id.map(|id| (id, "id"));
+    for ((kind, _), hit) in lookups.iter().zip(found) {
+        let Some(cid) = hit else {
+            return Ok(Resolution::NotFound(format!("no customer has this {}", kind.as_str())));
+        };
+        match candidate {
+            Some((other, other_kind)) if other != cid => {
+                return Ok(Resolution::NotFound(format!(
+                    "the identifiers name different customers: {other_kind} and {} do not belong to the same customer",
+                    kind.as_str()
+                )));
+            }
+            _ => candidate = Some((cid, kind.as_str())),
+        }
+    }
+    let Some((cid, _)) = candidate else {
+        return Ok(Resolution::NotFound("no customer identifier given".into()));
+    };
+    Ok(match store.customer(org, cid).await? {
+        Some(c) => Resolution::Found(c),
+        None => Resolution::NotFound("no customer has this id".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(v: Value) -> Identifiers {
+        Identifiers::from_json(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn mobile_as_number_equals_mobile_as_string() {
+        assert_eq!(ids(json!({"mobile": 919740000000u64})).mobile, ids(json!({"mobile": "+91 97400 00000"})).mobile);
+    }
+
+    #[test]
+    fn empty_strings_count_as_absent() {
+        let i = ids(json!({"mobile": "", "email": "  ", "externalId": "C-1", "id": ""}));
+        assert_eq!(i, Identifiers { external_id: Some("C-1".into()), ..Default::default() });
+        assert!(ids(json!({"mobile": ""})).is_empty());
+    }
+
+    #[test]
+    fn ids_must_be_positive_integers() {
+        assert!(ids(json!({"id": "abc"})).bad_id);
+        assert_eq!(ids(json!({"id": "42"})).id, Some(42));
+        assert_eq!(ids(json!({"id": 42})).id, Some(42));
+    }
+
+    #[test]
+    fn emails_are_case_insensitive() {
+        assert_eq!(ids(json!({"email": "A@Example.COM"})).email.as_deref(), Some("a@example.com"));
+    }
+}

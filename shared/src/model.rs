@@ -1,0 +1,403 @@
+//! Domain types: orgs, loyalty and partner programs, customers, linkages and activities.
+//! Storage records (keys, `entity`) live in `records.rs`; these carry only meaning.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub type OrgId = u64;
+pub type CustomerId = u64;
+pub type ProgramId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Api,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "api" => Some(Role::Api),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Who is calling, as established by the authorizer — never by the request itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthContext {
+    pub org_id: OrgId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Org {
+    pub org_id: OrgId,
+    pub name: String,
+    pub time_zone: String,
+}
+
+impl Org {
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(Tz::UTC)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyProgram {
+    pub program_id: ProgramId,
+    pub program_name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PartnerProgramType {
+    External,
+    Supplementary,
+}
+
+impl PartnerProgramType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerProgramType::External => "EXTERNAL",
+            PartnerProgramType::Supplementary => "SUPPLEMENTARY",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PeriodType {
+    Days,
+    Months,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipPeriod {
+    pub period_type: PeriodType,
+    pub value: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OnTierExpiry {
+    #[default]
+    ExpireTier,
+    DowngradeOneTier,
+    DowngradeToLowestTier,
+    Delink,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tier {
+    pub tier_number: u32,
+    pub tier_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Benefit {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub benefit_type: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maximum_available_in_cycle: Option<u32>,
+}
+
+/// A partner program's validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerProgram {
+    pub partner_program_id: ProgramId,
+    pub partner_program_name: String,
+    pub loyalty_program_id: ProgramId,
+    pub partner_program_type: PartnerProgramType,
+    #[serde(default)]
+    pub description: String,
+    pub tier_based: bool,
+    #[serde(default)]
+    pub tiers: Vec<Tier>,
+    #[serde(default)]
+    pub benefits: Vec<Benefit>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub points_exchange_rate: Option<serde_json::Number>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub membership_period_type: Option<PeriodType>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub membership_period_value: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub expiry_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub backup_partner_program_name: Option<String>,
+    #[serde(default)]
+    pub on_tier_expiry: OnTierExpiry,
+    #[serde(default)]
+    pub tier_grace_period_days: u32,
+}
+
+impl PartnerProgram {
+    pub fn tier_by_name(&self, name: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.tier_name.eq_ignore_ascii_case(name.trim()))
+    }
+
+    pub fn lowest_tier(&self) -> Option<&Tier> {
+        self.tiers.iter().min_by_key(|t| t.tier_number)
+    }
+
+    pub fn period(&self) -> Option<MembershipPeriod> {
+        match (self.membership_period_type, self.membership_period_value) {
+            (Some(period_type), Some(value)) => Some(MembershipPeriod { period_type, value }),
+            _ => None,
+        }
+    }
+
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expiry_date.is_some_and(|e| e <= now)
+    }
+
+    pub fn grace(&self) -> Duration {
+        Duration::days(i64::from(self.tier_grace_period_days))
+    }
+}
+
+/// A registered customer; identifiers are normalised (see `customer_identity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub customer_id: CustomerId,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mobile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_name: Option<String>,
+    /// Loyalty program id (as a string map key, which a DynamoDB condition can address) → enrolment time.
+    #[serde(default)]
+    pub enrollments: BTreeMap<String, DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Customer {
+    pub fn is_enrolled_in(&self, program: ProgramId) -> bool {
+        self.enrollments.contains_key(&program.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkageStatus {
+    Pending,
+    Active,
+    InGrace,
+    TierExpired,
+    Delinked,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActivityType {
+    Enrollment,
+    Upgrade,
+    Downgrade,
+    Renew,
+    Update,
+    Delink,
+    TierGraceStarted,
+    TierExpired,
+    SupplementaryMembershipStarted,
+    SupplementaryMembershipExpired,
+    PartnerProgramEarlyExpiry,
+    BackupSupplementaryMembershipStarted,
+    MembershipRelinkingScheduled,
+    MembershipRelinkingCancelled,
+    Benefitsavailed,
+}
+
+impl ActivityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityType::Enrollment => "ENROLLMENT",
+            ActivityType::Upgrade => "UPGRADE",
+            ActivityType::Downgrade => "DOWNGRADE",
+            ActivityType::Renew => "RENEW",
+            ActivityType::Update => "UPDATE",
+            ActivityType::Delink => "DELINK",
+            ActivityType::TierGraceStarted => "TIER_GRACE_STARTED",
+            ActivityType::TierExpired => "TIER_EXPIRED",
+            ActivityType::SupplementaryMembershipStarted => "SUPPLEMENTARY_MEMBERSHIP_STARTED",
+            ActivityType::SupplementaryMembershipExpired => "SUPPLEMENTARY_MEMBERSHIP_EXPIRED",
+            ActivityType::PartnerProgramEarlyExpiry => "PARTNER_PROGRAM_EARLY_EXPIRY",
+            ActivityType::BackupSupplementaryMembershipStarted => "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED",
+            ActivityType::MembershipRelinkingScheduled => "MEMBERSHIP_RELINKING_SCHEDULED",
+            ActivityType::MembershipRelinkingCancelled => "MEMBERSHIP_RELINKING_CANCELLED",
+            ActivityType::Benefitsavailed => "BENEFITSAVAILED",
+        }
+    }
+
+    pub fn is_benefit(self) -> bool {
+        self == ActivityType::Benefitsavailed
+    }
+}
+
+/// A SUPPLEMENTARY relink waiting for its start date (activated by the sweep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRelink {
+    pub membership_start_date: DateTime<Utc>,
+    pub membership_end_date: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub partner_membership_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_expiry_date: Option<DateTime<Utc>>,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// Benefit use within the current cycle (a cycle starts at link/renewal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BenefitCounter {
+    pub count_in_cycle: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cycle_start: Option<DateTime<Utc>>,
+}
+
+/// A customer's membership in one partner program, current state only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Linkage {
+    pub org_id: OrgId,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+    pub partner_program_name: String,
+    pub partner_program_type: PartnerProgramType,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub partner_membership_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_expiry_date: Option<DateTime<Utc>>,
+    pub membership_start_date: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub membership_end_date: Option<DateTime<Utc>>,
+    pub status: LinkageStatus,
+    pub linked: bool,
+    pub version: u64,
+    pub last_activity: ActivityType,
+    pub last_updated: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending_relink: Option<PendingRelink>,
+    #[serde(default)]
+    pub benefit_counters: BTreeMap<String, BenefitCounter>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grace_ends_at: Option<DateTime<Utc>>,
+}
+
+impl Linkage {
+    /// The status a reader should see at `now`: a tier past its expiry (and past grace) reads as
+    /// expired even before the sweep has run (PRODUCT.md §5).
+    pub fn effective_status(&self, now: DateTime<Utc>, program: Option<&PartnerProgram>) -> LinkageStatus {
+        if !self.linked {
+            return self.status;
+        }
+        match self.status {
+            LinkageStatus::Active if self.partner_program_type == PartnerProgramType::Supplementary => {
+                match self.membership_end_date {
+                    Some(end) if end <= now => LinkageStatus::Expired,
+                    _ => LinkageStatus::Active,
+                }
+            }
+            LinkageStatus::Active => match self.tier_expiry_date {
+                Some(exp) if exp <= now => {
+                    let grace = program.map(PartnerProgram::grace).unwrap_or_else(Duration::zero);
+                    if grace > Duration::zero() && exp + grace > now {
+                        LinkageStatus::InGrace
+                    } else {
+                        LinkageStatus::TierExpired
+                    }
+                }
+                _ => LinkageStatus::Active,
+            },
+            LinkageStatus::InGrace => match self.grace_ends_at {
+                Some(end) if end <= now => LinkageStatus::TierExpired,
+                _ => LinkageStatus::InGrace,
+            },
+            LinkageStatus::Pending => match self.pending_start() {
+                Some(start) if start <= now => LinkageStatus::Active,
+                _ => LinkageStatus::Pending,
+            },
+            other => other,
+        }
+    }
+
+    fn pending_start(&self) -> Option<DateTime<Utc>> {
+        Some(self.membership_start_date)
+    }
+
+    /// When the sweep next has something to do for this linkage, if ever: the earliest of tier
+    /// expiry, grace end, membership end/start and a pending relink's start.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        if !self.linked && self.pending_relink.is_none() {
+            return None;
+        }
+        let mut due: Vec<DateTime<Utc>> = Vec::new();
+        match self.status {
+            LinkageStatus::Pending => due.push(self.membership_start_date),
+            LinkageStatus::Active => {
+                if self.partner_program_type == PartnerProgramType::Supplementary {
+                    due.extend(self.membership_end_date);
+                } else {
+                    due.extend(self.tier_expiry_date);
+                }
+            }
+            LinkageStatus::InGrace => due.extend(self.grace_ends_at),
+            _ => {}
+        }
+        if let Some(p) = &self.pending_relink {
+            due.push(p.membership_start_date);
+        }
+        due.into_iter().min()
+    }
+}
+
+/// An immutable history record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    pub activity_id: String,
+    pub org_id: OrgId,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+    pub partner_program_name: String,
+    pub activity_type: ActivityType,
+    pub activity_date: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_expiry_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub benefit_details: Option<serde_json::Value>,
+}

@@ -1,0 +1,130 @@
+//! `POST /v2/customers` (admin): register a customer with its identifiers and enrol it in loyalty
+//! programs. Identifiers are unique within the org: profile and one guard item per identifier are
+//! written in one transaction, each guard conditioned on not existing.
+
+use crate::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
+use crate::customer_identity::{normalize_email, normalize_mobile};
+use crate::keys::{self, IdentifierKind};
+use crate::model::{Customer, OrgId, ProgramId};
+use crate::records::{to_item, CustomerRecord, IdentifierRecord};
+use crate::state::AppState;
+use crate::store::{tx, StoreError, TransactError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterCustomer {
+    #[serde(default)]
+    pub mobile: Option<Value>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub program_ids: Vec<ProgramId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a customer with this {0} already exists")]
+    Duplicate(&'static str),
+    #[error(transparent)]
+    Store(#[from] TransactError),
+}
+
+impl From<StoreError> for RegisterError {
+    fn from(e: StoreError) -> Self {
+        RegisterError::Store(e.into())
+    }
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let body: RegisterCustomer = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    match register(state, req.auth.org_id, body).await {
+        Ok(c) => ApiResponse::json(201, &serde_json::json!({"customer": c})),
+        Err(RegisterError::Invalid(m)) => ApiResponse::error(400, 400, m),
+        Err(e @ RegisterError::Duplicate(_)) => ApiResponse::error(409, 409, e.to_string()),
+        Err(RegisterError::Store(e)) => {
+            tracing::error!(error = %e, "register customer failed");
+            ApiResponse::internal(&req.request_id)
+        }
+    }
+}
+
+/// Registers one customer; shared by the API, the admin tool and the demo seed.
+pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> Result<Customer, RegisterError> {
+    let mobile = body.mobile.as_ref().and_then(value_as_text).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty());
+    let email = body.email.as_deref().map(normalize_email).filter(|e| !e.is_empty());
+    let external_id = body.external_id.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+    if mobile.is_none() && email.is_none() && external_id.is_none() {
+        return Err(RegisterError::Invalid("give at least one of mobile, email, externalId".into()));
+    }
+    if let Some(m) = &mobile {
+        if !(6..=15).contains(&m.len()) {
+            return Err(RegisterError::Invalid("mobile must have 6 to 15 digits".into()));
+        }
+    }
+    if let Some(e) = &email {
+        if !e.contains('@') || e.len() > 254 {
+            return Err(RegisterError::Invalid("email is not an email address".into()));
+        }
+    }
+    let catalog = state.catalog(org).await?;
+    let now = state.now();
+    let mut enrollments = BTreeMap::new();
+    for id in &body.program_ids {
+        if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == *id) {
+            return Err(RegisterError::Invalid(format!("programIds: {id} is not a loyalty program of this org")));
+        }
+        enrollments.insert(id.to_string(), now);
+    }
+    let customer_id = state.store.next_id(&keys::sequence(Some(org), "customer")).await?;
+    let customer = Customer {
+        customer_id,
+        mobile,
+        email,
+        external_id,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        enrollments,
+        created_at: now,
+    };
+    let table = state.store.table();
+    let mut items = vec![tx::put_new(table, to_item(&CustomerRecord::new(org, customer.clone())).map_err(StoreError::from)?)?];
+    let mut kinds = Vec::new();
+    for (kind, value) in [
+        (IdentifierKind::Mobile, &customer.mobile),
+        (IdentifierKind::Email, &customer.email),
+        (IdentifierKind::ExternalId, &customer.external_id),
+    ] {
+        if let Some(v) = value {
+            let k = keys::identifier(org, kind, v);
+            let rec = IdentifierRecord { pk: k.pk, sk: k.sk, entity: "IDENTIFIER".into(), customer_id };
+            items.push(tx::put_new(table, to_item(&rec).map_err(StoreError::from)?)?);
+            kinds.push(kind);
+        }
+    }
+    match state.store.transact(items).await {
+        Ok(()) => Ok(customer),
+        Err(e) => {
+            if let Some(kind) = kinds.iter().enumerate().find(|(i, _)| e.condition_failed_at(i + 1)).map(|(_, k)| *k) {
+                return Err(RegisterError::Duplicate(kind.as_str()));
+            }
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `POST /v2/partnerProgram/deLinkCustomer` (PRODUCT.md §4.3): the linkage stays, reading as
+//! `linked: false`; its history is kept and its membership id is freed for reuse.
+
+use crate::api::{check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::batch::{self, BatchCustomer};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::keys;
+use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::model::*;
+use crate::outbox::{self, EventName};
+use crate::state::{AppState, OrgCatalog};
+use crate::store::tx;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DelinkRequest {
+    de_link_customers: Option<Vec<DelinkCustomer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DelinkCustomer {
+    #[serde(default)]
+    customer: Map<String, Value>,
+    #[serde(default)]
+    de_link_from_partner_programs: Vec<DelinkEntry>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelinkEntry {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_program_name: Option<String>,
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    let body: DelinkRequest = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(customers) = body.de_link_customers.filter(|c| !c.is_empty()) else {
+        return empty_batch(batch::DELINK.batch).into();
+    };
+    if let Err(r) = check_batch_size(customers.len()) {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let items = customers
+        .into_iter()
+        .map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs })
+        .collect();
+    let catalog = &catalog;
+    batch::run(state, &req, &batch::DELINK, items, |customer, entry| async move { delink_one(state, catalog, &customer, &entry).await }).await
+}
+
+async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &DelinkEntry) -> Result<ItemStatus, StorageFailure> {
+    let now = state.now();
+    let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Ok(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
+    }
+    let Some(program) = catalog.partner_program(name) else {
+        return Ok(ErrorCode::UnknownPartnerProgram.with_detail(format!("no partner program named {name:?}")));
+    };
+    let org = catalog.org.org_id;
+    let table = state.store.table().to_string();
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+        let Some(cur) = current.filter(|l| l.linked) else {
+            return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+        };
+        let mut after = cur.clone();
+        after.linked = false;
+        after.status = LinkageStatus::Delinked;
+        after.pending_relink = None;
+        after.version = cur.version + 1;
+        after.last_activity = ActivityType::Delink;
+        after.last_updated = now;
+        let mut extras = Vec::new();
+        if let Some(mid) = &cur.partner_membership_id {
+            let item = tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(|e| {
+                tracing::error!(error = %e, "could not build a transaction item");
+                ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+            })?;
+            extras.push((item, ErrorCode::CannotProcess.status()));
+        }
+        Ok(Prepared {
+            activity: activity_for(&after, ActivityType::Delink, now),
+            event: Some(outbox::event(EventName::Delinked, "DELINK", org, customer, program, &after, now)),
+            expected_version: Some(cur.version),
+            after,
+            extras,
+        })
+    })
+    .await
+}

@@ -1,0 +1,251 @@
+//! `POST /v2/partnerProgram/linkCustomer` (PRODUCT.md §4.1): rules checked in the documented
+//! order per program entry; SUPPLEMENTARY membership end; pending relinks.
+
+use crate::api::{check_batch_size, empty_batch, parse_json_body, value_as_text, ApiRequest, ApiResponse};
+use crate::batch::{self, BatchCustomer};
+use crate::dates::{add_period, parse_request_date};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::keys;
+use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::model::*;
+use crate::outbox::{self, EventName};
+use crate::records::{to_item, MembershipIdRecord};
+use crate::state::{AppState, OrgCatalog};
+use crate::store::tx;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkRequest {
+    link_customers: Option<Vec<LinkCustomer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkCustomer {
+    #[serde(default)]
+    customer: Map<String, Value>,
+    #[serde(default)]
+    link_to_partner_programs: Vec<LinkEntry>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkEntry {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_program_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    customer_partner_reference: Option<PartnerReference>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerReference {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_membership_id: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_tier_expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    membership_start_date: Option<String>,
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    let body: LinkRequest = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(customers) = body.link_customers.filter(|c| !c.is_empty()) else {
+        return empty_batch(batch::LINK.batch).into();
+    };
+    if let Err(r) = check_batch_size(customers.len()) {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let items = customers
+        .into_iter()
+        .map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs })
+        .collect();
+    let catalog = &catalog;
+    batch::run(state, &req, &batch::LINK, items, |customer, entry| async move { link_one(state, catalog, &customer, &entry).await }).await
+}
+
+/// What the entry asks for, validated against the program (everything that does not depend on
+/// the current linkage).
+struct LinkPlan<'a> {
+    program: &'a PartnerProgram,
+    membership_id: Option<String>,
+    tier: Option<Tier>,
+    tier_expiry: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+}
+
+fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now: DateTime<Utc>) -> Result<LinkPlan<'a>, ItemStatus> {
+    let tz = catalog.org.tz();
+    let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
+    }
+    let program = catalog
+        .partner_program(name)
+        .ok_or_else(|| ErrorCode::UnknownPartnerProgram.with_detail(format!("no partner program named {name:?}")))?;
+    if !customer.is_enrolled_in(program.loyalty_program_id) {
+        return Err(ErrorCode::NotEnrolled.with_detail(format!(
+            "{name} belongs to loyalty program {}, in which the customer is not enrolled",
+            program.loyalty_program_id
+        )));
+    }
+    let reference = entry.customer_partner_reference.clone().unwrap_or_default();
+    let tier = if program.tier_based {
+        let tier_name = reference.partner_tier_name.as_deref().map(str::trim).unwrap_or("");
+        if tier_name.is_empty() {
+            return Err(ErrorCode::UnknownTier.with_detail(format!("{name} is tier based: partnerTierName is required")));
+        }
+        Some(program.tier_by_name(tier_name).cloned().ok_or_else(|| {
+            ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}"))
+        })?)
+    } else {
+        None
+    };
+    let tier_expiry = match reference.partner_tier_expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(raw) if program.tier_based => {
+            let t = parse_request_date("partnerTierExpiryDate", raw, tz)
+                .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+            if t <= now {
+                return Err(ErrorCode::PastTierExpiry.with_detail(format!("partnerTierExpiryDate {raw} is not in the future")));
+            }
+            Some(t)
+        }
+        _ => None,
+    };
+    let start = match reference.membership_start_date.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(raw) => parse_request_date("membershipStartDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?,
+        None => now,
+    };
+    let end = match (program.partner_program_type, program.period()) {
+        (PartnerProgramType::Supplementary, Some(period)) => {
+            let mut end = add_period(start, period, tz);
+            if let Some(exp) = program.expiry_date {
+                end = end.min(exp);
+            }
+            if end <= now {
+                return Err(ErrorCode::CannotProcess.with_detail("the membership would end before now; check membershipStartDate"));
+            }
+            Some(end)
+        }
+        _ => None,
+    };
+    Ok(LinkPlan {
+        program,
+        membership_id: reference.partner_membership_id.as_ref().and_then(value_as_text),
+        tier,
+        tier_expiry,
+        start,
+        end,
+    })
+}
+
+async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &LinkEntry) -> Result<ItemStatus, StorageFailure> {
+    let now = state.now();
+    let plan = match plan(catalog, customer, entry, now) {
+        Ok(p) => p,
+        Err(status) => return Ok(status),
+    };
+    let org = catalog.org.org_id;
+    let program = plan.program;
+    let table = state.store.table().to_string();
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+        let already_linked = current.is_some_and(|l| l.linked);
+        let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
+        let schedule_relink = already_linked && is_supplementary && plan.start > now;
+        if already_linked && !schedule_relink {
+            return Err(ErrorCode::AlreadyLinked.with_detail(format!("already linked to {}", program.partner_program_name)));
+        }
+        if program.is_expired_at(now) {
+            return Err(ErrorCode::CannotProcess.with_detail(format!("{} expired; it accepts no new links", program.partner_program_name)));
+        }
+        let (after, kind, event_name, update_type) = match (current, schedule_relink) {
+            (Some(cur), true) => {
+                let mut after = cur.clone();
+                after.pending_relink = Some(PendingRelink {
+                    membership_start_date: plan.start,
+                    membership_end_date: plan.end.unwrap_or(plan.start),
+                    partner_membership_id: plan.membership_id.clone(),
+                    tier_number: plan.tier.as_ref().map(|t| t.tier_number),
+                    tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
+                    tier_expiry_date: plan.tier_expiry,
+                    scheduled_at: now,
+                });
+                let kind = ActivityType::MembershipRelinkingScheduled;
+                (after, kind, EventName::Updated, kind.as_str())
+            }
+            _ => {
+                let kind = if is_supplementary { ActivityType::SupplementaryMembershipStarted } else { ActivityType::Enrollment };
+                let after = Linkage {
+                    org_id: org,
+                    customer_id: customer.customer_id,
+                    partner_program_id: program.partner_program_id,
+                    partner_program_name: program.partner_program_name.clone(),
+                    partner_program_type: program.partner_program_type,
+                    partner_membership_id: plan.membership_id.clone(),
+                    tier_number: plan.tier.as_ref().map(|t| t.tier_number),
+                    tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
+                    tier_expiry_date: plan.tier_expiry,
+                    membership_start_date: plan.start,
+                    membership_end_date: plan.end,
+                    status: if plan.start > now { LinkageStatus::Pending } else { LinkageStatus::Active },
+                    linked: true,
+                    version: 0,
+                    last_activity: kind,
+                    last_updated: now,
+                    pending_relink: None,
+                    benefit_counters: Default::default(),
+                    grace_ends_at: None,
+                };
+                (after, kind, EventName::Linked, "LINK")
+            }
+        };
+        let mut after = after;
+        after.version = current.map_or(1, |c| c.version + 1);
+        after.last_activity = kind;
+        after.last_updated = now;
+        let mut extras = vec![(
+            tx::check_enrolled(&table, org, customer.customer_id, program.loyalty_program_id).map_err(internal)?,
+            ErrorCode::NotEnrolled.with_detail("the customer's enrolment changed while linking"),
+        )];
+        if let Some(mid) = &plan.membership_id {
+            let k = keys::membership_id(org, program.partner_program_id, mid);
+            let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer.customer_id };
+            extras.push((
+                tx::claim_for_customer(&table, to_item(&rec).map_err(|e| internal(e.into()))?, customer.customer_id).map_err(internal)?,
+                ErrorCode::CannotProcess.with_detail(format!(
+                    "partnerMembershipId is already used by another customer in {}",
+                    program.partner_program_name
+                )),
+            ));
+        }
+        Ok(Prepared {
+            activity: activity_for(&after, kind, now),
+            event: Some(outbox::event(event_name, update_type, org, customer, program, &after, now)),
+            expected_version: current.map(|c| c.version),
+            after,
+            extras,
+        })
+    })
+    .await
+}
+
+fn internal(e: crate::store::StoreError) -> ItemStatus {
+    tracing::error!(error = %e, "could not build a transaction item");
+    ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+}

@@ -1,0 +1,201 @@
+//! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): create or replace a partner
+//! program's configuration, validated as a whole before anything is written.
+
+use crate::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
+use crate::dates::parse_request_date;
+use crate::keys;
+use crate::model::*;
+use crate::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
+use crate::state::AppState;
+use crate::store::tx;
+use serde::Deserialize;
+use std::collections::HashSet;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProgramConfig {
+    program_id: ProgramId,
+    partner_program_type: PartnerProgramType,
+    #[serde(default)]
+    partner_program_description: String,
+    #[serde(default)]
+    tier_based: bool,
+    #[serde(default)]
+    partner_program_tiers: Vec<Tier>,
+    #[serde(default)]
+    benefits: Vec<Benefit>,
+    #[serde(default)]
+    points_exchange_rate: Option<serde_json::Number>,
+    #[serde(default)]
+    membership_period_type: Option<PeriodType>,
+    #[serde(default)]
+    membership_period_value: Option<u32>,
+    #[serde(default)]
+    expiry_date: Option<String>,
+    #[serde(default)]
+    backup_partner_program_name: Option<String>,
+    #[serde(default)]
+    on_tier_expiry: Option<OnTierExpiry>,
+    #[serde(default)]
+    tier_grace_period_days: Option<u32>,
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let body: ProgramConfig = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let org = req.auth.org_id;
+    let name = req.path_params.get("partnerProgramName").map(|s| s.trim().to_string()).unwrap_or_default();
+    state.invalidate(org);
+    let catalog = match state.catalog(org).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let existing = catalog.partner_program(&name).cloned();
+    let mut program = match validate(&name, body, &catalog) {
+        Ok(p) => p,
+        Err(msg) => return ApiResponse::error(400, 400, msg),
+    };
+    let table = state.store.table();
+    let result = async {
+        let created = existing.is_none();
+        program.partner_program_id = match &existing {
+            Some(e) => e.partner_program_id,
+            None => state.store.next_id(&keys::sequence(Some(org), "program")).await?,
+        };
+        let k = keys::partner_program(org, &name);
+        let (due_pk, due_sk) = match program.expiry_date {
+            Some(at) => {
+                let (p, s) = keys::due_keys(at, org, 0, program.partner_program_id, state.config.due_shards);
+                (Some(p), Some(s))
+            }
+            None => (None, None),
+        };
+        let rec = PartnerProgramRecord { pk: k.pk, sk: k.sk, entity: "PARTNER_PROGRAM".into(), due_pk, due_sk, program: program.clone() };
+        let idk = keys::partner_program_id(org, program.partner_program_id);
+        let id_rec = PartnerProgramIdRecord { pk: idk.pk, sk: idk.sk, entity: "PARTNER_PROGRAM_ID".into(), partner_program_name: name.clone() };
+        let rec_item = to_item(&rec).map_err(crate::store::StoreError::from)?;
+        let items = if created {
+            vec![tx::put_new(table, rec_item)?, tx::put_new(table, to_item(&id_rec).map_err(crate::store::StoreError::from)?)?]
+        } else {
+            vec![tx::put_versioned_config(table, rec_item, existing.as_ref().map(|e| e.partner_program_id))?]
+        };
+        state.store.transact(items).await?;
+        Ok::<bool, crate::store::TransactError>(created)
+    }
+    .await;
+    state.invalidate(org);
+    match result {
+        Ok(created) => ApiResponse::json(if created { 201 } else { 200 }, &program),
+        Err(crate::store::TransactError::Cancelled { .. }) => {
+            ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "put partner program failed");
+            ApiResponse::internal(&req.request_id)
+        }
+    }
+}
+
+fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, String> {
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("partnerProgramName (in the path) must be 1 to 100 characters".into());
+    }
+    if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == c.program_id) {
+        return Err(format!("programId {} is not a loyalty program of this org", c.program_id));
+    }
+    let mut numbers = HashSet::new();
+    let mut names = HashSet::new();
+    for t in &c.partner_program_tiers {
+        if t.tier_number == 0 {
+            return Err("tierNumber starts at 1 (the lowest tier)".into());
+        }
+        if t.tier_name.trim().is_empty() {
+            return Err("every tier needs a tierName".into());
+        }
+        if !numbers.insert(t.tier_number) {
+            return Err(format!("tierNumber {} appears twice", t.tier_number));
+        }
+        if !names.insert(t.tier_name.trim().to_lowercase()) {
+            return Err(format!("tierName {:?} appears twice", t.tier_name));
+        }
+    }
+    if c.tier_based && c.partner_program_tiers.is_empty() {
+        return Err("a tierBased program needs partnerProgramTiers".into());
+    }
+    if !c.tier_based && !c.partner_program_tiers.is_empty() {
+        return Err("partnerProgramTiers given but tierBased is false".into());
+    }
+    let mut benefit_names = HashSet::new();
+    for b in &c.benefits {
+        if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
+            return Err("every benefit needs a name and a type".into());
+        }
+        if !benefit_names.insert(b.name.trim().to_lowercase()) {
+            return Err(format!("benefit {:?} appears twice", b.name));
+        }
+        if b.maximum_available_in_cycle == Some(0) {
+            return Err(format!("benefit {:?}: maximumAvailableInCycle must be at least 1", b.name));
+        }
+    }
+    match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
+        (PartnerProgramType::Supplementary, Some(_), Some(v)) if v > 0 => {}
+        (PartnerProgramType::Supplementary, _, _) => {
+            return Err("a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue above 0".into())
+        }
+        (PartnerProgramType::External, None, None) => {}
+        (PartnerProgramType::External, _, _) => return Err("membershipPeriodType/Value apply to SUPPLEMENTARY programs only".into()),
+    }
+    let grace = c.tier_grace_period_days.unwrap_or(0);
+    if grace > 365 {
+        return Err("tierGracePeriodDays must be from 0 to 365".into());
+    }
+    let expiry_date = match c.expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(raw) => Some(parse_request_date("expiryDate", raw, catalog.org.tz()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let backup = c.backup_partner_program_name.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if let Some(b) = &backup {
+        if b == name {
+            return Err("backupPartnerProgramName cannot be the program itself".into());
+        }
+        let Some(bp) = catalog.partner_program(b) else {
+            return Err(format!("backupPartnerProgramName {b:?} is not a partner program of this org"));
+        };
+        if bp.partner_program_type != PartnerProgramType::Supplementary {
+            return Err(format!("backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"));
+        }
+        let later = match (expiry_date, bp.expiry_date) {
+            (_, None) => true,
+            (Some(mine), Some(theirs)) => theirs > mine,
+            (None, Some(_)) => false,
+        };
+        if !later {
+            return Err(format!("backup program {b:?} must expire after this program"));
+        }
+    }
+    Ok(PartnerProgram {
+        partner_program_id: 0,
+        partner_program_name: name.to_string(),
+        loyalty_program_id: c.program_id,
+        partner_program_type: c.partner_program_type,
+        description: c.partner_program_description,
+        tier_based: c.tier_based,
+        tiers: c.partner_program_tiers,
+        benefits: c.benefits,
+        points_exchange_rate: c.points_exchange_rate,
+        membership_period_type: c.membership_period_type,
+        membership_period_value: c.membership_period_value,
+        expiry_date,
+        backup_partner_program_name: backup,
+        on_tier_expiry: c.on_tier_expiry.unwrap_or_default(),
+        tier_grace_period_days: grace,
+    })
+}

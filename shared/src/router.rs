@@ -1,0 +1,143 @@
+//! The route table: every HTTP operation with its method, path (as in `template.yaml`), the SAM
+//! function that serves it, and its handler. Lambda binaries look their handler up here and the
+//! local server routes with it, so both run the same code; a test checks it against the template.
+
+use crate::api::{ApiRequest, ApiResponse};
+use crate::operations::*;
+use crate::state::AppState;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+
+pub type Handler = for<'a> fn(&'a AppState, ApiRequest) -> BoxFuture<'a, ApiResponse>;
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Logical id of the function in `template.yaml`.
+    pub function: &'static str,
+    pub handler: Handler,
+}
+
+macro_rules! route {
+    ($method:literal, $path:literal, $function:literal, $op:path) => {{
+        fn handler(state: &AppState, req: ApiRequest) -> BoxFuture<'_, ApiResponse> {
+            Box::pin($op(state, req))
+        }
+        Route { method: $method, path: $path, function: $function, handler }
+    }};
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route!("POST", "/v2/organization/programs", "CreateLoyaltyProgramFunction", programs::create),
+        route!("GET", "/v2/organization/programs", "ListProgramsFunction", programs::list),
+        route!(
+            "PUT",
+            "/v2/organization/partnerPrograms/{partnerProgramName}",
+            "PutPartnerProgramFunction",
+            partner_program_config::handle
+        ),
+        route!("POST", "/v2/customers", "RegisterCustomerFunction", customers::handle),
+        route!("POST", "/v2/partnerProgram/linkCustomer", "LinkCustomerFunction", link_customer::handle),
+        route!("POST", "/v2/partnerProgram/deLinkCustomer", "DelinkCustomerFunction", delink_customer::handle),
+        route!(
+            "GET",
+            "/v2/partnerProgram/customerPartnerPrograms",
+            "CustomerPartnerProgramsFunction",
+            customer_partner_programs::handle
+        ),
+    ]
+}
+
+/// The handler a SAM function runs (used by the Lambda binaries).
+pub fn handler_for(function: &str) -> Option<Handler> {
+    routes().into_iter().find(|r| r.function == function).map(|r| r.handler)
+}
+
+/// What a method and path resolve to.
+pub enum Matched {
+    Found(Handler, HashMap<String, String>),
+    MethodNotAllowed,
+    NotFound,
+}
+
+pub fn match_route(method: &str, path: &str) -> Matched {
+    let mut path_matched = false;
+    for r in routes() {
+        if let Some(params) = match_path(r.path, path) {
+            if r.method.eq_ignore_ascii_case(method) {
+                return Matched::Found(r.handler, params);
+            }
+            path_matched = true;
+        }
+    }
+    if path_matched {
+        Matched::MethodNotAllowed
+    } else {
+        Matched::NotFound
+    }
+}
+
+fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
+    let pat: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if pat.len() != got.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (p, g) in pat.iter().zip(got) {
+        if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            if g.is_empty() {
+                return None;
+            }
+            let decoded = percent_decode(g);
+            params.insert(name.to_string(), decoded);
+        } else if *p != g {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+/// Runs a handler, turning a panic (a bug) into a 500 with the request id instead of a dead process.
+pub async fn dispatch(state: &AppState, handler: Handler, req: ApiRequest) -> ApiResponse {
+    let request_id = req.request_id.clone();
+    match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!("handler panicked");
+            ApiResponse::internal(&request_id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_with_parameters_decoded() {
+        let Matched::Found(_, p) = match_route("PUT", "/v2/organization/partnerPrograms/Sky%20Miles") else { panic!() };
+        assert_eq!(p["partnerProgramName"], "Sky Miles");
+        assert!(matches!(match_route("DELETE", "/v2/customers"), Matched::MethodNotAllowed));
+        assert!(matches!(match_route("GET", "/v2/nothing"), Matched::NotFound));
+    }
+
+    #[test]
+    fn every_function_has_one_route() {
+        let r = routes();
+        let mut names: Vec<_> = r.iter().map(|r| r.function).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), r.len());
+    }
+}

@@ -1,0 +1,92 @@
+//! What a container builds once and every request shares: config, the DynamoDB client, the
+//! clock, and a short-lived cache of each org's program configuration.
+
+use crate::config::Config;
+use crate::model::{LoyaltyProgram, Org, OrgId, PartnerProgram};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// An org's settings and programs, as read at one moment.
+#[derive(Debug, Clone)]
+pub struct OrgCatalog {
+    pub org: Org,
+    pub loyalty_programs: Vec<LoyaltyProgram>,
+    pub partner_programs: Vec<PartnerProgram>,
+}
+
+impl OrgCatalog {
+    pub fn partner_program(&self, name: &str) -> Option<&PartnerProgram> {
+        self.partner_programs.iter().find(|p| p.partner_program_name == name)
+    }
+
+    pub fn partner_program_by_id(&self, id: u64) -> Option<&PartnerProgram> {
+        self.partner_programs.iter().find(|p| p.partner_program_id == id)
+    }
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub config: Config,
+    clock: Clock,
+    catalogs: Mutex<HashMap<OrgId, (Instant, Arc<OrgCatalog>)>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, clock: Clock) -> Self {
+        AppState { store, config, clock, catalogs: Mutex::new(HashMap::new()) }
+    }
+
+    /// Config from the environment and an SDK client from the standard AWS chain (which honours
+    /// `AWS_ENDPOINT_URL_DYNAMODB`, so DynamoDB Local needs no code path of its own).
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
+        Ok(AppState::new(store, config, Arc::new(Utc::now)))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// The org's catalog, cached for `config_cache_ttl` per container.
+    pub async fn catalog(&self, org: OrgId) -> Result<Arc<OrgCatalog>, StoreError> {
+        if let Ok(cache) = self.catalogs.lock() {
+            if let Some((at, cat)) = cache.get(&org) {
+                if at.elapsed() < self.config.config_cache_ttl {
+                    return Ok(cat.clone());
+                }
+            }
+        }
+        let (org_rec, loyalty_programs, partner_programs) =
+            futures::try_join!(self.store.org(org), self.store.loyalty_programs(org), self.store.partner_programs(org))?;
+        let org_rec = org_rec.unwrap_or(Org { org_id: org, name: String::new(), time_zone: "UTC".into() });
+        let cat = Arc::new(OrgCatalog { org: org_rec, loyalty_programs, partner_programs });
+        if let Ok(mut cache) = self.catalogs.lock() {
+            cache.insert(org, (Instant::now(), cat.clone()));
+        }
+        Ok(cat)
+    }
+
+    /// Drops this container's cached catalog after an admin change.
+    pub fn invalidate(&self, org: OrgId) {
+        if let Ok(mut cache) = self.catalogs.lock() {
+            cache.remove(&org);
+        }
+    }
+}
+
+impl AppState {
+    /// Opens the connection to DynamoDB during init, so the first request does not pay for TLS.
+    pub async fn warm_up(&self) {
+        let probe = crate::keys::org(0);
+        if let Err(e) = self.store.get::<serde_json::Value>(&probe).await {
+            tracing::warn!(error = %e, "warm-up read failed");
+        }
+    }
+}
