@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, starts DynamoDB Local on a
+# free port, runs unit and integration tests, stops it by PID, prints the runner's summary.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/ensure-tools.sh
+
+source scripts/dynamodb-local.sh
+trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
+echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (pid $DDB_PID)"
+
+log=$(mktemp)
+set +e
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p+0, f+0 }' "$log")
+rm -f "$log"
+echo
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

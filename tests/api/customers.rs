@@ -1,0 +1,100 @@
+//! Customer identification in write bodies and reads (PRODUCT.md §3), and registration.
+
+use crate::support::*;
+use serde_json::{json, Value};
+
+fn link_flexi(customer: Value) -> Value {
+    link_body(customer, "FlexiPass", json!({}))
+}
+
+#[tokio::test]
+async fn customers_are_found_by_every_identifier_kind() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    let id = f.org.customer(json!({"mobile": "919711111111", "email": "Jane@Example.com", "externalId": "EXT-9", "programIds": [f.rewards]})).await;
+    let forms = [
+        json!({"mobile": 919711111111u64}),
+        json!({"mobile": "+91 97111 11111"}),
+        json!({"email": "jane@example.com"}),
+        json!({"externalId": "EXT-9"}),
+        json!({"id": id}),
+        json!({"id": id.to_string(), "mobile": "", "email": ""}),
+        json!({"mobile": "919711111111", "email": "JANE@example.com", "externalId": "EXT-9", "id": id}),
+    ];
+    for (i, customer) in forms.into_iter().enumerate() {
+        let r = f.org.link(link_flexi(customer.clone())).await;
+        let c = &r.body["linkCustomers"][0]["customer"];
+        assert_eq!(c["status"]["code"], 1000, "form {i}: {}", r.text);
+        // The identifiers are echoed as sent.
+        for (k, v) in customer.as_object().unwrap() {
+            assert_eq!(&c[k], v, "form {i}");
+        }
+        let code = r.body["linkCustomers"][0]["linkToPartnerPrograms"][0]["partnerLinkStatus"]["code"].clone();
+        assert_eq!(code, if i == 0 { 200 } else { 2005 }, "form {i}: {}", r.text);
+    }
+    for (name, value) in [("mobile", "919711111111"), ("email", "jane%40example.com"), ("externalId", "EXT-9"), ("id", &id.to_string())] {
+        let r = f.org.linked_programs(name, value).await;
+        assert_eq!(r.body["linkedPartnerPrograms"][0]["partnerProgramName"], "FlexiPass", "{name}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn unknown_customer_reports_8015_and_its_programs_are_untouched() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    let known = f.enrolled("919722222222").await;
+    let r = f
+        .org
+        .link(json!({"linkCustomers": [
+            {"customer": {"mobile": "919799999999"}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]},
+            {"customer": {"mobile": "919722222222"}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]}
+        ]}))
+        .await;
+    assert_eq!(r.status, 201);
+    let unknown = &r.body["linkCustomers"][0];
+    assert_eq!(unknown["customer"]["status"]["status"], false);
+    assert_eq!(unknown["customer"]["status"]["code"], 8015);
+    assert_eq!(unknown["customer"]["status"]["message"], "No customer found with the given identifier");
+    assert_eq!(unknown["linkToPartnerPrograms"][0], json!({"partnerProgramName": "FlexiPass"}));
+    assert_eq!(r.body["linkCustomers"][1]["linkToPartnerPrograms"][0]["partnerLinkStatus"]["code"], 200);
+    assert_eq!(stored(&app.state, f.org.org_id, known, "LINK#").await.len(), 1);
+    let r = f.org.linked_programs("mobile", "919799999999").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["errors"][0]["code"], 8015);
+}
+
+#[tokio::test]
+async fn identifiers_of_two_different_customers_are_refused() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    let a = f.enrolled("919733333333").await;
+    let b = f.enrolled("919744444444").await;
+    let r = f.org.link(link_flexi(json!({"mobile": "919733333333", "email": "919744444444@example.com"}))).await;
+    let st = &r.body["linkCustomers"][0]["customer"]["status"];
+    assert_eq!(st["code"], 8015);
+    assert!(st["detail"].as_str().unwrap().contains("different customers"), "{st}");
+    let r = f.org.link(link_flexi(json!({"id": b, "mobile": "919733333333"}))).await;
+    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"].as_str().unwrap().contains("different customers"));
+    assert!(stored(&app.state, f.org.org_id, a, "LINK#").await.is_empty());
+    assert!(stored(&app.state, f.org.org_id, b, "LINK#").await.is_empty());
+    let r = f.org.link(link_flexi(json!({"mobile": "", "email": ""}))).await;
+    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"].as_str().unwrap().contains("no customer identifier"));
+}
+
+#[tokio::test]
+async fn duplicate_identifier_on_registration_is_409() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    f.enrolled("919755555555").await;
+    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555555", "programIds": [f.rewards]})).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["errors"][0]["message"], "a customer with this mobile already exists");
+    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555556", "externalId": "X-919755555555"})).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("externalId"));
+    // Nothing of the refused registration stays behind: its mobile is still free.
+    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555556"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"firstName": "No identifiers"})).await;
+    assert_eq!(r.status, 400);
+}

@@ -1,0 +1,258 @@
+//! Test harness: one table per test process (created from template.yaml in DynamoDB Local), one
+//! local server per test on a free loopback port, one org per test, real HTTP with JSON bodies.
+
+#![allow(dead_code)]
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::{json, Value};
+use shared::auth::IssuedCredentials;
+use shared::config::Config;
+use shared::model::Role;
+use shared::state::{AppState, Clock};
+use shared::store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+static TABLE: OnceLock<String> = OnceLock::new();
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test` \
+             (it installs and starts it), or start it yourself and export the variable."
+        )
+    })
+}
+
+pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
+    let _ = endpoint();
+    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&conf)
+}
+
+/// The process's table, created once from template.yaml (on its own runtime, so no test's
+/// runtime owns the connection that made it).
+pub fn table_name() -> String {
+    TABLE
+        .get_or_init(|| {
+            let name = format!("pp-test-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            let n = name.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let client = sdk_client().await;
+                    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
+                    shared::table_definition::create_table(&client, &n, &def).await.unwrap();
+                });
+            })
+            .join()
+            .unwrap();
+            name
+        })
+        .clone()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: Arc<AppState>,
+}
+
+pub fn test_config(table: &str) -> Config {
+    Config::from_lookup(|k| match k {
+        "TABLE_NAME" => Some(table.to_string()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with_clock(Arc::new(chrono::Utc::now)).await
+    }
+
+    /// A server whose handlers see `clock` as "now".
+    pub async fn start_with_clock(clock: Clock) -> TestApp {
+        let table = table_name();
+        let store = Store::new(sdk_client().await, table.clone());
+        let state = Arc::new(AppState::new(store, test_config(&table), clock));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(shared::local_server::serve(state.clone(), listener));
+        TestApp { base, state }
+    }
+
+    /// A new org with an admin and an api client.
+    pub async fn org(&self, time_zone: &str) -> TestOrg {
+        let org = shared::admin::create_org(&self.state.store, "Test Org", time_zone).await.unwrap();
+        let admin = shared::auth::create_client(&self.state.store, org.org_id, Role::Admin).await.unwrap();
+        let api = shared::auth::create_client(&self.state.store, org.org_id, Role::Api).await.unwrap();
+        TestOrg { org_id: org.org_id, admin: admin.basic_header(), api: api.basic_header(), base: self.base.clone() }
+    }
+}
+
+pub fn basic(creds: &IssuedCredentials) -> String {
+    creds.basic_header()
+}
+
+pub fn basic_raw(key: &str, secret: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")))
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+    pub text: String,
+}
+
+/// One HTTP/1.1 request over a fresh loopback connection.
+pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
+    let authority = base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut b = hyper::Request::builder().method(method).uri(path).header("host", authority);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = sender.send_request(b.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp { status, headers, body, text }
+}
+
+pub struct TestOrg {
+    pub org_id: u64,
+    pub admin: String,
+    pub api: String,
+    pub base: String,
+}
+
+impl TestOrg {
+    pub async fn post(&self, auth: &str, path: &str, body: Value) -> Resp {
+        request(&self.base, "POST", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
+    }
+
+    pub async fn put(&self, auth: &str, path: &str, body: Value) -> Resp {
+        request(&self.base, "PUT", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
+    }
+
+    pub async fn get(&self, auth: &str, path: &str) -> Resp {
+        request(&self.base, "GET", path, &[("authorization", auth)], vec![]).await
+    }
+
+    pub async fn loyalty_program(&self, name: &str) -> u64 {
+        let r = self.post(&self.admin, "/v2/organization/programs", json!({"programName": name})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["programId"].as_u64().unwrap()
+    }
+
+    pub async fn partner_program(&self, name: &str, config: Value) -> Value {
+        let r = self.put(&self.admin, &format!("/v2/organization/partnerPrograms/{name}"), config).await;
+        assert!(r.status == 201 || r.status == 200, "{}", r.text);
+        r.body
+    }
+
+    pub async fn customer(&self, body: Value) -> u64 {
+        let r = self.post(&self.admin, "/v2/customers", body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["customer"]["customerId"].as_u64().unwrap()
+    }
+
+    pub async fn link(&self, body: Value) -> Resp {
+        self.post(&self.api, "/v2/partnerProgram/linkCustomer", body).await
+    }
+
+    pub async fn delink(&self, body: Value) -> Resp {
+        self.post(&self.api, "/v2/partnerProgram/deLinkCustomer", body).await
+    }
+
+    pub async fn linked_programs(&self, name: &str, value: &str) -> Resp {
+        self.get(&self.api, &format!("/v2/partnerProgram/customerPartnerPrograms?identifierName={name}&identifierValue={value}")).await
+    }
+}
+
+/// A standard org for API tests: loyalty program "Rewards" with SkyMiles (EXTERNAL, tiers
+/// Silver/Gold/Platinum, 2 benefits) and FlexiPass (SUPPLEMENTARY, 30 days), and a second
+/// loyalty program "Other" with OtherMiles, in which the customers are not enrolled.
+pub struct Fixture {
+    pub org: TestOrg,
+    pub rewards: u64,
+    pub other: u64,
+}
+
+pub async fn fixture(app: &TestApp) -> Fixture {
+    let org = app.org("Asia/Kolkata").await;
+    let rewards = org.loyalty_program("Rewards").await;
+    let other = org.loyalty_program("Other").await;
+    org.partner_program("SkyMiles", skymiles(rewards)).await;
+    org.partner_program(
+        "FlexiPass",
+        json!({"programId": rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+               "membershipPeriodType": "DAYS", "membershipPeriodValue": 30}),
+    )
+    .await;
+    org.partner_program(
+        "OtherMiles",
+        json!({"programId": other, "partnerProgramType": "EXTERNAL", "tierBased": false}),
+    )
+    .await;
+    Fixture { org, rewards, other }
+}
+
+pub fn skymiles(program_id: u64) -> Value {
+    json!({
+        "programId": program_id,
+        "partnerProgramType": "EXTERNAL",
+        "partnerProgramDescription": "Airline",
+        "tierBased": true,
+        "partnerProgramTiers": [
+            {"tierNumber": 1, "tierName": "Silver"},
+            {"tierNumber": 2, "tierName": "Gold"},
+            {"tierNumber": 3, "tierName": "Platinum"}
+        ],
+        "benefits": [
+            {"name": "LoungeAccess", "type": "LOUNGE", "maximumAvailableInCycle": 10},
+            {"name": "PriorityBoarding", "type": "BOARDING"}
+        ],
+        "pointsExchangeRate": 2,
+        "onTierExpiry": "EXPIRE_TIER"
+    })
+}
+
+impl Fixture {
+    /// Registers and enrols a customer in Rewards; returns its id.
+    pub async fn enrolled(&self, mobile: &str) -> u64 {
+        self.org
+            .customer(json!({"mobile": mobile, "email": format!("{mobile}@example.com"), "externalId": format!("X-{mobile}"), "programIds": [self.rewards]}))
+            .await
+    }
+}
+
+/// The single program status of a one-customer, one-program batch response.
+pub fn first_status(r: &Resp, batch: &str, programs: &str, status: &str) -> Value {
+    r.body[batch][0][programs][0][status].clone()
+}
+
+pub fn link_body(customer: Value, program: &str, reference: Value) -> Value {
+    json!({"linkCustomers": [{"customer": customer, "linkToPartnerPrograms": [{"partnerProgramName": program, "customerPartnerReference": reference}]}]})
+}
+
+pub fn future_date(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+/// Raw items of a customer's partition with a sort-key prefix (for checking what was stored).
+pub async fn stored(state: &AppState, org: u64, customer: u64, prefix: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    state.store.query_prefix(&shared::keys::customer_pk(org, customer), prefix).await.unwrap()
+}
