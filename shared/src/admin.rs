@@ -44,6 +44,18 @@ pub struct DemoSeed {
 pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     use crate::model::*;
     use crate::operations::customers::{register, RegisterCustomer};
+    let marker = keys::demo_marker();
+    // A persisted local database keeps its demo org; a restart only issues fresh credentials,
+    // since secrets are stored as digests and cannot be shown again.
+    if let Some(existing) = state.store.get::<serde_json::Value>(&marker).await? {
+        if let Some(org) = existing.get("orgId").and_then(serde_json::Value::as_u64) {
+            if let Some(org) = state.store.org(org).await? {
+                let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
+                let api = create_client(&state.store, org.org_id, Role::Api).await?;
+                return Ok(DemoSeed { org, admin, api, sample_mobile: "919740000001".into() });
+            }
+        }
+    }
     let org = create_org(&state.store, "Demo Org", "Asia/Kolkata").await?;
     let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
     let api = create_client(&state.store, org.org_id, Role::Api).await?;
@@ -119,6 +131,10 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
         .map_err(|e| other(&e))?;
     }
     state.invalidate(org.org_id);
+    let mut item = marker.to_item();
+    item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
+    item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
+    state.store.put(item).await?;
     Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into() })
 }
 

@@ -105,6 +105,7 @@ where
     };
     customer_echo.insert("status".into(), json!(resolution.status()));
     let Resolution::Found(customer) = resolution else {
+        tracing::info!(customer = %ids.masked(), "customer not found");
         return CustomerResult {
             json: json!({"customer": customer_echo, names.programs: echo_entries(None)}),
             all_ok: false,

@@ -61,6 +61,24 @@ impl Identifiers {
         self.id.is_none() && self.mobile.is_none() && self.email.is_none() && self.external_id.is_none() && !self.bad_id
     }
 
+    /// The identifiers as logs may show them: mobile and email masked.
+    pub fn masked(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(id) = self.id {
+            parts.push(format!("id={id}"));
+        }
+        if let Some(m) = &self.mobile {
+            parts.push(format!("mobile={}", crate::logging::mask(m)));
+        }
+        if let Some(e) = &self.email {
+            parts.push(format!("email={}", crate::logging::mask(e)));
+        }
+        if let Some(x) = &self.external_id {
+            parts.push(format!("externalId={x}"));
+        }
+        parts.join(" ")
+    }
+
     fn by_value(&self) -> Vec<(IdentifierKind, &str)> {
         let mut v = Vec::new();
         if let Some(m) = &self.mobile {
@@ -152,6 +170,13 @@ mod tests {
         assert!(ids(json!({"id": "abc"})).bad_id);
         assert_eq!(ids(json!({"id": "42"})).id, Some(42));
         assert_eq!(ids(json!({"id": 42})).id, Some(42));
+    }
+
+    #[test]
+    fn masked_form_never_shows_mobile_or_email_in_clear() {
+        let m = ids(json!({"mobile": "919740000012", "email": "jane.doe@example.com", "id": 7})).masked();
+        assert!(!m.contains("919740000012") && !m.contains("jane.doe"), "{m}");
+        assert!(m.contains("id=7"));
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub fn sequence(org: Option<OrgId>, kind: &str) -> Key {
     }
 }
 
+/// Marks the demo org of a local database (`make run`).
+pub fn demo_marker() -> Key {
+    Key::new("GLOBAL".to_string(), "DEMO")
+}
+
 pub const LOYALTY_PROGRAM_PREFIX: &str = "LP#";
 pub const PARTNER_PROGRAM_PREFIX: &str = "PP#";
 

@@ -53,9 +53,10 @@ pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
 /// Entry point of every HTTP Lambda binary: `function` is its logical id in `template.yaml`.
 pub async fn run_http(function: &'static str) -> Result<(), lambda_http::Error> {
     crate::logging::init();
-    let handler = handler_for(function).ok_or_else(|| format!("no route serves function {function}"))?;
-    let state = Arc::new(AppState::from_env().await?);
-    state.warm_up().await;
+    let Some(handler) = handler_for(function) else {
+        return Err(init_failed("Runtime.InitError", format!("no route serves function {function}")).await);
+    };
+    let state = init_state().await?;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let state = state.clone();
         async move {
@@ -72,4 +73,51 @@ pub async fn run_http(function: &'static str) -> Result<(), lambda_http::Error> 
         }
     }))
     .await
+}
+
+/// What every Lambda binary builds once per container: config from the environment, the DynamoDB
+/// client and a warm connection. A failure (a missing `TABLE_NAME`, an unparsable setting) is
+/// posted to the Runtime API's `/init/error`, so the invoker sees the message instead of a bare
+/// "Runtime exited", and returned so `main` exits.
+pub async fn init_state() -> Result<Arc<AppState>, lambda_runtime::Error> {
+    match AppState::from_env().await {
+        Ok(state) => {
+            state.warm_up().await;
+            Ok(Arc::new(state))
+        }
+        Err(e) => Err(init_failed("Runtime.InvalidConfiguration", e.to_string()).await),
+    }
+}
+
+/// Logs an init failure, reports it through the Runtime API and hands it back as the error `main`
+/// returns. lambda_runtime posts `/init/error` only for SnapStart hooks, not for failures before
+/// `run`, hence this.
+pub async fn init_failed(error_type: &str, message: String) -> lambda_runtime::Error {
+    tracing::error!(error_type, message = %message, "init failed");
+    if let Err(e) = report_init_error(error_type, &message).await {
+        tracing::error!(error = %e, "could not report the init error to the Runtime API");
+    }
+    message.into()
+}
+
+/// Posts `{errorType, errorMessage}` to `/2018-06-01/runtime/init/error`. Outside Lambda
+/// (no `AWS_LAMBDA_RUNTIME_API`) there is nobody to tell and this does nothing.
+async fn report_init_error(error_type: &str, message: &str) -> Result<(), lambda_runtime::Error> {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return Ok(());
+    };
+    let base: lambda_http::http::Uri = format!("http://{api}").parse()?;
+    let client = lambda_runtime_api_client::PooledClient::builder().with_endpoint(base).build();
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string();
+    let req = lambda_runtime_api_client::build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", error_type)
+        .header("content-type", "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body))?;
+    let resp = client.call(req).await?;
+    if !resp.status().is_success() {
+        return Err(format!("/init/error answered {}", resp.status()).into());
+    }
+    Ok(())
 }

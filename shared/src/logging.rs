@@ -1,21 +1,31 @@
-//! Structured JSON logs with the Lambda request id on every line (the runtime's span carries
-//! `requestId`), and masking for customer identifiers, which never appear in clear.
+//! Structured JSON logs with the request id on every line (the Lambda runtime's span carries
+//! `requestId`; the local server opens a span with the same field), and masking for customer
+//! identifiers, which never appear in clear.
 
-use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::{fmt, prelude::*, EnvFilter, Registry};
 
-/// Installs the JSON subscriber once; later calls are no-ops (tests, local server).
-pub fn init() {
-    let filter = EnvFilter::try_from_env("LOG_LEVEL")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let layer = fmt::layer()
+/// The JSON layer every binary uses: one object per line, current span fields flattened in.
+fn json_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer()
         .json()
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        .without_time();
-    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
+        .with_writer(writer)
+}
+
+/// Installs the subscriber once; later calls are no-ops (tests, local server).
+pub fn init() {
+    let filter = EnvFilter::try_from_env("LOG_LEVEL")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = Registry::default().with(filter).with(json_layer(std::io::stdout)).try_init();
 }
 
 /// Masks a mobile number or email for logs: keeps the shape, hides what identifies the person.
@@ -34,12 +44,50 @@ pub fn mask(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::*;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn masks_hide_identifiers() {
         assert_eq!(mask("919740000012"), "**********12");
         assert_eq!(mask("jane.doe@example.com"), "j***@example.com");
         assert_eq!(mask("123"), "***");
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> MakeWriter<'a> for Buf {
+        type Writer = Buf;
+        fn make_writer(&'a self) -> Buf {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn every_line_is_json_with_the_request_id() {
+        let buf = Buf::default();
+        let subscriber = Registry::default().with(json_layer(buf.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("Lambda runtime invoke", requestId = "req-123");
+            let _g = span.enter();
+            tracing::info!(status = 200, "request handled");
+            tracing::warn!("second line");
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["span"]["requestId"], "req-123", "{line}");
+        }
     }
 }

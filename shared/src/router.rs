@@ -111,13 +111,17 @@ fn percent_decode(s: &str) -> String {
 /// Runs a handler, turning a panic (a bug) into a 500 with the request id instead of a dead process.
 pub async fn dispatch(state: &AppState, handler: Handler, req: ApiRequest) -> ApiResponse {
     let request_id = req.request_id.clone();
-    match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
+    let (method, path, org) = (req.method.clone(), req.path.clone(), req.auth.org_id);
+    let started = std::time::Instant::now();
+    let resp = match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
         Ok(resp) => resp,
         Err(_) => {
             tracing::error!("handler panicked");
             ApiResponse::internal(&request_id)
         }
-    }
+    };
+    tracing::info!(%method, %path, org, status = resp.status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
+    resp
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@ use crate::model::*;
 use crate::records::*;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,6 +59,21 @@ impl TransactError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, TransactError::Cancelled { reasons } if reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")))
     }
+}
+
+/// A sort-key range `[lo, hi]` within one partition.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRange<'a> {
+    pub pk: &'a str,
+    pub lo: &'a str,
+    pub hi: &'a str,
+}
+
+/// One page of a range query; `last_sk` is where the next page starts, `None` when there is none.
+#[derive(Debug, Default)]
+pub struct RangePage {
+    pub items: Vec<Item>,
+    pub last_sk: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -148,6 +164,61 @@ impl Store {
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(items),
+            }
+        }
+    }
+
+    /// One page of a partition's items with sort keys in `[lo, hi]` (a key range, never a filter),
+    /// highest sort key first when `descending`, continuing after sort key `start_after`.
+    pub async fn query_range_page(&self, range: &KeyRange<'_>, descending: bool, limit: i32, start_after: Option<&str>) -> Result<RangePage, StoreError> {
+        let start = start_after.map(|sk| {
+            HashMap::from([
+                (keys::PK.to_string(), AttributeValue::S(range.pk.to_string())),
+                (keys::SK.to_string(), AttributeValue::S(sk.to_string())),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", AttributeValue::S(range.pk.to_string()))
+            .expression_attribute_values(":lo", AttributeValue::S(range.lo.to_string()))
+            .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
+            .scan_index_forward(!descending)
+            .limit(limit.max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let last_sk = out
+            .last_evaluated_key
+            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned());
+        Ok(RangePage { items: out.items.unwrap_or_default(), last_sk })
+    }
+
+    /// How many items a key range holds (`Select=COUNT`, following every page).
+    pub async fn count_range(&self, range: &KeyRange<'_>) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", AttributeValue::S(range.pk.to_string()))
+                .expression_attribute_values(":lo", AttributeValue::S(range.lo.to_string()))
+                .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(total),
             }
         }
     }

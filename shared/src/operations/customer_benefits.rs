@@ -1,0 +1,287 @@
+//! `POST /v2/partnerProgram/customerBenefits` (PRODUCT.md §4.4): records benefits a linked
+//! customer avails. The cycle counters on the linkage and the `BENEFITSAVAILED` activity commit in
+//! one version-conditioned transaction, so concurrent requests can never exceed a cycle's quota.
+//!
+//! Checks per program entry, in this order: empty `partnerProgramName` → 2002; unknown program →
+//! 2006; SUPPLEMENTARY program → 2018 (checked before the benefit names: such a program has no
+//! benefits to name); empty `benefits` or a benefit count not a positive integer → 2017, after every
+//! name was checked against the program (unknown name → 2016); unparseable or future `availedDate`
+//! → 2001 with detail; not linked → 2004; membership not started or tier expired (past expiry and
+//! past grace) → 2001 with detail; over `maximumAvailableInCycle` → 2001 with detail.
+//!
+//! Availing a benefit is not a linking update: the linkage's `lastUpdatedActivity` stays as it was.
+
+use crate::api::{check_batch_size, empty_batch, parse_json_body, value_as_text, ApiRequest, ApiResponse};
+use crate::batch::{self, BatchCustomer};
+use crate::dates::{format_utc, parse_request_date};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::model::*;
+use crate::outbox::{self, EventName};
+use crate::records::EventRecord;
+use crate::state::{AppState, OrgCatalog};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BenefitsRequest {
+    customer_benefits: Option<Vec<BenefitsCustomer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BenefitsCustomer {
+    #[serde(default)]
+    customer: Map<String, Value>,
+    #[serde(default)]
+    partner_program_benefits: Vec<BenefitsEntry>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct BenefitsEntry {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_program_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    benefits: Option<Vec<BenefitUse>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    bill_number: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    store_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    availed_date: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct BenefitUse {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    name: Option<String>,
+    /// A JSON number or numeric string; anything else is reported as 2017.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    count: Option<Value>,
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    let body: BenefitsRequest = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(customers) = body.customer_benefits.filter(|c| !c.is_empty()) else {
+        return empty_batch(batch::BENEFITS.batch).into();
+    };
+    if let Err(r) = check_batch_size(customers.len()) {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let items = customers
+        .into_iter()
+        .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits })
+        .collect();
+    let catalog = &catalog;
+    batch::run(state, &req, &batch::BENEFITS, items, |customer, entry| async move { avail_one(state, catalog, &customer, &entry).await })
+        .await
+}
+
+/// One benefit of the program and how many of it the entry avails (duplicates summed).
+struct Availed<'a> {
+    benefit: &'a Benefit,
+    count: u64,
+}
+
+/// What the entry asks for, validated against the program (everything that does not depend on
+/// the linkage).
+struct AvailPlan<'a> {
+    program: &'a PartnerProgram,
+    availed: Vec<Availed<'a>>,
+    availed_at: DateTime<Utc>,
+}
+
+fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) -> Result<AvailPlan<'a>, ItemStatus> {
+    let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
+    }
+    let program = catalog
+        .partner_program(name)
+        .ok_or_else(|| ErrorCode::UnknownPartnerProgram.with_detail(format!("no partner program named {name:?}")))?;
+    if program.partner_program_type == PartnerProgramType::Supplementary {
+        return Err(ErrorCode::BenefitsOnSupplementary.with_detail(format!("{name} is a SUPPLEMENTARY program")));
+    }
+    let uses = entry.benefits.as_deref().unwrap_or_default();
+    let mut resolved = Vec::with_capacity(uses.len());
+    for u in uses {
+        let benefit_name = u.name.as_deref().map(str::trim).unwrap_or("");
+        let benefit = program
+            .benefits
+            .iter()
+            .find(|b| b.name.eq_ignore_ascii_case(benefit_name))
+            .ok_or_else(|| ErrorCode::IncorrectBenefitName.with_detail(format!("{name} has no benefit named {benefit_name:?}")))?;
+        resolved.push((benefit, u));
+    }
+    if resolved.is_empty() {
+        return Err(ErrorCode::NonPositiveBenefitCount.with_detail("benefits is empty: name at least one benefit with a count"));
+    }
+    let mut availed: Vec<Availed<'a>> = Vec::new();
+    for (benefit, u) in resolved {
+        let count = u.count.as_ref().and_then(positive_count).ok_or_else(|| {
+            let got = u.count.as_ref().map_or_else(|| "nothing".to_string(), Value::to_string);
+            ErrorCode::NonPositiveBenefitCount.with_detail(format!("count of {} must be a positive integer (got {got})", benefit.name))
+        })?;
+        match availed.iter_mut().find(|a| a.benefit.name == benefit.name) {
+            Some(a) => a.count = a.count.saturating_add(count),
+            None => availed.push(Availed { benefit, count }),
+        }
+    }
+    let availed_at = match entry.availed_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => availed_date(raw, catalog.org.tz(), now)?,
+        None => now,
+    };
+    Ok(AvailPlan { program, availed, availed_at })
+}
+
+fn positive_count(v: &Value) -> Option<u64> {
+    value_as_text(v)?.parse::<u64>().ok().filter(|n| *n > 0)
+}
+
+/// `availedDate` as an instant: a bare date for today (in the org's zone) means now, since its
+/// end of day is still ahead; anything later than now is refused.
+fn availed_date(raw: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, ItemStatus> {
+    let t = parse_request_date("availedDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+    if t <= now {
+        return Ok(t);
+    }
+    let today = now.with_timezone(&tz).date_naive();
+    if NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok_and(|d| d == today) {
+        return Ok(now);
+    }
+    Err(ErrorCode::CannotProcess.with_detail(format!("availedDate {raw} is in the future")))
+}
+
+async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &BenefitsEntry) -> Result<ItemStatus, StorageFailure> {
+    let now = state.now();
+    let plan = match plan(catalog, entry, now) {
+        Ok(p) => p,
+        Err(status) => return Ok(status),
+    };
+    let org = catalog.org.org_id;
+    let program = plan.program;
+    let details = benefit_details(&plan, entry);
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+        let name = &program.partner_program_name;
+        let Some(cur) = current.filter(|l| l.linked) else {
+            return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+        };
+        match cur.effective_status(now, Some(program)) {
+            LinkageStatus::TierExpired => {
+                let tier = cur.tier_name.as_deref().unwrap_or("the tier");
+                let at = cur.tier_expiry_date.map(format_utc).unwrap_or_default();
+                return Err(ErrorCode::CannotProcess
+                    .with_detail(format!("{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first")));
+            }
+            LinkageStatus::Pending => {
+                return Err(ErrorCode::CannotProcess.with_detail(format!(
+                    "the membership in {name} starts at {}; no benefits before then",
+                    format_utc(cur.membership_start_date)
+                )));
+            }
+            _ => {}
+        }
+        let mut after = cur.clone();
+        let cycle_start = current_cycle_start(cur);
+        for a in &plan.availed {
+            let counter = after
+                .benefit_counters
+                .entry(a.benefit.name.clone())
+                .or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(cycle_start) });
+            let used = counter.count_in_cycle;
+            if let Some(max) = a.benefit.maximum_available_in_cycle {
+                if used.saturating_add(a.count) > u64::from(max) {
+                    return Err(ErrorCode::CannotProcess.with_detail(format!(
+                        "{} allows {max} per cycle; {used} used, {} more requested",
+                        a.benefit.name, a.count
+                    )));
+                }
+            }
+            counter.count_in_cycle = used.saturating_add(a.count);
+        }
+        after.version = cur.version + 1;
+        let mut activity = activity_for(&after, ActivityType::Benefitsavailed, plan.availed_at);
+        activity.benefit_details = Some(details.clone());
+        let event = outbox::event(EventName::BenefitsAvailed, ActivityType::Benefitsavailed.as_str(), org, customer, program, &after, now);
+        Ok(Prepared { activity, event: Some(with_benefit_details(event, &details)), expected_version: Some(cur.version), after, extras: Vec::new() })
+    })
+    .await
+}
+
+/// When the linkage's current benefit cycle began: the latest counter's cycle start (a renewal
+/// resets them all), else the membership start.
+fn current_cycle_start(l: &Linkage) -> DateTime<Utc> {
+    l.benefit_counters.values().filter_map(|c| c.cycle_start).max().unwrap_or(l.membership_start_date)
+}
+
+/// The `benefitDetails` of the activity record (and of the event).
+fn benefit_details(plan: &AvailPlan<'_>, entry: &BenefitsEntry) -> Value {
+    let benefits: Vec<Value> =
+        plan.availed.iter().map(|a| json!({"name": a.benefit.name, "type": a.benefit.benefit_type, "count": a.count})).collect();
+    let mut d = Map::new();
+    d.insert("benefits".into(), Value::Array(benefits));
+    if let Some(bill) = entry.bill_number.as_ref().and_then(value_as_text) {
+        d.insert("billNumber".into(), json!(bill));
+    }
+    if let Some(store) = entry.store_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        d.insert("storeName".into(), json!(store));
+    }
+    d.insert("availedDate".into(), json!(format_utc(plan.availed_at)));
+    Value::Object(d)
+}
+
+/// Adds what was availed to the event's `data`, so consumers need not read the history.
+fn with_benefit_details(mut event: EventRecord, details: &Value) -> EventRecord {
+    if let Ok(mut payload) = serde_json::from_str::<Value>(&event.payload) {
+        if let Some(data) = payload.get_mut("data").and_then(Value::as_object_mut) {
+            data.insert("benefitDetails".into(), details.clone());
+            event.payload = payload.to_string();
+        }
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_must_be_positive_integers() {
+        for (v, expected) in [
+            (json!(2), Some(2)),
+            (json!("3"), Some(3)),
+            (json!(0), None),
+            (json!(-1), None),
+            (json!(1.5), None),
+            (json!("x"), None),
+            (json!(null), None),
+        ] {
+            assert_eq!(positive_count(&v), expected, "{v}");
+        }
+    }
+
+    #[test]
+    fn availed_today_as_bare_date_means_now_and_future_is_refused() {
+        let now = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(availed_date("2026-11-24", Tz::UTC, now).unwrap(), now);
+        assert_eq!(format_utc(availed_date("2026-11-20", Tz::UTC, now).unwrap()), "2026-11-20T23:59:59Z");
+        assert_eq!(availed_date("2026-11-25", Tz::UTC, now).unwrap_err().code, 2001);
+        assert_eq!(availed_date("2026-11-24T11:00:00Z", Tz::UTC, now).unwrap_err().code, 2001);
+        assert_eq!(availed_date("24/11/2026", Tz::UTC, now).unwrap_err().code, 2001);
+    }
+}

@@ -1,0 +1,349 @@
+//! `POST /v2/partnerProgram/customerPartnerProgramUpdate` (PRODUCT.md §4.2): tier upgrades,
+//! downgrades, renewals and free updates of a linkage, and cancellation of a pending relink.
+//!
+//! Checks per program entry, in this order:
+//! 1. empty `partnerProgramName` → 2002;
+//! 2. missing or unknown `updateType` → 2009 — before the other 2002 checks, because which of
+//!    `updateDetails`/`updatedTierName` are required depends on the type;
+//! 3. missing `updateDetails`, `updatedTierName` (all but RENEW) or, for RENEW, the new
+//!    `updatedTierExpiryDate` → 2002;
+//! 4. unknown program → 2006; not linked → 2004; program not tier based → 2001 with detail;
+//! 5. unknown tier → 2007; unparseable date → 2001 with detail; past expiry (or no new expiry
+//!    while the current one has passed) → 2003;
+//! 6. wrong direction (UPGRADE not above, DOWNGRADE not below, RENEW not the same tier) or nothing
+//!    pending to cancel → 2001 with detail.
+//!
+//! A successful tier change leaves a tier valid in the future, so an `IN_GRACE` or `TIER_EXPIRED`
+//! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
+//! stays `PENDING`. RENEW starts a new benefit cycle.
+
+use crate::api::{check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::batch::{self, BatchCustomer};
+use crate::dates::{format_utc, parse_request_date};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::keys;
+use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::model::*;
+use crate::outbox::{self, EventName};
+use crate::state::{AppState, OrgCatalog};
+use crate::store::tx;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateRequest {
+    customers_partner_updates: Option<Vec<UpdateCustomer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateCustomer {
+    #[serde(default)]
+    customer: Map<String, Value>,
+    #[serde(default)]
+    partner_program_updates: Vec<UpdateEntry>,
+}
+
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEntry {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    partner_program_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    update_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    update_details: Option<UpdateDetails>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDetails {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    updated_tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    updated_tier_expiry_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UpdateType {
+    Upgrade,
+    Downgrade,
+    Renew,
+    Update,
+    RelinkingCancelled,
+}
+
+impl UpdateType {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "UPGRADE" => Some(UpdateType::Upgrade),
+            "DOWNGRADE" => Some(UpdateType::Downgrade),
+            "RENEW" => Some(UpdateType::Renew),
+            "UPDATE" => Some(UpdateType::Update),
+            "MEMBERSHIP_RELINKING_CANCELLED" => Some(UpdateType::RelinkingCancelled),
+            _ => None,
+        }
+    }
+
+    fn activity(self) -> ActivityType {
+        match self {
+            UpdateType::Upgrade => ActivityType::Upgrade,
+            UpdateType::Downgrade => ActivityType::Downgrade,
+            UpdateType::Renew => ActivityType::Renew,
+            UpdateType::Update => ActivityType::Update,
+            UpdateType::RelinkingCancelled => ActivityType::MembershipRelinkingCancelled,
+        }
+    }
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    let body: UpdateRequest = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(customers) = body.customers_partner_updates.filter(|c| !c.is_empty()) else {
+        return empty_batch(batch::UPDATE.batch).into();
+    };
+    if let Err(r) = check_batch_size(customers.len()) {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let items = customers
+        .into_iter()
+        .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates })
+        .collect();
+    let catalog = &catalog;
+    batch::run(state, &req, &batch::UPDATE, items, |customer, entry| async move { update_one(state, catalog, &customer, &entry).await })
+        .await
+}
+
+/// What a tier change asks for, as sent (checked against the program and linkage later, so the
+/// codes come out in the documented order).
+struct TierRequest<'e> {
+    kind: UpdateType,
+    tier_name: Option<&'e str>,
+    expiry: Option<&'e str>,
+}
+
+/// The request-shape checks (2002, 2009) that need neither the program nor the linkage.
+fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Option<TierRequest<'_>>), ItemStatus> {
+    let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
+    }
+    let raw_type = entry.update_type.as_deref().unwrap_or("");
+    let Some(kind) = UpdateType::parse(raw_type) else {
+        return Err(ErrorCode::UnsupportedUpdateType.with_detail(format!(
+            "updateType {raw_type:?} is not one of UPGRADE, DOWNGRADE, RENEW, UPDATE, MEMBERSHIP_RELINKING_CANCELLED"
+        )));
+    };
+    if kind == UpdateType::RelinkingCancelled {
+        return Ok((name, kind, None));
+    }
+    let Some(details) = &entry.update_details else {
+        return Err(ErrorCode::EmptyRequiredField.with_detail(format!("updateDetails is required for {raw_type}")));
+    };
+    let tier_name = details.updated_tier_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let expiry = details.updated_tier_expiry_date.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if tier_name.is_none() && kind != UpdateType::Renew {
+        return Err(ErrorCode::EmptyRequiredField.with_detail(format!("updateDetails.updatedTierName is required for {raw_type}")));
+    }
+    if expiry.is_none() && kind == UpdateType::Renew {
+        return Err(ErrorCode::EmptyRequiredField.with_detail("RENEW needs a new updateDetails.updatedTierExpiryDate"));
+    }
+    Ok((name, kind, Some(TierRequest { kind, tier_name, expiry })))
+}
+
+async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &UpdateEntry) -> Result<ItemStatus, StorageFailure> {
+    let now = state.now();
+    let (name, kind, tier_request) = match check_shape(entry) {
+        Ok(x) => x,
+        Err(status) => return Ok(status),
+    };
+    let Some(program) = catalog.partner_program(name) else {
+        return Ok(ErrorCode::UnknownPartnerProgram.with_detail(format!("no partner program named {name:?}")));
+    };
+    let org = catalog.org.org_id;
+    let table = state.store.table().to_string();
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+        let (after, extras) = match &tier_request {
+            Some(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
+            None => cancel_relink(&table, program, current, now)?,
+        };
+        Ok(Prepared {
+            activity: activity_for(&after, kind.activity(), now),
+            event: Some(outbox::event(EventName::Updated, kind.activity().as_str(), org, customer, program, &after, now)),
+            expected_version: current.map(|c| c.version),
+            after,
+            extras,
+        })
+    })
+    .await
+}
+
+/// UPGRADE, DOWNGRADE, RENEW or UPDATE of the current linkage.
+fn change_tier(
+    catalog: &OrgCatalog,
+    program: &PartnerProgram,
+    current: Option<&Linkage>,
+    request: &TierRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Linkage, ItemStatus> {
+    let name = &program.partner_program_name;
+    let Some(cur) = current.filter(|l| l.linked) else {
+        return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+    };
+    if !program.tier_based {
+        return Err(ErrorCode::CannotProcess.with_detail(format!("{name} is not tier based; it has no tier to change")));
+    }
+    let current_tier = match (cur.tier_number, cur.tier_name.as_deref()) {
+        (Some(n), Some(t)) => Some((n, t)),
+        _ => None,
+    };
+    let target = match request.tier_name {
+        Some(tier_name) => program
+            .tier_by_name(tier_name)
+            .cloned()
+            .ok_or_else(|| ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}")))?,
+        None => match current_tier {
+            Some((n, t)) => Tier { tier_number: n, tier_name: t.to_string() },
+            None => return Err(ErrorCode::UnknownTier.with_detail("the linkage has no tier to renew; send updatedTierName")),
+        },
+    };
+    let new_expiry = match request.expiry {
+        Some(raw) => {
+            let t = parse_request_date("updatedTierExpiryDate", raw, catalog.org.tz())
+                .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+            if t <= now {
+                return Err(ErrorCode::PastTierExpiry.with_detail(format!("updatedTierExpiryDate {raw} is not in the future")));
+            }
+            Some(t)
+        }
+        None => match cur.tier_expiry_date {
+            Some(t) if t <= now => {
+                return Err(ErrorCode::PastTierExpiry.with_detail(format!(
+                    "the current tier expired at {}; send a new updateDetails.updatedTierExpiryDate",
+                    format_utc(t)
+                )))
+            }
+            other => other,
+        },
+    };
+    let (from_number, from_name) = current_tier.unwrap_or((0, "none"));
+    let to = &target.tier_name;
+    let direction_error = match request.kind {
+        UpdateType::Upgrade if target.tier_number <= from_number => {
+            Some(format!("UPGRADE needs a tier above the current {from_name} (tier {from_number}); {to} is tier {}", target.tier_number))
+        }
+        UpdateType::Downgrade if target.tier_number >= from_number => {
+            Some(format!("DOWNGRADE needs a tier below the current {from_name} (tier {from_number}); {to} is tier {}", target.tier_number))
+        }
+        UpdateType::Renew if target.tier_number != from_number => Some(format!(
+            "RENEW keeps the current tier {from_name}; use UPGRADE, DOWNGRADE or UPDATE to move to {to}"
+        )),
+        _ => None,
+    };
+    if let Some(detail) = direction_error {
+        return Err(ErrorCode::CannotProcess.with_detail(detail));
+    }
+    let mut after = cur.clone();
+    after.tier_number = Some(target.tier_number);
+    after.tier_name = Some(target.tier_name);
+    after.tier_expiry_date = new_expiry;
+    after.status = match cur.effective_status(now, Some(program)) {
+        LinkageStatus::Pending => LinkageStatus::Pending,
+        _ => LinkageStatus::Active,
+    };
+    after.grace_ends_at = None;
+    if request.kind == UpdateType::Renew {
+        start_benefit_cycle(&mut after, program, now);
+    }
+    after.version = cur.version + 1;
+    after.last_activity = request.kind.activity();
+    after.last_updated = now;
+    Ok(after)
+}
+
+/// A renewal starts a new benefit cycle: every counter back to zero, starting now.
+fn start_benefit_cycle(l: &mut Linkage, program: &PartnerProgram, now: DateTime<Utc>) {
+    for counter in l.benefit_counters.values_mut() {
+        *counter = BenefitCounter { count_in_cycle: 0, cycle_start: Some(now) };
+    }
+    for b in &program.benefits {
+        l.benefit_counters.entry(b.name.clone()).or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(now) });
+    }
+}
+
+type Extras = Vec<(aws_sdk_dynamodb::types::TransactWriteItem, ItemStatus)>;
+
+/// MEMBERSHIP_RELINKING_CANCELLED: drops the pending relink and frees the membership id it had
+/// claimed (when it differs from the current one).
+fn cancel_relink(table: &str, program: &PartnerProgram, current: Option<&Linkage>, now: DateTime<Utc>) -> Result<(Linkage, Extras), ItemStatus> {
+    let name = &program.partner_program_name;
+    let Some(cur) = current else {
+        return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+    };
+    let Some(pending) = &cur.pending_relink else {
+        if !cur.linked {
+            return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+        }
+        return Err(ErrorCode::CannotProcess.with_detail(format!("no pending relink to cancel in {name}")));
+    };
+    let mut extras = Vec::new();
+    if let Some(mid) = pending.partner_membership_id.as_ref().filter(|m| cur.partner_membership_id.as_ref() != Some(*m)) {
+        let item = tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(|e| {
+            tracing::error!(error = %e, "could not build a transaction item");
+            ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+        })?;
+        extras.push((item, ErrorCode::CannotProcess.status()));
+    }
+    let mut after = cur.clone();
+    after.pending_relink = None;
+    after.version = cur.version + 1;
+    after.last_activity = ActivityType::MembershipRelinkingCancelled;
+    after.last_updated = now;
+    Ok((after, extras))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(v: Value) -> UpdateEntry {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn code(v: Value) -> u16 {
+        match check_shape(&entry(v)) {
+            Ok(_) => 200,
+            Err(s) => s.code,
+        }
+    }
+
+    #[test]
+    fn request_shape_codes_in_documented_order() {
+        let cases = [
+            (serde_json::json!({"updateType": "UPGRADE"}), 2002),
+            (serde_json::json!({"partnerProgramName": " ", "updateType": "BOGUS"}), 2002),
+            (serde_json::json!({"partnerProgramName": "P"}), 2009),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "BOGUS"}), 2009),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE"}), 2002),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE", "updateDetails": {}}), 2002),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "RENEW", "updateDetails": {"updatedTierName": "Gold"}}), 2002),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "renew", "updateDetails": {"updatedTierExpiryDate": "2030-01-01"}}), 200),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Gold"}}), 200),
+            (serde_json::json!({"partnerProgramName": "P", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}), 200),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(code(body.clone()), expected, "{body}");
+        }
+    }
+}
