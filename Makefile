@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint bench clean-local
+.PHONY: run test build lint bench bench-init clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -9,6 +9,37 @@ run:
 # Unit and integration tests against DynamoDB Local on a free port; prints the summary line.
 test:
 	bash scripts/test.sh
+
+# Every Lambda in template.yaml as an arm64 bootstrap (cargo lambda build --release --arm64, the
+# way `sam build` does it; installs cargo-lambda + zig into .venv); prints each size.
+build:
+	bash scripts/build.sh
+
+# cfn-lint and `sam validate --lint` on template.yaml (make test runs it too).
+lint:
+	bash scripts/lint.sh
+
+# make build, then the x86_64 init time of each release binary under the Runtime API harness
+# (process start to first /invocation/next, p50 of 20 starts).
+bench-init:
+	bash scripts/bench-init.sh
+
+# Run the tier-expiry sweep once against DynamoDB Local (the make run table; reuses make run's
+# DynamoDB Local when it is up) and print its JSON summary. ARGS="--at 2031-01-01T00:00:00Z" sweeps
+# as of another moment; ARGS="--max-items 100" stops early.
+sweep:
+	bash scripts/sweep-local.sh run $(ARGS)
+
+# Seed N linkages (DUE of them due now) into the make run table, with a progress bar.
+N ?= 10000
+DUE ?= 1000
+seed-sweep:
+	bash scripts/sweep-local.sh seed --linkages $(N) --due $(DUE)
+
+# Sweep benchmark (release build, fresh in-memory DynamoDB Local): 10,000 and 100,000 linkages with
+# 1,000 due; items read per change, sweep time, changes per second.
+bench-sweep:
+	bash scripts/bench-sweep.sh $(ARGS)
 
 clean-local:
 	rm -rf .local/ddb-data

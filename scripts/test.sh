@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what is missing, starts DynamoDB Local on a
-# free port, runs unit and integration tests, stops it by PID, prints the runner's summary.
+# The whole test suite on a fresh machine: installs what is missing, lints template.yaml, builds the
+# Lambda binaries, starts DynamoDB Local on a free port, runs unit, integration and Runtime API
+# tests, stops it by PID, prints the runner's summary.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-tools.sh
 
-source scripts/dynamodb-local.sh
+# template.yaml must pass cfn-lint and `sam validate --lint` (offline; tools pinned in .venv).
+if ! scripts/lint.sh; then
+  echo "template lint failed"
+  exit 1
+fi
+
+# The Runtime API tests (tests/runtime) start the compiled Lambda binaries: build them first.
+cargo build --workspace --bins --locked
+
+source scripts/dynamodb-local.sh ""
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (pid $DDB_PID)"
 

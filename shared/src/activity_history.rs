@@ -227,7 +227,7 @@ pub async fn read_page(store: &Store, plan: &Plan, cursor: Option<&Cursor>, limi
         Some(c) => c.t,
         None => {
             let counts = futures::future::try_join_all(
-                streams.iter().map(|s| store.count_range(&KeyRange { pk: &pk, lo: &s.lo, hi: &s.hi })),
+                streams.iter().map(|s| store.count_range(KeyRange { pk: &pk, lo: &s.lo, hi: &s.hi })),
             )
             .await?;
             Some(counts.iter().sum())

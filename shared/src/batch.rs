@@ -2,14 +2,16 @@
 //! independently, each customer's program entries in order, results reported in request order
 //! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
 
-use crate::api::{batch_status, ApiRequest, ApiResponse};
+use crate::api::{batch_status, check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
 use crate::customer_identity::{resolve, Identifiers, Resolution};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::linkage_write::StorageFailure;
 use crate::model::{Customer, OrgId};
-use crate::state::AppState;
+use crate::state::{AppState, OrgCatalog};
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use std::future::Future;
 
@@ -43,6 +45,43 @@ struct CustomerResult {
 
 fn storage_status() -> ItemStatus {
     ErrorCode::CannotProcess.with_detail("storage is unavailable or throttling; retry the item")
+}
+
+/// The whole of a batch write handler: parse the body (415/413/400), take its customers out with
+/// `customers` (absent or empty → 400, over 50 → 2008), read the org's catalog once, then run
+/// `process` for every entry of every customer.
+pub async fn handle<R, E, F, Fut>(
+    state: &AppState,
+    req: ApiRequest,
+    names: &BatchNames,
+    customers: impl FnOnce(R) -> Option<Vec<BatchCustomer<E>>>,
+    process: F,
+) -> ApiResponse
+where
+    R: DeserializeOwned,
+    E: Serialize,
+    F: Fn(Arc<OrgCatalog>, Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let body: R = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(items) = customers(body).filter(|c| !c.is_empty()) else {
+        return empty_batch(names.batch).into();
+    };
+    if let Err(r) = check_batch_size(items.len()) {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let process = &process;
+    run(state, &req, names, items, |customer, entry| process(catalog.clone(), customer, entry)).await
 }
 
 /// Runs `process` for every entry of every customer and builds the batch response.

@@ -164,6 +164,11 @@ pub fn due_keys(at: DateTime<Utc>, org: OrgId, customer: CustomerId, program: Pr
     (pk, sk)
 }
 
+/// The sweep's watermark: the oldest due-index day that may still hold due work.
+pub fn sweep_watermark() -> Key {
+    Key::new("SWEEP".to_string(), "WATERMARK")
+}
+
 /// Program-members index keys of a linkage (program expiry finds every member through it).
 pub fn program_member_keys(org: OrgId, program: ProgramId, customer: CustomerId) -> (String, String) {
     (format!("ORG#{org}#PP#{program}"), format!("CUST#{customer:012}"))

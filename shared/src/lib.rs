@@ -1,6 +1,7 @@
 //! Partner Programs: the domain, validation, storage and HTTP envelope every Lambda shares.
 //! Route → binary → rules: `router.rs` names each operation's module under `operations/`.
 
+pub mod activity_history;
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -10,6 +11,9 @@ pub mod config;
 pub mod customer_identity;
 pub mod dates;
 pub mod error_catalog;
+pub mod expiry_rules;
+pub mod expiry_sweep;
+pub mod idempotency;
 pub mod keys;
 pub mod lambda_adapter;
 pub mod linkage_write;
@@ -22,4 +26,5 @@ pub mod records;
 pub mod router;
 pub mod state;
 pub mod store;
+pub mod sweep_seed;
 pub mod table_definition;

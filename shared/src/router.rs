@@ -17,6 +17,8 @@ pub struct Route {
     pub path: &'static str,
     /// Logical id of the function in `template.yaml`.
     pub function: &'static str,
+    /// The operation it runs; a function with several routes (aliases) runs one operation.
+    pub operation: &'static str,
     pub handler: Handler,
 }
 
@@ -25,7 +27,7 @@ macro_rules! route {
         fn handler(state: &AppState, req: ApiRequest) -> BoxFuture<'_, ApiResponse> {
             Box::pin($op(state, req))
         }
-        Route { method: $method, path: $path, function: $function, handler }
+        Route { method: $method, path: $path, function: $function, operation: stringify!($op), handler }
     }};
 }
 
@@ -42,6 +44,26 @@ pub fn routes() -> Vec<Route> {
         route!("POST", "/v2/customers", "RegisterCustomerFunction", customers::handle),
         route!("POST", "/v2/partnerProgram/linkCustomer", "LinkCustomerFunction", link_customer::handle),
         route!("POST", "/v2/partnerProgram/deLinkCustomer", "DelinkCustomerFunction", delink_customer::handle),
+        route!("GET", "/v2/partnerProgram/expiryPreview", "ExpiryPreviewFunction", expiry_preview::handle),
+        route!(
+            "POST",
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            "UpdateCustomerPartnerProgramFunction",
+            update_customer_partner_program::handle
+        ),
+        route!("POST", "/v2/partnerProgram/customerBenefits", "CustomerBenefitsFunction", customer_benefits::handle),
+        route!(
+            "GET",
+            "/v2/partnerProgram/customerActivityHistories",
+            "CustomerActivityHistoriesFunction",
+            customer_activity_history::handle
+        ),
+        route!(
+            "GET",
+            "/v2/partnerProgram/customerActivityHistory",
+            "CustomerActivityHistoriesFunction",
+            customer_activity_history::handle
+        ),
         route!(
             "GET",
             "/v2/partnerProgram/customerPartnerPrograms",
@@ -108,18 +130,22 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-/// Runs a handler, turning a panic (a bug) into a 500 with the request id instead of a dead process.
+/// Runs a handler under its `Idempotency-Key` (POST only, see `idempotency`), turning a panic (a
+/// bug) into a 500 with the request id instead of a dead process.
 pub async fn dispatch(state: &AppState, handler: Handler, req: ApiRequest) -> ApiResponse {
     let request_id = req.request_id.clone();
     let (method, path, org) = (req.method.clone(), req.path.clone(), req.auth.org_id);
     let started = std::time::Instant::now();
-    let resp = match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::error!("handler panicked");
-            ApiResponse::internal(&request_id)
+    let resp = crate::idempotency::guard(state, req, |req| async move {
+        match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::error!("handler panicked");
+                ApiResponse::internal(&request_id)
+            }
         }
-    };
+    })
+    .await;
     tracing::info!(%method, %path, org, status = resp.status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
     resp
 }
@@ -137,11 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn every_function_has_one_route() {
-        let r = routes();
-        let mut names: Vec<_> = r.iter().map(|r| r.function).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), r.len());
+    fn every_function_runs_one_operation() {
+        // A function may serve aliases (several paths), but `handler_for` picks one handler per
+        // function, so every route of a function must run the same operation.
+        let mut ops: HashMap<&str, &str> = HashMap::new();
+        for r in routes() {
+            let op = ops.entry(r.function).or_insert(r.operation);
+            assert_eq!(*op, r.operation, "{} runs two operations", r.function);
+        }
+        let mut keys: Vec<_> = routes().iter().map(|r| (r.method, r.path)).collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a method and path are routed twice");
     }
 }

@@ -36,6 +36,14 @@ pub struct AppState {
     catalogs: Mutex<HashMap<OrgId, (Instant, Arc<OrgCatalog>)>>,
 }
 
+/// The SDK configuration of every binary: the standard environment, profile and credential chain
+/// over one HTTPS client, rustls with ring (the SDK's default client would add aws-lc).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load().await
+}
+
 impl AppState {
     pub fn new(store: Store, config: Config, clock: Clock) -> Self {
         AppState { store, config, clock, catalogs: Mutex::new(HashMap::new()) }
@@ -45,8 +53,7 @@ impl AppState {
     /// `AWS_ENDPOINT_URL_DYNAMODB`, so DynamoDB Local needs no code path of its own).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
+        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk_config().await), config.table_name.clone());
         Ok(AppState::new(store, config, Arc::new(Utc::now)))
     }
 

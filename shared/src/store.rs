@@ -198,7 +198,7 @@ impl Store {
     }
 
     /// How many items a key range holds (`Select=COUNT`, following every page).
-    pub async fn count_range(&self, range: &KeyRange<'_>) -> Result<u64, StoreError> {
+    pub async fn count_range(&self, range: KeyRange<'_>) -> Result<u64, StoreError> {
         let mut total = 0u64;
         let mut start = None;
         loop {

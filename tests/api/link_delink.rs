@@ -203,11 +203,8 @@ async fn link_delink_link_again_leaves_three_activity_records() {
     assert_eq!(linkage["version"].as_n().unwrap(), "3");
     assert_eq!(linkage["linked"].as_bool().unwrap(), &true);
     // One outbox event per change, in the same transactions.
-    let events = app.state.store.client().scan().table_name(app.state.store.table()).filter_expression("entity = :e AND orgId = :o")
-        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S("EVENT".into()))
-        .expression_attribute_values(":o", aws_sdk_dynamodb::types::AttributeValue::N(f.org.org_id.to_string()))
-        .send().await.unwrap();
-    let mut names: Vec<String> = events.items().iter().map(|i| i["eventName"].as_s().unwrap().clone()).collect();
+    let events = crate::update_partner_program::events_of(&app, f.org.org_id).await;
+    let mut names: Vec<String> = events.iter().map(|i| i["eventName"].as_s().unwrap().clone()).collect();
     names.sort();
     assert_eq!(names, vec!["partnerProgramDelinked", "partnerProgramLinked", "partnerProgramLinked"]);
 }
@@ -306,4 +303,21 @@ async fn batch_of_50_with_mixed_outcomes_reports_each_item_in_order() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_replaced_pending_relink_frees_its_membership_id() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    f.enrolled("919700000015").await;
+    f.enrolled("919700000016").await;
+    assert_eq!(f.org.link(link_body(json!({"mobile": "919700000015"}), "FlexiPass", json!({}))).await.status, 200);
+    let relink = |mid: &str, days| link_body(json!({"mobile": "919700000015"}), "FlexiPass", json!({"partnerMembershipId": mid, "membershipStartDate": future_date(days)}));
+    assert_eq!(f.org.link(relink("FP-A", 10)).await.status, 200);
+    // While FP-A is claimed by the pending relink, nobody else may use it.
+    let r = f.org.link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"}))).await;
+    assert_eq!(status(&r)["code"], 2001, "{}", r.text);
+    assert_eq!(f.org.link(relink("FP-B", 12)).await.status, 200);
+    let r = f.org.link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"}))).await;
+    assert_eq!(status(&r)["code"], 200, "{}", r.text);
 }

@@ -3,8 +3,13 @@
 
 mod support;
 
+mod activity_history;
 mod auth_and_tenancy;
+mod benefits;
 mod customers;
+mod expiry_sweep;
 mod http_errors;
+mod idempotency;
 mod link_delink;
 mod template_routes;
+mod update_partner_program;

@@ -11,7 +11,7 @@
 //!
 //! Availing a benefit is not a linking update: the linkage's `lastUpdatedActivity` stays as it was.
 
-use crate::api::{check_batch_size, empty_batch, parse_json_body, value_as_text, ApiRequest, ApiResponse};
+use crate::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::batch::{self, BatchCustomer};
 use crate::dates::{format_utc, parse_request_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
@@ -66,30 +66,13 @@ pub struct BenefitUse {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    let body: BenefitsRequest = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
+    let customers = |body: BenefitsRequest| {
+        body.customer_benefits.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits }).collect())
     };
-    let Some(customers) = body.customer_benefits.filter(|c| !c.is_empty()) else {
-        return empty_batch(batch::BENEFITS.batch).into();
-    };
-    if let Err(r) = check_batch_size(customers.len()) {
-        return r.into();
-    }
-    let catalog = match state.catalog(req.auth.org_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
-        }
-    };
-    let items = customers
-        .into_iter()
-        .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits })
-        .collect();
-    let catalog = &catalog;
-    batch::run(state, &req, &batch::BENEFITS, items, |customer, entry| async move { avail_one(state, catalog, &customer, &entry).await })
-        .await
+    batch::handle(state, req, &batch::BENEFITS, customers, |catalog, customer, entry| async move {
+        avail_one(state, &catalog, &customer, &entry).await
+    })
+    .await
 }
 
 /// One benefit of the program and how many of it the entry avails (duplicates summed).

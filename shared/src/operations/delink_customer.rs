@@ -1,7 +1,7 @@
 //! `POST /v2/partnerProgram/deLinkCustomer` (PRODUCT.md §4.3): the linkage stays, reading as
 //! `linked: false`; its history is kept and its membership id is freed for reuse.
 
-use crate::api::{check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::api::{ApiRequest, ApiResponse};
 use crate::batch::{self, BatchCustomer};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::keys;
@@ -36,29 +36,13 @@ pub struct DelinkEntry {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    let body: DelinkRequest = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
+    let customers = |body: DelinkRequest| {
+        body.de_link_customers.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs }).collect())
     };
-    let Some(customers) = body.de_link_customers.filter(|c| !c.is_empty()) else {
-        return empty_batch(batch::DELINK.batch).into();
-    };
-    if let Err(r) = check_batch_size(customers.len()) {
-        return r.into();
-    }
-    let catalog = match state.catalog(req.auth.org_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
-        }
-    };
-    let items = customers
-        .into_iter()
-        .map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs })
-        .collect();
-    let catalog = &catalog;
-    batch::run(state, &req, &batch::DELINK, items, |customer, entry| async move { delink_one(state, catalog, &customer, &entry).await }).await
+    batch::handle(state, req, &batch::DELINK, customers, |catalog, customer, entry| async move {
+        delink_one(state, &catalog, &customer, &entry).await
+    })
+    .await
 }
 
 async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &DelinkEntry) -> Result<ItemStatus, StorageFailure> {

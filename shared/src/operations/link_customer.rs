@@ -1,7 +1,7 @@
 //! `POST /v2/partnerProgram/linkCustomer` (PRODUCT.md §4.1): rules checked in the documented
 //! order per program entry; SUPPLEMENTARY membership end; pending relinks.
 
-use crate::api::{check_batch_size, empty_batch, parse_json_body, value_as_text, ApiRequest, ApiResponse};
+use crate::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::batch::{self, BatchCustomer};
 use crate::dates::{add_period, parse_request_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
@@ -54,29 +54,13 @@ pub struct PartnerReference {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    let body: LinkRequest = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
+    let customers = |body: LinkRequest| {
+        body.link_customers.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs }).collect())
     };
-    let Some(customers) = body.link_customers.filter(|c| !c.is_empty()) else {
-        return empty_batch(batch::LINK.batch).into();
-    };
-    if let Err(r) = check_batch_size(customers.len()) {
-        return r.into();
-    }
-    let catalog = match state.catalog(req.auth.org_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
-        }
-    };
-    let items = customers
-        .into_iter()
-        .map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs })
-        .collect();
-    let catalog = &catalog;
-    batch::run(state, &req, &batch::LINK, items, |customer, entry| async move { link_one(state, catalog, &customer, &entry).await }).await
+    batch::handle(state, req, &batch::LINK, customers, |catalog, customer, entry| async move {
+        link_one(state, &catalog, &customer, &entry).await
+    })
+    .await
 }
 
 /// What the entry asks for, validated against the program (everything that does not depend on
@@ -223,6 +207,17 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
             tx::check_enrolled(&table, org, customer.customer_id, program.loyalty_program_id).map_err(internal)?,
             ErrorCode::NotEnrolled.with_detail("the customer's enrolment changed while linking"),
         )];
+        // A replaced pending relink gives back the membership id it had claimed, unless the
+        // current membership or the new relink still uses it.
+        if let Some(old) = current.and_then(|c| c.pending_relink.as_ref()).and_then(|p| p.partner_membership_id.as_ref()) {
+            let still_used = current.and_then(|c| c.partner_membership_id.as_ref()) == Some(old) || plan.membership_id.as_ref() == Some(old);
+            if schedule_relink && !still_used {
+                extras.push((
+                    tx::delete(&table, &keys::membership_id(org, program.partner_program_id, old)).map_err(internal)?,
+                    ErrorCode::CannotProcess.status(),
+                ));
+            }
+        }
         if let Some(mid) = &plan.membership_id {
             let k = keys::membership_id(org, program.partner_program_id, mid);
             let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer.customer_id };

@@ -17,7 +17,7 @@
 //! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
 //! stays `PENDING`. RENEW starts a new benefit cycle.
 
-use crate::api::{check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::api::{ApiRequest, ApiResponse};
 use crate::batch::{self, BatchCustomer};
 use crate::dates::{format_utc, parse_request_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
@@ -99,30 +99,13 @@ impl UpdateType {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    let body: UpdateRequest = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
+    let customers = |body: UpdateRequest| {
+        body.customers_partner_updates.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect())
     };
-    let Some(customers) = body.customers_partner_updates.filter(|c| !c.is_empty()) else {
-        return empty_batch(batch::UPDATE.batch).into();
-    };
-    if let Err(r) = check_batch_size(customers.len()) {
-        return r.into();
-    }
-    let catalog = match state.catalog(req.auth.org_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
-        }
-    };
-    let items = customers
-        .into_iter()
-        .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates })
-        .collect();
-    let catalog = &catalog;
-    batch::run(state, &req, &batch::UPDATE, items, |customer, entry| async move { update_one(state, catalog, &customer, &entry).await })
-        .await
+    batch::handle(state, req, &batch::UPDATE, customers, |catalog, customer, entry| async move {
+        update_one(state, &catalog, &customer, &entry).await
+    })
+    .await
 }
 
 /// What a tier change asks for, as sent (checked against the program and linkage later, so the

@@ -1,0 +1,214 @@
+//! Local tool for the tier-expiry sweep (not a Lambda): runs it once, seeds data for it, and
+//! benchmarks it, against the DynamoDB that `AWS_ENDPOINT_URL_DYNAMODB` names and `TABLE_NAME`.
+//!
+//!   ppsweep run   [--max-items N] [--at 2031-01-01T00:00:00Z]   sweep once, print the JSON summary
+//!   ppsweep seed  --linkages N --due M [--no-profiles] [--concurrency C]
+//!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C]
+//!
+//! `bench` creates a fresh table per size (named after TABLE_NAME), seeds it with BatchWriteItem,
+//! then sweeps `--due` due linkages `--reps` times (re-seeding the due ones between runs) and prints
+//! items read per item changed, sweep time and changes per second.
+
+use chrono::{DateTime, Duration, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::expiry_sweep::{self, SweepOptions, SweepSettings, SweepSummary};
+use shared::state::AppState;
+use shared::store::Store;
+use shared::sweep_seed::{self, SeedSpec};
+use std::sync::Arc;
+use std::time::Instant;
+
+type Error = Box<dyn std::error::Error>;
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn number(args: &[String], name: &str, default: u64) -> Result<u64, Error> {
+    match arg(args, name) {
+        Some(v) => Ok(v.replace('_', "").parse().map_err(|_| format!("{name} must be a number, got {v:?}"))?),
+        None => Ok(default),
+    }
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") => run(&args).await,
+        Some("seed") => seed(&args).await,
+        Some("bench") => bench(&args).await,
+        _ => {
+            eprintln!("usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench [--sizes 10000,100000] [--due 1000] [--reps 3]");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), Error> {
+    shared::logging::init();
+    let mut state = AppState::from_env().await?;
+    shared::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+    if let Some(at) = arg(args, "--at") {
+        let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).map_err(|e| format!("--at: {e}"))?.with_timezone(&Utc);
+        state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(move || at));
+    }
+    let settings = SweepSettings::from_env()?;
+    let options = SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
+    let summary = expiry_sweep::run(&state, &settings, options).await;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+async fn seed(args: &[String]) -> Result<(), Error> {
+    let state = AppState::from_env().await?;
+    shared::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+    let spec = SeedSpec {
+        linkages: number(args, "--linkages", 10_000)?,
+        due: number(args, "--due", 1_000)?,
+        with_profiles: !args.iter().any(|a| a == "--no-profiles"),
+        concurrency: number(args, "--concurrency", 16)? as usize,
+    };
+    let bar = progress_bar(spec.linkages, "linkages");
+    let started = Instant::now();
+    let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
+    bar.finish();
+    println!(
+        "seeded {} linkages ({} due now) in org {} program {} into {} in {:.1} s ({} items written)",
+        report.linkages,
+        report.due,
+        report.org_id,
+        report.program.partner_program_name,
+        state.store.table(),
+        started.elapsed().as_secs_f64(),
+        report.items_written
+    );
+    Ok(())
+}
+
+struct BenchRow {
+    linkages: u64,
+    seed_seconds: f64,
+    runs: Vec<SweepSummary>,
+}
+
+impl BenchRow {
+    fn median_seconds(&self) -> f64 {
+        let mut t: Vec<f64> = self.runs.iter().map(|r| r.elapsed_ms as f64 / 1000.0).collect();
+        t.sort_by(f64::total_cmp);
+        t.get(t.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn totals(&self) -> (u64, u64, f64, u64, u64) {
+        let changed = self.runs.iter().map(|r| r.changed).sum();
+        let read = self.runs.iter().map(|r| r.items_read).sum();
+        let rcu = self.runs.iter().map(|r| r.read_capacity_units).sum();
+        let skipped = self.runs.iter().map(|r| r.skipped + r.failed).sum();
+        let queries = self.runs.iter().map(|r| r.queries).sum();
+        (changed, read, rcu, skipped, queries)
+    }
+}
+
+async fn bench(args: &[String]) -> Result<(), Error> {
+    let base = AppState::from_env().await?;
+    let sizes: Vec<u64> = arg(args, "--sizes")
+        .unwrap_or("10000,100000")
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("--sizes: bad number {s:?}")))
+        .collect::<Result<_, _>>()?;
+    let due = number(args, "--due", 1_000)?;
+    let reps = number(args, "--reps", 3)?.max(1);
+    let concurrency = number(args, "--concurrency", 16)? as usize;
+    // Seeds fall due within the last six hours, so one day back covers them; every run then does
+    // the same index work (8 shards × at most 2 days).
+    let settings = SweepSettings { lookback_days: 1, ..SweepSettings::from_env()? };
+    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE)?;
+    let mut rows = Vec::new();
+    for &size in &sizes {
+        let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
+        shared::table_definition::create_table(base.store.client(), &table, &def).await?;
+        let config = shared::config::Config { table_name: table.clone(), ..base.config.clone() };
+        let state = AppState::new(Store::new(base.store.client().clone(), table.clone()), config, Arc::new(Utc::now));
+        println!("table {table}: seeding {size} linkages, {due} due ...");
+        let bar = progress_bar(size, "linkages");
+        let started = Instant::now();
+        let spec = SeedSpec { linkages: size, due, with_profiles: false, concurrency };
+        let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
+        bar.finish_and_clear();
+        let seed_seconds = started.elapsed().as_secs_f64();
+        println!("  seeded in {seed_seconds:.1} s ({:.0} linkages/s)", size as f64 / seed_seconds);
+        let mut runs = Vec::new();
+        for rep in 0..reps {
+            if rep > 0 {
+                // Fresh due work for the next run, on customers the table has not seen yet.
+                let now = Utc::now();
+                let first = size + (rep - 1) * due + 1;
+                let fresh = (first..first + due)
+                    .map(|c| sweep_seed::external_linkage(report.org_id, c, &report.program, now - Duration::seconds(1 + (c as i64 % 3600)), now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sweep_seed::write_linkages(&state, fresh, concurrency).await?;
+            }
+            // A fresh state per run: a cold container, no cached catalog.
+            let run_state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(Utc::now));
+            let summary = expiry_sweep::run(&run_state, &settings, SweepOptions::default()).await;
+            println!(
+                "  run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
+                rep + 1,
+                summary.changed,
+                summary.skipped,
+                summary.items_read,
+                summary.queries,
+                summary.elapsed_ms as f64 / 1000.0
+            );
+            runs.push(summary);
+        }
+        rows.push(BenchRow { linkages: size, seed_seconds, runs });
+        if let Err(e) = base.store.client().delete_table().table_name(&table).send().await {
+            eprintln!("  could not delete {table}: {e}");
+        }
+    }
+    println!();
+    println!(
+        "Tier-expiry sweep against DynamoDB Local: {} due shards, page {}, concurrency {}, {reps} run(s) per size of {due} due linkages each",
+        base.config.due_shards, settings.page_size, settings.concurrency
+    );
+    println!();
+    println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &rows {
+        let (changed, read, rcu, skipped, queries) = row.totals();
+        let per_change = if changed > 0 { read as f64 / changed as f64 } else { f64::NAN };
+        let rcu_per_change = if changed > 0 { rcu / changed as f64 } else { f64::NAN };
+        let median = row.median_seconds();
+        let rate = if median > 0.0 { (changed as f64 / row.runs.len() as f64) / median } else { f64::NAN };
+        println!(
+            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | {rate:.0} |",
+            row.linkages,
+            row.seed_seconds,
+            if skipped > 0 { format!(" ({skipped} skipped/failed)") } else { String::new() },
+            queries as f64 / row.runs.len() as f64,
+        );
+    }
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        if rows.len() > 1 && first.median_seconds() > 0.0 {
+            let ratio = last.median_seconds() / first.median_seconds();
+            println!();
+            println!(
+                "sweep time {} vs {} linkages: ×{ratio:.2} ({:+.0}%; goal within 20%); items read per change goal ≤ 1.1",
+                last.linkages,
+                first.linkages,
+                (ratio - 1.0) * 100.0
+            );
+        }
+    }
+    Ok(())
+}

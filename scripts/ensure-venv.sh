@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the pinned Python-distributed tools into .venv (git-ignored), only when missing or when
+# the pins changed, so reruns cost nothing.
+#   scripts/ensure-venv.sh lint    cfn-lint + aws-sam-cli (template lint in `make test`)
+#   scripts/ensure-venv.sh build   cargo-lambda (+ ziglang, the arm64 cross linker) for `make build`
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+
+case "${1:-}" in
+  lint) pins=(aws-sam-cli==1.170.0 cfn-lint==1.58.0) ;;
+  build) pins=(cargo-lambda==1.9.2) ;;
+  *) echo "usage: $0 lint|build" >&2; exit 2 ;;
+esac
+
+stamp="$venv/.pins-$1"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pins[*]}" ]; then
+  exit 0
+fi
+if [ ! -x "$venv/bin/pip" ]; then
+  echo "creating $venv"
+  python3 -m venv "$venv"
+fi
+echo "installing ${pins[*]} into .venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
+echo "${pins[*]}" >"$stamp"

@@ -1,0 +1,273 @@
+//! `GET /v2/partnerProgram/expiryPreview?until=<date>` (admin, PRODUCT.md §6): what the next sweeps
+//! will do up to `until`, read from the due index the sweep reads (from its watermark day on) and
+//! planned by the same rules (`expiry_rules`), without writing anything. Only the caller's org is
+//! shown; customers appear by id. Pages follow an opaque `cursor`.
+//!
+//! Query: `until` (ISO 8601 with offset, or a bare date = end of that day in the org's zone;
+//! default now; at most 92 days ahead), `limit` (default 100, at most 500), `cursor`.
+
+use crate::api::{require_admin, ApiRequest, ApiResponse};
+use crate::dates::{format_utc, parse_request_date};
+use crate::expiry_rules::{self, SweepAction};
+use crate::expiry_sweep::{day_string, due_sk_upper, first_unfinished_day, query_due_page, SweepSettings};
+use crate::keys;
+use crate::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
+use crate::state::{AppState, OrgCatalog};
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+pub const MAX_DAYS_AHEAD: i64 = 92;
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 500;
+/// Index queries one page may spend (empty partitions included) before it returns a cursor.
+const QUERY_BUDGET: u32 = 400;
+
+/// Where the next page starts: a day, a shard, and the index position within it.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Cursor {
+    d: String,
+    s: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<BTreeMap<String, String>>,
+}
+
+const CURSOR_KEYS: [&str; 4] = ["DUE_PK", "DUE_SK", "PK", "SK"];
+
+impl Cursor {
+    fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(raw: &str, shards: u32) -> Option<Cursor> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.trim()).ok()?;
+        let c: Cursor = serde_json::from_slice(&bytes).ok()?;
+        NaiveDate::parse_from_str(&c.d, "%Y-%m-%d").ok()?;
+        if c.s >= shards {
+            return None;
+        }
+        if let Some(k) = &c.k {
+            let well_formed = k.len() == CURSOR_KEYS.len()
+                && CURSOR_KEYS.iter().all(|n| k.contains_key(*n))
+                && k.get("DUE_PK").map(String::as_str) == Some(keys::due_pk(&c.d, c.s).as_str());
+            if !well_formed {
+                return None;
+            }
+        }
+        Some(c)
+    }
+
+    fn start_key(&self) -> Option<Item> {
+        self.k.as_ref().map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect::<HashMap<_, _>>())
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiResponse {
+    ApiResponse::error(400, 400, message)
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let org = req.auth.org_id;
+    let catalog = match state.catalog(org).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let now = state.now();
+    let until = match req.query_param("until") {
+        Some(raw) => match parse_request_date("until", raw, catalog.org.tz()) {
+            Ok(t) => t,
+            Err(e) => return bad_request(e.to_string()),
+        },
+        None => now,
+    };
+    if until > now + Duration::days(MAX_DAYS_AHEAD) {
+        return bad_request(format!("until: at most {MAX_DAYS_AHEAD} days ahead"));
+    }
+    let limit = match req.query_param("limit").map(|l| l.trim().parse::<usize>()) {
+        None => DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")),
+    };
+    let shards = state.config.due_shards.max(1);
+    let cursor = match req.query_param("cursor") {
+        Some(raw) => match Cursor::decode(raw, shards) {
+            Some(c) => Some(c),
+            None => return bad_request("cursor is not one this API returned"),
+        },
+        None => None,
+    };
+    let settings = SweepSettings::from_env().unwrap_or_default();
+    match preview(state, &catalog, until, limit, cursor, &settings).await {
+        Ok(body) => ApiResponse::json(200, &body),
+        Err(e) => {
+            tracing::error!(error = %e, "expiry preview read failed");
+            ApiResponse::unavailable(&req.request_id)
+        }
+    }
+}
+
+async fn preview(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    until: DateTime<Utc>,
+    limit: usize,
+    cursor: Option<Cursor>,
+    settings: &SweepSettings,
+) -> Result<Value, crate::store::StoreError> {
+    let org = catalog.org.org_id;
+    let shards = state.config.due_shards.max(1);
+    let last_day = until.date_naive();
+    let (mut day, mut shard, mut start) = match cursor {
+        Some(c) => {
+            let start = c.start_key();
+            (NaiveDate::parse_from_str(&c.d, "%Y-%m-%d").unwrap_or(last_day), c.s, start)
+        }
+        None => (first_unfinished_day(state, settings, state.now().date_naive()).await?.0, 0, None),
+    };
+    let upper = due_sk_upper(until);
+    let mut data = Vec::new();
+    let mut actions: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut program_expiries = 0u64;
+    let mut queries = 0u32;
+    let mut next: Option<Cursor> = None;
+    while day <= last_day {
+        let remaining = limit - data.len();
+        if remaining == 0 || queries >= QUERY_BUDGET {
+            next = Some(Cursor { d: day_string(day), s: shard, k: start.as_ref().map(key_strings) });
+            break;
+        }
+        let page_size = remaining.min(100) as i32;
+        let page = query_due_page(state, &keys::due_pk(&day_string(day), shard), &upper, page_size, start.take(), Some(org), true).await?;
+        queries += 1;
+        for item in page.items {
+            if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
+                data.push(entry);
+            }
+        }
+        match page.last_key {
+            Some(k) => start = Some(k),
+            None => {
+                shard += 1;
+                if shard >= shards {
+                    shard = 0;
+                    day += Duration::days(1);
+                }
+            }
+        }
+    }
+    let mut pagination = json!({"limit": limit});
+    if let Some(c) = next {
+        pagination["nextCursor"] = json!(c.encode());
+    }
+    Ok(json!({
+        "until": format_utc(until),
+        "data": data,
+        "summary": {"linkages": data.len() as u64 - program_expiries, "actions": actions, "programExpiries": program_expiries},
+        "pagination": pagination,
+        "warnings": [],
+        "errors": [],
+    }))
+}
+
+fn key_strings(k: &Item) -> BTreeMap<String, String> {
+    k.iter().filter_map(|(n, v)| Some((n.clone(), v.as_s().ok()?.clone()))).collect()
+}
+
+/// One due item as the preview shows it, or `None` when nothing will happen to it by `until`.
+fn describe(
+    item: Item,
+    catalog: &OrgCatalog,
+    until: DateTime<Utc>,
+    actions: &mut BTreeMap<&'static str, u64>,
+    program_expiries: &mut u64,
+) -> Option<Value> {
+    let entity = item.get("entity").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    match entity.as_str() {
+        "LINKAGE" => {
+            let linkage = from_item::<LinkageRecord>(item).ok()?.linkage;
+            let program = catalog.partner_program_by_id(linkage.partner_program_id)?;
+            let plan = expiry_rules::plan(&linkage, program, until);
+            if plan.is_empty() {
+                return None;
+            }
+            let mut steps: Vec<Value> = plan
+                .steps
+                .iter()
+                .map(|s| json!({"action": s.action.as_str(), "activityType": s.activity.as_str(), "at": format_utc(s.at)}))
+                .collect();
+            for s in &plan.steps {
+                *actions.entry(s.action.as_str()).or_default() += 1;
+            }
+            if let (Some(backup), Some(at)) = (&plan.migrate_to_backup, plan.early_expiry_at()) {
+                let a = SweepAction::BackupMembershipStarted.as_str();
+                steps.push(json!({"action": a, "activityType": a, "at": format_utc(at), "partnerProgramName": backup}));
+                *actions.entry(a).or_default() += 1;
+            }
+            Some(json!({
+                "customerId": linkage.customer_id,
+                "partnerProgramId": linkage.partner_program_id,
+                "partnerProgramName": linkage.partner_program_name,
+                "partnerProgramType": linkage.partner_program_type,
+                "partnerTierName": linkage.tier_name,
+                "dueAt": plan.steps.first().map(|s| format_utc(s.at)),
+                "currentStatus": linkage.status,
+                "actions": steps,
+                "resultingStatus": plan.after.status,
+                "resultingTierName": plan.after.tier_name,
+                "linked": plan.after.linked,
+            }))
+        }
+        "PARTNER_PROGRAM" => {
+            let record = from_item::<PartnerProgramRecord>(item).ok()?;
+            // The current configuration decides (the index item may be an older one).
+            let program = catalog.partner_program_by_id(record.program.partner_program_id)?;
+            let expiry = program.expiry_date.filter(|e| *e <= until)?;
+            *program_expiries += 1;
+            let a = SweepAction::ProgramEarlyExpiry.as_str();
+            let mut steps = vec![json!({"action": a, "activityType": a, "at": format_utc(expiry), "appliesTo": "EVERY_LINKED_MEMBER"})];
+            if let Some(backup) = &program.backup_partner_program_name {
+                let b = SweepAction::BackupMembershipStarted.as_str();
+                steps.push(json!({"action": b, "activityType": b, "at": format_utc(expiry), "partnerProgramName": backup, "appliesTo": "EVERY_LINKED_MEMBER"}));
+            }
+            Some(json!({
+                "partnerProgramId": program.partner_program_id,
+                "partnerProgramName": program.partner_program_name,
+                "partnerProgramType": program.partner_program_type,
+                "dueAt": format_utc(expiry),
+                "actions": steps,
+            }))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_tampering() {
+        let k: BTreeMap<String, String> = [
+            ("DUE_PK".to_string(), keys::due_pk("2031-03-10", 2)),
+            ("DUE_SK".to_string(), "x".to_string()),
+            ("PK".to_string(), "p".to_string()),
+            ("SK".to_string(), "s".to_string()),
+        ]
+        .into();
+        let c = Cursor { d: "2031-03-10".into(), s: 2, k: Some(k.clone()) };
+        assert_eq!(Cursor::decode(&c.encode(), 8), Some(c));
+        let other_partition = Cursor { d: "2031-03-11".into(), s: 2, k: Some(k) };
+        assert_eq!(Cursor::decode(&other_partition.encode(), 8), None);
+        assert_eq!(Cursor::decode(&Cursor { d: "2031-03-10".into(), s: 9, k: None }.encode(), 8), None);
+        assert_eq!(Cursor::decode("not-a-cursor", 8), None);
+    }
+}

@@ -1,0 +1,550 @@
+//! The tier-expiry sweep (PRODUCT.md §6) and the expiry preview against DynamoDB Local. Data is set
+//! up through the API (or, for the 2,000-linkage cases, with BatchWriteItem), the clock is moved
+//! forward, and the sweep runs exactly as the Lambda runs it. Each test has a table of its own:
+//! the sweep reads the whole due index, so tests sharing a table would sweep each other's work.
+
+use crate::support::*;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use shared::expiry_sweep::{self, BeforeWrite, StopReason, SweepOptions, SweepSettings, SweepSummary};
+use shared::state::AppState;
+use shared::store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A test app on a table of its own, with a clock the test moves.
+struct SweepApp {
+    app: TestApp,
+    now: Arc<Mutex<DateTime<Utc>>>,
+}
+
+impl SweepApp {
+    async fn start() -> SweepApp {
+        let client = sdk_client().await;
+        let table = format!("pp-sweep-{}", uuid::Uuid::new_v4().simple());
+        let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
+        shared::table_definition::create_table(&client, &table, &def).await.unwrap();
+        let now = Arc::new(Mutex::new(Utc::now()));
+        let clock_now = now.clone();
+        let state = Arc::new(AppState::new(Store::new(client, table.clone()), test_config(&table), Arc::new(move || *clock_now.lock().unwrap())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(shared::local_server::serve(state.clone(), listener));
+        SweepApp { app: TestApp { base, state }, now }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap()
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.now.lock().unwrap() += by;
+    }
+
+    /// Another container on the same table and clock (its own catalog cache).
+    fn second_state(&self) -> AppState {
+        let now = self.now.clone();
+        AppState::new(self.app.state.store.clone(), self.app.state.config.clone(), Arc::new(move || *now.lock().unwrap()))
+    }
+
+    async fn sweep(&self) -> SweepSummary {
+        self.sweep_with(SweepOptions::default()).await
+    }
+
+    async fn sweep_with(&self, options: SweepOptions) -> SweepSummary {
+        expiry_sweep::run(&self.app.state, &SweepSettings::default(), options).await
+    }
+
+    /// Every item of one entity in the test's own table (a test-only Scan of a small table).
+    async fn entities(&self, entity: &str) -> Vec<Item> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .app
+                .state
+                .store
+                .client()
+                .scan()
+                .table_name(self.app.state.store.table())
+                .filter_expression("entity = :e")
+                .expression_attribute_values(":e", AttributeValue::S(entity.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return out,
+            }
+        }
+    }
+
+    /// Outbox event payloads about one customer, oldest first.
+    async fn events_of(&self, customer: u64) -> Vec<Value> {
+        let mut events: Vec<Value> =
+            self.entities("EVENT").await.iter().map(|e| serde_json::from_str::<Value>(e["payload"].as_s().unwrap()).unwrap()).collect();
+        let customer = customer.to_string();
+        events.retain(|e| e["refId"].as_str() == Some(customer.as_str()));
+        events.sort_by_key(|e| e["eventId"].as_str().unwrap().to_string());
+        events
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+async fn linkage(state: &AppState, org: u64, customer: u64) -> Item {
+    let items = stored(state, org, customer, "LINK#").await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    items.into_iter().next().unwrap()
+}
+
+async fn linkage_in(state: &AppState, org: u64, customer: u64, program: &str) -> Item {
+    stored(state, org, customer, "LINK#").await.into_iter().find(|l| l["partnerProgramName"].as_s().unwrap() == program).unwrap()
+}
+
+async fn activity_types(state: &AppState, org: u64, customer: u64) -> Vec<String> {
+    stored(state, org, customer, "HIST#").await.iter().map(|i| i["activityType"].as_s().unwrap().clone()).collect()
+}
+
+fn s(item: &Item, name: &str) -> String {
+    match &item[name] {
+        AttributeValue::S(v) => v.clone(),
+        AttributeValue::N(v) => v.clone(),
+        AttributeValue::Bool(b) => b.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn actions(summary: &SweepSummary) -> Vec<(String, u64)> {
+    summary.actions.iter().map(|(k, v)| (k.clone(), *v)).collect()
+}
+
+/// A tiered EXTERNAL program in the fixture's loyalty program.
+fn external(program_id: u64, on_tier_expiry: &str, grace_days: u32) -> Value {
+    let mut p = skymiles(program_id);
+    p["onTierExpiry"] = json!(on_tier_expiry);
+    p["tierGracePeriodDays"] = json!(grace_days);
+    p
+}
+
+async fn link(f: &Fixture, mobile: &str, program: &str, reference: Value) {
+    let r = f.org.link(link_body(json!({"mobile": mobile}), program, reference)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn each_on_tier_expiry_action_is_applied_when_the_tier_expires() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    let cases = [
+        ("ExpireMiles", "EXPIRE_TIER", "TIER_EXPIRED", "Platinum", true, "TIER_EXPIRED", "partnerProgramTierExpired"),
+        ("OneDownMiles", "DOWNGRADE_ONE_TIER", "ACTIVE", "Gold", true, "DOWNGRADE", "partnerProgramTierExpired"),
+        ("LowestMiles", "DOWNGRADE_TO_LOWEST_TIER", "ACTIVE", "Silver", true, "DOWNGRADE", "partnerProgramTierExpired"),
+        ("DelinkMiles", "DELINK", "DELINKED", "Platinum", false, "DELINK", "partnerProgramDelinked"),
+    ];
+    let mut customers = Vec::new();
+    for (i, (program, on, ..)) in cases.iter().enumerate() {
+        f.org.partner_program(program, external(f.rewards, on, 0)).await;
+        let mobile = format!("91980000010{i}");
+        let id = f.enrolled(&mobile).await;
+        link(&f, &mobile, program, json!({"partnerMembershipId": format!("M-{i}"), "partnerTierName": "Platinum", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+        customers.push((id, mobile));
+    }
+    assert_eq!(t.sweep().await.changed, 0, "nothing is due yet");
+    t.advance(Duration::days(2));
+    // Reads treat the passed expiry as expired before the sweep has run.
+    let read = f.org.linked_programs("mobile", &customers[0].1).await;
+    assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "TIER_EXPIRED", "{}", read.text);
+
+    let summary = t.sweep().await;
+    assert_eq!((summary.changed, summary.skipped, summary.failed), (4, 0, 0), "{summary:?}");
+    assert_eq!(
+        actions(&summary),
+        vec![("DELINK".into(), 1), ("DOWNGRADE_ONE_TIER".into(), 1), ("DOWNGRADE_TO_LOWEST_TIER".into(), 1), ("EXPIRE_TIER".into(), 1)]
+    );
+    assert_eq!(summary.stopped_by, StopReason::Completed);
+    assert!(!summary.backlog_remaining);
+    for ((program, _, status, tier, linked, activity, event), (id, mobile)) in cases.iter().zip(&customers) {
+        let l = linkage(&t.app.state, f.org.org_id, *id).await;
+        assert_eq!((s(&l, "status"), s(&l, "tierName"), s(&l, "linked"), s(&l, "version")), (status.to_string(), tier.to_string(), linked.to_string(), "2".into()), "{program}");
+        assert!(!l.contains_key("DUE_PK"), "{program}: still in the due index");
+        assert_eq!(s(&l, "lastActivity"), *activity);
+        assert_eq!(activity_types(&t.app.state, f.org.org_id, *id).await, vec!["ENROLLMENT", activity], "{program}");
+        let events = t.events_of(*id).await;
+        let names: Vec<&str> = events.iter().map(|e| e["eventName"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["partnerProgramLinked", event], "{program}");
+        let details = &events[1]["data"]["customerPartnerProgramDetails"];
+        assert_eq!((details["status"].as_str().unwrap(), details["partnerTierName"].as_str().unwrap()), (*status, *tier), "{program}");
+        assert_eq!(events[1]["data"]["updateType"], cases.iter().find(|c| c.0 == *program).unwrap().1);
+        if !linked {
+            let read = f.org.linked_programs("mobile", mobile).await;
+            assert_eq!(read.body["linkedPartnerPrograms"], json!([]), "{program}");
+            // The delinked membership id is free again, as after a delink through the API.
+            let claim = t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, s(&l, "partnerProgramId").parse().unwrap(), "M-3")).await.unwrap();
+            assert!(claim.is_none(), "membership id still claimed");
+        }
+    }
+    let again = t.sweep().await;
+    assert_eq!((again.changed, again.skipped), (0, 0), "a re-run changes nothing: {again:?}");
+}
+
+#[tokio::test]
+async fn grace_period_comes_first_and_the_action_applies_when_grace_ends() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    f.org.partner_program("GraceMiles", external(f.rewards, "DOWNGRADE_ONE_TIER", 3)).await;
+    let id = f.enrolled("919800000201").await;
+    link(&f, "919800000201", "GraceMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+
+    t.advance(Duration::days(2));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("TIER_GRACE_STARTED".into(), 1)]);
+    let l = linkage(&t.app.state, f.org.org_id, id).await;
+    assert_eq!((s(&l, "status"), s(&l, "tierName")), ("IN_GRACE".into(), "Gold".into()));
+    assert!(l.contains_key("DUE_PK"), "grace end keeps it in the due index");
+    let read = f.org.linked_programs("mobile", "919800000201").await;
+    assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "IN_GRACE");
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["ENROLLMENT", "TIER_GRACE_STARTED"]);
+
+    // Grace lasts three days from the expiry date; a sweep before then does nothing.
+    t.advance(Duration::days(1));
+    assert_eq!(t.sweep().await.changed, 0);
+    t.advance(Duration::days(2));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("DOWNGRADE_ONE_TIER".into(), 1)]);
+    let l = linkage(&t.app.state, f.org.org_id, id).await;
+    assert_eq!((s(&l, "status"), s(&l, "tierName"), s(&l, "version")), ("ACTIVE".into(), "Silver".into(), "3".into()));
+    assert!(!l.contains_key("DUE_PK"));
+    assert!(!l.contains_key("graceEndsAt"));
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["ENROLLMENT", "TIER_GRACE_STARTED", "DOWNGRADE"]);
+    let names: Vec<String> = t.events_of(id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, vec!["partnerProgramLinked", "partnerProgramUpdated", "partnerProgramTierExpired"]);
+}
+
+#[tokio::test]
+async fn supplementary_membership_end_unlinks_with_its_activity_and_event() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    let id = f.enrolled("919800000301").await;
+    link(&f, "919800000301", "FlexiPass", json!({"partnerMembershipId": "FP-1"})).await;
+    t.advance(Duration::days(29));
+    assert_eq!(t.sweep().await.changed, 0);
+    t.advance(Duration::days(2));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)]);
+    let l = linkage(&t.app.state, f.org.org_id, id).await;
+    assert_eq!((s(&l, "status"), s(&l, "linked")), ("EXPIRED".into(), "false".into()));
+    assert!(!l.contains_key("DUE_PK"));
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"]);
+    let events = t.events_of(id).await;
+    assert_eq!(events[1]["eventName"], "supplementaryMembershipExpired");
+    assert_eq!(events[1]["data"]["customerPartnerProgramDetails"]["linked"], false);
+    assert_eq!(events[1]["data"]["customerIdentifiers"], json!({"id": id}));
+    let pp = s(&l, "partnerProgramId").parse().unwrap();
+    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-1")).await.unwrap().is_none());
+    // Linking again works, as after a delink.
+    link(&f, "919800000301", "FlexiPass", json!({})).await;
+}
+
+#[tokio::test]
+async fn program_expiry_expires_every_member_and_starts_the_backup_membership() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    f.org
+        .partner_program(
+            "BackupPass",
+            json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 60}),
+        )
+        .await;
+    f.org
+        .partner_program(
+            "ShortMiles",
+            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": false,
+                   "expiryDate": iso(t.now() + Duration::days(2)), "backupPartnerProgramName": "BackupPass"}),
+        )
+        .await;
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mobile = format!("91980000040{i}");
+        members.push(f.enrolled(&mobile).await);
+        link(&f, &mobile, "ShortMiles", json!({"partnerMembershipId": format!("SH-{i}")})).await;
+    }
+    // A member that left before the expiry is not touched.
+    f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919800000402"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "ShortMiles"}]}]})).await;
+    // One member is already in the backup program: it keeps that membership.
+    link(&f, "919800000401", "BackupPass", json!({})).await;
+
+    t.advance(Duration::days(3));
+    let summary = t.sweep().await;
+    assert_eq!(summary.programs_expired, 1, "{summary:?}");
+    assert_eq!(summary.changed, 2, "{summary:?}");
+    assert_eq!(actions(&summary), vec![("BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".into(), 1), ("PARTNER_PROGRAM_EARLY_EXPIRY".into(), 2)]);
+    let now = t.now();
+    for (i, id) in members.iter().enumerate() {
+        let old = linkage_in(&t.app.state, f.org.org_id, *id, "ShortMiles").await;
+        let history = activity_types(&t.app.state, f.org.org_id, *id).await;
+        match i {
+            0 => {
+                assert_eq!((s(&old, "status"), s(&old, "linked")), ("EXPIRED".into(), "false".into()));
+                let backup = linkage_in(&t.app.state, f.org.org_id, *id, "BackupPass").await;
+                assert_eq!((s(&backup, "status"), s(&backup, "linked"), s(&backup, "version")), ("ACTIVE".into(), "true".into(), "1".into()));
+                let end: DateTime<Utc> = s(&backup, "membershipEndDate").parse().unwrap();
+                assert_eq!(end, now + Duration::days(60), "a fresh period from the migration");
+                assert!(backup.contains_key("DUE_PK"), "the backup membership's end is due in its turn");
+                assert_eq!(history.iter().filter(|h| *h == "PARTNER_PROGRAM_EARLY_EXPIRY").count(), 1);
+                assert_eq!(history.iter().filter(|h| *h == "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1);
+                let names: Vec<String> = t.events_of(*id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
+                assert_eq!(names, vec!["partnerProgramLinked", "partnerProgramDelinked", "partnerProgramLinked"]);
+            }
+            1 => {
+                assert_eq!((s(&old, "status"), s(&old, "linked")), ("EXPIRED".into(), "false".into()));
+                let backup = linkage_in(&t.app.state, f.org.org_id, *id, "BackupPass").await;
+                assert_eq!(s(&backup, "version"), "1", "an existing backup membership is left as it is");
+                assert!(!history.contains(&"BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".to_string()));
+                assert!(history.contains(&"PARTNER_PROGRAM_EARLY_EXPIRY".to_string()));
+            }
+            _ => {
+                assert_eq!(s(&old, "status"), "DELINKED");
+                assert_eq!(history, vec!["ENROLLMENT", "DELINK"]);
+            }
+        }
+    }
+    let program = t.app.state.store.get::<Value>(&shared::keys::partner_program(f.org.org_id, "ShortMiles")).await.unwrap().unwrap();
+    assert!(program.get("DUE_PK").is_none(), "the expired program left the due index");
+    let again = t.sweep().await;
+    assert_eq!((again.changed, again.programs_expired), (0, 0), "{again:?}");
+}
+
+#[tokio::test]
+async fn pending_memberships_and_relinks_start_on_their_date() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    let relinked = f.enrolled("919800000501").await;
+    let pending = f.enrolled("919800000502").await;
+    link(&f, "919800000501", "FlexiPass", json!({"partnerMembershipId": "FP-A"})).await;
+    let start = t.now() + Duration::days(10);
+    link(&f, "919800000501", "FlexiPass", json!({"partnerMembershipId": "FP-B", "membershipStartDate": iso(start)})).await;
+    link(&f, "919800000502", "FlexiPass", json!({"membershipStartDate": iso(t.now() + Duration::days(5))})).await;
+    assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "PENDING");
+
+    t.advance(Duration::days(6));
+    assert_eq!(actions(&t.sweep().await), vec![("PENDING_ACTIVATED".into(), 1)]);
+    assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "ACTIVE");
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
+
+    t.advance(Duration::days(5));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("RELINK_ACTIVATED".into(), 1)]);
+    let l = linkage(&t.app.state, f.org.org_id, relinked).await;
+    assert_eq!((s(&l, "status"), s(&l, "linked"), s(&l, "partnerMembershipId")), ("ACTIVE".into(), "true".into(), "FP-B".into()));
+    assert!(!l.contains_key("pendingRelink"));
+    let start_read: DateTime<Utc> = s(&l, "membershipStartDate").parse().unwrap();
+    let end_read: DateTime<Utc> = s(&l, "membershipEndDate").parse().unwrap();
+    assert_eq!((start_read.timestamp(), end_read.timestamp()), (start.timestamp(), (start + Duration::days(30)).timestamp()));
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, relinked).await,
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]
+    );
+    let events = t.events_of(relinked).await;
+    assert_eq!(events.last().unwrap()["eventName"], "partnerProgramLinked");
+    assert_eq!(events.last().unwrap()["data"]["updateType"], "RELINK_ACTIVATED");
+    let pp = s(&l, "partnerProgramId").parse().unwrap();
+    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-A")).await.unwrap().is_none(), "the old id is freed");
+    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-B")).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_renewal_between_found_due_and_changed_wins() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    let id = f.enrolled("919800000601").await;
+    link(&f, "919800000601", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+    t.advance(Duration::days(2));
+    let renewed_to = t.now() + Duration::days(365);
+    let (base, api) = (f.org.base.clone(), f.org.api.clone());
+    let calls = Arc::new(Mutex::new(0));
+    let seen = calls.clone();
+    // The sweep has read the due linkage; the customer renews through the API before it writes.
+    let hook: BeforeWrite = Arc::new(move |l: shared::model::Linkage| -> futures::future::BoxFuture<'static, ()> {
+        let (base, api, seen) = (base.clone(), api.clone(), seen.clone());
+        Box::pin(async move {
+            assert_eq!(l.version, 1);
+            *seen.lock().unwrap() += 1;
+            let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000601"}, "partnerProgramUpdates": [
+                {"partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": iso(renewed_to)}}]}]});
+            let r = request(&base, "POST", "/v2/partnerProgram/customerPartnerProgramUpdate", &[("authorization", api.as_str()), ("content-type", "application/json")], body.to_string().into_bytes()).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        })
+    });
+    let summary = t.sweep_with(SweepOptions { before_write: Some(hook), ..Default::default() }).await;
+    assert_eq!(*calls.lock().unwrap(), 1);
+    assert_eq!((summary.changed, summary.skipped), (0, 1), "{summary:?}");
+    let l = linkage(&t.app.state, f.org.org_id, id).await;
+    assert_eq!((s(&l, "status"), s(&l, "version")), ("ACTIVE".into(), "2".into()));
+    let expiry: DateTime<Utc> = s(&l, "tierExpiryDate").parse().unwrap();
+    assert_eq!(expiry.timestamp(), renewed_to.timestamp());
+    assert!(s(&l, "DUE_PK").starts_with(&format!("DUE#{}#", renewed_to.format("%Y-%m-%d"))), "moved to its new due date");
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["ENROLLMENT", "RENEW"]);
+    // The next run finds nothing due: the renewal stands.
+    assert_eq!(t.sweep().await.changed, 0);
+}
+
+/// `n` Gold linkages of SkyMiles, all due within the last hour, written with BatchWriteItem.
+async fn seed_due(t: &SweepApp, f: &Fixture, first_customer: u64, n: u64) {
+    let program = t.app.state.catalog(f.org.org_id).await.unwrap().partner_program("SkyMiles").unwrap().clone();
+    let now = t.now();
+    let linkages = (first_customer..first_customer + n)
+        .map(|c| shared::sweep_seed::external_linkage(f.org.org_id, c, &program, now - Duration::seconds(1 + (c % 3600) as i64), now).unwrap())
+        .collect();
+    assert_eq!(shared::sweep_seed::write_linkages(&t.app.state, linkages, 16).await.unwrap(), n);
+}
+
+/// Every linkage expired exactly once: one TIER_EXPIRED activity and one event per linkage.
+async fn assert_expired_once(t: &SweepApp, n: usize) {
+    let activities = t.entities("ACTIVITY").await;
+    assert_eq!(activities.len(), n, "one activity per change");
+    let mut per_customer: HashMap<String, usize> = HashMap::new();
+    for a in &activities {
+        assert_eq!(s(a, "activityType"), "TIER_EXPIRED");
+        *per_customer.entry(s(a, "customerId")).or_default() += 1;
+    }
+    assert_eq!(per_customer.len(), n);
+    assert!(per_customer.values().all(|c| *c == 1));
+    assert_eq!(t.entities("EVENT").await.len(), n, "one event per change");
+    let linkages = t.entities("LINKAGE").await;
+    assert!(linkages.iter().all(|l| s(l, "status") == "TIER_EXPIRED" && s(l, "version") == "2" && !l.contains_key("DUE_PK")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_sweeps_change_each_of_2000_due_linkages_once() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    seed_due(&t, &f, 1_000_000, 2_000).await;
+    let other = t.second_state();
+    let settings = SweepSettings::default();
+    let (a, b) = tokio::join!(
+        expiry_sweep::run(&t.app.state, &settings, SweepOptions::default()),
+        expiry_sweep::run(&other, &settings, SweepOptions::default())
+    );
+    assert_eq!(a.changed + b.changed, 2_000, "{a:?} {b:?}");
+    assert_eq!(a.failed + b.failed, 0);
+    let expired = |s: &SweepSummary| s.actions.get("EXPIRE_TIER").copied().unwrap_or(0);
+    assert_eq!(expired(&a) + expired(&b), 2_000);
+    assert_expired_once(&t, 2_000).await;
+    // Reads per change: the due index item itself (plus the watermark and a catalog, once).
+    let per_change = (a.items_read + b.items_read - a.skipped - b.skipped) as f64 / 2_000.0;
+    assert!(per_change < 1.1, "{per_change} items read per change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_stopped_part_way_finishes_on_the_next_run_without_duplicates() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    seed_due(&t, &f, 2_000_000, 300).await;
+
+    // A deadline already inside the margin: nothing starts, everything is left for later.
+    let late = t.sweep_with(SweepOptions { deadline: Some(std::time::Instant::now()), ..Default::default() }).await;
+    assert_eq!((late.changed, late.stopped_by, late.backlog_remaining), (0, StopReason::Deadline, true));
+
+    // Stopped after 150 items (a run out of time), then killed outright mid-run.
+    let first = t.sweep_with(SweepOptions { max_items: Some(150), ..Default::default() }).await;
+    assert_eq!((first.changed, first.stopped_by, first.backlog_remaining), (150, StopReason::MaxItems, true));
+    let state = t.app.state.clone();
+    let killed = tokio::spawn(async move { expiry_sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    killed.abort();
+    let _ = killed.await;
+
+    let rest = t.sweep().await;
+    assert_eq!((rest.stopped_by, rest.backlog_remaining, rest.failed), (StopReason::Completed, false, 0), "{rest:?}");
+    assert_expired_once(&t, 300).await;
+    assert_eq!(t.sweep().await.changed, 0);
+}
+
+#[tokio::test]
+async fn finished_days_are_not_queried_again() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    seed_due(&t, &f, 3_000_000, 20).await;
+    t.advance(Duration::days(3));
+    let first = t.sweep().await;
+    assert_eq!(first.changed, 20);
+    let today = t.now().format("%Y-%m-%d").to_string();
+    assert_eq!(first.watermark, today, "{first:?}");
+    let second = t.sweep().await;
+    assert_eq!((second.first_day.as_str(), second.last_day.as_str()), (today.as_str(), today.as_str()));
+    // One query per shard of today, nothing more: the cost follows the days with work, not the table.
+    assert_eq!(second.queries, u64::from(t.app.state.config.due_shards));
+    assert_eq!(second.items_read, 1, "the watermark only");
+}
+
+#[tokio::test]
+async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    f.org.partner_program("GraceMiles", external(f.rewards, "DOWNGRADE_TO_LOWEST_TIER", 2)).await;
+    let graced = f.enrolled("919800000801").await;
+    let expiring = f.enrolled("919800000802").await;
+    let supplementary = f.enrolled("919800000803").await;
+    link(&f, "919800000801", "GraceMiles", json!({"partnerTierName": "Platinum", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+    link(&f, "919800000802", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(2))})).await;
+    link(&f, "919800000803", "FlexiPass", json!({})).await;
+    // Another org's due work never shows.
+    let other = fixture(&t.app).await;
+    other.enrolled("919800000899").await;
+    link(&other, "919800000899", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+
+    let until = iso(t.now() + Duration::days(5));
+    let path = format!("/v2/partnerProgram/expiryPreview?until={}", until.replace('+', "%2B"));
+    assert_eq!(f.org.get(&f.org.api, &path).await.status, 403);
+    let r = f.org.get(&f.org.admin, &path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let data = r.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{}", r.text);
+    let by_customer = |id: u64| data.iter().find(|d| d["customerId"] == id).cloned().unwrap_or(Value::Null);
+    let g = by_customer(graced);
+    let acts: Vec<&str> = g["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(acts, vec!["TIER_GRACE_STARTED", "DOWNGRADE_TO_LOWEST_TIER"]);
+    assert_eq!((g["resultingStatus"].as_str(), g["resultingTierName"].as_str()), (Some("ACTIVE"), Some("Silver")));
+    assert_eq!(by_customer(expiring)["actions"][0]["action"], "EXPIRE_TIER");
+    assert_eq!(by_customer(supplementary), Value::Null, "its membership ends after until");
+    assert_eq!(r.body["summary"]["actions"], json!({"DOWNGRADE_TO_LOWEST_TIER": 1, "EXPIRE_TIER": 1, "TIER_GRACE_STARTED": 1}));
+    // Nothing was done.
+    assert_eq!(s(&linkage(&t.app.state, f.org.org_id, graced).await, "version"), "1");
+
+    // Paging with a cursor returns the same entries.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_path = match &cursor {
+            Some(c) => format!("{path}&limit=1&cursor={c}"),
+            None => format!("{path}&limit=1"),
+        };
+        let r = f.org.get(&f.org.admin, &page_path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.extend(r.body["data"].as_array().unwrap().iter().map(|d| d["customerId"].as_u64().unwrap()));
+        match r.body["pagination"]["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, vec![graced, expiring]);
+    assert_eq!(f.org.get(&f.org.admin, &format!("{path}&cursor=bogus")).await.status, 400);
+    let far = iso(t.now() + Duration::days(200)).replace('+', "%2B");
+    assert_eq!(f.org.get(&f.org.admin, &format!("/v2/partnerProgram/expiryPreview?until={far}")).await.status, 400);
+
+    // The sweep then does what the preview said.
+    t.advance(Duration::days(5));
+    let summary = t.sweep().await;
+    assert_eq!(summary.actions.get("TIER_GRACE_STARTED"), Some(&1));
+    assert_eq!(summary.actions.get("DOWNGRADE_TO_LOWEST_TIER"), Some(&1));
+    assert_eq!(summary.actions.get("EXPIRE_TIER"), Some(&2), "this org's and the other org's");
+}

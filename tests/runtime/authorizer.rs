@@ -1,0 +1,40 @@
+//! The HTTP API's Lambda authorizer, as API Gateway invokes it with `tests/events/authorizer.json`
+//! (payload 2.0, simple responses): valid credentials → allowed with `orgId` and `role` in the
+//! context; the file's placeholder credentials → denied; an unreadable event → `/error`.
+
+use crate::fixtures::{demo_org, event, state, table_name, Sandbox};
+use crate::policies::check_recorded;
+use crate::template::{functions, Kind};
+use serde_json::{json, Value};
+
+fn with_authorization(mut event: Value, header: &str) -> Value {
+    event["identitySource"] = json!([header]);
+    event["headers"]["authorization"] = json!(header);
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorizer_allows_real_credentials_and_denies_others() {
+    let authorizers: Vec<_> = functions(&table_name()).into_iter().filter(|f| f.kind == Kind::Authorizer).collect();
+    assert_eq!(authorizers.len(), 1, "expected one Lambda authorizer in template.yaml");
+    let f = &authorizers[0];
+    let file = event(&format!("{}.json", f.binary)).unwrap();
+    let state = state().await;
+    let org = demo_org(&state).await;
+    let sandbox = Sandbox::start(f).await;
+
+    sandbox.expect_error(b"not json").await.unwrap();
+
+    let allowed = sandbox.respond(&with_authorization(file.clone(), &org.api.basic_header())).await.unwrap();
+    assert_eq!(allowed, json!({"isAuthorized": true, "context": {"orgId": org.org_id, "role": "api"}}));
+    let admin = sandbox.respond(&with_authorization(file.clone(), &org.admin.basic_header())).await.unwrap();
+    assert_eq!(admin["context"]["role"], "admin");
+
+    let placeholder = sandbox.respond(&file).await.unwrap();
+    assert_eq!(placeholder["isAuthorized"], false, "the file's placeholder credentials must not work: {placeholder}");
+    let wrong_secret = format!("{}x", org.api.basic_header());
+    let denied = sandbox.respond(&with_authorization(file.clone(), &wrong_secret)).await.unwrap();
+    assert_eq!(denied, json!({"isAuthorized": false, "context": {}}));
+
+    check_recorded(f, &sandbox.recorder).unwrap();
+}

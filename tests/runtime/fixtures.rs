@@ -1,0 +1,181 @@
+//! Shared set-up: the process's table (created from template.yaml in DynamoDB Local), demo orgs
+//! seeded by the same code as `make run` (so the event files fit both), and a sandbox that runs one
+//! function binary against the Runtime API emulator and the DynamoDB recorder.
+
+use crate::dynamodb_recorder::DynamoDbRecorder;
+use crate::lambda_process::{lambda_environment, LambdaProcess};
+use crate::runtime_api::{Outcome, RuntimeApi};
+use crate::template::Function;
+use serde_json::Value;
+use shared::api::ApiRequest;
+use shared::auth::IssuedCredentials;
+use shared::model::{AuthContext, Role};
+use shared::state::AppState;
+use shared::store::Store;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
+static TABLE: OnceLock<String> = OnceLock::new();
+static SEEDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test` \
+             (it installs and starts it), or start it yourself and export the variable."
+        )
+    })
+}
+
+async fn sdk_client() -> aws_sdk_dynamodb::Client {
+    let _ = dynamodb_endpoint();
+    aws_sdk_dynamodb::Client::new(&shared::state::sdk_config().await)
+}
+
+/// This test process's table, created once from template.yaml (on its own runtime, so that no
+/// test's runtime owns the connection that made it).
+pub fn table_name() -> String {
+    TABLE
+        .get_or_init(|| {
+            let name = format!("pp-runtime-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            let n = name.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
+                    shared::table_definition::create_table(&sdk_client().await, &n, &def).await.unwrap();
+                });
+            })
+            .join()
+            .unwrap();
+            name
+        })
+        .clone()
+}
+
+pub async fn state() -> Arc<AppState> {
+    let table = table_name();
+    let config = shared::config::Config::from_lookup(|k| (k == "TABLE_NAME").then(|| table.clone())).unwrap();
+    Arc::new(AppState::new(Store::new(sdk_client().await, table.clone()), config, Arc::new(chrono::Utc::now)))
+}
+
+pub struct DemoOrg {
+    pub org_id: u64,
+    pub admin: IssuedCredentials,
+    pub api: IssuedCredentials,
+}
+
+/// A fresh org with `make run`'s demo data (programs SkyMiles/FlexiPass, customers
+/// 919740000001..3). `seed_demo` reuses the org its marker names, so the marker goes first.
+pub async fn demo_org(state: &AppState) -> DemoOrg {
+    let _one_at_a_time = SEEDING.lock().await;
+    let marker = shared::keys::demo_marker();
+    state.store.client().delete_item().table_name(state.store.table()).set_key(Some(marker.to_item())).send().await.unwrap();
+    let seed = shared::admin::seed_demo(state).await.unwrap();
+    DemoOrg { org_id: seed.org.org_id, admin: seed.admin, api: seed.api }
+}
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/events")
+}
+
+/// `tests/events/<name>` as JSON.
+pub fn event(name: &str) -> Result<Value, String> {
+    let path = events_dir().join(name);
+    let text = std::fs::read_to_string(&path).map_err(|_| format!("{} is missing", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
+/// The event with the authorizer context naming `org` (v2: `authorizer.lambda`, v1: `authorizer`,
+/// where API Gateway REST passes context values as strings).
+pub fn for_org(mut event: Value, org: u64) -> Value {
+    if let Some(ctx) = event.pointer_mut("/requestContext/authorizer/lambda") {
+        ctx["orgId"] = org.into();
+    } else if let Some(ctx) = event.pointer_mut("/requestContext/authorizer") {
+        ctx["orgId"] = org.to_string().into();
+    }
+    event
+}
+
+/// The (decoded) body of an API Gateway proxy event.
+pub fn body_of(event: &Value) -> Vec<u8> {
+    use base64::Engine;
+    let raw = event["body"].as_str().unwrap_or_default();
+    if event["isBase64Encoded"].as_bool() == Some(true) {
+        base64::engine::general_purpose::STANDARD.decode(raw).unwrap_or_default()
+    } else {
+        raw.as_bytes().to_vec()
+    }
+}
+
+/// Links the demo customer as `tests/events/link-customer.v2.json` does, in process (the state
+/// most other operations need: something to update, delink, avail or list).
+pub async fn link_demo_customer(state: &AppState, org: u64) {
+    let link = event("link-customer.v2.json").unwrap();
+    let Some(route) = shared::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer") else {
+        panic!("no linkCustomer route")
+    };
+    let req = ApiRequest {
+        method: "POST".into(),
+        path: route.path.into(),
+        path_params: HashMap::new(),
+        query: HashMap::new(),
+        headers: HashMap::from([("content-type".to_string(), "application/json".to_string())]),
+        body: body_of(&link),
+        auth: AuthContext { org_id: org, role: Role::Api },
+        request_id: "fixture".into(),
+    };
+    let resp = shared::router::dispatch(state, route.handler, req).await;
+    assert_eq!(resp.status, 200, "fixture link failed: {}", resp.body);
+}
+
+/// One function binary running against its own Runtime API and DynamoDB recorder.
+pub struct Sandbox {
+    pub name: String,
+    pub api: RuntimeApi,
+    pub recorder: DynamoDbRecorder,
+    pub process: LambdaProcess,
+}
+
+impl Sandbox {
+    pub async fn start(f: &Function) -> Sandbox {
+        Self::start_with(f, |_| {}).await
+    }
+
+    /// Starts `f` with its Lambda environment changed by `edit` first.
+    pub async fn start_with(f: &Function, edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Sandbox {
+        let api = RuntimeApi::start(&f.logical_id).await;
+        let recorder = DynamoDbRecorder::start(&dynamodb_endpoint()).await;
+        let mut env = lambda_environment(f, &api.host_port(), &recorder.endpoint);
+        edit(&mut env);
+        let process = LambdaProcess::start(&f.binary, &env);
+        Sandbox { name: f.binary.clone(), api, recorder, process }
+    }
+
+    pub async fn invoke(&self, payload: impl Into<Vec<u8>>) -> Result<Outcome, String> {
+        self.api.invoke(payload, INVOKE_TIMEOUT).await.map_err(|e| format!("{}: {e}\n--- log ---\n{}", self.name, self.process.logs()))
+    }
+
+    /// Invokes and expects a `/response` holding JSON.
+    pub async fn respond(&self, event: &Value) -> Result<Value, String> {
+        match self.invoke(event.to_string()).await? {
+            Outcome::Response(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: response is not JSON: {e}", self.name)),
+            Outcome::Error { error_type, body } => Err(format!(
+                "{}: expected a response, got /error {error_type:?} {body}\n--- log ---\n{}",
+                self.name,
+                self.process.logs()
+            )),
+        }
+    }
+
+    /// Invokes with something that is not the function's event and expects an `/error` report.
+    pub async fn expect_error(&self, payload: &[u8]) -> Result<(), String> {
+        match self.invoke(payload.to_vec()).await? {
+            Outcome::Error { body, .. } if body.get("errorMessage").is_some() => Ok(()),
+            other => Err(format!("{}: {:?} should have been reported to /error, got {other:?}", self.name, String::from_utf8_lossy(payload))),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Runtime API tests: the compiled Lambda binaries (`target/debug/<bin>`, built by `make test`)
+//! run as Lambda runs them — started with the sandbox's environment, talking HTTP to a Runtime API
+//! emulator on loopback — and are fed the event files in `tests/events/` that `sam local invoke`
+//! and `cargo lambda invoke` use. Every function in template.yaml is covered; none is listed here.
+
+mod dynamodb_recorder;
+mod fixtures;
+mod lambda_process;
+mod policies;
+mod runtime_api;
+mod template;
+
+mod authorizer;
+mod bench;
+mod event_files;
+mod http_functions;
+mod init_errors;
+mod least_privilege;
+mod release;
+mod scheduled;

@@ -1,0 +1,170 @@
+//! Least privilege, checked both ways. `code_paths` lists, per function, the DynamoDB calls its
+//! code makes, composed from the shared building blocks it runs (the catalog read, customer
+//! resolution, the linkage transaction, the idempotency layer, ...). A test holds every template
+//! policy to exactly those grants (nothing missing, nothing extra, no Scan, no SAM CRUD
+//! templates); the Runtime API tests then record what each binary really calls through the
+//! DynamoDB recorder and fail when it calls something not listed here, or when a listed call
+//! never happens and is not marked as unreachable from the event files.
+
+use crate::dynamodb_recorder::DynamoDbRecorder;
+use crate::template::{Function, Grant, Kind};
+use std::collections::BTreeSet;
+
+/// One DynamoDB call a code path makes: the IAM action, the index (if it queries one), where.
+#[derive(Debug, Clone, Copy)]
+pub struct Use {
+    pub action: &'static str,
+    pub index: Option<&'static str>,
+    pub code: &'static str,
+    /// False where the event files cannot reach it (a race, a rare fallback); says why in `code`.
+    pub exercised: bool,
+}
+
+const fn on_table(action: &'static str, code: &'static str) -> Use {
+    Use { action, index: None, code, exercised: true }
+}
+
+const fn rarely(action: &'static str, code: &'static str) -> Use {
+    Use { action, index: None, code, exercised: false }
+}
+
+impl Use {
+    pub fn grant(&self) -> Grant {
+        match self.index {
+            Some(index) => Grant::index(self.action, index),
+            None => Grant::table(self.action),
+        }
+    }
+}
+
+// ---- building blocks (shared/src) --------------------------------------------------------------
+
+/// `AppState::catalog`: the org item and its loyalty/partner programs.
+const CATALOG: &[Use] = &[
+    on_table("dynamodb:GetItem", "AppState::catalog → Store::org"),
+    on_table("dynamodb:Query", "AppState::catalog → Store::loyalty_programs, Store::partner_programs"),
+];
+
+/// `customer_identity::resolve`: identifier items, then the profile.
+const RESOLVE_CUSTOMER: &[Use] =
+    &[on_table("dynamodb:GetItem", "customer_identity::resolve → Store::customer_id_by, Store::customer")];
+
+/// `linkage_write::change_linkage`: read the linkage, then one TransactWriteItems of Puts
+/// (linkage on its version, activity, outbox event).
+const CHANGE_LINKAGE: &[Use] = &[
+    on_table("dynamodb:GetItem", "linkage_write::change_linkage → Store::linkage"),
+    on_table("dynamodb:PutItem", "linkage_write::build_items → TransactWriteItems Put (linkage, activity, event)"),
+];
+
+/// `idempotency::guard` around every POST carrying an `Idempotency-Key`.
+const IDEMPOTENCY: &[Use] = &[
+    on_table("dynamodb:PutItem", "idempotency::claim / put_owned → PutItem of the key's record"),
+    rarely("dynamodb:GetItem", "idempotency::claim → Store::get, only when a failed claim returned no item"),
+];
+
+/// `Store::next_id`: an ADD on a sequence item.
+const NEXT_ID: &[Use] = &[on_table("dynamodb:UpdateItem", "Store::next_id (ADD on the sequence item)")];
+
+// ---- what the operations themselves call (shared/src/operations, auth) --------------------------
+
+const AUTHENTICATE: &[Use] = &[on_table("dynamodb:GetItem", "auth::authenticate → Store::client_record")];
+const CREATE_LOYALTY_PROGRAM: Use =
+    on_table("dynamodb:PutItem", "programs::create_loyalty_program → TransactWriteItems Put (program, name guard)");
+const LIST_PROGRAMS: Use = on_table("dynamodb:Query", "programs::list → Store::loyalty_programs, Store::partner_programs");
+const PUT_PARTNER_PROGRAM: Use =
+    on_table("dynamodb:PutItem", "partner_program_config::handle → TransactWriteItems Put (program, id record)");
+const REGISTER_CUSTOMER: Use = on_table("dynamodb:PutItem", "customers::register → TransactWriteItems Put (profile, identifier guards)");
+const CHECK_ENROLLED: Use = on_table("dynamodb:ConditionCheckItem", "link_customer::link_one → tx::check_enrolled");
+const RELEASE_MEMBERSHIP_ID: Use =
+    on_table("dynamodb:DeleteItem", "delink_customer::delink_one → tx::delete (membership-id claim)");
+const RELEASE_RELINK_MEMBERSHIP_ID: Use = rarely(
+    "dynamodb:DeleteItem",
+    "update_customer_partner_program::cancel_relink → tx::delete (membership-id claim of a cancelled pending relink; \
+     the event files upgrade a tier)",
+);
+const LIST_LINKAGES: Use = on_table("dynamodb:Query", "customer_partner_programs::handle → Store::linkages");
+const READ_HISTORY: Use = on_table(
+    "dynamodb:Query",
+    "customer_activity_history::handle → Store::linkages, activity_history::read_page / benefits_availed (key ranges)",
+);
+
+/// `expiry_sweep` (issue 4): the due index and the watermark on every run; the catalog and the
+/// change transaction when something is due (the scheduled test lets a tier expire first);
+/// program fan-out and backup memberships only for an expiring program.
+const SWEEP: &[Use] = &[
+    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "expiry_sweep::query_due_page", exercised: true },
+    on_table("dynamodb:GetItem", "expiry_sweep::first_unfinished_day (watermark), AppState::warm_up"),
+    rarely("dynamodb:UpdateItem", "expiry_sweep::advance_watermark / finish_program, when a past day was finished"),
+    on_table("dynamodb:Query", "AppState::catalog of an org with due work"),
+    on_table("dynamodb:PutItem", "expiry_sweep::transaction_items (linkage, activity, event), only with due work"),
+    rarely("dynamodb:DeleteItem", "expiry_sweep::transaction_items, a freed membership-id claim"),
+    rarely("dynamodb:ConditionCheckItem", "expiry_sweep::transaction_items, enrolment check of a backup membership"),
+    rarely("dynamodb:BatchGetItem", "expiry_sweep::batch_get, members of an expired program"),
+    Use { action: "dynamodb:Query", index: Some("ProgramMembers"), code: "expiry_sweep::member_page, an expired program", exercised: false },
+];
+
+/// `expiry_preview::handle` (issue 4): the catalog, the watermark, the due index.
+const EXPIRY_PREVIEW: &[Use] = &[
+    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "expiry_preview::preview → query_due_page", exercised: true },
+    on_table("dynamodb:GetItem", "expiry_sweep::first_unfinished_day (watermark)"),
+];
+
+/// The DynamoDB calls of each function's code path (its operation plus the layers around it).
+pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
+    let parts: &[&[Use]] = match f.logical_id.as_str() {
+        "AuthorizerFunction" => &[AUTHENTICATE],
+        "CreateLoyaltyProgramFunction" => &[NEXT_ID, &[CREATE_LOYALTY_PROGRAM]],
+        "ListProgramsFunction" => &[&[LIST_PROGRAMS]],
+        "PutPartnerProgramFunction" => &[CATALOG, NEXT_ID, &[PUT_PARTNER_PROGRAM]],
+        "RegisterCustomerFunction" => &[CATALOG, NEXT_ID, &[REGISTER_CUSTOMER]],
+        "LinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[CHECK_ENROLLED]],
+        "DelinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_MEMBERSHIP_ID]],
+        "CustomerPartnerProgramsFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[LIST_LINKAGES]],
+        "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
+        "UpdateCustomerPartnerProgramFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID]],
+        "CustomerBenefitsFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE],
+        "TierExpirySweepFunction" => &[SWEEP],
+        "ExpiryPreviewFunction" => &[CATALOG, EXPIRY_PREVIEW],
+        _ => return None,
+    };
+    let mut uses: Vec<Use> = parts.concat();
+    let is_post = f.routes.iter().any(|(m, _)| m == "POST");
+    if f.kind == Kind::Http && is_post {
+        uses.extend_from_slice(IDEMPOTENCY);
+    }
+    Some(uses)
+}
+
+pub fn declared_grants(uses: &[Use]) -> BTreeSet<Grant> {
+    uses.iter().map(Use::grant).collect()
+}
+
+/// After a binary handled the event files: every call it made is declared, and every declared
+/// grant was used unless marked as unreachable from the event files.
+pub fn check_recorded(f: &Function, recorder: &DynamoDbRecorder) -> Result<(), String> {
+    let uses = code_paths(f).ok_or_else(|| format!("{}: no entry in tests/runtime/policies.rs code_paths", f.logical_id))?;
+    let declared = declared_grants(&uses);
+    let used = recorder.grants_used();
+    let undeclared: Vec<String> = used.difference(&declared).map(ToString::to_string).collect();
+    if !undeclared.is_empty() {
+        return Err(format!(
+            "{} ({}) called DynamoDB beyond its code_paths entry: {undeclared:?}; add the code path to \
+             tests/runtime/policies.rs and the action to its template policy",
+            f.logical_id, f.binary
+        ));
+    }
+    let unreachable: BTreeSet<Grant> = uses.iter().filter(|u| !u.exercised).map(Use::grant).collect();
+    let unseen: Vec<String> = uses
+        .iter()
+        .filter(|u| !used.contains(&u.grant()) && !unreachable.contains(&u.grant()))
+        .map(|u| format!("{} ({})", u.grant(), u.code))
+        .collect();
+    if !unseen.is_empty() {
+        return Err(format!(
+            "{} ({}) never used {unseen:?} while handling its event files: drop it from code_paths and \
+             the policy, or mark the code path that needs it as not exercised (and say why)",
+            f.logical_id, f.binary
+        ));
+    }
+    Ok(())
+}

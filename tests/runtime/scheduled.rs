@@ -1,0 +1,56 @@
+//! Functions on an EventBridge schedule answer the scheduled event (`tests/events/<bin>.schedule.json`)
+//! with a JSON summary, do the work that is due (a tier that expired a moment ago), do none of it
+//! twice, report an unreadable event to `/error`, and call only what their policy grants.
+
+use crate::fixtures::{demo_org, event, link_demo_customer, state, table_name, Sandbox};
+use crate::policies::check_recorded;
+use crate::template::{functions, Kind};
+use serde_json::json;
+use shared::api::ApiRequest;
+use shared::model::{AuthContext, Role};
+use shared::state::AppState;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Links demo customer `mobile` to SkyMiles with a tier that expires `secs` from now.
+async fn link_expiring(state: &AppState, org: u64, mobile: &str, secs: i64) {
+    let expiry = (chrono::Utc::now() + chrono::Duration::seconds(secs)).format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+    let body = json!({"linkCustomers": [{"customer": {"mobile": mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles",
+        "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": expiry}}]}]});
+    let route = shared::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer").unwrap();
+    let req = ApiRequest {
+        method: "POST".into(),
+        path: route.path.into(),
+        path_params: HashMap::new(),
+        query: HashMap::new(),
+        headers: HashMap::from([("content-type".to_string(), "application/json".to_string())]),
+        body: body.to_string().into_bytes(),
+        auth: AuthContext { org_id: org, role: Role::Api },
+        request_id: "fixture".into(),
+    };
+    let resp = shared::router::dispatch(state, route.handler, req).await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_functions_answer_the_schedule_event() {
+    let scheduled: Vec<_> = functions(&table_name()).into_iter().filter(|f| f.kind == Kind::Scheduled).collect();
+    let state = state().await;
+    for f in &scheduled {
+        let schedule = event(&format!("{}.schedule.json", f.binary)).unwrap();
+        let org = demo_org(&state).await;
+        link_demo_customer(&state, org.org_id).await;
+        link_expiring(&state, org.org_id, "919740000002", 2).await;
+        let sandbox = Sandbox::start(f).await;
+        sandbox.expect_error(b"not json").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        let summary = sandbox.respond(&schedule).await.unwrap();
+        assert!(summary["changed"].as_u64() >= Some(1), "{}: the expired tier was not processed: {summary}", f.binary);
+        eprintln!("{summary}");
+        let again = sandbox.respond(&schedule).await.unwrap();
+        eprintln!("{again}");
+        assert_eq!(again["changed"], 0, "{}: a second run must find nothing left to do: {again}", f.binary);
+        check_recorded(f, &sandbox.recorder).unwrap();
+    }
+}
