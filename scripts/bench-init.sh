@@ -9,7 +9,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/build.sh
 scripts/ensure-tools.sh
-cargo build --release --workspace --bins --locked
+mapfile -t bins < <(sed -n 's/^ *Binary: *//p' template.yaml | sort -u)
+args=()
+for bin in "${bins[@]}"; do args+=(--bin "$bin"); done
+cargo build --release --locked "${args[@]}"
 
 source scripts/dynamodb-local.sh
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT

@@ -8,8 +8,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-tools.sh
 cargo build --locked --release --bin ppsweep
+args=("$@")
+set --   # a sourced script sees the positional arguments: in-memory DynamoDB Local takes none
 source scripts/dynamodb-local.sh
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (pid $DDB_PID)"
 export TABLE_NAME="${TABLE_NAME:-pp-bench}"
-"$root/target/release/ppsweep" bench "$@"
+"${CARGO_TARGET_DIR:-$root/target}/release/ppsweep" bench "${args[@]}"

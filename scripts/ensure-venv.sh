@@ -19,7 +19,13 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pins[*]}" ]; then
 fi
 if [ ! -x "$venv/bin/pip" ]; then
   echo "creating $venv"
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    # Debian ships venv support separately.
+    rm -rf "$venv"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
 fi
 echo "installing ${pins[*]} into .venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"

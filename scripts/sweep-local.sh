@@ -25,4 +25,4 @@ if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   fi
 fi
 export TABLE_NAME="${TABLE_NAME:-partner-programs-local}"
-"$root/target/debug/ppsweep" "$@"
+"${CARGO_TARGET_DIR:-$root/target}/debug/ppsweep" "$@"

@@ -170,6 +170,17 @@ impl Store {
 
     /// One page of a partition's items with sort keys in `[lo, hi]` (a key range, never a filter),
     /// highest sort key first when `descending`, continuing after sort key `start_after`.
+    /// A Query over one key range, ready for paging options.
+    fn range_query(&self, range: &KeyRange<'_>) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", AttributeValue::S(range.pk.to_string()))
+            .expression_attribute_values(":lo", AttributeValue::S(range.lo.to_string()))
+            .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
+    }
+
     pub async fn query_range_page(&self, range: &KeyRange<'_>, descending: bool, limit: i32, start_after: Option<&str>) -> Result<RangePage, StoreError> {
         let start = start_after.map(|sk| {
             HashMap::from([
@@ -178,13 +189,7 @@ impl Store {
             ])
         });
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-            .expression_attribute_values(":pk", AttributeValue::S(range.pk.to_string()))
-            .expression_attribute_values(":lo", AttributeValue::S(range.lo.to_string()))
-            .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
+            .range_query(range)
             .scan_index_forward(!descending)
             .limit(limit.max(1))
             .set_exclusive_start_key(start)
@@ -203,13 +208,7 @@ impl Store {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-                .expression_attribute_values(":pk", AttributeValue::S(range.pk.to_string()))
-                .expression_attribute_values(":lo", AttributeValue::S(range.lo.to_string()))
-                .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
+                .range_query(&range)
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()

@@ -92,7 +92,6 @@ async fn exercise(f: &Function) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_http_function_answers_v2_and_v1_events_and_reports_bad_ones() {
-    let _ = table_name();
     let http: Vec<Function> = functions(&table_name()).into_iter().filter(|f| f.kind == Kind::Http).collect();
     assert!(!http.is_empty(), "template.yaml has no HTTP functions");
     let results = futures::future::join_all(http.iter().map(exercise)).await;

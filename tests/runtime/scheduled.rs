@@ -47,9 +47,7 @@ async fn scheduled_functions_answer_the_schedule_event() {
 
         let summary = sandbox.respond(&schedule).await.unwrap();
         assert!(summary["changed"].as_u64() >= Some(1), "{}: the expired tier was not processed: {summary}", f.binary);
-        eprintln!("{summary}");
         let again = sandbox.respond(&schedule).await.unwrap();
-        eprintln!("{again}");
         assert_eq!(again["changed"], 0, "{}: a second run must find nothing left to do: {again}", f.binary);
         check_recorded(f, &sandbox.recorder).unwrap();
     }

@@ -6,7 +6,8 @@
 //!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C]
 //!
 //! `bench` creates a fresh table per size (named after TABLE_NAME), seeds it with BatchWriteItem,
-//! then sweeps `--due` due linkages `--reps` times (re-seeding the due ones between runs) and prints
+//! then sweeps `--due` due linkages `--reps` times per size (re-seeding the due ones between runs,
+//! interleaving the sizes so load drift hits all alike) and prints
 //! items read per item changed, sweep time and changes per second.
 
 use chrono::{DateTime, Duration, Utc};
@@ -99,6 +100,8 @@ struct BenchRow {
     linkages: u64,
     seed_seconds: f64,
     runs: Vec<SweepSummary>,
+    /// A run with nothing due: what the schedule costs between expiries.
+    idle: SweepSummary,
 }
 
 impl BenchRow {
@@ -132,7 +135,15 @@ async fn bench(args: &[String]) -> Result<(), Error> {
     // the same index work (8 shards × at most 2 days).
     let settings = SweepSettings { lookback_days: 1, ..SweepSettings::from_env()? };
     let def = shared::table_definition::parse(shared::table_definition::TEMPLATE)?;
-    let mut rows = Vec::new();
+    // Seed every table first, then interleave the runs across sizes, so a change in machine load
+    // during the benchmark weighs on every size alike.
+    struct Bench {
+        table: String,
+        state: AppState,
+        report: sweep_seed::SeedReport,
+        row: BenchRow,
+    }
+    let mut benches = Vec::new();
     for &size in &sizes {
         let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
         shared::table_definition::create_table(base.store.client(), &table, &def).await?;
@@ -146,22 +157,26 @@ async fn bench(args: &[String]) -> Result<(), Error> {
         bar.finish_and_clear();
         let seed_seconds = started.elapsed().as_secs_f64();
         println!("  seeded in {seed_seconds:.1} s ({:.0} linkages/s)", size as f64 / seed_seconds);
-        let mut runs = Vec::new();
-        for rep in 0..reps {
+        let row = BenchRow { linkages: size, seed_seconds, runs: Vec::new(), idle: SweepSummary::default() };
+        benches.push(Bench { table, state, report, row });
+    }
+    for rep in 0..reps {
+        for b in &mut benches {
             if rep > 0 {
-                // Fresh due work for the next run, on customers the table has not seen yet.
+                // Fresh due work for this run, on customers the table has not seen yet.
                 let now = Utc::now();
-                let first = size + (rep - 1) * due + 1;
+                let first = b.row.linkages + (rep - 1) * due + 1;
                 let fresh = (first..first + due)
-                    .map(|c| sweep_seed::external_linkage(report.org_id, c, &report.program, now - Duration::seconds(1 + (c as i64 % 3600)), now))
+                    .map(|c| sweep_seed::external_linkage(b.report.org_id, c, &b.report.program, now - Duration::seconds(1 + (c as i64 % 3600)), now))
                     .collect::<Result<Vec<_>, _>>()?;
-                sweep_seed::write_linkages(&state, fresh, concurrency).await?;
+                sweep_seed::write_linkages(&b.state, fresh, concurrency).await?;
             }
             // A fresh state per run: a cold container, no cached catalog.
-            let run_state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(Utc::now));
+            let run_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
             let summary = expiry_sweep::run(&run_state, &settings, SweepOptions::default()).await;
             println!(
-                "  run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
+                "  {} linkages, run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
+                b.row.linkages,
                 rep + 1,
                 summary.changed,
                 summary.skipped,
@@ -169,12 +184,17 @@ async fn bench(args: &[String]) -> Result<(), Error> {
                 summary.queries,
                 summary.elapsed_ms as f64 / 1000.0
             );
-            runs.push(summary);
+            b.row.runs.push(summary);
         }
-        rows.push(BenchRow { linkages: size, seed_seconds, runs });
-        if let Err(e) = base.store.client().delete_table().table_name(&table).send().await {
-            eprintln!("  could not delete {table}: {e}");
+    }
+    let mut rows = Vec::new();
+    for mut b in benches {
+        let idle_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
+        b.row.idle = expiry_sweep::run(&idle_state, &settings, SweepOptions::default()).await;
+        if let Err(e) = base.store.client().delete_table().table_name(&b.table).send().await {
+            eprintln!("  could not delete {}: {e}", b.table);
         }
+        rows.push(b.row);
     }
     println!();
     println!(
@@ -182,8 +202,8 @@ async fn bench(args: &[String]) -> Result<(), Error> {
         base.config.due_shards, settings.page_size, settings.concurrency
     );
     println!();
-    println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s | idle run (nothing due) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &rows {
         let (changed, read, rcu, skipped, queries) = row.totals();
         let per_change = if changed > 0 { read as f64 / changed as f64 } else { f64::NAN };
@@ -191,11 +211,14 @@ async fn bench(args: &[String]) -> Result<(), Error> {
         let median = row.median_seconds();
         let rate = if median > 0.0 { (changed as f64 / row.runs.len() as f64) / median } else { f64::NAN };
         println!(
-            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | {rate:.0} |",
+            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | {rate:.0} | {} queries, {} items, {:.3} s |",
             row.linkages,
             row.seed_seconds,
             if skipped > 0 { format!(" ({skipped} skipped/failed)") } else { String::new() },
             queries as f64 / row.runs.len() as f64,
+            row.idle.queries,
+            row.idle.items_read,
+            row.idle.elapsed_ms as f64 / 1000.0,
         );
     }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
