@@ -323,6 +323,10 @@ impl Linkage {
         if !self.linked {
             return self.status;
         }
+        // A program past its expiry date has ended for every member, whatever their tier says.
+        if program.is_some_and(|p| p.is_expired_at(now)) {
+            return LinkageStatus::Expired;
+        }
         match self.status {
             LinkageStatus::Active if self.partner_program_type == PartnerProgramType::Supplementary => {
                 match self.membership_end_date {

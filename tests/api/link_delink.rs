@@ -321,3 +321,28 @@ async fn a_replaced_pending_relink_frees_its_membership_id() {
     let r = f.org.link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"}))).await;
     assert_eq!(status(&r)["code"], 200, "{}", r.text);
 }
+
+#[tokio::test]
+async fn members_of_an_expired_program_read_as_expired_before_the_sweep_and_get_no_benefits() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    f.enrolled("919700000017").await;
+    let mut cfg = skymiles(f.rewards);
+    cfg["expiryDate"] = json!(future_date(2));
+    f.org.partner_program("ShortMiles", cfg).await;
+    let r = f.org.link(link_body(json!({"mobile": "919700000017"}), "ShortMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(30)}))).await;
+    assert_eq!(status(&r)["code"], 200, "{}", r.text);
+    let read = f.org.linked_programs("mobile", "919700000017").await;
+    assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "ACTIVE");
+    // Three days on (a server whose clock runs ahead), no sweep has run.
+    let later = TestApp::start_with_clock(std::sync::Arc::new(|| chrono::Utc::now() + chrono::Duration::days(3))).await;
+    let org = TestOrg { org_id: f.org.org_id, admin: f.org.admin.clone(), api: f.org.api.clone(), base: later.base.clone() };
+    let read = org.linked_programs("mobile", "919700000017").await;
+    assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "EXPIRED", "{}", read.text);
+    let r = org
+        .post(&org.api, "/v2/partnerProgram/customerBenefits", json!({"customerBenefits": [{"customer": {"mobile": "919700000017"}, "partnerProgramBenefits": [{"partnerProgramName": "ShortMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]}]}]}))
+        .await;
+    let s = &r.body["customerBenefits"][0]["partnerProgramBenefits"][0]["benefitStatus"];
+    assert_eq!(s["code"], 2001, "{}", r.text);
+    assert!(s["detail"].as_str().unwrap().contains("expired"), "{s}");
+}

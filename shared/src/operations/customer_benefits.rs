@@ -171,6 +171,9 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
                 return Err(ErrorCode::CannotProcess
                     .with_detail(format!("{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first")));
             }
+            LinkageStatus::Expired => {
+                return Err(ErrorCode::CannotProcess.with_detail(format!("{name} has expired; its members get no more benefits")));
+            }
             LinkageStatus::Pending => {
                 return Err(ErrorCode::CannotProcess.with_detail(format!(
                     "the membership in {name} starts at {}; no benefits before then",

@@ -73,7 +73,10 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         let k = keys::partner_program(org, &name);
         let (due_pk, due_sk) = match program.expiry_date {
             Some(at) => {
-                let (p, s) = keys::due_keys(at, org, 0, program.partner_program_id, state.config.due_shards);
+                // An expiry already past is due now: keyed on its own (older) day it could fall
+                // behind the sweep's watermark and never be found.
+                let due = at.max(state.now());
+                let (p, s) = keys::due_keys(due, org, 0, program.partner_program_id, state.config.due_shards);
                 (Some(p), Some(s))
             }
             None => (None, None),

@@ -187,6 +187,9 @@ fn change_tier(
     if !program.tier_based {
         return Err(ErrorCode::CannotProcess.with_detail(format!("{name} is not tier based; it has no tier to change")));
     }
+    if program.is_expired_at(now) {
+        return Err(ErrorCode::CannotProcess.with_detail(format!("{name} has expired; its tiers can no longer change")));
+    }
     let current_tier = match (cur.tier_number, cur.tier_name.as_deref()) {
         (Some(n), Some(t)) => Some((n, t)),
         _ => None,
