@@ -47,7 +47,8 @@ impl Config {
     }
 }
 
-fn parse_number(
+/// An integer setting within `min..=max`, `default` when unset; a bad value is added to `problems`.
+pub(crate) fn parse_number(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &str,
     default: u64,

@@ -61,16 +61,7 @@ impl SweepSettings {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SweepSettingsError> {
         let mut problems = Vec::new();
-        let mut number = |name: &str, default: u64, min: u64, max: u64| match lookup(name) {
-            None => default,
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                _ => {
-                    problems.push(format!("{name} must be an integer from {min} to {max}, got {raw:?}"));
-                    default
-                }
-            },
-        };
+        let mut number = |name: &str, default: u64, min: u64, max: u64| crate::config::parse_number(&lookup, name, default, min, max, &mut problems);
         let d = SweepSettings::default();
         let lookback_days = number("SWEEP_LOOKBACK_DAYS", u64::from(d.lookback_days), 0, 3660) as u32;
         let page_size = number("SWEEP_PAGE_SIZE", d.page_size as u64, 1, 1000) as i32;
