@@ -60,28 +60,7 @@ impl SweepApp {
 
     /// Every item of one entity in the test's own table (a test-only Scan of a small table).
     async fn entities(&self, entity: &str) -> Vec<Item> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .app
-                .state
-                .store
-                .client()
-                .scan()
-                .table_name(self.app.state.store.table())
-                .filter_expression("entity = :e")
-                .expression_attribute_values(":e", AttributeValue::S(entity.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return out,
-            }
-        }
+        scan_entities(&self.app.state, entity, None).await
     }
 
     /// Outbox event payloads about one customer, oldest first.

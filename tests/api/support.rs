@@ -256,3 +256,29 @@ pub fn future_date(days: i64) -> String {
 pub async fn stored(state: &AppState, org: u64, customer: u64, prefix: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     state.store.query_prefix(&shared::keys::customer_pk(org, customer), prefix).await.unwrap()
 }
+
+/// Every item of one entity in the test table, of one org when `org` is given (a test-only Scan
+/// with a filter, following every page; production code never scans).
+pub async fn scan_entities(state: &AppState, entity: &str, org: Option<u64>) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let mut scan = state
+            .store
+            .client()
+            .scan()
+            .table_name(state.store.table())
+            .expression_attribute_values(":e", AttributeValue::S(entity.into()));
+        scan = match org {
+            Some(o) => scan.filter_expression("entity = :e AND orgId = :o").expression_attribute_values(":o", AttributeValue::N(o.to_string())),
+            None => scan.filter_expression("entity = :e"),
+        };
+        let page = scan.set_exclusive_start_key(start).send().await.unwrap();
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return out,
+        }
+    }
+}

@@ -63,28 +63,7 @@ pub fn clock_ahead(days: i64) -> shared::state::Clock {
 
 /// Every outbox event item of an org (test-only Scan with a filter, following every page).
 pub async fn events_of(app: &TestApp, org: u64) -> Vec<Item> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = app
-            .state
-            .store
-            .client()
-            .scan()
-            .table_name(app.state.store.table())
-            .filter_expression("entity = :e AND orgId = :o")
-            .expression_attribute_values(":e", AttributeValue::S("EVENT".into()))
-            .expression_attribute_values(":o", AttributeValue::N(org.to_string()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        out.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => return out,
-        }
-    }
+    scan_entities(&app.state, "EVENT", Some(org)).await
 }
 
 /// The payloads of an org's events with this name, oldest first.
