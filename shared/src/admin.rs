@@ -37,6 +37,8 @@ pub struct DemoSeed {
     pub admin: IssuedCredentials,
     pub api: IssuedCredentials,
     pub sample_mobile: String,
+    /// True when the database already had the demo org and only new credentials were issued.
+    pub reused: bool,
 }
 
 /// A demo org: two loyalty programs, an EXTERNAL tier-based program (3 tiers, 2 benefits), a
@@ -52,7 +54,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             if let Some(org) = state.store.org(org).await? {
                 let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
                 let api = create_client(&state.store, org.org_id, Role::Api).await?;
-                return Ok(DemoSeed { org, admin, api, sample_mobile: "919740000001".into() });
+                return Ok(DemoSeed { org, admin, api, sample_mobile: "919740000001".into(), reused: true });
             }
         }
     }
@@ -135,7 +137,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
     item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
     state.store.put(item).await?;
-    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into() })
+    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into(), reused: false })
 }
 
 /// Writes a partner program through the same validated API path an admin uses.

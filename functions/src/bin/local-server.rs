@@ -23,7 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://127.0.0.1:{port}");
     if args.iter().any(|a| a == "--seed-demo") {
         let demo = shared::admin::seed_demo(&state).await?;
-        println!("\nDemo org {} ({}) seeded: loyalty programs Demo Rewards and Demo Plus,", demo.org.org_id, demo.org.time_zone);
+        let how = if demo.reused { "reused (fresh credentials below)" } else { "seeded" };
+        println!("\nDemo org {} ({}) {how}: loyalty programs Demo Rewards and Demo Plus,", demo.org.org_id, demo.org.time_zone);
         println!("partner programs SkyMiles (EXTERNAL, tiers Silver/Gold/Platinum) and FlexiPass (SUPPLEMENTARY, 30 days),");
         println!("customers with mobiles 919740000001..3.\n");
         println!("admin client: {}  secret: {}", demo.admin.client_key, demo.admin.secret);
