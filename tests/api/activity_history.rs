@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 use shared::model::{Activity, ActivityType};
 use shared::records::{to_item, ActivityRecord};
 use shared::state::{AppState, Clock};
-use shared::store::Store;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -192,16 +191,7 @@ impl Intercept for FailHistoryQueries {
 
 #[tokio::test]
 async fn storage_failure_reports_2012() {
-    let table = table_name();
-    let _ = sdk_client().await;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(FailHistoryQueries).build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
-    let state = Arc::new(AppState::new(store, test_config(&table), Arc::new(Utc::now)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(shared::local_server::serve(state.clone(), listener));
-    let app = TestApp { base, state };
+    let app = TestApp::start_with_interceptor(FailHistoryQueries).await;
 
     let f = fixture(&app).await;
     f.enrolled("919800000005").await;

@@ -11,8 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use shared::idempotency::{request_hash_of, ClaimState, IdempotencyRecord};
 use shared::records::to_item;
-use shared::state::AppState;
-use shared::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -210,17 +208,8 @@ impl Intercept for TransactionsDown {
 
 #[tokio::test]
 async fn a_5xx_response_is_not_kept_so_the_retry_runs() {
-    let table = table_name();
-    let _ = sdk_client().await;
     let down = Arc::new(AtomicBool::new(false));
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(TransactionsDown(down.clone())).build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
-    let state = Arc::new(AppState::new(store, test_config(&table), Arc::new(Utc::now)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(shared::local_server::serve(state.clone(), listener));
-    let app = TestApp { base, state };
+    let app = TestApp::start_with_interceptor(TransactionsDown(down.clone())).await;
 
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000006").await;

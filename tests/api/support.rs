@@ -74,8 +74,21 @@ impl TestApp {
 
     /// A server whose handlers see `clock` as "now".
     pub async fn start_with_clock(clock: Clock) -> TestApp {
+        Self::serve(sdk_client().await, clock).await
+    }
+
+    /// A server whose DynamoDB client runs `interceptor`: how tests inject faults DynamoDB Local
+    /// cannot produce (the emulator is never unavailable).
+    pub async fn start_with_interceptor(interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> TestApp {
+        let _ = endpoint();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build();
+        Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
+    }
+
+    async fn serve(client: aws_sdk_dynamodb::Client, clock: Clock) -> TestApp {
         let table = table_name();
-        let store = Store::new(sdk_client().await, table.clone());
+        let store = Store::new(client, table.clone());
         let state = Arc::new(AppState::new(store, test_config(&table), clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -115,6 +115,11 @@ pub fn body_of(event: &Value) -> Vec<u8> {
 /// most other operations need: something to update, delink, avail or list).
 pub async fn link_demo_customer(state: &AppState, org: u64) {
     let link = event("link-customer.v2.json").unwrap();
+    link_in_process(state, org, body_of(&link)).await;
+}
+
+/// Sends a linkCustomer body through the router in process, as an `api` client of `org`.
+pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
     let Some(route) = shared::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer") else {
         panic!("no linkCustomer route")
     };
@@ -124,7 +129,7 @@ pub async fn link_demo_customer(state: &AppState, org: u64) {
         path_params: HashMap::new(),
         query: HashMap::new(),
         headers: HashMap::from([("content-type".to_string(), "application/json".to_string())]),
-        body: body_of(&link),
+        body,
         auth: AuthContext { org_id: org, role: Role::Api },
         request_id: "fixture".into(),
     };

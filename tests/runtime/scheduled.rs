@@ -2,14 +2,11 @@
 //! with a JSON summary, do the work that is due (a tier that expired a moment ago), do none of it
 //! twice, report an unreadable event to `/error`, and call only what their policy grants.
 
-use crate::fixtures::{demo_org, event, link_demo_customer, state, table_name, Sandbox};
+use crate::fixtures::{demo_org, event, link_demo_customer, link_in_process, state, table_name, Sandbox};
 use crate::policies::check_recorded;
 use crate::template::{functions, Kind};
 use serde_json::json;
-use shared::api::ApiRequest;
-use shared::model::{AuthContext, Role};
 use shared::state::AppState;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Links demo customer `mobile` to SkyMiles with a tier that expires `secs` from now.
@@ -17,19 +14,7 @@ async fn link_expiring(state: &AppState, org: u64, mobile: &str, secs: i64) {
     let expiry = (chrono::Utc::now() + chrono::Duration::seconds(secs)).format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
     let body = json!({"linkCustomers": [{"customer": {"mobile": mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles",
         "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": expiry}}]}]});
-    let route = shared::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer").unwrap();
-    let req = ApiRequest {
-        method: "POST".into(),
-        path: route.path.into(),
-        path_params: HashMap::new(),
-        query: HashMap::new(),
-        headers: HashMap::from([("content-type".to_string(), "application/json".to_string())]),
-        body: body.to_string().into_bytes(),
-        auth: AuthContext { org_id: org, role: Role::Api },
-        request_id: "fixture".into(),
-    };
-    let resp = shared::router::dispatch(state, route.handler, req).await;
-    assert_eq!(resp.status, 200, "{}", resp.body);
+    link_in_process(state, org, body.to_string().into_bytes()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
