@@ -62,11 +62,11 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
     let api = create_client(&state.store, org.org_id, Role::Api).await?;
     let other = |e: &dyn std::fmt::Display| AdminError::Other(e.to_string());
-    let rewards = crate::operations::programs::create_loyalty_program(state, org.org_id, "Demo Rewards")
+    let rewards = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Demo Rewards"))
         .await
         .map_err(|e| other(&e))?
         .ok_or_else(|| AdminError::Other("Demo Rewards exists".into()))?;
-    let _plus = crate::operations::programs::create_loyalty_program(state, org.org_id, "Demo Plus")
+    let _plus = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Demo Plus"))
         .await
         .map_err(|e| other(&e))?;
     let tier = |n, name: &str| Tier { tier_number: n, tier_name: name.into() };

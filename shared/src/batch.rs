@@ -8,6 +8,7 @@ use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::linkage_write::StorageFailure;
 use crate::model::{Customer, OrgId};
 use crate::state::{AppState, OrgCatalog};
+use crate::wire::CustomerBlock;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -15,20 +16,43 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use std::future::Future;
 
-/// The array and status names of one write API (PRODUCT.md §3 table).
+/// The array and status names of one write API (PRODUCT.md §3 table), and the fields of a program
+/// entry its response echoes (what Capillary's examples echo: the name, and for updates the type).
 pub struct BatchNames {
     pub batch: &'static str,
     pub programs: &'static str,
     pub status: &'static str,
+    pub echo: &'static [&'static str],
 }
 
-pub const LINK: BatchNames = BatchNames { batch: "linkCustomers", programs: "linkToPartnerPrograms", status: "partnerLinkStatus" };
-pub const UPDATE: BatchNames =
-    BatchNames { batch: "customersPartnerUpdates", programs: "partnerProgramUpdates", status: "updateStatus" };
-pub const DELINK: BatchNames =
-    BatchNames { batch: "deLinkCustomers", programs: "deLinkFromPartnerPrograms", status: "partnerDeLinkStatus" };
+pub const LINK: BatchNames =
+    BatchNames { batch: "linkCustomers", programs: "linkToPartnerPrograms", status: "partnerLinkStatus", echo: &["partnerProgramName"] };
+pub const UPDATE: BatchNames = BatchNames {
+    batch: "customersPartnerUpdates",
+    programs: "partnerProgramUpdates",
+    status: "updateStatus",
+    echo: &["partnerProgramName", "updateType"],
+};
+pub const DELINK: BatchNames = BatchNames {
+    batch: "deLinkCustomers",
+    programs: "deLinkFromPartnerPrograms",
+    status: "partnerDeLinkStatus",
+    echo: &["partnerProgramName"],
+};
 pub const BENEFITS: BatchNames =
-    BatchNames { batch: "customerBenefits", programs: "partnerProgramBenefits", status: "benefitStatus" };
+    BatchNames { batch: "customerBenefits", programs: "partnerProgramBenefits", status: "benefitStatus", echo: &["partnerProgramName"] };
+
+/// The echoed part of one program entry: its documented fields as sent (text only), in order.
+fn echo_entry(names: &BatchNames, entry: &impl Serialize) -> Map<String, Value> {
+    let sent = serde_json::to_value(entry).unwrap_or(Value::Null);
+    let mut echo = Map::new();
+    for field in names.echo {
+        if let Some(v) = sent.get(*field).filter(|v| v.is_string()) {
+            echo.insert((*field).to_string(), v.clone());
+        }
+    }
+    echo
+}
 
 /// One customer of a batch: its identifiers as sent, and its program entries.
 pub struct BatchCustomer<E> {
@@ -115,43 +139,44 @@ where
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
     let ids = Identifiers::from_json(&bc.customer);
-    let echoes: Vec<Value> = bc.entries.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
-    let echo_entries = |statuses: Option<Vec<ItemStatus>>| -> Vec<Value> {
-        let mut echoes = echoes.clone();
-        if let Some(statuses) = statuses {
-            for (v, st) in echoes.iter_mut().zip(statuses) {
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert(names.status.into(), json!(st));
-                }
-            }
-        }
+    let echoes: Vec<Map<String, Value>> = bc.entries.iter().map(|e| echo_entry(names, e)).collect();
+    let echo_entries = |statuses: Vec<ItemStatus>| -> Vec<Value> {
         echoes
+            .iter()
+            .zip(statuses)
+            .map(|(echo, st)| {
+                let mut v = echo.clone();
+                v.insert(names.status.into(), json!(st));
+                Value::Object(v)
+            })
+            .collect()
     };
-    let mut customer_echo = bc.customer.clone();
     let resolution = match resolve(&state.store, org, &ids).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "customer lookup failed");
-            customer_echo.insert("status".into(), json!(storage_status()));
-            let n = bc.entries.len().max(1);
+            let n = bc.entries.len();
+            let status = storage_status();
             return CustomerResult {
-                json: json!({"customer": customer_echo, names.programs: echo_entries(None)}),
+                json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; n])}),
                 all_ok: false,
-                attempted: n,
-                storage_failures: n,
+                attempted: n.max(1),
+                storage_failures: n.max(1),
             };
         }
     };
-    customer_echo.insert("status".into(), json!(resolution.status()));
+    let status = resolution.status();
     let Resolution::Found(customer) = resolution else {
         tracing::info!(customer = %ids.masked(), "customer not found");
+        // Every program entry carries the failure too: a client reading item statuses sees it.
         return CustomerResult {
-            json: json!({"customer": customer_echo, names.programs: echo_entries(None)}),
+            json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; bc.entries.len()])}),
             all_ok: false,
             attempted: 0,
             storage_failures: 0,
         };
     };
+    let customer_block = CustomerBlock::resolved(&customer, status);
     let mut statuses = Vec::with_capacity(bc.entries.len());
     let mut storage_failures = 0;
     for entry in bc.entries {
@@ -168,7 +193,7 @@ where
     let all_ok = statuses.iter().all(ItemStatus::is_success);
     CustomerResult {
         attempted: statuses.len(),
-        json: json!({"customer": customer_echo, names.programs: echo_entries(Some(statuses))}),
+        json: json!({"customer": customer_block, names.programs: echo_entries(statuses)}),
         all_ok,
         storage_failures,
     }

@@ -28,3 +28,4 @@ pub mod state;
 pub mod store;
 pub mod sweep_seed;
 pub mod table_definition;
+pub mod wire;

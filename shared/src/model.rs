@@ -54,11 +54,23 @@ impl Org {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LoyaltyProgram {
     pub program_id: ProgramId,
     pub program_name: String,
+    #[serde(default)]
+    pub program_description: String,
+    /// Points to currency ratio; 1.0 when not configured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub points_to_currency_ratio: Option<serde_json::Number>,
+}
+
+impl LoyaltyProgram {
+    /// A program to create: its id is assigned on creation.
+    pub fn named(name: &str) -> Self {
+        LoyaltyProgram { program_id: 0, program_name: name.to_string(), program_description: String::new(), points_to_currency_ratio: None }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,18 +35,7 @@ impl EventName {
 }
 
 pub fn customer_identifiers(customer: &Customer) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("id".into(), json!(customer.customer_id));
-    if let Some(v) = &customer.mobile {
-        m.insert("mobile".into(), json!(v));
-    }
-    if let Some(v) = &customer.email {
-        m.insert("email".into(), json!(v));
-    }
-    if let Some(v) = &customer.external_id {
-        m.insert("externalId".into(), json!(v));
-    }
-    Value::Object(m)
+    serde_json::to_value(crate::wire::CustomerIdentifiers::from(customer)).unwrap_or(Value::Null)
 }
 
 /// The linkage as events and reads describe it.

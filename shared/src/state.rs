@@ -2,7 +2,8 @@
 //! clock, and a short-lived cache of each org's program configuration.
 
 use crate::config::Config;
-use crate::model::{LoyaltyProgram, Org, OrgId, PartnerProgram};
+use crate::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
+use crate::wire::PartnerProgramDetails;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -26,6 +27,18 @@ impl OrgCatalog {
 
     pub fn partner_program_by_id(&self, id: u64) -> Option<&PartnerProgram> {
         self.partner_programs.iter().find(|p| p.partner_program_id == id)
+    }
+
+    /// The loyalty program a partner program belongs to.
+    pub fn loyalty_program_of(&self, program: Option<&PartnerProgram>) -> Option<&LoyaltyProgram> {
+        let id = program?.loyalty_program_id;
+        self.loyalty_programs.iter().find(|lp| lp.program_id == id)
+    }
+
+    /// A linkage as reads show it (`partnerProgramDetails`), with its program and loyalty program.
+    pub fn details(&self, l: &Linkage, now: DateTime<Utc>) -> PartnerProgramDetails {
+        let program = self.partner_program_by_id(l.partner_program_id);
+        PartnerProgramDetails::of(l, program, self.loyalty_program_of(program), now)
     }
 }
 

@@ -50,7 +50,7 @@ pub struct SeedReport {
 /// `SEED_PROGRAM` (tiers Silver/Gold/Platinum, `EXPIRE_TIER`), configured through the admin API path.
 pub async fn seed_org(state: &AppState) -> Result<(OrgId, ProgramId, PartnerProgram), SeedError> {
     let org = crate::admin::create_org(&state.store, "Sweep Bench", "UTC").await.map_err(|e| SeedError::Other(e.to_string()))?;
-    let lp = crate::operations::programs::create_loyalty_program(state, org.org_id, "Bench Rewards")
+    let lp = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Bench Rewards"))
         .await
         .map_err(|e| SeedError::Other(e.to_string()))?
         .ok_or_else(|| SeedError::Other("loyalty program exists already".into()))?;

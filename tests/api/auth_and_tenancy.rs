@@ -52,7 +52,7 @@ async fn one_org_cannot_see_or_change_another_orgs_data() {
     let r = b.org.linked_programs("id", &a_id.to_string()).await;
     assert_eq!(r.body["errors"][0]["code"], 8015);
     let programs = b.org.get(&b.org.api, "/v2/organization/programs").await;
-    let ids: Vec<u64> = programs.body.as_array().unwrap().iter().map(|p| p["programId"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = programs.body["data"].as_array().unwrap().iter().map(|p| p["programId"].as_u64().unwrap()).collect();
     assert_eq!(ids, vec![b.rewards, b.other]);
 
     // Writes by org B fail and change nothing of org A.

@@ -76,7 +76,7 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
     let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/Main", json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01", "backupPartnerProgramName": "Backup"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let listing = f.org.get(&f.org.api, "/v2/organization/programs").await;
-    let rewards = listing.body.as_array().unwrap().iter().find(|p| p["programId"] == f.rewards).unwrap().clone();
+    let rewards = listing.body["data"].as_array().unwrap().iter().find(|p| p["programId"] == f.rewards).unwrap().clone();
     let names: Vec<&str> = rewards["partnerPrograms"].as_array().unwrap().iter().map(|p| p["partnerProgramName"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["SkyMiles", "FlexiPass", "Backup", "Main"]);
     let sky = &rewards["partnerPrograms"][0];

@@ -107,7 +107,7 @@ async fn upgrade_downgrade_renew_leave_right_tier_expiry_and_one_activity_each()
     let p = &read.body["linkedPartnerPrograms"][0];
     assert_eq!((p["partnerTierName"].as_str(), p["partnerTierNumber"].as_u64()), (Some("Platinum"), Some(3)));
     assert_eq!(p["partnerTierExpiryDate"], utc(&e1));
-    assert_eq!(p["lastUpdatedActivity"], "UPGRADE");
+    assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "UPGRADE");
 
     // DOWNGRADE without a new expiry keeps the current one.
     let r = update(&f.org, update_body(who.clone(), "SkyMiles", "DOWNGRADE", Some(json!({"updatedTierName": "silver"})))).await;
@@ -125,7 +125,7 @@ async fn upgrade_downgrade_renew_leave_right_tier_expiry_and_one_activity_each()
     assert_eq!(p["partnerTierName"], "Silver");
     assert_eq!(p["partnerTierExpiryDate"], "2031-03-31T18:29:59Z");
     assert_eq!(p["status"], "ACTIVE");
-    assert_eq!(p["lastUpdatedActivity"], "RENEW");
+    assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "RENEW");
 
     let history = stored(&app.state, f.org.org_id, id, "HIST#").await;
     assert_eq!(activity_types(&history), vec!["ENROLLMENT", "UPGRADE", "DOWNGRADE", "RENEW"]);
@@ -307,12 +307,12 @@ async fn cancelling_a_pending_relink_removes_it_and_records_membership_relinking
     assert!(p["pendingRelink"].is_null(), "{p}");
     assert_eq!(p["linked"], true);
     assert_eq!(p["partnerMembershipId"], "FP-1");
-    assert_eq!(p["lastUpdatedActivity"], "MEMBERSHIP_RELINKING_CANCELLED");
+    assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "MEMBERSHIP_RELINKING_CANCELLED");
     let history = stored(&app.state, f.org.org_id, id, "HIST#").await;
     assert_eq!(activity_types(&history), vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "MEMBERSHIP_RELINKING_CANCELLED"]);
     // The linkage leaves the due index at the relink's start: only the membership end is due now.
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
-    let end = chrono::DateTime::parse_from_rfc3339(p["membershipEndDate"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
+    let end = chrono::DateTime::parse_from_rfc3339(p["partnerProgramMembershipEndDate"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
     assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::dates::key_time(end)[..19]), "{linkage:?}");
     // The membership id the relink had claimed is free for another customer.
     f.enrolled("919710000011").await;

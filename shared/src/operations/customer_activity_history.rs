@@ -9,7 +9,7 @@ use crate::customer_identity::{resolve, Identifiers, Resolution};
 use crate::dates::{format_utc, parse_history_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
-use crate::operations::customer_partner_programs::linkage_view;
+use crate::wire::{ActivityEntry, BenefitSummary};
 use crate::state::AppState;
 use crate::store::StoreError;
 use chrono::{DateTime, Duration, Months, Utc};
@@ -221,19 +221,31 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(s) => s,
         Err(e) => return storage_failed(&e, p.limit, &req.request_id),
     };
+    let notes = (p.kinds != Kinds::LinkingUpdates).then(|| {
+        format!(
+            "Benefits availed from {} to {}; linking updates over the whole membership.",
+            format_utc(plan.benefits_from),
+            format_utc(plan.to)
+        )
+    });
     let data: Vec<Value> = groups
         .iter()
         .zip(summaries)
         .map(|((id, list), summary)| {
-            let program = catalog.partner_program_by_id(*id);
             let mut details = match linkages.get(id) {
-                Some(l) => linkage_view(l, program, now),
+                Some(l) => serde_json::to_value(catalog.details(l, now)).unwrap_or(Value::Null),
                 None => json!({"partnerProgramId": id}),
             };
-            if let Some(obj) = details.as_object_mut() {
-                obj.insert("benefitsSummary".into(), Value::Array(summary));
+            // A program without benefits has no summary (omitted, as the docs' examples do).
+            if let (Some(obj), false) = (details.as_object_mut(), summary.is_empty()) {
+                obj.insert("benefitsSummary".into(), json!(summary));
             }
-            json!({"partnerProgramDetails": details, "customerActivityHistory": list.iter().map(|a| activity_view(a)).collect::<Vec<_>>()})
+            let history: Vec<ActivityEntry> = list.iter().flat_map(|a| ActivityEntry::of(a)).collect();
+            let mut entry = json!({"partnerProgramDetails": details, "customerActivityHistory": history});
+            if let (Some(obj), Some(n)) = (entry.as_object_mut(), &notes) {
+                obj.insert("notes".into(), json!(n));
+            }
+            entry
         })
         .collect();
 
@@ -249,27 +261,6 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []}))
 }
 
-/// One history record as the API shows it.
-fn activity_view(a: &Activity) -> Value {
-    let mut v = json!({
-        "activityId": a.activity_id,
-        "activityType": a.activity_type,
-        "activityDate": format_utc(a.activity_date),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(t) = &a.tier_name {
-            obj.insert("partnerTierName".into(), json!(t));
-        }
-        if let Some(t) = a.tier_expiry_date {
-            obj.insert("partnerTierExpiryDate".into(), json!(format_utc(t)));
-        }
-        if let Some(d) = &a.benefit_details {
-            obj.insert("benefitDetails".into(), d.clone());
-        }
-    }
-    v
-}
-
 /// Every configured benefit with its use in the current cycle (the linkage's counter) and over
 /// the last 365 days (summed from the benefit records of that window).
 async fn benefits_summary(
@@ -279,7 +270,7 @@ async fn benefits_summary(
     program: Option<&PartnerProgram>,
     linkage: Option<&Linkage>,
     now: DateTime<Utc>,
-) -> Result<Vec<Value>, StoreError> {
+) -> Result<Vec<BenefitSummary>, StoreError> {
     let Some(program) = program.filter(|p| !p.benefits.is_empty()) else {
         return Ok(Vec::new());
     };
@@ -290,13 +281,13 @@ async fn benefits_summary(
         .iter()
         .map(|b| {
             let in_cycle = linkage.and_then(|l| l.benefit_counters.get(&b.name)).map_or(0, |c| c.count_in_cycle);
-            json!({
-                "name": b.name,
-                "type": b.benefit_type,
-                "maximumAvailableInCycle": b.maximum_available_in_cycle,
-                "countAvailedInCurrentCycle": in_cycle,
-                "countAvailedInLast365Days": last_year.get(&b.name).copied().unwrap_or(0),
-            })
+            BenefitSummary {
+                name: b.name.clone(),
+                benefit_type: b.benefit_type.clone(),
+                maximum_available_in_cycle: b.maximum_available_in_cycle,
+                count_availed_in_current_cycle: in_cycle,
+                count_availed_in_last365_days: last_year.get(&b.name).copied().unwrap_or(0),
+            }
         })
         .collect())
 }

@@ -53,6 +53,15 @@ pub struct BenefitsEntry {
     store_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     availed_date: Option<String>,
+    /// The bill's fields as Capillary's `benefitDetails` names them; stored with the record.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    bill_id: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    bill_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    till_id: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    till_name: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone)]
@@ -87,7 +96,39 @@ struct AvailPlan<'a> {
     program: &'a PartnerProgram,
     availed: Vec<Availed<'a>>,
     availed_at: DateTime<Utc>,
+    bill: Map<String, Value>,
 }
+
+/// The most characters a bill number, till or store name may have.
+const MAX_BILL_TEXT_CHARS: usize = 200;
+
+/// The bill fields of an entry, checked: ids are non-negative integers (a JSON number or a numeric
+/// string), names are bounded text, `billDate` a request date; each kept under its documented name.
+fn bill_fields(entry: &BenefitsEntry, tz: Tz) -> Result<Map<String, Value>, ItemStatus> {
+    let mut bill = Map::new();
+    for (field, raw) in [("billNumber", entry.bill_number.as_ref().and_then(value_as_text)), ("tillName", entry.till_name.clone()), ("storeName", entry.store_name.clone())] {
+        let Some(text) = raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else { continue };
+        if text.chars().count() > MAX_BILL_TEXT_CHARS || text.chars().any(char::is_control) {
+            return Err(ErrorCode::CannotProcess.with_detail(format!("{field} must be at most {MAX_BILL_TEXT_CHARS} characters without control characters")));
+        }
+        bill.insert(field.into(), json!(text));
+    }
+    for (field, raw) in [("billId", &entry.bill_id), ("tillId", &entry.till_id)] {
+        let Some(v) = raw.as_ref().filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty())) else { continue };
+        let id = value_as_text(v).and_then(|t| t.parse::<u64>().ok()).filter(|n| *n <= MAX_SAFE_INTEGER).ok_or_else(|| {
+            ErrorCode::CannotProcess.with_detail(format!("{field} must be a non-negative integer up to {MAX_SAFE_INTEGER} (got {v})"))
+        })?;
+        bill.insert(field.into(), json!(id));
+    }
+    if let Some(raw) = entry.bill_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let t = parse_request_date("billDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+        bill.insert("billDate".into(), json!(format_utc(t)));
+    }
+    Ok(bill)
+}
+
+/// Ids a JavaScript client can hold exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) -> Result<AvailPlan<'a>, ItemStatus> {
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
@@ -129,7 +170,8 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
         Some(raw) => availed_date(raw, catalog.org.tz(), now)?,
         None => now,
     };
-    Ok(AvailPlan { program, availed, availed_at })
+    let bill = bill_fields(entry, catalog.org.tz())?;
+    Ok(AvailPlan { program, availed, availed_at, bill })
 }
 
 fn positive_count(v: &Value) -> Option<u64> {
@@ -158,7 +200,7 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
     };
     let org = catalog.org.org_id;
     let program = plan.program;
-    let details = benefit_details(&plan, entry);
+    let details = benefit_details(&plan);
     change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
         let name = &program.partner_program_name;
         let Some(cur) = current.filter(|l| l.linked) else {
@@ -215,18 +257,13 @@ fn current_cycle_start(l: &Linkage) -> DateTime<Utc> {
     l.benefit_counters.values().filter_map(|c| c.cycle_start).max().unwrap_or(l.membership_start_date)
 }
 
-/// The `benefitDetails` of the activity record (and of the event).
-fn benefit_details(plan: &AvailPlan<'_>, entry: &BenefitsEntry) -> Value {
+/// The `benefitDetails` of the activity record (and of the event): the benefits with their
+/// counts, the bill fields, and when they were availed.
+fn benefit_details(plan: &AvailPlan<'_>) -> Value {
     let benefits: Vec<Value> =
         plan.availed.iter().map(|a| json!({"name": a.benefit.name, "type": a.benefit.benefit_type, "count": a.count})).collect();
-    let mut d = Map::new();
+    let mut d = plan.bill.clone();
     d.insert("benefits".into(), Value::Array(benefits));
-    if let Some(bill) = entry.bill_number.as_ref().and_then(value_as_text) {
-        d.insert("billNumber".into(), json!(bill));
-    }
-    if let Some(store) = entry.store_name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        d.insert("storeName".into(), json!(store));
-    }
     d.insert("availedDate".into(), json!(format_utc(plan.availed_at)));
     Value::Object(d)
 }

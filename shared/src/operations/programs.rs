@@ -8,13 +8,21 @@ use crate::records::{to_item, LoyaltyProgramRecord};
 use crate::state::AppState;
 use crate::store::tx;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use crate::wire::{one_point_zero, LoyaltyProgramView, PartnerProgramSummary};
+use serde_json::json;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateProgram {
     program_name: String,
+    #[serde(default)]
+    program_description: Option<String>,
+    #[serde(default)]
+    points_to_currency_ratio: Option<serde_json::Number>,
 }
+
+/// The most a description may hold (it is stored in the org's catalog item, read on every request).
+const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
     if let Err(r) = require_admin(&req) {
@@ -28,11 +36,26 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
     if name.is_empty() || name.len() > 200 {
         return ApiResponse::error(400, 400, "programName must be 1 to 200 characters");
     }
+    let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return ApiResponse::error(400, 400, format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"));
+    }
+    if let Some(r) = &body.points_to_currency_ratio {
+        if !r.as_f64().is_some_and(|v| v.is_finite() && v > 0.0 && v <= 1_000_000.0) {
+            return ApiResponse::error(400, 400, "pointsToCurrencyRatio must be a number above 0 and at most 1000000");
+        }
+    }
+    let program = LoyaltyProgram {
+        program_id: 0,
+        program_name: name.clone(),
+        program_description: description,
+        points_to_currency_ratio: body.points_to_currency_ratio,
+    };
     let org = req.auth.org_id;
-    match create_loyalty_program(state, org, &name).await {
+    match create_loyalty_program(state, org, program).await {
         Ok(Some(program)) => {
             state.invalidate(org);
-            ApiResponse::json(201, &program)
+            ApiResponse::json(201, &loyalty_program_view(&program, &[], false))
         }
         Ok(None) => ApiResponse::error(409, 409, format!("A loyalty program named {name:?} already exists")),
         Err(e) => {
@@ -44,12 +67,17 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
 
 /// Creates a loyalty program with a fresh id; `None` when the name is taken (names are unique,
 /// case-insensitively, through a guard item written in the same transaction).
-pub async fn create_loyalty_program(state: &AppState, org: u64, name: &str) -> Result<Option<LoyaltyProgram>, crate::store::TransactError> {
+pub async fn create_loyalty_program(
+    state: &AppState,
+    org: u64,
+    mut program: LoyaltyProgram,
+) -> Result<Option<LoyaltyProgram>, crate::store::TransactError> {
     let id = state.store.next_id(&keys::sequence(Some(org), "program")).await?;
-    let program = LoyaltyProgram { program_id: id, program_name: name.to_string() };
+    program.program_id = id;
+    let name = program.program_name.clone();
     let k = keys::loyalty_program(org, id);
     let rec = LoyaltyProgramRecord { pk: k.pk, sk: k.sk, entity: "LOYALTY_PROGRAM".into(), program: program.clone() };
-    let guard = keys::loyalty_program_name(org, name);
+    let guard = keys::loyalty_program_name(org, &name);
     let mut guard_item = guard.to_item();
     guard_item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("LOYALTY_PROGRAM_NAME".into()));
     let table = state.store.table();
@@ -70,34 +98,23 @@ pub async fn list(state: &AppState, req: ApiRequest) -> ApiResponse {
             return ApiResponse::unavailable(&req.request_id);
         }
     };
-    let body: Vec<Value> = loyalty
-        .iter()
-        .map(|lp| {
-            let mut pps: Vec<&PartnerProgram> = partners.iter().filter(|p| p.loyalty_program_id == lp.program_id).collect();
-            pps.sort_by_key(|p| p.partner_program_id);
-            json!({
-                "programId": lp.program_id,
-                "programName": lp.program_name,
-                "partnerPrograms": pps.into_iter().map(partner_program_summary).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    ApiResponse::json(200, &body)
+    // The org's first loyalty program is its default one.
+    let default_id = loyalty.iter().map(|lp| lp.program_id).min();
+    let data: Vec<LoyaltyProgramView> =
+        loyalty.iter().map(|lp| loyalty_program_view(lp, &partners, Some(lp.program_id) == default_id)).collect();
+    ApiResponse::json(200, &json!({"data": data, "warnings": [], "errors": []}))
 }
 
-/// A partner program as Capillary's program listing shows it.
-pub fn partner_program_summary(p: &PartnerProgram) -> Value {
-    let mut tiers = p.tiers.clone();
-    tiers.sort_by_key(|t| t.tier_number);
-    json!({
-        "partnerProgramId": p.partner_program_id,
-        "partnerProgramName": p.partner_program_name,
-        "partnerProgramDescription": p.description,
-        "partnerProgramTiers": tiers,
-        "pointsExchangeRate": p.points_exchange_rate,
-        "partnerProgramType": p.partner_program_type,
-        "membershipPeriodType": p.membership_period_type,
-        "membershipPeriodValue": p.membership_period_value,
-        "tierBased": p.tier_based,
-    })
+/// A loyalty program with its partner programs (ordered by id), as Capillary's listing shows it.
+pub fn loyalty_program_view(lp: &LoyaltyProgram, partners: &[PartnerProgram], default: bool) -> LoyaltyProgramView {
+    let mut pps: Vec<&PartnerProgram> = partners.iter().filter(|p| p.loyalty_program_id == lp.program_id).collect();
+    pps.sort_by_key(|p| p.partner_program_id);
+    LoyaltyProgramView {
+        program_id: lp.program_id,
+        program_name: lp.program_name.clone(),
+        points_to_currency_ratio: lp.points_to_currency_ratio.clone().unwrap_or_else(one_point_zero),
+        program_description: lp.program_description.clone(),
+        partner_programs: pps.into_iter().map(PartnerProgramSummary::from).collect(),
+        default,
+    }
 }
