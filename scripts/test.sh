@@ -21,12 +21,18 @@ trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (pid $DDB_PID)"
 
 log=$(mktemp)
+# Every response of the API suite is validated against openapi.yaml; each is logged here.
+export OPENAPI_VALIDATION_LOG
+OPENAPI_VALIDATION_LOG=$(mktemp)
 set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p+0, f+0 }' "$log")
 rm -f "$log"
+echo
+echo "openapi.yaml: $(wc -l < "$OPENAPI_VALIDATION_LOG") API responses validated against the document"
+rm -f "$OPENAPI_VALIDATION_LOG"
 echo
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit "$status"

@@ -306,3 +306,99 @@ pub struct LoyaltyProgramView {
     pub partner_programs: Vec<PartnerProgramSummary>,
     pub default: bool,
 }
+
+/// A partner program's configuration as `PUT /v2/organization/partnerPrograms/{name}` answers it:
+/// the names the request uses (Capillary's where it has them), plus the assigned ids.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerProgramConfigView {
+    pub partner_program_id: u64,
+    pub partner_program_name: String,
+    pub program_id: u64,
+    pub partner_program_type: PartnerProgramType,
+    pub partner_program_description: String,
+    pub tier_based: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_program_tiers: Option<Vec<Tier>>,
+    pub benefits: Vec<crate::model::Benefit>,
+    pub points_exchange_rate: serde_json::Number,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership_period_type: Option<PeriodType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership_period_value: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_partner_program_name: Option<String>,
+    pub on_tier_expiry: crate::model::OnTierExpiry,
+    pub tier_grace_period_days: u32,
+}
+
+impl From<&PartnerProgram> for PartnerProgramConfigView {
+    fn from(p: &PartnerProgram) -> Self {
+        let summary = PartnerProgramSummary::from(p);
+        PartnerProgramConfigView {
+            partner_program_id: p.partner_program_id,
+            partner_program_name: p.partner_program_name.clone(),
+            program_id: p.loyalty_program_id,
+            partner_program_type: p.partner_program_type,
+            partner_program_description: p.description.clone(),
+            tier_based: p.tier_based,
+            partner_program_tiers: summary.partner_program_tiers,
+            benefits: p.benefits.clone(),
+            points_exchange_rate: summary.points_exchange_rate,
+            membership_period_type: p.membership_period_type,
+            membership_period_value: p.membership_period_value,
+            expiry_date: p.expiry_date.map(format_utc),
+            backup_partner_program_name: p.backup_partner_program_name.clone(),
+            on_tier_expiry: p.on_tier_expiry,
+            tier_grace_period_days: p.tier_grace_period_days,
+        }
+    }
+}
+
+/// A registered customer, as `POST /v2/customers` answers it: `id` and the identifiers under
+/// Capillary's names, the loyalty programs it is enrolled in, when it was registered.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredCustomer {
+    pub id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    pub program_ids: Vec<u64>,
+    pub created_at: String,
+}
+
+impl From<&Customer> for RegisteredCustomer {
+    fn from(c: &Customer) -> Self {
+        let mut program_ids: Vec<u64> = c.enrollments.keys().filter_map(|k| k.parse().ok()).collect();
+        program_ids.sort_unstable();
+        RegisteredCustomer {
+            id: c.customer_id,
+            mobile: c.mobile.clone(),
+            email: c.email.clone(),
+            external_id: c.external_id.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            program_ids,
+            created_at: format_utc(c.created_at),
+        }
+    }
+}
+
+/// Drops `null` members of an object, recursively: a field that does not apply is omitted.
+pub fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}

@@ -1,9 +1,11 @@
 //! Integration tests: real HTTP requests with JSON bodies through the local server (the same
 //! router and handlers the Lambdas run) against DynamoDB Local. Run with `make test`.
 
+mod openapi;
 mod support;
 
 mod activity_history;
+mod capillary_examples;
 mod auth_and_tenancy;
 mod benefits;
 mod customers;

@@ -140,8 +140,15 @@ pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &st
         .collect();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
+    // Every response of the suite must be what openapi.yaml documents.
+    let content_type = headers_content_type(&headers);
+    crate::openapi::check_response(method, path, status, content_type.as_deref(), &text);
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Resp { status, headers, body, text }
+}
+
+fn headers_content_type(headers: &HashMap<String, String>) -> Option<String> {
+    headers.get("content-type").map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
 }
 
 pub struct TestOrg {
@@ -179,7 +186,7 @@ impl TestOrg {
     pub async fn customer(&self, body: Value) -> u64 {
         let r = self.post(&self.admin, "/v2/customers", body).await;
         assert_eq!(r.status, 201, "{}", r.text);
-        r.body["customer"]["customerId"].as_u64().unwrap()
+        r.body["customer"]["id"].as_u64().unwrap()
     }
 
     pub async fn link(&self, body: Value) -> Resp {

@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             demo.api.client_key, demo.api.secret, demo.sample_mobile
         );
     }
+    println!("The contract of every route (request and response shapes, codes): openapi.yaml at the repo root");
     println!("Partner Programs API listening on {base} (Ctrl-C stops it)");
     tokio::select! {
         r = shared::local_server::serve(state, listener) => r?,

@@ -55,7 +55,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Err(r) => return r.into(),
     };
     match register(state, req.auth.org_id, body).await {
-        Ok(c) => ApiResponse::json(201, &serde_json::json!({"customer": c})),
+        Ok(c) => ApiResponse::json(201, &serde_json::json!({"customer": crate::wire::RegisteredCustomer::from(&c)})),
         Err(RegisterError::Invalid(m)) => ApiResponse::error(400, 400, m),
         Err(e @ RegisterError::Duplicate(_)) => ApiResponse::error(409, 409, e.to_string()),
         Err(RegisterError::Store(e)) => {

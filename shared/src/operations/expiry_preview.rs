@@ -212,7 +212,7 @@ fn describe(
                 steps.push(json!({"action": a, "activityType": a, "at": format_utc(at), "partnerProgramName": backup}));
                 *actions.entry(a).or_default() += 1;
             }
-            Some(json!({
+            Some(crate::wire::without_nulls(json!({
                 "customerId": linkage.customer_id,
                 "partnerProgramId": linkage.partner_program_id,
                 "partnerProgramName": linkage.partner_program_name,
@@ -224,7 +224,7 @@ fn describe(
                 "resultingStatus": plan.after.status,
                 "resultingTierName": plan.after.tier_name,
                 "linked": plan.after.linked,
-            }))
+            })))
         }
         "PARTNER_PROGRAM" => {
             let record = from_item::<PartnerProgramRecord>(item).ok()?;

@@ -96,7 +96,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await;
     state.invalidate(org);
     match result {
-        Ok(created) => ApiResponse::json(if created { 201 } else { 200 }, &program),
+        Ok(created) => ApiResponse::json(if created { 201 } else { 200 }, &crate::wire::PartnerProgramConfigView::from(&program)),
         Err(crate::store::TransactError::Cancelled { .. }) => {
             ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
         }
