@@ -299,3 +299,42 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
     assert_eq!(b["storeName"], "T1");
     assert!(b["availedDate"].as_str().unwrap().ends_with('Z'));
 }
+
+#[tokio::test]
+async fn bill_fields_are_kept_and_shown_in_the_history_one_entry_per_benefit_with_notes() {
+    let app = TestApp::start().await;
+    let f = fixture(&app).await;
+    linked_gold(&f, "919720000020", 30).await;
+    let body = json!({"customerBenefits": [{"customer": {"mobile": "919720000020"}, "partnerProgramBenefits": [{
+        "partnerProgramName": "SkyMiles",
+        "benefits": [{"name": "LoungeAccess", "count": 2}, {"name": "PriorityBoarding", "count": 1}],
+        "billNumber": "B-77", "billId": 9001, "tillId": "12", "tillName": "Till 12", "storeName": "T3",
+        "billDate": "2026-01-15T09:30:00+05:30", "availedDate": "2026-01-15T10:00:00+05:30"}]}]});
+    let r = avail(&f.org, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = f
+        .org
+        .get(&f.org.api, "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue=919720000020&activityType=BENEFITSAVAILED&startDate=2026-01-01&endDate=2026-06-30")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entry = &r.body["data"][0];
+    let history = entry["customerActivityHistory"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "one entry per benefit: {}", r.text);
+    let bill = |name: &str, type_: &str, count: u64| {
+        json!({"name": name, "type": type_, "count": count, "billDate": "2026-01-15T04:00:00Z", "billNumber": "B-77",
+               "billId": 9001, "tillId": 12, "tillName": "Till 12", "storeName": "T3"})
+    };
+    assert_eq!(history[0]["benefitDetails"], bill("LoungeAccess", "LOUNGE", 2));
+    assert_eq!(history[1]["benefitDetails"], bill("PriorityBoarding", "BOARDING", 1));
+    assert_eq!(history[0]["activityDate"], "2026-01-15T04:30:00Z");
+    assert_eq!(history[0]["activityId"], history[1]["activityId"], "both entries are one record");
+    assert!(entry["notes"].as_str().unwrap().contains("2026-06-30"), "notes name the window: {}", r.text);
+
+    // A bill id that is not a non-negative integer is the item's error, with a detail.
+    let body = json!({"customerBenefits": [{"customer": {"mobile": "919720000020"}, "partnerProgramBenefits": [{
+        "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}], "billId": "B-1"}]}]});
+    let r = avail(&f.org, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(status(&r)["code"], 2001);
+    assert!(status(&r)["detail"].as_str().unwrap().contains("billId"), "{}", r.text);
+}
