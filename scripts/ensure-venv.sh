@@ -3,6 +3,7 @@
 # the pins changed, so reruns cost nothing.
 #   scripts/ensure-venv.sh lint    cfn-lint + aws-sam-cli (template lint in `make test`)
 #   scripts/ensure-venv.sh build   cargo-lambda (+ ziglang, the arm64 cross linker) for `make build`
+#   scripts/ensure-venv.sh fuzz    schemathesis (schema fuzzing of openapi.yaml in `make test`)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
@@ -10,7 +11,8 @@ venv="$root/.venv"
 case "${1:-}" in
   lint) pins=(aws-sam-cli==1.170.0 cfn-lint==1.58.0) ;;
   build) pins=(cargo-lambda==1.9.2) ;;
-  *) echo "usage: $0 lint|build" >&2; exit 2 ;;
+  fuzz) pins=(schemathesis==4.32.5) ;;
+  *) echo "usage: $0 lint|build|fuzz" >&2; exit 2 ;;
 esac
 
 stamp="$venv/.pins-$1"

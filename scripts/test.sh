@@ -28,11 +28,15 @@ set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+# Schema fuzzing against the local server (0 5xx, every response as openapi.yaml says); counted
+# as one more test in the summary.
+echo
+if scripts/fuzz.sh; then fuzz_passed=1; fuzz_failed=0; else fuzz_passed=0; fuzz_failed=1; status=1; fi
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p+0, f+0 }' "$log")
 rm -f "$log"
 echo
 echo "openapi.yaml: $(wc -l < "$OPENAPI_VALIDATION_LOG") API responses validated against the document"
 rm -f "$OPENAPI_VALIDATION_LOG"
 echo
-echo "${passed:-0} passed, ${failed:-0} failed"
+echo "$(( ${passed:-0} + fuzz_passed )) passed, $(( ${failed:-0} + fuzz_failed )) failed"
 exit "$status"

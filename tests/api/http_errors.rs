@@ -85,3 +85,23 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
     assert_eq!(sky["partnerProgramType"], "EXTERNAL");
     assert_eq!(sky["pointsExchangeRate"], 2);
 }
+
+/// Found by schema fuzzing: a ratio DynamoDB cannot store (5e-324 is below its 1e-130) was a 500.
+#[tokio::test]
+async fn loyalty_program_ratio_out_of_range_is_400_not_500() {
+    let app = TestApp::start().await;
+    let org = app.org("UTC").await;
+    for ratio in [json!(5e-324), json!(0), json!(-1), json!(1e308)] {
+        let r = org.post(&org.admin, "/v2/organization/programs", json!({"programName": "R", "pointsToCurrencyRatio": ratio})).await;
+        assert_eq!(r.status, 400, "{ratio}: {}", r.text);
+        assert!(r.text.contains("pointsToCurrencyRatio"), "{}", r.text);
+    }
+    let r = org.post(&org.admin, "/v2/organization/programs", json!({"programName": "R", "pointsToCurrencyRatio": 0.111, "programDescription": "Ours"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!((r.body["pointsToCurrencyRatio"].as_f64(), r.body["programDescription"].as_str(), r.body["default"].as_bool()), (Some(0.111), Some("Ours"), Some(true)));
+    let r = org.post(&org.admin, "/v2/organization/programs", json!({"programName": "S"})).await;
+    assert_eq!((r.body["default"].as_bool(), r.body["pointsToCurrencyRatio"].as_f64()), (Some(false), Some(1.0)), "{}", r.text);
+    let listing = org.get(&org.api, "/v2/organization/programs").await;
+    let defaults: Vec<bool> = listing.body["data"].as_array().unwrap().iter().map(|p| p["default"].as_bool().unwrap()).collect();
+    assert_eq!(defaults, [true, false], "the org's first program is its default: {}", listing.text);
+}

@@ -71,6 +71,7 @@ const AUTHENTICATE: &[Use] = &[on_table("dynamodb:GetItem", "auth::authenticate 
 const CREATE_LOYALTY_PROGRAM: Use =
     on_table("dynamodb:PutItem", "programs::create_loyalty_program → TransactWriteItems Put (program, name guard)");
 const LIST_PROGRAMS: Use = on_table("dynamodb:Query", "programs::list → Store::loyalty_programs, Store::partner_programs");
+const FIRST_PROGRAM: Use = on_table("dynamodb:Query", "programs::create → Store::loyalty_programs (is it the org's default)");
 const PUT_PARTNER_PROGRAM: Use =
     on_table("dynamodb:PutItem", "partner_program_config::handle → TransactWriteItems Put (program, id record)");
 const REGISTER_CUSTOMER: Use = on_table("dynamodb:PutItem", "customers::register → TransactWriteItems Put (profile, identifier guards)");
@@ -113,7 +114,7 @@ const EXPIRY_PREVIEW: &[Use] = &[
 pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
     let parts: &[&[Use]] = match f.logical_id.as_str() {
         "AuthorizerFunction" => &[AUTHENTICATE],
-        "CreateLoyaltyProgramFunction" => &[NEXT_ID, &[CREATE_LOYALTY_PROGRAM]],
+        "CreateLoyaltyProgramFunction" => &[NEXT_ID, &[CREATE_LOYALTY_PROGRAM, FIRST_PROGRAM]],
         "ListProgramsFunction" => &[&[LIST_PROGRAMS]],
         "PutPartnerProgramFunction" => &[CATALOG, NEXT_ID, &[PUT_PARTNER_PROGRAM]],
         "RegisterCustomerFunction" => &[CATALOG, NEXT_ID, &[REGISTER_CUSTOMER]],

@@ -21,6 +21,9 @@ struct CreateProgram {
     points_to_currency_ratio: Option<serde_json::Number>,
 }
 
+const MIN_RATIO: f64 = 0.000001;
+const MAX_RATIO: f64 = 1_000_000.0;
+
 /// The most a description may hold (it is stored in the org's catalog item, read on every request).
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 
@@ -41,8 +44,9 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
         return ApiResponse::error(400, 400, format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"));
     }
     if let Some(r) = &body.points_to_currency_ratio {
-        if !r.as_f64().is_some_and(|v| v.is_finite() && v > 0.0 && v <= 1_000_000.0) {
-            return ApiResponse::error(400, 400, "pointsToCurrencyRatio must be a number above 0 and at most 1000000");
+        // Bounded so that storage (DynamoDB numbers stop at 1e-130) and arithmetic never see an extreme.
+        if !r.as_f64().is_some_and(|v| (MIN_RATIO..=MAX_RATIO).contains(&v)) {
+            return ApiResponse::error(400, 400, format!("pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"));
         }
     }
     let program = LoyaltyProgram {
@@ -55,7 +59,15 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
     match create_loyalty_program(state, org, program).await {
         Ok(Some(program)) => {
             state.invalidate(org);
-            ApiResponse::json(201, &loyalty_program_view(&program, &[], false))
+            // Default when it is the org's first (lowest id) loyalty program.
+            let default = match state.store.loyalty_programs(org).await {
+                Ok(all) => all.iter().all(|lp| lp.program_id >= program.program_id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the org's loyalty programs after creating one");
+                    false
+                }
+            };
+            ApiResponse::json(201, &loyalty_program_view(&program, &[], default))
         }
         Ok(None) => ApiResponse::error(409, 409, format!("A loyalty program named {name:?} already exists")),
         Err(e) => {
