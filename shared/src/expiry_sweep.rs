@@ -532,7 +532,7 @@ impl Run<'_> {
                 None => return Outcome::Failed,
             },
         };
-        let items = match self.transaction_items(program, before, &plan, &customer, backup.as_ref()) {
+        let items = match self.transaction_items(program, before, &plan, &customer, backup.as_ref(), catalog.org.tz()) {
             Ok(items) => items,
             Err(e) => {
                 tracing::error!(error = %e, "could not build the sweep transaction");
@@ -573,6 +573,7 @@ impl Run<'_> {
         plan: &Plan,
         customer: &Customer,
         backup: Option<&BackupMembership>,
+        tz: chrono_tz::Tz,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let table = self.state.store.table();
         let shards = self.state.config.due_shards;
@@ -581,7 +582,7 @@ impl Run<'_> {
         for step in &plan.steps {
             let activity = activity_for(&step.after, step.activity, step.at);
             items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity))?)?);
-            let event = outbox::event(step.event, step.action.update_type(), org, customer, program, &step.after, self.now);
+            let event = outbox::event(step.event, step.action.update_type(), org, customer, program, &step.after, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
         }
         for id in &plan.released_membership_ids {
@@ -591,7 +592,7 @@ impl Run<'_> {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
             items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
             items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(&b.linkage, kind, self.now)))?)?);
-            let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now);
+            let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
         }

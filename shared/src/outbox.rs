@@ -6,6 +6,7 @@ use crate::keys;
 use crate::model::{Customer, Linkage, OrgId, PartnerProgram};
 use crate::records::EventRecord;
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 /// Outbox items stay this long after delivery, for replay and audits.
@@ -34,26 +35,63 @@ impl EventName {
     }
 }
 
+/// `customerIdentifiers` as Capillary's events carry them: `customerId`, and the in-store
+/// identifiers the customer has under `instore`.
 pub fn customer_identifiers(customer: &Customer) -> Value {
-    serde_json::to_value(crate::wire::CustomerIdentifiers::from(customer)).unwrap_or(Value::Null)
+    let mut instore = serde_json::Map::new();
+    for (name, value) in [("mobile", &customer.mobile), ("email", &customer.email), ("externalId", &customer.external_id)] {
+        if let Some(v) = value {
+            instore.insert(name.into(), json!(v));
+        }
+    }
+    let mut ids = serde_json::Map::new();
+    ids.insert("customerId".into(), json!(customer.customer_id));
+    if !instore.is_empty() {
+        ids.insert("instore".into(), Value::Object(instore));
+    }
+    Value::Object(ids)
 }
 
-/// The linkage as events and reads describe it.
-pub fn partner_program_details(l: &Linkage) -> Value {
-    json!({
-        "partnerMembershipId": l.partner_membership_id,
-        "partnerTierNumber": l.tier_number,
-        "partnerTierName": l.tier_name,
-        "partnerTierExpiryDate": l.tier_expiry_date.map(format_utc),
-        "membershipStartDate": format_utc(l.membership_start_date),
-        "membershipEndDate": l.membership_end_date.map(format_utc),
-        "linked": l.linked,
-        "status": l.status,
-        "version": l.version,
-    })
+/// A date as Capillary's events give it: the day in the org's time zone (`2025-10-31`), with the
+/// exact instant beside it in epoch milliseconds.
+fn event_date(details: &mut serde_json::Map<String, Value>, name: &str, at: Option<DateTime<Utc>>, tz: Tz) {
+    if let Some(at) = at {
+        details.insert(name.into(), json!(at.with_timezone(&tz).format("%Y-%m-%d").to_string()));
+        details.insert(format!("{name}InMillis"), json!(at.timestamp_millis()));
+    }
 }
 
-/// Builds the outbox item for a change to `after`.
+/// `customerPartnerProgramDetails`: the documented fields (`partnerTierExpiryDate`,
+/// `partnerTierNumber`, `membershipNumber`, `membershipExpiryDate`, each date with its `…InMillis`),
+/// then ours (tier name, membership window as instants, linked, status, version).
+pub fn partner_program_details(l: &Linkage, tz: Tz) -> Value {
+    let mut d = serde_json::Map::new();
+    event_date(&mut d, "partnerTierExpiryDate", l.tier_expiry_date, tz);
+    if let Some(n) = l.tier_number {
+        d.insert("partnerTierNumber".into(), json!(n));
+    }
+    if let Some(m) = &l.partner_membership_id {
+        d.insert("membershipNumber".into(), json!(m));
+    }
+    event_date(&mut d, "membershipExpiryDate", l.membership_end_date, tz);
+    if let Some(t) = &l.tier_name {
+        d.insert("partnerTierName".into(), json!(t));
+    }
+    d.insert("membershipStartDate".into(), json!(format_utc(l.membership_start_date)));
+    if let Some(end) = l.membership_end_date {
+        d.insert("membershipEndDate".into(), json!(format_utc(end)));
+    }
+    d.insert("linked".into(), json!(l.linked));
+    d.insert("status".into(), json!(l.status));
+    d.insert("version".into(), json!(l.version));
+    Value::Object(d)
+}
+
+/// Builds the outbox item for a change to `after`, in the shape of Capillary's event webhooks
+/// (`eventName`, `eventSearchKey`, `data{customerIdentifiers, entityInformation, loyaltyProgramId,
+/// partnerProgram…, updateType?, customerPartnerProgramDetails}`, `orgId`, `refId`, `createdAt` in
+/// epoch milliseconds), plus `eventId` for consumers to deduplicate on.
+#[allow(clippy::too_many_arguments)]
 pub fn event(
     name: EventName,
     update_type: &str,
@@ -62,23 +100,29 @@ pub fn event(
     program: &PartnerProgram,
     after: &Linkage,
     at: DateTime<Utc>,
+    tz: Tz,
 ) -> EventRecord {
     let event_id = uuid::Uuid::now_v7().to_string();
     let created_at = format_utc(at);
+    let mut data = serde_json::Map::new();
+    data.insert("customerIdentifiers".into(), customer_identifiers(customer));
+    data.insert("entityInformation".into(), json!({"entityType": "USER", "entityId": customer.customer_id}));
+    data.insert("loyaltyProgramId".into(), json!(program.loyalty_program_id));
+    data.insert("partnerProgramId".into(), json!(program.partner_program_id));
+    data.insert("partnerProgramName".into(), json!(program.partner_program_name));
+    data.insert("partnerProgramType".into(), json!(program.partner_program_type));
+    // Capillary's updated events carry updateType; ours say on every event what changed (an
+    // extension on linked and delinked ones: a relink activated, a sweep's delink).
+    data.insert("updateType".into(), json!(update_type));
+    data.insert("customerPartnerProgramDetails".into(), partner_program_details(after, tz));
     let payload = json!({
         "eventName": name.as_str(),
         "eventId": event_id,
+        "eventSearchKey": "data.customerIdentifiers.customerId",
+        "data": data,
         "orgId": org,
         "refId": customer.customer_id.to_string(),
-        "createdAt": created_at,
-        "data": {
-            "customerIdentifiers": customer_identifiers(customer),
-            "partnerProgramId": program.partner_program_id,
-            "partnerProgramName": program.partner_program_name,
-            "partnerProgramType": program.partner_program_type,
-            "updateType": update_type,
-            "customerPartnerProgramDetails": partner_program_details(after),
-        }
+        "createdAt": at.timestamp_millis(),
     });
     let k = keys::event(org, &event_id);
     EventRecord {

@@ -279,10 +279,13 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
     assert!(uuid::Uuid::parse_str(event_id).is_ok(), "{event_id}");
     assert_eq!(p["orgId"], f.org.org_id);
     assert_eq!(p["refId"], id.to_string());
-    let created = p["createdAt"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with('Z'), "{created}");
+    // Capillary's event shape: createdAt in epoch milliseconds, the search key, the entity.
+    let created = p["createdAt"].as_i64().unwrap();
+    assert!((created - chrono::Utc::now().timestamp_millis()).abs() < 60_000, "{created}");
+    assert_eq!(p["eventSearchKey"], "data.customerIdentifiers.customerId");
     let d = &p["data"];
-    assert_eq!(d["customerIdentifiers"], json!({"id": id, "mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}));
+    assert_eq!(d["customerIdentifiers"], json!({"customerId": id, "instore": {"mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}}));
+    assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], n(linkage, "partnerProgramId"));
     assert_eq!(d["partnerProgramName"], "SkyMiles");
     assert_eq!(d["partnerProgramType"], "EXTERNAL");

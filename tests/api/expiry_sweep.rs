@@ -225,7 +225,7 @@ async fn supplementary_membership_end_unlinks_with_its_activity_and_event() {
     let events = t.events_of(id).await;
     assert_eq!(events[1]["eventName"], "supplementaryMembershipExpired");
     assert_eq!(events[1]["data"]["customerPartnerProgramDetails"]["linked"], false);
-    assert_eq!(events[1]["data"]["customerIdentifiers"], json!({"id": id}));
+    assert_eq!(events[1]["data"]["customerIdentifiers"], json!({"customerId": id}));
     let pp = s(&l, "partnerProgramId").parse().unwrap();
     assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-1")).await.unwrap().is_none());
     // Linking again works, as after a delink.

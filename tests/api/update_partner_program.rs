@@ -445,10 +445,13 @@ async fn update_event_carries_the_documented_capillary_fields() {
     assert!(uuid::Uuid::parse_str(event_id).is_ok(), "{event_id}");
     assert_eq!(p["orgId"], f.org.org_id);
     assert_eq!(p["refId"], id.to_string());
-    let created = p["createdAt"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with('Z'), "{created}");
+    // Capillary's event shape: createdAt in epoch milliseconds, the search key, the entity.
+    let created = p["createdAt"].as_i64().unwrap();
+    assert!((created - chrono::Utc::now().timestamp_millis()).abs() < 60_000, "{created}");
+    assert_eq!(p["eventSearchKey"], "data.customerIdentifiers.customerId");
     let d = &p["data"];
-    assert_eq!(d["customerIdentifiers"], json!({"id": id, "mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}));
+    assert_eq!(d["customerIdentifiers"], json!({"customerId": id, "instore": {"mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}}));
+    assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], program_id);
     assert_eq!(d["partnerProgramName"], "SkyMiles");
     assert_eq!(d["partnerProgramType"], "EXTERNAL");
@@ -456,7 +459,10 @@ async fn update_event_carries_the_documented_capillary_fields() {
     let c = &d["customerPartnerProgramDetails"];
     assert_eq!(c["partnerTierName"], "Platinum");
     assert_eq!(c["partnerTierNumber"], 3);
-    assert_eq!(c["partnerTierExpiryDate"], utc(&expiry));
+    // The documented date (the day in the org's zone) with the exact instant in milliseconds.
+    let exact = chrono::DateTime::parse_from_rfc3339(&utc(&expiry)).unwrap();
+    assert_eq!(c["partnerTierExpiryDateInMillis"], exact.timestamp_millis());
+    assert_eq!(c["partnerTierExpiryDate"], exact.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d").to_string());
     assert_eq!(c["linked"], true);
     assert_eq!(c["status"], "ACTIVE");
     assert_eq!(c["version"], 2);

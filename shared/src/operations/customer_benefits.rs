@@ -245,7 +245,7 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
         after.version = cur.version + 1;
         let mut activity = activity_for(&after, ActivityType::Benefitsavailed, plan.availed_at);
         activity.benefit_details = Some(details.clone());
-        let event = outbox::event(EventName::BenefitsAvailed, ActivityType::Benefitsavailed.as_str(), org, customer, program, &after, now);
+        let event = outbox::event(EventName::BenefitsAvailed, ActivityType::Benefitsavailed.as_str(), org, customer, program, &after, now, catalog.org.tz());
         Ok(Prepared { activity, event: Some(with_benefit_details(event, &details)), expected_version: Some(cur.version), after, extras: Vec::new() })
     })
     .await

@@ -77,7 +77,7 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         }
         Ok(Prepared {
             activity: activity_for(&after, ActivityType::Delink, now),
-            event: Some(outbox::event(EventName::Delinked, "DELINK", org, customer, program, &after, now)),
+            event: Some(outbox::event(EventName::Delinked, "DELINK", org, customer, program, &after, now, catalog.org.tz())),
             expected_version: Some(cur.version),
             after,
             extras,

@@ -231,7 +231,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
         }
         Ok(Prepared {
             activity: activity_for(&after, kind, now),
-            event: Some(outbox::event(event_name, update_type, org, customer, program, &after, now)),
+            event: Some(outbox::event(event_name, update_type, org, customer, program, &after, now, catalog.org.tz())),
             expected_version: current.map(|c| c.version),
             after,
             extras,

@@ -163,7 +163,7 @@ async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         };
         Ok(Prepared {
             activity: activity_for(&after, kind.activity(), now),
-            event: Some(outbox::event(EventName::Updated, kind.activity().as_str(), org, customer, program, &after, now)),
+            event: Some(outbox::event(EventName::Updated, kind.activity().as_str(), org, customer, program, &after, now, catalog.org.tz())),
             expected_version: current.map(|c| c.version),
             after,
             extras,
