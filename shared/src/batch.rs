@@ -68,7 +68,10 @@ struct CustomerResult {
 }
 
 fn storage_status() -> ItemStatus {
-    ErrorCode::CannotProcess.with_detail("storage is unavailable or throttling; retry the item")
+    ErrorCode::CannotProcess.with_detail(
+        "storage is unavailable or throttling, and whether the change was applied is unknown; retry the item \
+         with the same Idempotency-Key (a retry under the key never applies it twice)",
+    )
 }
 
 /// The whole of a batch write handler: parse the body (415/413/400), take its customers out with
@@ -117,8 +120,8 @@ where
 {
     let process = &process;
     let org = req.auth.org_id;
-    let results: Vec<CustomerResult> = futures::stream::iter(customers)
-        .map(|bc| async move { one_customer(state, org, names, bc, process).await })
+    let results: Vec<CustomerResult> = futures::stream::iter(customers.into_iter().enumerate())
+        .map(|(index, bc)| async move { one_customer(state, org, names, index, bc, process).await })
         .buffered(state.config.batch_concurrency)
         .collect()
         .await;
@@ -132,7 +135,14 @@ where
     ApiResponse::json(status, &body)
 }
 
-async fn one_customer<E, F, Fut>(state: &AppState, org: OrgId, names: &BatchNames, bc: BatchCustomer<E>, process: &F) -> CustomerResult
+async fn one_customer<E, F, Fut>(
+    state: &AppState,
+    org: OrgId,
+    names: &BatchNames,
+    customer_index: usize,
+    bc: BatchCustomer<E>,
+    process: &F,
+) -> CustomerResult
 where
     E: Serialize,
     F: Fn(Customer, E) -> Fut,
@@ -179,8 +189,9 @@ where
     let customer_block = CustomerBlock::resolved(&customer, status);
     let mut statuses = Vec::with_capacity(bc.entries.len());
     let mut storage_failures = 0;
-    for entry in bc.entries {
-        let status = match process(customer.clone(), entry).await {
+    for (entry_index, entry) in bc.entries.into_iter().enumerate() {
+        // Each item is one logical change with an identity of its own (see `change_id`).
+        let status = match crate::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry)).await {
             Ok(s) => s,
             Err(StorageFailure(e)) => {
                 tracing::error!(error = %e, customer_id = customer.customer_id, "storage failed for a batch item");

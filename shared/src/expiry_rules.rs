@@ -325,6 +325,7 @@ mod tests {
             pending_relink: None,
             benefit_counters: Default::default(),
             grace_ends_at: None,
+            recent_changes: Vec::new(),
         }
     }
 

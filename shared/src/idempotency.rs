@@ -83,11 +83,12 @@ where
     F: FnOnce(ApiRequest) -> Fut,
     Fut: Future<Output = ApiResponse>,
 {
+    let unkeyed = crate::change_id::request_base(&req.request_id);
     if !req.method.eq_ignore_ascii_case("POST") {
-        return run(req).await;
+        return crate::change_id::with_base(unkeyed, run(req)).await;
     }
     let Some(raw) = req.header(HEADER) else {
-        return run(req).await;
+        return crate::change_id::with_base(unkeyed, run(req)).await;
     };
     let Some(key) = valid_key(raw) else {
         return ApiResponse::error(400, 400, format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"));
@@ -105,7 +106,10 @@ where
             return ApiResponse::unavailable(&request_id);
         }
     };
-    let resp = run(req).await;
+    // The changes of this request are named after its key and body, so a retry under the key
+    // recognises what an earlier run of it committed (see `change_id`).
+    let base = crate::change_id::keyed_base(req.auth.org_id, &key, &hash);
+    let resp = crate::change_id::with_base(base, run(req)).await;
     let outcome = if resp.status >= 500 { release(state, claimed).await } else { complete(state, claimed, &resp).await };
     if let Err(e) = outcome {
         // The lease expires by itself; until then a repeat gets 409.
@@ -195,6 +199,10 @@ async fn claim(state: &AppState, k: &keys::Key, hash: &str, owner: &str, now: Da
             None => state.store.get(k).await.map_err(|e| IdempotencyError(e.to_string()))?,
         };
         let Some(old) = old else { continue };
+        // Our own claim, applied by an earlier attempt of this Put whose answer was lost: we hold it.
+        if old.owner == owner {
+            return Ok(Claim::Won(record));
+        }
         if old.expires_at <= now_ms {
             continue;
         }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod authorizer;
 pub mod batch;
+pub mod change_id;
 pub mod config;
 pub mod customer_identity;
 pub mod dates;

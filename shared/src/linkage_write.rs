@@ -40,12 +40,21 @@ pub async fn change_linkage<F>(
 where
     F: FnMut(Option<&Linkage>) -> Result<Prepared, ItemStatus>,
 {
+    let change = crate::change_id::current();
     for attempt in 0..MAX_ATTEMPTS {
         let current = state.store.linkage(org, customer, program).await.map_err(StorageFailure)?;
-        let prepared = match decide(current.as_ref()) {
+        // This change already committed (an earlier attempt whose answer was lost, or an earlier
+        // run of the same keyed request): report its success, apply nothing.
+        if applied(current.as_ref(), &change, state.now()) {
+            tracing::info!(attempt, "change found already applied; reporting its success");
+            return Ok(ItemStatus::success());
+        }
+        let mut prepared = match decide(current.as_ref()) {
             Ok(p) => p,
             Err(status) => return Ok(status),
         };
+        let recent = current.as_ref().map(|c| c.recent_changes.as_slice()).unwrap_or_default();
+        prepared.after.recent_changes = crate::change_id::remember(recent, &change, state.now());
         let (items, extra_status) = build_items(state, prepared).map_err(StorageFailure)?;
         match state.store.transact(items).await {
             Ok(()) => return Ok(ItemStatus::success()),
@@ -61,12 +70,29 @@ where
                 tracing::warn!(error = %e, "transaction cancelled for an unexpected reason");
                 return Ok(ErrorCode::CannotProcess.with_detail("the change was refused by storage; retry"));
             }
-            Err(TransactError::Store(e)) => return Err(StorageFailure(e)),
+            Err(TransactError::Store(e)) => {
+                // The outcome is unknown: the write may have been applied with its answer lost.
+                // One read tells when it was; otherwise the item stays "unknown, retry" (safe
+                // under the same Idempotency-Key, which names the same change).
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if let Ok(now) = state.store.linkage(org, customer, program).await {
+                    if applied(now.as_ref(), &change, state.now()) {
+                        tracing::info!("write applied although its answer was lost; reporting its success");
+                        return Ok(ItemStatus::success());
+                    }
+                }
+                return Err(StorageFailure(e));
+            }
         }
     }
     Ok(ErrorCode::QueuedForCustomer.with_detail(format!(
         "other changes to this customer's partner program won {MAX_ATTEMPTS} times in a row; retry the item"
     )))
+}
+
+/// Whether the linkage carries the change `id` among its recent changes.
+fn applied(linkage: Option<&Linkage>, id: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    linkage.is_some_and(|l| crate::change_id::holds(&l.recent_changes, id, now))
 }
 
 type ExtraStatuses = (usize, Vec<ItemStatus>);

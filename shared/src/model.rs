@@ -326,6 +326,10 @@ pub struct Linkage {
     pub benefit_counters: BTreeMap<String, BenefitCounter>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub grace_ends_at: Option<DateTime<Utc>>,
+    /// Ids of the latest changes committed to this linkage (`change_id`), oldest first: how a
+    /// retried write recognises that it was already applied.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub recent_changes: Vec<String>,
 }
 
 impl Linkage {

@@ -10,6 +10,8 @@ mod auth_and_tenancy;
 mod benefits;
 mod customers;
 mod expiry_sweep;
+mod exactly_once;
+mod fault_proxy;
 mod http_errors;
 mod idempotency;
 mod link_delink;

@@ -86,6 +86,19 @@ impl TestApp {
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
     }
 
+    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs).
+    pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
+        let _ = endpoint();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
+        Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
+    }
+
+    /// The DynamoDB Local URL the tests run against.
+    pub fn dynamodb_url() -> String {
+        endpoint()
+    }
+
     async fn serve(client: aws_sdk_dynamodb::Client, clock: Clock) -> TestApp {
         let table = table_name();
         let store = Store::new(client, table.clone());

@@ -195,6 +195,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                     pending_relink: None,
                     benefit_counters: Default::default(),
                     grace_ends_at: None,
+                    recent_changes: Vec::new(),
                 };
                 (after, kind, EventName::Linked, "LINK")
             }
