@@ -3,6 +3,7 @@
 
 mod openapi;
 mod support;
+mod sweep_kills;
 
 mod activity_history;
 mod capillary_examples;
