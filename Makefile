@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint bench-init clean-local sweep seed-sweep bench-sweep
+.PHONY: run test build lint audit bench-init clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -18,6 +18,11 @@ build:
 # cfn-lint and `sam validate --lint` on template.yaml (make test runs it too).
 lint:
 	bash scripts/lint.sh
+
+# cargo deny check advisories: the RustSec database, which must be fetched from its git repository
+# (machines that reach only the package registries cannot; `make test` runs the offline checks).
+audit:
+	bash scripts/deny.sh advisories
 
 # make build, then the x86_64 init time of each release binary under the Runtime API harness
 # (process start to first /invocation/next, p50 of 20 starts).

@@ -13,6 +13,12 @@ if ! scripts/lint.sh; then
   exit 1
 fi
 
+# Supply chain: licenses, bans and sources of every dependency (deny.toml), offline.
+if ! scripts/deny.sh; then
+  echo "cargo deny check failed"
+  exit 1
+fi
+
 # The Runtime API tests (tests/runtime) start the compiled Lambda binaries: build them first.
 cargo build --workspace --bins --locked
 
