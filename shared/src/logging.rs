@@ -28,6 +28,15 @@ pub fn init() {
     let _ = Registry::default().with(filter).with(json_layer(std::io::stdout)).try_init();
 }
 
+/// Installs the JSON subscriber writing to `writer` instead of stdout (tests read what production
+/// would log); a no-op when a subscriber is already installed.
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let _ = Registry::default().with(EnvFilter::new("info")).with(json_layer(writer)).try_init();
+}
+
 /// Masks a mobile number or email for logs: keeps the shape, hides what identifies the person.
 pub fn mask(value: &str) -> String {
     if let Some((local, domain)) = value.split_once('@') {

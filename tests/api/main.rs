@@ -5,9 +5,12 @@ mod support;
 
 mod activity_history;
 mod auth_and_tenancy;
+mod bench_auth;
 mod benefits;
+mod contention;
 mod customers;
 mod expiry_sweep;
+mod hardening;
 mod http_errors;
 mod idempotency;
 mod link_delink;
