@@ -55,9 +55,9 @@ async fn benefit_counts_are_bounded_and_a_customers_history_never_fails() {
     // Whatever is stored (here: counters and records at u64::MAX, as no write accepts), a read
     // saturates instead of failing.
     let client = app.state.store.client();
-    let items = stored(&app.state, f.org.org_id, id, "").await;
-    let linkage = items.iter().find(|i| i["SK"].as_s().unwrap().starts_with("LINK#")).unwrap().clone();
-    let record = items.iter().find(|i| i["SK"].as_s().unwrap().contains("#B#")).unwrap().clone();
+    let linkage = stored(&app.state, f.org.org_id, id, "LINK#").await[0].clone();
+    let history = stored(&app.state, f.org.org_id, id, "HIST#").await;
+    let record = history.iter().find(|i| i["SK"].as_s().unwrap().contains("#B#")).unwrap().clone();
     use aws_sdk_dynamodb::types::AttributeValue as Av;
     let max = Av::N(u64::MAX.to_string());
     let mut l = linkage.clone();

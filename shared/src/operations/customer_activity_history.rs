@@ -8,7 +8,8 @@ use crate::api::{ApiRequest, ApiResponse};
 use crate::customer_identity::{resolve, Identifiers, Resolution};
 use crate::dates::{format_utc, parse_history_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
+use crate::limits::MAX_HISTORY_OFFSET;
+use crate::model::{Activity, LinkState, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
 use crate::operations::customer_partner_programs::linkage_view;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -62,6 +63,9 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     let Some(ids) = Identifiers::from_query(name, value) else {
         return Err(bad_request("identifierName must be one of mobile, email, externalId, id"));
     };
+    if let Some(problem) = &ids.problem {
+        return Err(bad_request(format!("identifierValue: {problem}")));
+    }
     let kinds = match req.query_param("activityType") {
         None => Kinds::Both,
         Some(raw) => Kinds::parse(raw).ok_or_else(|| {
@@ -90,7 +94,12 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     };
     let offset = match req.query_param("offset") {
         None => 0,
-        Some(raw) => raw.trim().parse::<u64>().map_err(|_| bad_request("offset must be a non-negative integer"))?,
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|o| *o <= MAX_HISTORY_OFFSET)
+            .ok_or_else(|| bad_request(format!("offset must be an integer from 0 to {MAX_HISTORY_OFFSET}; page further with nextCursor")))?,
     };
     let program_id = match req.query_param("partnerProgramId") {
         None => None,
@@ -137,6 +146,9 @@ fn window(p: &Params, tz: Tz, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Date
 }
 
 fn storage_failed(e: &StoreError, p_limit: usize, request_id: &str) -> ApiResponse {
+    if e.is_refused_value() {
+        return bad_request("identifierValue cannot be looked up (too large or invalid)");
+    }
     tracing::error!(error = %e, request_id, "activity history read failed");
     envelope(503, p_limit, 0, vec![], vec![], vec![ErrorCode::ActivityFetchFailed.status()]).with_header("retry-after", "2")
 }
@@ -186,13 +198,15 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         kinds: p.kinds,
         benefits_from,
         to,
+        link_versions: linkages.iter().map(|(id, l)| (*id, l.version)).collect(),
     };
     if let Some(c) = &p.cursor {
-        // Later pages read the window the first page fixed.
+        // Later pages read the window and the versions the first page fixed.
         if let Some((from, to)) = c.window() {
             plan.benefits_from = from;
             plan.to = to;
         }
+        plan.link_versions = c.link_versions();
         if let Err(e) = check_cursor(&plan, c) {
             return bad_request(e.to_string());
         }
@@ -266,8 +280,37 @@ fn activity_view(a: &Activity) -> Value {
         if let Some(d) = &a.benefit_details {
             obj.insert("benefitDetails".into(), d.clone());
         }
+        // Linking records (our extension): the state before and after, in commit order.
+        if !a.activity_type.is_benefit() {
+            obj.insert("from".into(), a.from.as_ref().map_or(Value::Null, link_state_view));
+            obj.insert("to".into(), a.to.as_ref().map_or(Value::Null, link_state_view));
+        }
     }
     v
+}
+
+/// A linking record's `from` or `to` state, with the names the linkage details use.
+fn link_state_view(s: &LinkState) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("linked".into(), json!(s.linked));
+    m.insert("status".into(), json!(s.status));
+    if let Some(n) = s.tier_number {
+        m.insert("partnerTierNumber".into(), json!(n));
+    }
+    if let Some(t) = &s.tier_name {
+        m.insert("partnerTierName".into(), json!(t));
+    }
+    if let Some(t) = s.tier_expiry_date {
+        m.insert("partnerTierExpiryDate".into(), json!(format_utc(t)));
+    }
+    if let Some(id) = &s.partner_membership_id {
+        m.insert("partnerMembershipId".into(), json!(id));
+    }
+    m.insert("partnerProgramMembershipStartDate".into(), json!(format_utc(s.membership_start_date)));
+    if let Some(t) = s.membership_end_date {
+        m.insert("partnerProgramMembershipEndDate".into(), json!(format_utc(t)));
+    }
+    Value::Object(m)
 }
 
 /// Every configured benefit with its use in the current cycle (the linkage's counter) and over
