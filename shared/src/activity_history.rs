@@ -381,6 +381,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    proptest::proptest! {
+        #[test]
+        fn activity_type_spellings_never_panic_and_only_the_two_names_pass(raw in "\\PC{0,30}") {
+            let norm: String = raw.chars().filter(|c| *c != '_').collect::<String>().to_ascii_uppercase();
+            let expected = match norm.trim() {
+                "LINKINGUPDATES" => Some(Kinds::LinkingUpdates),
+                "BENEFITSAVAILED" => Some(Kinds::BenefitsAvailed),
+                _ => None,
+            };
+            proptest::prop_assert_eq!(Kinds::parse(&raw), expected);
+        }
+
+        #[test]
+        fn any_cursor_text_is_refused_or_decoded_without_panic(raw in "\\PC{0,200}") {
+            if let Ok(c) = Cursor::decode(&raw) {
+                let _ = check_cursor(&plan(), &c);
+                let _ = c.window();
+            }
+        }
+    }
+
     #[test]
     fn activity_types_are_case_and_underscore_insensitive() {
         for raw in ["LINKINGUPDATES", "linkingUpdates", "linking_updates", "Linking_Updates"] {

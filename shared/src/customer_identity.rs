@@ -220,6 +220,21 @@ mod tests {
         assert!(ids(json!({"externalId": "x".repeat(128), "mobile": "919740000000"})).problem.is_none());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_identifier_text_is_usable_within_its_limits_or_a_problem(text in "\\PC{0,300}", name in "\\PC{0,12}") {
+            for field in ["mobile", "email", "externalId", "id"] {
+                let i = ids(json!({ field: text.clone() }));
+                if i.problem.is_none() {
+                    proptest::prop_assert!(i.mobile.as_ref().is_none_or(|m| m.len() <= MOBILE_MAX_DIGITS));
+                    proptest::prop_assert!(i.email.as_ref().is_none_or(|e| e.chars().count() <= MAX_EMAIL_CHARS));
+                    proptest::prop_assert!(i.external_id.as_ref().is_none_or(|x| x.chars().count() <= MAX_EXTERNAL_ID_CHARS && !x.chars().any(char::is_control)));
+                }
+            }
+            let _ = Identifiers::from_query(&name, &text);
+        }
+    }
+
     #[test]
     fn emails_are_case_insensitive() {
         assert_eq!(ids(json!({"email": "A@Example.COM"})).email.as_deref(), Some("a@example.com"));

@@ -290,6 +290,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_json_number_or_text_count_is_in_range_or_refused(n in proptest::num::f64::ANY, i in proptest::num::i128::ANY, t in "\\PC{0,30}") {
+            let candidates = [
+                serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null),
+                serde_json::from_str::<Value>(&i.to_string()).unwrap_or(Value::Null),
+                Value::String(t),
+                Value::String(i.to_string()),
+            ];
+            for v in candidates {
+                if let Some(c) = positive_count(&v) {
+                    proptest::prop_assert!((1..=MAX_BENEFIT_COUNT).contains(&c));
+                }
+            }
+        }
+    }
+
     #[test]
     fn availed_today_as_bare_date_means_now_and_future_is_refused() {
         let now = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);

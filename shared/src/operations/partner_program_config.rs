@@ -238,3 +238,32 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         tier_grace_period_days: grace,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn points_exchange_rates_are_kept_in_a_form_dynamodb_takes() {
+        let n = |raw: &str| serde_json::from_str::<serde_json::Number>(raw).ok();
+        assert_eq!(points_exchange_rate(n("2")).unwrap(), n("2"));
+        assert_eq!(points_exchange_rate(n("0.25")).unwrap(), n("0.25"));
+        assert_eq!(points_exchange_rate(None).unwrap(), None);
+        for bad in ["1e308", "-1", "1e-200", "1000000.5", "123456789012345678901234567890123456789012"] {
+            assert!(points_exchange_rate(n(bad)).unwrap_err().starts_with("pointsExchangeRate"), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?") {
+            if let Ok(Some(kept)) = points_exchange_rate(serde_json::from_str::<serde_json::Number>(&text).ok()) {
+                let digits = kept.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
+                prop_assert!(digits.trim_start_matches('0').trim_end_matches('0').len() <= 17, "{}", kept);
+                let v = kept.as_f64().unwrap_or(-1.0);
+                prop_assert!(v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
+            }
+        }
+    }
+}

@@ -313,6 +313,16 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn update_type_spellings_never_panic_and_only_the_five_names_pass(raw in "\\PC{0,40}") {
+            let known = ["UPGRADE", "DOWNGRADE", "RENEW", "UPDATE", "MEMBERSHIP_RELINKING_CANCELLED"];
+            proptest::prop_assert_eq!(UpdateType::parse(&raw).is_some(), known.contains(&raw.trim().to_ascii_uppercase().as_str()));
+            let body = serde_json::json!({"partnerProgramName": raw, "updateType": raw, "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}});
+            let _ = check_shape(&entry(body));
+        }
+    }
+
     #[test]
     fn request_shape_codes_in_documented_order() {
         let cases = [
