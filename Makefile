@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint audit bench-init clean-local sweep seed-sweep bench-sweep
+.PHONY: run test build lint audit bench-init bench-auth clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -28,6 +28,11 @@ audit:
 # (process start to first /invocation/next, p50 of 20 starts).
 bench-init:
 	bash scripts/bench-init.sh
+
+# 401 response time for a wrong secret of an existing client vs an unknown client (interleaved
+# requests through the local server; AUTH_BENCH_ROUNDS=400 each by default).
+bench-auth:
+	bash scripts/test.sh auth_timing -- --ignored --nocapture
 
 # Run the tier-expiry sweep once against DynamoDB Local (the make run table; reuses make run's
 # DynamoDB Local when it is up) and print its JSON summary. ARGS="--at 2031-01-01T00:00:00Z" sweeps

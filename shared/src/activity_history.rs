@@ -2,9 +2,11 @@
 //! one key-range Query stream per (partner program, kind), each read newest first, merged by time;
 //! the opaque cursor holds every stream's last position, so pages never repeat or skip a record.
 //!
-//! History is never scanned or filtered: linking updates are the range `HIST#{pp}#L#…` up to the
-//! first page's "now"; benefits are `HIST#{pp}#B#{from}…{to}`. The window end is fixed by the first
-//! page and carried in the cursor, so later pages read the same snapshot even while writes continue.
+//! History is never scanned or filtered: linking updates are the range `HIST#{pp}#L#…` keyed by
+//! linkage version (commit order) up to the version the first page read; benefits are
+//! `HIST#{pp}#B#{from}…{to}` keyed by time. Both bounds are fixed by the first page and carried in
+//! the cursor, so later pages read the same snapshot even while writes continue. Streams merge by
+//! record time; a linking stream always keeps its commit order.
 
 use crate::dates::key_time;
 use crate::keys;
@@ -61,6 +63,8 @@ pub struct Plan {
     pub benefits_from: DateTime<Utc>,
     /// Nothing after this instant (the first page's "now" or the requested end).
     pub to: DateTime<Utc>,
+    /// Linking records up to this linkage version per program (the version the first page read).
+    pub link_versions: BTreeMap<ProgramId, u64>,
 }
 
 impl Plan {
@@ -70,7 +74,12 @@ impl Plan {
 
     fn bounds(&self, program: ProgramId, benefit: bool) -> (String, String) {
         let prefix = keys::activity_sk_prefix(program, benefit);
-        let lo = if benefit { format!("{prefix}{}", key_time(self.benefits_from)) } else { prefix.clone() };
+        if !benefit {
+            // Every step of the bounding version: `~` sorts after the step digits.
+            let version = self.link_versions.get(&program).copied().unwrap_or(0);
+            return (prefix.clone(), format!("{prefix}{version:020}#~"));
+        }
+        let lo = format!("{prefix}{}", key_time(self.benefits_from));
         // `~` sorts after every character of the unique id suffix, so `to` itself is included.
         let hi = format!("{prefix}{}#~", key_time(self.to));
         (lo, hi)
@@ -112,6 +121,9 @@ struct StreamPos {
     /// Nothing left in this stream.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     d: bool,
+    /// Linking streams: the linkage version the first page bounded them by.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    h: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -129,7 +141,7 @@ impl Cursor {
             .decode(raw.trim().trim_end_matches('='))
             .map_err(|_| CursorError("not a cursor this API issued"))?;
         let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| CursorError("not a cursor this API issued"))?;
-        if c.v != 1 {
+        if c.v != CURSOR_VERSION {
             return Err(CursorError("cursor version is not supported"));
         }
         Ok(c)
@@ -148,7 +160,15 @@ impl Cursor {
     pub fn offset(&self) -> u64 {
         self.o
     }
+
+    /// The linking-record bounds the first page fixed, per program.
+    pub fn link_versions(&self) -> BTreeMap<ProgramId, u64> {
+        self.s.iter().filter(|s| !s.b).map(|s| (s.p, s.h.unwrap_or(0))).collect()
+    }
 }
+
+/// Version 2: linking streams are keyed by linkage version and bounded by `h`.
+const CURSOR_VERSION: u8 = 2;
 
 /// One page of history, newest first.
 #[derive(Debug)]
@@ -192,9 +212,10 @@ impl Stream {
         Ok(())
     }
 
-    /// Merge order: time, then the unique suffix, then the whole key (total and stable).
-    fn head_key(&self) -> Option<(&str, &str)> {
-        self.buf.front().map(|(sk, _)| (sk.get(self.prefix_len..).unwrap_or(sk.as_str()), sk.as_str()))
+    /// Merge order: the record's time, then its key (total and stable). Within a stream the
+    /// key order stands, so a linking stream stays in commit order whatever its times say.
+    fn head_key(&self) -> Option<(DateTime<Utc>, &str)> {
+        self.buf.front().map(|(sk, a)| (a.activity_date, sk.get(self.prefix_len..).unwrap_or(sk.as_str())))
     }
 }
 
@@ -230,7 +251,7 @@ pub async fn read_page(store: &Store, plan: &Plan, cursor: Option<&Cursor>, limi
                 streams.iter().map(|s| store.count_range(KeyRange { pk: &pk, lo: &s.lo, hi: &s.hi })),
             )
             .await?;
-            Some(counts.iter().sum())
+            Some(counts.iter().fold(0u64, |acc, n| acc.saturating_add(*n)))
         }
     };
     let (start, mut skip) = match cursor {
@@ -269,16 +290,22 @@ pub async fn read_page(store: &Store, plan: &Plan, cursor: Option<&Cursor>, limi
 
     let more = streams.iter().any(|s| !s.buf.is_empty());
     let next = more.then(|| Cursor {
-        v: 1,
+        v: CURSOR_VERSION,
         c: plan.customer,
         f: plan.fingerprint.clone(),
-        o: start + activities.len() as u64,
+        o: start.saturating_add(activities.len() as u64),
         t: total,
         from: plan.benefits_from.timestamp_millis(),
         to: plan.to.timestamp_millis(),
         s: streams
             .iter()
-            .map(|s| StreamPos { p: s.program, b: s.benefit, a: s.consumed.clone(), d: s.exhausted && s.buf.is_empty() })
+            .map(|s| StreamPos {
+                p: s.program,
+                b: s.benefit,
+                a: s.consumed.clone(),
+                d: s.exhausted && s.buf.is_empty(),
+                h: (!s.benefit).then(|| plan.link_versions.get(&s.program).copied().unwrap_or(0)),
+            })
             .collect(),
     });
     Ok(Page { activities, offset: start, total, next })
@@ -338,7 +365,9 @@ fn add_benefit_counts(sums: &mut BTreeMap<String, u64>, details: Option<&serde_j
         let (Some(name), Some(count)) = (b.get("name").and_then(|n| n.as_str()), b.get("count").and_then(|c| c.as_u64())) else {
             continue;
         };
-        *sums.entry(name.to_string()).or_default() += count;
+        // Saturating: no stored record may make a read fail (writes bound each count anyway).
+        let sum = sums.entry(name.to_string()).or_default();
+        *sum = count.saturating_add(*sum);
     }
 }
 
@@ -351,6 +380,27 @@ pub fn default_window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    proptest::proptest! {
+        #[test]
+        fn activity_type_spellings_never_panic_and_only_the_two_names_pass(raw in "\\PC{0,30}") {
+            let norm: String = raw.chars().filter(|c| *c != '_').collect::<String>().to_ascii_uppercase();
+            let expected = match norm.trim() {
+                "LINKINGUPDATES" => Some(Kinds::LinkingUpdates),
+                "BENEFITSAVAILED" => Some(Kinds::BenefitsAvailed),
+                _ => None,
+            };
+            proptest::prop_assert_eq!(Kinds::parse(&raw), expected);
+        }
+
+        #[test]
+        fn any_cursor_text_is_refused_or_decoded_without_panic(raw in "\\PC{0,200}") {
+            if let Ok(c) = Cursor::decode(&raw) {
+                let _ = check_cursor(&plan(), &c);
+                let _ = c.window();
+            }
+        }
+    }
 
     #[test]
     fn activity_types_are_case_and_underscore_insensitive() {
@@ -367,21 +417,32 @@ mod tests {
 
     fn plan() -> Plan {
         let to = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        Plan { org: 1, customer: 2, fingerprint: "f".into(), programs: vec![3, 4], kinds: Kinds::Both, benefits_from: to - Duration::days(30), to }
+        let link_versions = BTreeMap::from([(3, 12), (4, 1)]);
+        Plan { org: 1, customer: 2, fingerprint: "f".into(), programs: vec![3, 4], kinds: Kinds::Both, benefits_from: to - Duration::days(30), to, link_versions }
     }
 
     #[test]
     fn cursors_round_trip_and_refuse_tampering() {
         let p = plan();
         let (lo, _) = p.bounds(3, true);
-        let c = Cursor { v: 1, c: 2, f: "f".into(), o: 10, t: Some(25), from: 1, to: 2, s: vec![StreamPos { p: 3, b: true, a: Some(format!("{lo}x")), d: false }] };
+        let c = Cursor {
+            v: CURSOR_VERSION,
+            c: 2,
+            f: "f".into(),
+            o: 10,
+            t: Some(25),
+            from: 1,
+            to: 2,
+            s: vec![StreamPos { p: 3, b: true, a: Some(format!("{lo}x")), d: false, h: None }, StreamPos { p: 3, b: false, a: None, d: false, h: Some(12) }],
+        };
         let decoded = Cursor::decode(&c.encode()).unwrap();
         assert_eq!(decoded, c);
         assert!(check_cursor(&p, &decoded).is_ok());
         assert!(Cursor::decode("not-a-cursor").is_err());
         let other = Cursor { c: 9, ..c.clone() };
         assert!(check_cursor(&p, &other).is_err());
-        let outside = Cursor { s: vec![StreamPos { p: 3, b: true, a: Some("HIST#0000000003#B#2000".into()), d: false }], ..c };
+        assert_eq!(decoded.link_versions(), BTreeMap::from([(3, 12)]));
+        let outside = Cursor { s: vec![StreamPos { p: 3, b: true, a: Some("HIST#0000000003#B#2000".into()), d: false, h: None }], ..c };
         assert!(check_cursor(&p, &outside).is_err());
     }
 
@@ -391,7 +452,9 @@ mod tests {
         assert_eq!(p.streams(), vec![(3, false), (3, true), (4, false), (4, true)]);
         let (lo, hi) = p.bounds(3, false);
         assert_eq!(lo, "HIST#0000000003#L#");
-        assert_eq!(hi, "HIST#0000000003#L#2026-06-01T00:00:00.000Z#~");
+        assert_eq!(hi, "HIST#0000000003#L#00000000000000000012#~");
+        assert!(keys::linking_activity(1, 2, 3, 12, 2).sk.as_str() <= hi.as_str());
+        assert!(keys::linking_activity(1, 2, 3, 13, 0).sk.as_str() > hi.as_str());
         let (lo, _) = p.bounds(3, true);
         assert_eq!(lo, "HIST#0000000003#B#2026-05-02T00:00:00.000Z");
     }
@@ -403,5 +466,8 @@ mod tests {
         add_benefit_counts(&mut sums, Some(&json!({"billNumber": "B1"})));
         add_benefit_counts(&mut sums, None);
         assert_eq!(sums, BTreeMap::from([("Lounge".to_string(), 3)]));
+        // Stored counts at the limit of u64 saturate instead of overflowing (a read never fails).
+        add_benefit_counts(&mut sums, Some(&json!({"benefits": [{"name": "Lounge", "count": u64::MAX}, {"name": "Lounge", "count": u64::MAX}]})));
+        assert_eq!(sums["Lounge"], u64::MAX);
     }
 }

@@ -117,8 +117,8 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejec
     if req.body.len() > MAX_BODY_BYTES {
         return Err(Rejection(payload_too_large()));
     }
-    let de = &mut serde_json::Deserializer::from_slice(&req.body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(&req.body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = if path == "." || path.is_empty() { String::new() } else { format!(" at field `{path}`") };
@@ -127,7 +127,16 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejec
             400,
             format!("Malformed JSON{field} (line {}, column {}): {}", inner.line(), inner.column(), strip_position(&inner.to_string())),
         ))
-    })
+    })?;
+    // One JSON document and nothing after it but whitespace: trailing bytes are refused, not ignored.
+    de.end().map_err(|e| {
+        Rejection(ApiResponse::error(
+            400,
+            400,
+            format!("Malformed JSON (line {}, column {}): trailing characters after the JSON document", e.line(), e.column()),
+        ))
+    })?;
+    Ok(value)
 }
 
 pub fn payload_too_large() -> ApiResponse {
@@ -147,8 +156,8 @@ pub fn batch_status(statuses: impl IntoIterator<Item = bool>) -> u16 {
     }
 }
 
-/// Batch limit shared by every write API (PRODUCT.md §3).
-pub const MAX_CUSTOMERS_PER_REQUEST: usize = 50;
+/// Batch limits shared by every write API (PRODUCT.md §3), defined in `limits`.
+pub use crate::limits::{MAX_CUSTOMERS_PER_REQUEST, MAX_ENTRIES_PER_CUSTOMER};
 
 pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
     if len > MAX_CUSTOMERS_PER_REQUEST {
@@ -158,6 +167,21 @@ pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
         )))
     } else {
         Ok(())
+    }
+}
+
+/// At most `MAX_ENTRIES_PER_CUSTOMER` program entries under each customer (2008 too, naming the
+/// customer by its position); `counts` are the entries of each customer in request order.
+pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Result<(), Rejection> {
+    match counts.into_iter().enumerate().find(|(_, n)| *n > MAX_ENTRIES_PER_CUSTOMER) {
+        Some((i, n)) => Err(Rejection(ApiResponse::catalog_error(
+            400,
+            ErrorCode::BatchLimit.with_detail(format!(
+                "customer {} of the request has {n} partner program entries; send at most {MAX_ENTRIES_PER_CUSTOMER} per customer",
+                i + 1
+            )),
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -222,6 +246,25 @@ mod tests {
         assert_eq!(parse_json_body::<Body>(&req(Some("text/plain"), "{}")).unwrap_err().0.status, 415);
         let big = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
         assert_eq!(parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big)).unwrap_err().0.status, 413);
+    }
+
+    #[test]
+    fn trailing_characters_after_the_document_are_refused() {
+        let ok = r#" {"items":[{"count":1}]} "#;
+        assert!(parse_json_body::<Body>(&req(Some("application/json"), ok)).is_ok());
+        for bad in [r#"{"items":[]} x"#, r#"{"items":[]}{}"#, r#"{"items":[]},"#] {
+            let r = parse_json_body::<Body>(&req(Some("application/json"), bad)).unwrap_err().0;
+            assert_eq!(r.status, 400, "{bad}");
+            assert!(r.body.contains("trailing characters"), "{}", r.body);
+        }
+    }
+
+    #[test]
+    fn entries_per_customer_are_limited_naming_the_customer() {
+        assert!(check_entries_per_customer([1, 50, 0]).is_ok());
+        let r = check_entries_per_customer([1, 51]).unwrap_err().0;
+        assert_eq!(r.status, 400);
+        assert!(r.body.contains("2008") && r.body.contains("customer 2 of the request has 51"), "{}", r.body);
     }
 
     #[test]

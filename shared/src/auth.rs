@@ -47,18 +47,36 @@ fn same_digest(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Stands in for the stored digest when the client key is unknown, so an unknown key costs the
+/// same hashing and comparison as a wrong secret: the SHA-256 of a random token drawn once per
+/// container, whose preimage nobody ever holds.
+static DUMMY_DIGEST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| secret_digest(&random_token(32)));
+
+/// The one decision on a presented secret: always hashes it and always compares the full digest
+/// (against the dummy when the key is unknown), so the work does not depend on whether the key
+/// exists or how much of the secret matched.
+pub fn check_secret(record: Option<&ClientRecord>, secret: &str) -> Result<AuthContext, AuthError> {
+    let presented = secret_digest(secret);
+    let expected = record.map_or(DUMMY_DIGEST.as_str(), |r| r.secret_sha256.as_str());
+    let matches = same_digest(expected, &presented);
+    match record {
+        Some(r) if matches => Ok(AuthContext { org_id: r.org_id, role: r.role }),
+        _ => Err(AuthError::Rejected),
+    }
+}
+
+/// A client key as issued (`ck_` + URL-safe base64): anything else cannot exist and is refused
+/// before a key is built from it.
+fn plausible_client_key(key: &str) -> bool {
+    key.len() <= crate::limits::MAX_CLIENT_KEY_CHARS && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Verifies an `Authorization` header value and returns who is calling.
 pub async fn authenticate(store: &Store, header: Option<&str>) -> Result<AuthContext, AuthError> {
     let header = header.filter(|h| !h.trim().is_empty()).ok_or(AuthError::Missing)?;
     let (key, secret) = parse_basic(header)?;
-    if key.len() > 128 {
-        return Err(AuthError::Rejected);
-    }
-    let record = store.client_record(&key).await?.ok_or(AuthError::Rejected)?;
-    if !same_digest(&record.secret_sha256, &secret_digest(&secret)) {
-        return Err(AuthError::Rejected);
-    }
-    Ok(AuthContext { org_id: record.org_id, role: record.role })
+    let record = if plausible_client_key(&key) { store.client_record(&key).await? } else { None };
+    check_secret(record.as_ref(), &secret)
 }
 
 /// Credentials as handed to a client once: the table keeps only the digest.
@@ -120,6 +138,31 @@ mod tests {
         assert!(same_digest("ab", "ab"));
         assert!(!same_digest("ab", "ac"));
         assert!(!same_digest("ab", "abc"));
+    }
+
+    fn record(secret: &str) -> ClientRecord {
+        ClientRecord {
+            pk: "p".into(),
+            sk: "s".into(),
+            entity: "CLIENT".into(),
+            client_key: "ck_x".into(),
+            org_id: 7,
+            role: Role::Api,
+            secret_sha256: secret_digest(secret),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_secrets_are_rejected_alike() {
+        assert_eq!(check_secret(Some(&record("right")), "right").unwrap(), AuthContext { org_id: 7, role: Role::Api });
+        assert!(matches!(check_secret(Some(&record("right")), "wrong"), Err(AuthError::Rejected)));
+        assert!(matches!(check_secret(None, "right"), Err(AuthError::Rejected)));
+        // The stand-in digest is a real SHA-256 (same length, so the comparison runs in full)
+        // whose preimage nobody is given.
+        assert_eq!(DUMMY_DIGEST.len(), secret_digest("x").len());
+        assert!(matches!(check_secret(None, ""), Err(AuthError::Rejected)));
+        assert!(plausible_client_key("ck_AbC-_09") && !plausible_client_key("ck_a#b") && !plausible_client_key(&"k".repeat(129)));
     }
 
     #[test]

@@ -27,7 +27,11 @@ pub async fn authorize(store: &Store, event: &Value) -> Result<Value, AuthError>
         Ok(ctx) => Ok(json!({"isAuthorized": true, "context": {"orgId": ctx.org_id, "role": ctx.role.as_str()}})),
         Err(AuthError::Store(e)) => Err(AuthError::Store(e)),
         Err(e) => {
-            tracing::info!(reason = %e, "request not authorized");
+            // One line per refusal (API Gateway answers 401): the masked client key, never the secret.
+            let client_key = authorization(event).and_then(|h| crate::auth::parse_basic(h).ok()).map(|(k, _)| crate::logging::mask_key(&k));
+            let method = event.pointer("/requestContext/http/method").and_then(Value::as_str).unwrap_or("");
+            let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("");
+            tracing::info!(status = 401, method, path, clientKey = client_key.as_deref(), reason = %e, "request refused");
             Ok(json!({"isAuthorized": false, "context": {}}))
         }
     }

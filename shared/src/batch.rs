@@ -2,7 +2,7 @@
 //! independently, each customer's program entries in order, results reported in request order
 //! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
 
-use crate::api::{batch_status, check_batch_size, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::api::{batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse};
 use crate::customer_identity::{resolve, Identifiers, Resolution};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::linkage_write::StorageFailure;
@@ -10,6 +10,7 @@ use crate::model::{Customer, OrgId};
 use crate::state::{AppState, OrgCatalog};
 use crate::wire::CustomerBlock;
 use futures::StreamExt;
+use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
@@ -97,7 +98,7 @@ where
     let Some(items) = customers(body).filter(|c| !c.is_empty()) else {
         return empty_batch(names.batch).into();
     };
-    if let Err(r) = check_batch_size(items.len()) {
+    if let Err(r) = check_batch_size(items.len()).and_then(|()| check_entries_per_customer(items.iter().map(|c| c.entries.len()))) {
         return r.into();
     }
     let catalog = match state.catalog(req.auth.org_id).await {
@@ -120,11 +121,18 @@ where
 {
     let process = &process;
     let org = req.auth.org_id;
-    let results: Vec<CustomerResult> = futures::stream::iter(customers.into_iter().enumerate())
-        .map(|(index, bc)| async move { one_customer(state, org, names, index, bc, process).await })
-        .buffered(state.config.batch_concurrency)
+    // Customers run in a shuffled order (results stay in request order): concurrent batches over
+    // the same customers (parallel workers fed one list, a client's retries) would otherwise reach
+    // every customer at the same moment and contend on each one in lockstep.
+    let mut jobs: Vec<(usize, BatchCustomer<E>)> = customers.into_iter().enumerate().collect();
+    jobs.shuffle(&mut rand::rng());
+    let mut results: Vec<(usize, CustomerResult)> = futures::stream::iter(jobs)
+        .map(|(i, bc)| async move { (i, one_customer(state, org, names, i, bc, process).await) })
+        .buffer_unordered(state.config.batch_concurrency)
         .collect()
         .await;
+    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<CustomerResult> = results.into_iter().map(|(_, r)| r).collect();
     let attempted: usize = results.iter().map(|r| r.attempted).sum();
     let storage_failures: usize = results.iter().map(|r| r.storage_failures).sum();
     if attempted > 0 && storage_failures == attempted {

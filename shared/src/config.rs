@@ -13,6 +13,13 @@ pub struct Config {
     pub config_cache_ttl: Duration,
     /// Customers of one batch processed at once (BATCH_CONCURRENCY, default 8).
     pub batch_concurrency: usize,
+    /// How long one item keeps retrying a write it lost to concurrent writers before it gets 2010
+    /// (WRITE_CONTENTION_BUDGET_MS, default 4000; PRODUCT.md §5 "a few seconds").
+    pub write_contention_budget: Duration,
+    /// After this long no write of a request starts another attempt (WRITE_REQUEST_BUDGET_MS,
+    /// default 18000). In Lambda the invocation's own deadline tightens it
+    /// (`lambda_adapter::write_deadline`), so the last read and write still finish in time.
+    pub write_request_budget: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +46,17 @@ impl Config {
         let due_shards = parse_number(&lookup, "DUE_SHARDS", 8, 1, 1000, &mut problems) as u32;
         let cache = parse_number(&lookup, "CONFIG_CACHE_SECONDS", 30, 0, 3600, &mut problems);
         let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 8, 1, 50, &mut problems) as usize;
+        let contention = parse_number(&lookup, "WRITE_CONTENTION_BUDGET_MS", 4000, 0, 60_000, &mut problems);
+        let request = parse_number(&lookup, "WRITE_REQUEST_BUDGET_MS", 18_000, 0, 600_000, &mut problems);
         if problems.is_empty() {
-            Ok(Config { table_name, due_shards, config_cache_ttl: Duration::from_secs(cache), batch_concurrency })
+            Ok(Config {
+                table_name,
+                due_shards,
+                config_cache_ttl: Duration::from_secs(cache),
+                batch_concurrency,
+                write_contention_budget: Duration::from_millis(contention),
+                write_request_budget: Duration::from_millis(request),
+            })
         } else {
             Err(ConfigError { problems })
         }
@@ -84,5 +100,6 @@ mod tests {
     fn defaults_apply() {
         let c = Config::from_lookup(|n| (n == "TABLE_NAME").then(|| "t".to_string())).unwrap();
         assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 8, 30));
+        assert_eq!((c.write_contention_budget.as_millis(), c.write_request_budget.as_millis()), (4000, 18_000));
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::error_catalog::ItemStatus;
 use crate::keys::IdentifierKind;
+use crate::limits::{check_text, LimitError, MAX_EMAIL_CHARS, MAX_EXTERNAL_ID_CHARS, MOBILE_MAX_DIGITS, MOBILE_MIN_DIGITS};
 use crate::model::{Customer, CustomerId, OrgId};
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value};
@@ -14,8 +15,9 @@ pub struct Identifiers {
     pub mobile: Option<String>,
     pub email: Option<String>,
     pub external_id: Option<String>,
-    /// Set when `id` was given but is not a positive integer.
-    pub bad_id: bool,
+    /// Why these identifiers cannot name any customer (an `id` that is not a positive integer, an
+    /// identifier over its limit), naming the field; checked before any key is built.
+    pub problem: Option<String>,
 }
 
 pub fn normalize_mobile(raw: &str) -> String {
@@ -26,6 +28,28 @@ pub fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
+/// The limits every stored identifier meets (`limits`), so a lookup by a longer one can answer
+/// "no such customer" without building a key DynamoDB would refuse.
+pub fn check_mobile(mobile: &str) -> Result<(), LimitError> {
+    let n = mobile.len();
+    if !(MOBILE_MIN_DIGITS..=MOBILE_MAX_DIGITS).contains(&n) {
+        return Err(LimitError::new("mobile", format!("must have {MOBILE_MIN_DIGITS} to {MOBILE_MAX_DIGITS} digits ({n} given)")));
+    }
+    Ok(())
+}
+
+pub fn check_email(email: &str) -> Result<(), LimitError> {
+    check_text("email", email, MAX_EMAIL_CHARS)?;
+    if !email.contains('@') {
+        return Err(LimitError::new("email", "is not an email address"));
+    }
+    Ok(())
+}
+
+pub fn check_external_id(external_id: &str) -> Result<(), LimitError> {
+    check_text("externalId", external_id, MAX_EXTERNAL_ID_CHARS)
+}
+
 fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(crate::api::value_as_text)
 }
@@ -34,13 +58,20 @@ impl Identifiers {
     pub fn from_json(obj: &Map<String, Value>) -> Self {
         let raw_id = text(obj.get("id"));
         let id = raw_id.as_deref().and_then(|s| s.parse::<CustomerId>().ok()).filter(|n| *n > 0);
-        Identifiers {
-            bad_id: raw_id.is_some() && id.is_none(),
-            id,
-            mobile: text(obj.get("mobile")).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty()),
-            email: text(obj.get("email")).map(|e| normalize_email(&e)),
-            external_id: text(obj.get("externalId")),
-        }
+        let mobile = text(obj.get("mobile")).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty());
+        let email = text(obj.get("email")).map(|e| normalize_email(&e));
+        let external_id = text(obj.get("externalId"));
+        let problem = if raw_id.is_some() && id.is_none() {
+            Some("`id` must be a positive integer".to_string())
+        } else {
+            let checks = [
+                mobile.as_deref().map(check_mobile),
+                email.as_deref().map(check_email),
+                external_id.as_deref().map(check_external_id),
+            ];
+            checks.into_iter().flatten().find_map(Result::err).map(|e| e.to_string())
+        };
+        Identifiers { id, mobile, email, external_id, problem }
     }
 
     /// From the read APIs' `identifierName`/`identifierValue` pair.
@@ -58,10 +89,10 @@ impl Identifiers {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.id.is_none() && self.mobile.is_none() && self.email.is_none() && self.external_id.is_none() && !self.bad_id
+        self.id.is_none() && self.mobile.is_none() && self.email.is_none() && self.external_id.is_none() && self.problem.is_none()
     }
 
-    /// The identifiers as logs may show them: mobile and email masked.
+    /// The identifiers as logs may show them: mobile, email and externalId masked.
     pub fn masked(&self) -> String {
         let mut parts = Vec::new();
         if let Some(id) = self.id {
@@ -74,7 +105,7 @@ impl Identifiers {
             parts.push(format!("email={}", crate::logging::mask(e)));
         }
         if let Some(x) = &self.external_id {
-            parts.push(format!("externalId={x}"));
+            parts.push(format!("externalId={}", crate::logging::mask(x)));
         }
         parts.join(" ")
     }
@@ -112,8 +143,8 @@ impl Resolution {
 
 /// Finds the one customer every given identifier names.
 pub async fn resolve(store: &Store, org: OrgId, ids: &Identifiers) -> Result<Resolution, StoreError> {
-    if ids.bad_id {
-        return Ok(Resolution::NotFound("`id` must be a positive integer".into()));
+    if let Some(problem) = &ids.problem {
+        return Ok(Resolution::NotFound(problem.clone()));
     }
     if ids.is_empty() {
         return Ok(Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()));
@@ -167,7 +198,7 @@ mod tests {
 
     #[test]
     fn ids_must_be_positive_integers() {
-        assert!(ids(json!({"id": "abc"})).bad_id);
+        assert!(ids(json!({"id": "abc"})).problem.is_some());
         assert_eq!(ids(json!({"id": "42"})).id, Some(42));
         assert_eq!(ids(json!({"id": 42})).id, Some(42));
     }
@@ -177,6 +208,31 @@ mod tests {
         let m = ids(json!({"mobile": "919740000012", "email": "jane.doe@example.com", "id": 7})).masked();
         assert!(!m.contains("919740000012") && !m.contains("jane.doe"), "{m}");
         assert!(m.contains("id=7"));
+    }
+
+    #[test]
+    fn identifiers_over_their_limits_are_a_problem_naming_the_field() {
+        for (field, v) in [("externalId", json!("x".repeat(129))), ("email", json!(format!("{}@x.io", "a".repeat(260)))), ("mobile", json!("9".repeat(16)))] {
+            let problem = ids(json!({ field: v })).problem.unwrap_or_default();
+            assert!(problem.starts_with(field), "{field}: {problem}");
+        }
+        assert!(ids(json!({"externalId": "C-1\u{0}"})).problem.is_some());
+        assert!(ids(json!({"externalId": "x".repeat(128), "mobile": "919740000000"})).problem.is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_identifier_text_is_usable_within_its_limits_or_a_problem(text in "\\PC{0,300}", name in "\\PC{0,12}") {
+            for field in ["mobile", "email", "externalId", "id"] {
+                let i = ids(json!({ field: text.clone() }));
+                if i.problem.is_none() {
+                    proptest::prop_assert!(i.mobile.as_ref().is_none_or(|m| m.len() <= MOBILE_MAX_DIGITS));
+                    proptest::prop_assert!(i.email.as_ref().is_none_or(|e| e.chars().count() <= MAX_EMAIL_CHARS));
+                    proptest::prop_assert!(i.external_id.as_ref().is_none_or(|x| x.chars().count() <= MAX_EXTERNAL_ID_CHARS && !x.chars().any(char::is_control)));
+                }
+            }
+            let _ = Identifiers::from_query(&name, &text);
+        }
     }
 
     #[test]

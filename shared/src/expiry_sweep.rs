@@ -579,8 +579,11 @@ impl Run<'_> {
         let shards = self.state.config.due_shards;
         let org = before.org_id;
         let mut items = vec![tx::put_versioned(table, to_item(&LinkageRecord::new(plan.after.clone(), shards))?, Some(before.version))?];
-        for step in &plan.steps {
-            let activity = activity_for(&step.after, step.activity, step.at);
+        let mut from = before;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let mut activity = activity_for(Some(from), &step.after, step.activity, step.at);
+            activity.step = u32::try_from(i).unwrap_or(u32::MAX);
+            from = &step.after;
             items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity))?)?);
             let event = outbox::event(step.event, step.action.update_type(), org, customer, program, &step.after, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
@@ -591,7 +594,7 @@ impl Run<'_> {
         if let Some(b) = backup {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
             items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
-            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(&b.linkage, kind, self.now)))?)?);
+            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(b.existing.as_ref(), &b.linkage, kind, self.now)))?)?);
             let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
@@ -647,7 +650,7 @@ impl Run<'_> {
         if existing.is_none() {
             linkage.pending_relink = None;
         }
-        Ok(Some(BackupMembership { program: backup.clone(), linkage, expected_version: existing.map(|l| l.version), customer }))
+        Ok(Some(BackupMembership { program: backup.clone(), linkage, expected_version: existing.as_ref().map(|l| l.version), existing, customer }))
     }
 
     /// A program's own expiry: every member, page by page through the ProgramMembers index.
@@ -837,6 +840,8 @@ struct BackupMembership {
     program: PartnerProgram,
     linkage: Linkage,
     expected_version: Option<u64>,
+    /// The backup linkage as read (its history record's `from`).
+    existing: Option<Linkage>,
     customer: Customer,
 }
 

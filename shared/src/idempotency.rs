@@ -33,7 +33,7 @@ pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 /// How long a completed response is replayed.
 pub const RETENTION_HOURS: i64 = 24;
-/// How long a claim holds the key without completing (the Lambda timeout is 10 s).
+/// How long a claim holds the key without completing (the longest Lambda timeout is 25 s).
 pub const LEASE_SECONDS: i64 = 30;
 /// Stored bodies stay well under DynamoDB's 400 KB item limit.
 pub const MAX_STORED_BODY: usize = 300 * 1024;

@@ -130,8 +130,20 @@ pub fn activity_sk_prefix(program: ProgramId, benefit: bool) -> String {
     format!("HIST#{program:010}#{}#", activity_kind_letter(benefit))
 }
 
-pub fn activity(org: OrgId, customer: CustomerId, program: ProgramId, benefit: bool, at: DateTime<Utc>, unique: &str) -> Key {
-    Key::new(customer_pk(org, customer), format!("{}{}#{unique}", activity_sk_prefix(program, benefit), key_time(at)))
+/// A linking record: keyed by the linkage version its transaction committed (and its step within
+/// that transaction), so the key order is the commit order (PRODUCT.md §5).
+pub fn linking_activity(org: OrgId, customer: CustomerId, program: ProgramId, version: u64, step: u32) -> Key {
+    Key::new(customer_pk(org, customer), format!("{}{}", activity_sk_prefix(program, false), linking_sk_suffix(version, step)))
+}
+
+/// The version part of a linking record's sort key (fixed width, so it sorts numerically).
+pub fn linking_sk_suffix(version: u64, step: u32) -> String {
+    format!("{version:020}#{step:03}")
+}
+
+/// A benefits-availed record: keyed by when the benefit was availed (the history's time window).
+pub fn benefit_activity(org: OrgId, customer: CustomerId, program: ProgramId, at: DateTime<Utc>, unique: &str) -> Key {
+    Key::new(customer_pk(org, customer), format!("{}{}#{unique}", activity_sk_prefix(program, true), key_time(at)))
 }
 
 pub fn membership_id(org: OrgId, program: ProgramId, membership_id: &str) -> Key {
@@ -179,14 +191,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn history_keys_sort_by_time_within_program_and_kind() {
+    fn benefit_keys_sort_by_time_and_linking_keys_by_version() {
         let t1 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let t2 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.5Z").unwrap().with_timezone(&Utc);
-        let a = activity(1, 2, 3, false, t1, "z");
-        let b = activity(1, 2, 3, false, t2, "a");
+        let a = benefit_activity(1, 2, 3, t1, "z");
+        let b = benefit_activity(1, 2, 3, t2, "a");
         assert!(a.sk < b.sk);
-        assert!(a.sk.starts_with(&activity_sk_prefix(3, false)));
+        assert!(a.sk.starts_with(&activity_sk_prefix(3, true)));
         assert_ne!(activity_sk_prefix(3, false), activity_sk_prefix(3, true));
+        let v9 = linking_activity(1, 2, 3, 9, 0);
+        let v10 = linking_activity(1, 2, 3, 10, 0);
+        let v10b = linking_activity(1, 2, 3, 10, 1);
+        assert!(v9.sk < v10.sk && v10.sk < v10b.sk, "{} {} {}", v9.sk, v10.sk, v10b.sk);
+        assert!(linking_activity(1, 2, 3, u64::MAX, 999).sk.starts_with(&activity_sk_prefix(3, false)));
     }
 
     #[test]

@@ -4,12 +4,14 @@
 
 use crate::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::model::{AuthContext, Role};
+use crate::request_decoding::{check_decoded, decode_path_segment, decode_query};
 use crate::router::{dispatch, handler_for};
 use crate::state::AppState;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The caller as the authorizer established it (`orgId`, `role` in the authorizer context).
 pub fn auth_from_context(ctx: Option<&RequestContext>) -> Option<AuthContext> {
@@ -23,14 +25,30 @@ pub fn auth_from_context(ctx: Option<&RequestContext>) -> Option<AuthContext> {
     Some(AuthContext { org_id: org, role })
 }
 
-pub fn to_api_request(req: &Request, auth: AuthContext) -> ApiRequest {
-    let query = req.query_string_parameters();
-    let path_params = req.path_parameters();
-    ApiRequest {
+/// The request as handlers see it, decoded by the same strict rules as the local server
+/// (`request_decoding`): the query from the raw query string (API Gateway HTTP API passes it as
+/// sent; lambda_http rebuilds an encoded one for REST), path parameters decoded for REST (which
+/// passes them encoded) and checked for the HTTP API (which passes them decoded). An undecodable
+/// parameter is a 400 naming it.
+pub fn to_api_request(req: &Request, auth: AuthContext) -> Result<ApiRequest, ApiResponse> {
+    let bad = |e: crate::request_decoding::DecodeError| ApiResponse::error(400, 400, e.to_string());
+    let query = decode_query(req.uri().query()).map_err(bad)?;
+    let encoded_path_params = matches!(req.request_context_ref(), Some(RequestContext::ApiGatewayV1(_)));
+    let mut path_params = HashMap::new();
+    for (name, value) in req.path_parameters().iter() {
+        let value = if encoded_path_params {
+            decode_path_segment(name, value).map_err(bad)?
+        } else {
+            check_decoded(name, value).map_err(bad)?;
+            value.to_string()
+        };
+        path_params.insert(name.to_string(), value);
+    }
+    Ok(ApiRequest {
         method: req.method().as_str().to_string(),
         path: req.uri().path().to_string(),
-        path_params: path_params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        path_params,
+        query,
         headers: req
             .headers()
             .iter()
@@ -39,7 +57,7 @@ pub fn to_api_request(req: &Request, auth: AuthContext) -> ApiRequest {
         body: req.body().as_ref().to_vec(),
         auth,
         request_id: req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
-    }
+    })
 }
 
 pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
@@ -68,12 +86,37 @@ pub async fn run_http(function: &'static str) -> Result<(), lambda_http::Error> 
             if req.body().len() > MAX_BODY_BYTES {
                 return Ok(to_lambda_response(crate::api::payload_too_large()));
             }
-            let api_req = to_api_request(&req, auth);
-            Ok(to_lambda_response(dispatch(&state, handler, api_req).await))
+            match to_api_request(&req, auth) {
+                Ok(api_req) => {
+                    let deadline = write_deadline(req.lambda_context_ref().map(|c| c.deadline()));
+                    let resp = crate::linkage_write::WRITE_DEADLINE.scope(deadline, dispatch(&state, handler, api_req)).await;
+                    Ok(to_lambda_response(resp))
+                }
+                Err(resp) => {
+                    tracing::info!(method = %req.method(), path = %req.uri().path(), status = resp.status, "request refused");
+                    Ok(to_lambda_response(resp))
+                }
+            }
         }
     }))
     .await
 }
+
+/// Room kept at the end of an invocation for the last read and write a retried change starts
+/// (two SDK operation timeouts, `state::sdk_limits`) plus the response.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(4500);
+
+/// The instant after which no write of this invocation starts another attempt: the invocation's
+/// deadline minus `DEADLINE_MARGIN` (now, when it is already that close). Without a known deadline
+/// only `Config::write_request_budget` applies (`router::dispatch` takes the earlier of the two).
+pub fn write_deadline(invocation_deadline: Option<std::time::SystemTime>) -> Instant {
+    let remaining = match invocation_deadline {
+        Some(d) => d.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).saturating_sub(DEADLINE_MARGIN),
+        None => Duration::from_secs(3600),
+    };
+    Instant::now() + remaining
+}
+
 
 /// What every Lambda binary builds once per container: config from the environment, the DynamoDB
 /// client and a warm connection. A failure (a missing `TABLE_NAME`, an unparsable setting) is
@@ -120,4 +163,20 @@ async fn report_init_error(error_type: &str, message: &str) -> Result<(), lambda
         return Err(format!("/init/error answered {}", resp.status()).into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_stop_retrying_in_time_for_the_invocation_deadline() {
+        let now = std::time::SystemTime::now();
+        let in_25s = write_deadline(Some(now + Duration::from_secs(25)));
+        let left = in_25s.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_millis(20_500) && left >= Duration::from_millis(20_000), "{left:?}");
+        assert!(write_deadline(Some(now + Duration::from_secs(2))) <= Instant::now());
+        assert!(write_deadline(Some(now - Duration::from_secs(2))) <= Instant::now());
+        assert!(write_deadline(None) > Instant::now() + Duration::from_secs(60));
+    }
 }

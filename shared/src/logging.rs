@@ -26,6 +26,27 @@ pub fn init() {
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = Registry::default().with(filter).with(json_layer(std::io::stdout)).try_init();
+    // A panic (a bug; `router::dispatch` turns it into a 500) is one JSON line with its message and
+    // place, not the default hook's plain-text backtrace in the middle of the JSON log.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %message, at = %at, "panicked");
+    }));
+}
+
+/// Installs the JSON subscriber writing to `writer` instead of stdout (tests read what production
+/// would log); a no-op when a subscriber is already installed.
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let _ = Registry::default().with(EnvFilter::new("info")).with(json_layer(writer)).try_init();
 }
 
 /// Masks a mobile number or email for logs: keeps the shape, hides what identifies the person.
@@ -42,6 +63,18 @@ pub fn mask(value: &str) -> String {
     format!("{}{tail}", "*".repeat(n - 2))
 }
 
+/// Masks an API client key for logs: its `ck_` prefix and last four characters, enough to tell
+/// keys apart in an investigation without handing out a working key name.
+pub fn mask_key(key: &str) -> String {
+    let n = key.chars().count();
+    if n <= 10 {
+        return "*".repeat(n);
+    }
+    let head: String = key.chars().take(3).collect();
+    let tail: String = key.chars().skip(n - 4).collect();
+    format!("{head}***{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +85,9 @@ mod tests {
         assert_eq!(mask("919740000012"), "**********12");
         assert_eq!(mask("jane.doe@example.com"), "j***@example.com");
         assert_eq!(mask("123"), "***");
+        assert_eq!(mask("C-77-EXTERNAL"), "***********AL");
+        assert_eq!(mask_key("ck_abcdefghijklmnop"), "ck_***mnop");
+        assert_eq!(mask_key("short"), "*****");
     }
 
     #[derive(Clone, Default)]

@@ -403,6 +403,43 @@ impl Linkage {
     }
 }
 
+/// What a linking record says a linkage was before and after its change: the fields a linking
+/// update can move (not benefit counters, which benefits records account for). Each record's
+/// `from` is the `to` of the record before it, because both are taken from the version the
+/// committing transaction was conditioned on (PRODUCT.md §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkState {
+    pub linked: bool,
+    pub status: LinkageStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_expiry_date: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub partner_membership_id: Option<String>,
+    pub membership_start_date: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub membership_end_date: Option<DateTime<Utc>>,
+}
+
+impl LinkState {
+    pub fn of(l: &Linkage) -> Self {
+        LinkState {
+            linked: l.linked,
+            status: l.status,
+            tier_number: l.tier_number,
+            tier_name: l.tier_name.clone(),
+            tier_expiry_date: l.tier_expiry_date,
+            partner_membership_id: l.partner_membership_id.clone(),
+            membership_start_date: l.membership_start_date,
+            membership_end_date: l.membership_end_date,
+        }
+    }
+}
+
 /// An immutable history record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -420,4 +457,16 @@ pub struct Activity {
     pub tier_expiry_date: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub benefit_details: Option<serde_json::Value>,
+    /// The linkage version the change produced: linking records are keyed by it (with `step`), so
+    /// the history reads in commit order whatever the clocks of concurrent writers said.
+    #[serde(default)]
+    pub version: u64,
+    /// Position among the records of one transaction (a sweep applies several transitions at once).
+    #[serde(default)]
+    pub step: u32,
+    /// Linking records: the state before (absent for a first link) and after the change.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<LinkState>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<LinkState>,
 }

@@ -171,14 +171,12 @@ pub struct ActivityRecord {
 
 impl ActivityRecord {
     pub fn new(activity: Activity) -> Self {
-        let Key { pk, sk } = keys::activity(
-            activity.org_id,
-            activity.customer_id,
-            activity.partner_program_id,
-            activity.activity_type.is_benefit(),
-            activity.activity_date,
-            &activity.activity_id,
-        );
+        let a = &activity;
+        let Key { pk, sk } = if a.activity_type.is_benefit() {
+            keys::benefit_activity(a.org_id, a.customer_id, a.partner_program_id, a.activity_date, &a.activity_id)
+        } else {
+            keys::linking_activity(a.org_id, a.customer_id, a.partner_program_id, a.version, a.step)
+        };
         ActivityRecord { pk, sk, entity: "ACTIVITY".into(), activity }
     }
 }

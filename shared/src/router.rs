@@ -78,7 +78,8 @@ pub fn handler_for(function: &str) -> Option<Handler> {
     routes().into_iter().find(|r| r.function == function).map(|r| r.handler)
 }
 
-/// What a method and path resolve to.
+/// What a method and path resolve to. Path parameters are as sent (still percent-encoded):
+/// `request_decoding` decodes them, so the local server and the Lambda adapter decode alike.
 pub enum Matched {
     Found(Handler, HashMap<String, String>),
     MethodNotAllowed,
@@ -89,7 +90,8 @@ pub fn match_route(method: &str, path: &str) -> Matched {
     let mut path_matched = false;
     for r in routes() {
         if let Some(params) = match_path(r.path, path) {
-            if r.method.eq_ignore_ascii_case(method) {
+            // Methods are case-sensitive (RFC 9110 §9.1): `post` is not POST.
+            if r.method == method {
                 return Matched::Found(r.handler, params);
             }
             path_matched = true;
@@ -114,20 +116,12 @@ fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
             if g.is_empty() {
                 return None;
             }
-            let decoded = percent_decode(g);
-            params.insert(name.to_string(), decoded);
+            params.insert(name.to_string(), g.to_string());
         } else if *p != g {
             return None;
         }
     }
     Some(params)
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 /// Runs a handler under its `Idempotency-Key` (POST only, see `idempotency`), turning a panic (a
@@ -136,7 +130,7 @@ pub async fn dispatch(state: &AppState, handler: Handler, req: ApiRequest) -> Ap
     let request_id = req.request_id.clone();
     let (method, path, org) = (req.method.clone(), req.path.clone(), req.auth.org_id);
     let started = std::time::Instant::now();
-    let resp = crate::idempotency::guard(state, req, |req| async move {
+    let guarded = crate::idempotency::guard(state, req, |req| async move {
         match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
             Ok(resp) => resp,
             Err(_) => {
@@ -144,8 +138,14 @@ pub async fn dispatch(state: &AppState, handler: Handler, req: ApiRequest) -> Ap
                 ApiResponse::internal(&request_id)
             }
         }
-    })
-    .await;
+    });
+    // Writes retried under contention stop starting attempts at this deadline (`linkage_write`);
+    // an adapter that knows an earlier one (the Lambda invocation's) has set it already.
+    let mut deadline = started + state.config.write_request_budget;
+    if let Ok(earlier) = crate::linkage_write::WRITE_DEADLINE.try_with(|d| *d) {
+        deadline = deadline.min(earlier);
+    }
+    let resp = crate::linkage_write::WRITE_DEADLINE.scope(deadline, guarded).await;
     tracing::info!(%method, %path, org, status = resp.status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
     resp
 }
@@ -155,10 +155,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_match_with_parameters_decoded() {
+    fn paths_match_with_parameters_as_sent_and_methods_exactly() {
         let Matched::Found(_, p) = match_route("PUT", "/v2/organization/partnerPrograms/Sky%20Miles") else { panic!() };
-        assert_eq!(p["partnerProgramName"], "Sky Miles");
+        assert_eq!(p["partnerProgramName"], "Sky%20Miles");
         assert!(matches!(match_route("DELETE", "/v2/customers"), Matched::MethodNotAllowed));
+        assert!(matches!(match_route("post", "/v2/customers"), Matched::MethodNotAllowed));
         assert!(matches!(match_route("GET", "/v2/nothing"), Matched::NotFound));
     }
 

@@ -49,12 +49,48 @@ pub struct AppState {
     catalogs: Mutex<HashMap<OrgId, (Instant, Arc<OrgCatalog>)>>,
 }
 
+/// Timeouts and retries of every DynamoDB call, chosen against the 10 s function timeout and the
+/// 5 s write budget of a request (`Config::write_request_budget`); README "Timeouts and retries".
+pub mod sdk_limits {
+    use std::time::Duration;
+    /// Opening a connection (TLS included); DynamoDB answers in milliseconds from the same region.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+    /// One HTTP attempt: a single-digit-millisecond call that has not answered in a second is
+    /// stuck, and a retry on a fresh connection does better than waiting.
+    pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+    /// One operation, its retries included: the last write a request starts (at most 5 s in) plus
+    /// its read and its transaction end by 9 s, inside the 10 s function timeout.
+    pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Attempts per operation (throttling, 5xx, timeouts). Conflicts between our own writers are
+    /// not retried here but by `linkage_write`, which re-reads before trying again.
+    pub const MAX_ATTEMPTS: u32 = 3;
+    pub const INITIAL_BACKOFF: Duration = Duration::from_millis(25);
+    pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
+}
+
 /// The SDK configuration of every binary: the standard environment, profile and credential chain
-/// over one HTTPS client, rustls with ring (the SDK's default client would add aws-lc).
+/// over one HTTPS client, rustls with ring (the SDK's default client would add aws-lc), with the
+/// timeouts and retries of `sdk_limits`.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https).load().await
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(sdk_limits::CONNECT_TIMEOUT)
+        .operation_attempt_timeout(sdk_limits::ATTEMPT_TIMEOUT)
+        .operation_timeout(sdk_limits::OPERATION_TIMEOUT)
+        .build();
+    let retries = RetryConfig::standard()
+        .with_max_attempts(sdk_limits::MAX_ATTEMPTS)
+        .with_initial_backoff(sdk_limits::INITIAL_BACKOFF)
+        .with_max_backoff(sdk_limits::MAX_BACKOFF);
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .load()
+        .await
 }
 
 impl AppState {

@@ -16,6 +16,11 @@ pub enum StoreError {
     /// DynamoDB refused or failed the call (after the SDK's own retries).
     #[error("dynamodb {operation} failed: {message}")]
     Service { operation: &'static str, message: String, throttled: bool },
+    /// DynamoDB refused a value the request carried (ValidationException: a key or item too
+    /// large, a number it cannot keep). A client error, never worth retrying. `limits` keeps
+    /// requests from getting here; this is the backstop that keeps it from looking like an outage.
+    #[error("dynamodb {operation} refused a value: {message}")]
+    Refused { operation: &'static str, message: String },
     #[error(transparent)]
     Record(#[from] RecordError),
 }
@@ -26,6 +31,9 @@ impl StoreError {
         E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
+        if err.code() == Some("ValidationException") {
+            return StoreError::Refused { operation, message: err.message().unwrap_or("invalid value").to_string() };
+        }
         let throttled = matches!(
             err.code(),
             Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded")
@@ -35,6 +43,11 @@ impl StoreError {
 
     pub fn is_throttled(&self) -> bool {
         matches!(self, StoreError::Service { throttled: true, .. })
+    }
+
+    /// True when the request carried something DynamoDB will never accept (a client error).
+    pub fn is_refused_value(&self) -> bool {
+        matches!(self, StoreError::Refused { .. })
     }
 }
 
@@ -50,6 +63,7 @@ pub enum TransactError {
 }
 
 impl TransactError {
+
     /// True when item `index` failed its condition.
     pub fn condition_failed_at(&self, index: usize) -> bool {
         matches!(self, TransactError::Cancelled { reasons } if reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed"))
@@ -214,7 +228,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| StoreError::from_sdk("Query", e))?;
-            total += u64::try_from(out.count).unwrap_or(0);
+            total = total.saturating_add(u64::try_from(out.count).unwrap_or(0));
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(total),

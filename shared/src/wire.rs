@@ -202,6 +202,46 @@ pub struct ActivityEntry {
     pub partner_tier_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_expiry_date: Option<String>,
+    /// Ours, on linking records: the state before and after the change, in commit order (each
+    /// record's `from` is the previous record's `to`). Omitted where there was none (a first link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<LinkStateView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<LinkStateView>,
+}
+
+/// A linkage's state in a linking record's `from` / `to`, with the names `partnerProgramDetails` uses.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkStateView {
+    pub linked: bool,
+    pub status: LinkageStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_tier_number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_tier_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_tier_expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_membership_id: Option<String>,
+    pub partner_program_membership_start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_program_membership_end_date: Option<String>,
+}
+
+impl From<&crate::model::LinkState> for LinkStateView {
+    fn from(s: &crate::model::LinkState) -> Self {
+        LinkStateView {
+            linked: s.linked,
+            status: s.status,
+            partner_tier_number: s.tier_number,
+            partner_tier_name: s.tier_name.clone(),
+            partner_tier_expiry_date: s.tier_expiry_date.map(format_utc),
+            partner_membership_id: s.partner_membership_id.clone(),
+            partner_program_membership_start_date: format_utc(s.membership_start_date),
+            partner_program_membership_end_date: s.membership_end_date.map(format_utc),
+        }
+    }
 }
 
 impl ActivityEntry {
@@ -215,6 +255,8 @@ impl ActivityEntry {
             activity_id: a.activity_id.clone(),
             partner_tier_name: a.tier_name.clone(),
             partner_tier_expiry_date: a.tier_expiry_date.map(format_utc),
+            from: a.from.as_ref().filter(|_| !a.activity_type.is_benefit()).map(LinkStateView::from),
+            to: a.to.as_ref().filter(|_| !a.activity_type.is_benefit()).map(LinkStateView::from),
         };
         match a.benefit_details.as_ref().map(stored_benefit_details) {
             Some(list) if !list.is_empty() => {

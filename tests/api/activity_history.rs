@@ -63,6 +63,30 @@ async fn program_id(state: &AppState, org: u64, name: &str) -> u64 {
     programs.iter().find(|p| p.partner_program_name == name).unwrap().partner_program_id
 }
 
+/// Versions for linking records written directly (they are keyed by version): above anything the
+/// API writes in these tests, below `DIRECT_VERSION_CEILING`.
+static NEXT_DIRECT_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
+const DIRECT_VERSION_CEILING: u64 = 1_000_000;
+
+/// Moves every linkage of a customer to `DIRECT_VERSION_CEILING`, as if the directly written
+/// linking records had been committed through it (reads bound linking records by the version).
+async fn adopt_direct_versions(state: &AppState, org: u64, customer: u64) {
+    for item in stored(state, org, customer, "LINK#").await {
+        state
+            .store
+            .client()
+            .update_item()
+            .table_name(state.store.table())
+            .key("PK", item["PK"].clone())
+            .key("SK", item["SK"].clone())
+            .update_expression("SET version = :v")
+            .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::N(DIRECT_VERSION_CEILING.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// Writes one activity record directly, as the owning operation's transaction would.
 async fn put_activity(state: &AppState, org: u64, customer: u64, program: (u64, &str), kind: ActivityType, at: DateTime<Utc>, details: Option<Value>) -> String {
     let activity = Activity {
@@ -76,6 +100,10 @@ async fn put_activity(state: &AppState, org: u64, customer: u64, program: (u64, 
         tier_name: None,
         tier_expiry_date: None,
         benefit_details: details,
+        version: if kind.is_benefit() { 0 } else { NEXT_DIRECT_VERSION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) },
+        step: 0,
+        from: None,
+        to: None,
     };
     let id = activity.activity_id.clone();
     assert!(state.store.put_new(to_item(&ActivityRecord::new(activity)).unwrap()).await.unwrap());
@@ -399,6 +427,7 @@ async fn three_programs_and_250_activities_page_through_every_record_once_via_cu
         }
         put_activity(&app.state, org, customer, program, kind, at, details).await;
     }
+    adopt_direct_versions(&app.state, org, customer).await;
     clock.set(now);
 
     // Pages of 7 (not a divisor of 250). After the first page another change happens: the cursor

@@ -34,7 +34,8 @@ fn schema_pointer(method: &str, path: &str, status: u16) -> Result<String, Strin
         None => "/components/responses/NotFound".to_string(),
         Some(t) => {
             let op = format!("/paths/{}/{}", escape(&t), method.to_ascii_lowercase());
-            if doc.pointer(&op).is_none() {
+            // Methods are case-sensitive: `post` is not the documented `POST`.
+            if method != method.to_ascii_uppercase() || doc.pointer(&op).is_none() {
                 "/components/responses/MethodNotAllowed".to_string()
             } else {
                 let r = format!("{op}/responses/{status}");

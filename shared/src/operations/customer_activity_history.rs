@@ -8,6 +8,7 @@ use crate::api::{ApiRequest, ApiResponse};
 use crate::customer_identity::{resolve, Identifiers, Resolution};
 use crate::dates::{format_utc, parse_history_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::limits::MAX_HISTORY_OFFSET;
 use crate::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
 use crate::wire::{ActivityEntry, BenefitSummary};
 use crate::state::AppState;
@@ -62,6 +63,9 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     let Some(ids) = Identifiers::from_query(name, value) else {
         return Err(bad_request("identifierName must be one of mobile, email, externalId, id"));
     };
+    if let Some(problem) = &ids.problem {
+        return Err(bad_request(format!("identifierValue: {problem}")));
+    }
     let kinds = match req.query_param("activityType") {
         None => Kinds::Both,
         Some(raw) => Kinds::parse(raw).ok_or_else(|| {
@@ -90,7 +94,12 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     };
     let offset = match req.query_param("offset") {
         None => 0,
-        Some(raw) => raw.trim().parse::<u64>().map_err(|_| bad_request("offset must be a non-negative integer"))?,
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|o| *o <= MAX_HISTORY_OFFSET)
+            .ok_or_else(|| bad_request(format!("offset must be an integer from 0 to {MAX_HISTORY_OFFSET}; page further with nextCursor")))?,
     };
     let program_id = match req.query_param("partnerProgramId") {
         None => None,
@@ -137,6 +146,9 @@ fn window(p: &Params, tz: Tz, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Date
 }
 
 fn storage_failed(e: &StoreError, p_limit: usize, request_id: &str) -> ApiResponse {
+    if e.is_refused_value() {
+        return bad_request("identifierValue cannot be looked up (too large or invalid)");
+    }
     tracing::error!(error = %e, request_id, "activity history read failed");
     envelope(503, p_limit, 0, vec![], vec![], vec![ErrorCode::ActivityFetchFailed.status()]).with_header("retry-after", "2")
 }
@@ -186,13 +198,15 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         kinds: p.kinds,
         benefits_from,
         to,
+        link_versions: linkages.iter().map(|(id, l)| (*id, l.version)).collect(),
     };
     if let Some(c) = &p.cursor {
-        // Later pages read the window the first page fixed.
+        // Later pages read the window and the versions the first page fixed.
         if let Some((from, to)) = c.window() {
             plan.benefits_from = from;
             plan.to = to;
         }
+        plan.link_versions = c.link_versions();
         if let Err(e) = check_cursor(&plan, c) {
             return bad_request(e.to_string());
         }

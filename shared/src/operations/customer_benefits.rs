@@ -15,6 +15,7 @@ use crate::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::batch::{self, BatchCustomer};
 use crate::dates::{format_utc, parse_request_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
 use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
 use crate::model::*;
 use crate::outbox::{self, EventName};
@@ -156,14 +157,30 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
         return Err(ErrorCode::NonPositiveBenefitCount.with_detail("benefits is empty: name at least one benefit with a count"));
     }
     let mut availed: Vec<Availed<'a>> = Vec::new();
+    let out_of_range = |name: &str, got: String| {
+        ErrorCode::NonPositiveBenefitCount
+            .with_detail(format!("count of {name} must be a whole number from 1 to {MAX_BENEFIT_COUNT} (got {got})"))
+    };
     for (benefit, u) in resolved {
-        let count = u.count.as_ref().and_then(positive_count).ok_or_else(|| {
-            let got = u.count.as_ref().map_or_else(|| "nothing".to_string(), Value::to_string);
-            ErrorCode::NonPositiveBenefitCount.with_detail(format!("count of {} must be a positive integer (got {got})", benefit.name))
-        })?;
+        let count = u
+            .count
+            .as_ref()
+            .and_then(positive_count)
+            .ok_or_else(|| out_of_range(&benefit.name, u.count.as_ref().map_or_else(|| "nothing".to_string(), Value::to_string)))?;
         match availed.iter_mut().find(|a| a.benefit.name == benefit.name) {
-            Some(a) => a.count = a.count.saturating_add(count),
+            Some(a) => {
+                a.count = a
+                    .count
+                    .checked_add(count)
+                    .filter(|sum| *sum <= MAX_BENEFIT_COUNT)
+                    .ok_or_else(|| out_of_range(&benefit.name, "more in total over its lines".to_string()))?;
+            }
             None => availed.push(Availed { benefit, count }),
+        }
+    }
+    for (field, text) in [("storeName", entry.store_name.as_deref()), ("billNumber", entry.bill_number.as_ref().and_then(value_as_text).as_deref())] {
+        if let Some(t) = text {
+            check_text(field, t, MAX_TEXT_CHARS).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
         }
     }
     let availed_at = match entry.availed_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -174,8 +191,9 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
     Ok(AvailPlan { program, availed, availed_at, bill })
 }
 
+/// A count from 1 to `MAX_BENEFIT_COUNT` (a JSON integer or numeric string).
 fn positive_count(v: &Value) -> Option<u64> {
-    value_as_text(v)?.parse::<u64>().ok().filter(|n| *n > 0)
+    value_as_text(v)?.parse::<u64>().ok().filter(|n| (1..=MAX_BENEFIT_COUNT).contains(n))
 }
 
 /// `availedDate` as an instant: a bare date for today (in the org's zone) means now, since its
@@ -201,7 +219,7 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
     let org = catalog.org.org_id;
     let program = plan.program;
     let details = benefit_details(&plan);
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
         let name = &program.partner_program_name;
         let Some(cur) = current.filter(|l| l.linked) else {
             return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
@@ -232,18 +250,25 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
                 .entry(a.benefit.name.clone())
                 .or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(cycle_start) });
             let used = counter.count_in_cycle;
+            let total = used.saturating_add(a.count);
             if let Some(max) = a.benefit.maximum_available_in_cycle {
-                if used.saturating_add(a.count) > u64::from(max) {
+                if total > u64::from(max) {
                     return Err(ErrorCode::CannotProcess.with_detail(format!(
                         "{} allows {max} per cycle; {used} used, {} more requested",
                         a.benefit.name, a.count
                     )));
                 }
             }
-            counter.count_in_cycle = used.saturating_add(a.count);
+            if total > MAX_COUNT_IN_CYCLE {
+                return Err(ErrorCode::CannotProcess.with_detail(format!(
+                    "{} would pass {MAX_COUNT_IN_CYCLE} units in this cycle; {used} used, {} more requested",
+                    a.benefit.name, a.count
+                )));
+            }
+            counter.count_in_cycle = total;
         }
         after.version = cur.version + 1;
-        let mut activity = activity_for(&after, ActivityType::Benefitsavailed, plan.availed_at);
+        let mut activity = activity_for(current, &after, ActivityType::Benefitsavailed, plan.availed_at);
         activity.benefit_details = Some(details.clone());
         let event = outbox::event(EventName::BenefitsAvailed, ActivityType::Benefitsavailed.as_str(), org, customer, program, &after, now, catalog.org.tz());
         Ok(Prepared { activity, event: Some(with_benefit_details(event, &details)), expected_version: Some(cur.version), after, extras: Vec::new() })
@@ -287,6 +312,10 @@ mod tests {
     fn counts_must_be_positive_integers() {
         for (v, expected) in [
             (json!(2), Some(2)),
+            (json!(1_000_000), Some(1_000_000)),
+            (json!(1_000_001), None),
+            (json!(9223372036854775808u64), None),
+            (json!("18446744073709551616"), None),
             (json!("3"), Some(3)),
             (json!(0), None),
             (json!(-1), None),
@@ -295,6 +324,23 @@ mod tests {
             (json!(null), None),
         ] {
             assert_eq!(positive_count(&v), expected, "{v}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_json_number_or_text_count_is_in_range_or_refused(n in proptest::num::f64::ANY, i in proptest::num::i128::ANY, t in "\\PC{0,30}") {
+            let candidates = [
+                serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null),
+                serde_json::from_str::<Value>(&i.to_string()).unwrap_or(Value::Null),
+                Value::String(t),
+                Value::String(i.to_string()),
+            ];
+            for v in candidates {
+                if let Some(c) = positive_count(&v) {
+                    proptest::prop_assert!((1..=MAX_BENEFIT_COUNT).contains(&c));
+                }
+            }
         }
     }
 

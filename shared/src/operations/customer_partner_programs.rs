@@ -16,6 +16,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let Some(ids) = Identifiers::from_query(name, value) else {
         return ApiResponse::error(400, 400, "identifierName must be one of mobile, email, externalId, id");
     };
+    if let Some(problem) = &ids.problem {
+        return ApiResponse::error(400, 400, format!("identifierValue: {problem}"));
+    }
     let org = req.auth.org_id;
     let result = async {
         let resolution = resolve(&state.store, org, &ids).await?;
@@ -37,6 +40,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
     .await;
     result.unwrap_or_else(|e| {
+        if e.is_refused_value() {
+            return ApiResponse::error(400, 400, "identifierValue cannot be looked up (too large or invalid)");
+        }
         tracing::error!(error = %e, "customer partner programs read failed");
         ApiResponse::unavailable(&req.request_id)
     })

@@ -3,7 +3,8 @@
 //! written in one transaction, each guard conditioned on not existing.
 
 use crate::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
-use crate::customer_identity::{normalize_email, normalize_mobile};
+use crate::customer_identity::{check_email, check_external_id, check_mobile, normalize_email, normalize_mobile};
+use crate::limits::{check_text, MAX_NAME_CHARS};
 use crate::keys::{self, IdentifierKind};
 use crate::model::{Customer, OrgId, ProgramId};
 use crate::records::{to_item, CustomerRecord, IdentifierRecord};
@@ -58,6 +59,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(c) => ApiResponse::json(201, &serde_json::json!({"customer": crate::wire::RegisteredCustomer::from(&c)})),
         Err(RegisterError::Invalid(m)) => ApiResponse::error(400, 400, m),
         Err(e @ RegisterError::Duplicate(_)) => ApiResponse::error(409, 409, e.to_string()),
+        Err(RegisterError::Store(crate::store::TransactError::Store(e))) if e.is_refused_value() => {
+            ApiResponse::error(400, 400, "a value of this customer cannot be stored (too large or invalid)")
+        }
         Err(RegisterError::Store(e)) => {
             tracing::error!(error = %e, "register customer failed");
             ApiResponse::internal(&req.request_id)
@@ -73,14 +77,20 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
     if mobile.is_none() && email.is_none() && external_id.is_none() {
         return Err(RegisterError::Invalid("give at least one of mobile, email, externalId".into()));
     }
+    // The same limits lookups apply, checked before any key is built (`limits`).
+    let invalid = |e: crate::limits::LimitError| RegisterError::Invalid(e.to_string());
     if let Some(m) = &mobile {
-        if !(6..=15).contains(&m.len()) {
-            return Err(RegisterError::Invalid("mobile must have 6 to 15 digits".into()));
-        }
+        check_mobile(m).map_err(invalid)?;
     }
     if let Some(e) = &email {
-        if !e.contains('@') || e.len() > 254 {
-            return Err(RegisterError::Invalid("email is not an email address".into()));
+        check_email(e).map_err(invalid)?;
+    }
+    if let Some(x) = &external_id {
+        check_external_id(x).map_err(invalid)?;
+    }
+    for (field, name) in [("firstName", &body.first_name), ("lastName", &body.last_name)] {
+        if let Some(n) = name {
+            check_text(field, n, MAX_NAME_CHARS).map_err(invalid)?;
         }
     }
     let catalog = state.catalog(org).await?;

@@ -46,7 +46,6 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
 }
 
 async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &DelinkEntry) -> Result<ItemStatus, StorageFailure> {
-    let now = state.now();
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
     if name.is_empty() {
         return Ok(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
@@ -56,7 +55,7 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
     };
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
         let Some(cur) = current.filter(|l| l.linked) else {
             return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
         };
@@ -76,7 +75,7 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         Ok(Prepared {
-            activity: activity_for(&after, ActivityType::Delink, now),
+            activity: activity_for(current, &after, ActivityType::Delink, now),
             event: Some(outbox::event(EventName::Delinked, "DELINK", org, customer, program, &after, now, catalog.org.tz())),
             expected_version: Some(cur.version),
             after,

@@ -6,6 +6,7 @@ use crate::batch::{self, BatchCustomer};
 use crate::dates::{add_period, parse_request_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::keys;
+use crate::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
 use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
 use crate::model::*;
 use crate::outbox::{self, EventName};
@@ -129,9 +130,14 @@ fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now
         }
         _ => None,
     };
+    let membership_id = reference.partner_membership_id.as_ref().and_then(value_as_text);
+    if let Some(mid) = &membership_id {
+        // Part of the id's uniqueness key: checked before the key is built.
+        check_text("partnerMembershipId", mid, MAX_MEMBERSHIP_ID_CHARS).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+    }
     Ok(LinkPlan {
         program,
-        membership_id: reference.partner_membership_id.as_ref().and_then(value_as_text),
+        membership_id,
         tier,
         tier_expiry,
         start,
@@ -148,7 +154,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
     let org = catalog.org.org_id;
     let program = plan.program;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
         let already_linked = current.is_some_and(|l| l.linked);
         let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
         let schedule_relink = already_linked && is_supplementary && plan.start > now;
@@ -231,7 +237,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
             ));
         }
         Ok(Prepared {
-            activity: activity_for(&after, kind, now),
+            activity: activity_for(current, &after, kind, now),
             event: Some(outbox::event(event_name, update_type, org, customer, program, &after, now, catalog.org.tz())),
             expected_version: current.map(|c| c.version),
             after,

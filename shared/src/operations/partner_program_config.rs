@@ -4,6 +4,7 @@
 use crate::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
 use crate::dates::parse_request_date;
 use crate::keys;
+use crate::limits::*;
 use crate::model::*;
 use crate::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
 use crate::state::AppState;
@@ -100,6 +101,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Err(crate::store::TransactError::Cancelled { .. }) => {
             ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
         }
+        Err(crate::store::TransactError::Store(e)) if e.is_refused_value() => {
+            ApiResponse::error(400, 400, "a value of this configuration cannot be stored (too large or invalid)")
+        }
         Err(e) => {
             tracing::error!(error = %e, "put partner program failed");
             ApiResponse::internal(&req.request_id)
@@ -107,22 +111,46 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
 }
 
-fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, String> {
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("partnerProgramName (in the path) must be 1 to 100 characters".into());
+/// `pointsExchangeRate` as DynamoDB can keep it and reads can print it: 0, or within
+/// `MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE`; integers stay as sent, other values are kept as
+/// their shortest f64 form (at most 17 significant digits, DynamoDB keeps 38).
+fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_json::Number>, String> {
+    let Some(n) = raw else { return Ok(None) };
+    let value = n.as_f64().filter(|v| v.is_finite());
+    let in_range = value.is_some_and(|v| v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
+    if !in_range {
+        return Err(format!("pointsExchangeRate must be 0 or from {MIN_POSITIVE_RATE} to {MAX_POINTS_EXCHANGE_RATE} (got {n})"));
     }
+    if n.is_u64() {
+        return Ok(Some(n));
+    }
+    Ok(value.and_then(serde_json::Number::from_f64))
+}
+
+fn limit(r: Result<(), LimitError>) -> Result<(), String> {
+    r.map_err(|e| e.to_string())
+}
+
+fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, String> {
+    limit(check_name("partnerProgramName (in the path)", name))?;
+    limit(check_text("partnerProgramDescription", &c.partner_program_description, MAX_DESCRIPTION_CHARS))?;
+    if c.partner_program_tiers.len() > MAX_TIERS || c.benefits.len() > MAX_BENEFITS {
+        return Err(format!("a partner program has at most {MAX_TIERS} tiers and {MAX_BENEFITS} benefits"));
+    }
+    let points_exchange_rate = points_exchange_rate(c.points_exchange_rate)?;
     if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == c.program_id) {
         return Err(format!("programId {} is not a loyalty program of this org", c.program_id));
     }
     let mut numbers = HashSet::new();
     let mut names = HashSet::new();
     for t in &c.partner_program_tiers {
-        if t.tier_number == 0 {
-            return Err("tierNumber starts at 1 (the lowest tier)".into());
+        if t.tier_number == 0 || t.tier_number > MAX_TIER_NUMBER {
+            return Err(format!("tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"));
         }
         if t.tier_name.trim().is_empty() {
             return Err("every tier needs a tierName".into());
         }
+        limit(check_name("tierName", t.tier_name.trim()))?;
         if !numbers.insert(t.tier_number) {
             return Err(format!("tierNumber {} appears twice", t.tier_number));
         }
@@ -141,17 +169,22 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
             return Err("every benefit needs a name and a type".into());
         }
+        limit(check_name("benefit name", b.name.trim()))?;
+        limit(check_name("benefit type", b.benefit_type.trim()))?;
         if !benefit_names.insert(b.name.trim().to_lowercase()) {
             return Err(format!("benefit {:?} appears twice", b.name));
         }
-        if b.maximum_available_in_cycle == Some(0) {
-            return Err(format!("benefit {:?}: maximumAvailableInCycle must be at least 1", b.name));
+        if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
+            return Err(format!("benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}", b.name));
         }
     }
     match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
-        (PartnerProgramType::Supplementary, Some(_), Some(v)) if v > 0 => {}
+        (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
         (PartnerProgramType::Supplementary, _, _) => {
-            return Err("a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue above 0".into())
+            return Err(format!(
+                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
+            ))
         }
         (PartnerProgramType::External, None, None) => {}
         (PartnerProgramType::External, _, _) => return Err("membershipPeriodType/Value apply to SUPPLEMENTARY programs only".into()),
@@ -165,6 +198,9 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         None => None,
     };
     let backup = c.backup_partner_program_name.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if let Some(b) = &backup {
+        limit(check_name("backupPartnerProgramName", b))?;
+    }
     if let Some(b) = &backup {
         if b == name {
             return Err("backupPartnerProgramName cannot be the program itself".into());
@@ -191,9 +227,9 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         partner_program_type: c.partner_program_type,
         description: c.partner_program_description,
         tier_based: c.tier_based,
-        tiers: c.partner_program_tiers,
-        benefits: c.benefits,
-        points_exchange_rate: c.points_exchange_rate,
+        tiers: c.partner_program_tiers.into_iter().map(|t| Tier { tier_name: t.tier_name.trim().to_string(), ..t }).collect(),
+        benefits: c.benefits.into_iter().map(|b| Benefit { name: b.name.trim().to_string(), benefit_type: b.benefit_type.trim().to_string(), ..b }).collect(),
+        points_exchange_rate,
         membership_period_type: c.membership_period_type,
         membership_period_value: c.membership_period_value,
         expiry_date,
@@ -201,4 +237,33 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         on_tier_expiry: c.on_tier_expiry.unwrap_or_default(),
         tier_grace_period_days: grace,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn points_exchange_rates_are_kept_in_a_form_dynamodb_takes() {
+        let n = |raw: &str| serde_json::from_str::<serde_json::Number>(raw).ok();
+        assert_eq!(points_exchange_rate(n("2")).unwrap(), n("2"));
+        assert_eq!(points_exchange_rate(n("0.25")).unwrap(), n("0.25"));
+        assert_eq!(points_exchange_rate(None).unwrap(), None);
+        for bad in ["1e308", "-1", "1e-200", "1000000.5", "123456789012345678901234567890123456789012"] {
+            assert!(points_exchange_rate(n(bad)).unwrap_err().starts_with("pointsExchangeRate"), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?") {
+            if let Ok(Some(kept)) = points_exchange_rate(serde_json::from_str::<serde_json::Number>(&text).ok()) {
+                let digits = kept.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
+                prop_assert!(digits.trim_start_matches('0').trim_end_matches('0').len() <= 17, "{}", kept);
+                let v = kept.as_f64().unwrap_or(-1.0);
+                prop_assert!(v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
+            }
+        }
+    }
 }

@@ -36,8 +36,8 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
         Err(r) => return r.into(),
     };
     let name = body.program_name.trim().to_string();
-    if name.is_empty() || name.len() > 200 {
-        return ApiResponse::error(400, 400, "programName must be 1 to 200 characters");
+    if let Err(e) = crate::limits::check_name("programName", &name) {
+        return ApiResponse::error(400, 400, e.to_string());
     }
     let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {

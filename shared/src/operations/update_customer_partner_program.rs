@@ -146,7 +146,6 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Option<TierRequ
 }
 
 async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &UpdateEntry) -> Result<ItemStatus, StorageFailure> {
-    let now = state.now();
     let (name, kind, tier_request) = match check_shape(entry) {
         Ok(x) => x,
         Err(status) => return Ok(status),
@@ -156,13 +155,13 @@ async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
     };
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current| {
+    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
         let (after, extras) = match &tier_request {
             Some(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
             None => cancel_relink(&table, program, current, now)?,
         };
         Ok(Prepared {
-            activity: activity_for(&after, kind.activity(), now),
+            activity: activity_for(current, &after, kind.activity(), now),
             event: Some(outbox::event(EventName::Updated, kind.activity().as_str(), org, customer, program, &after, now, catalog.org.tz())),
             expected_version: current.map(|c| c.version),
             after,
@@ -311,6 +310,16 @@ mod tests {
         match check_shape(&entry(v)) {
             Ok(_) => 200,
             Err(s) => s.code,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn update_type_spellings_never_panic_and_only_the_five_names_pass(raw in "\\PC{0,40}") {
+            let known = ["UPGRADE", "DOWNGRADE", "RENEW", "UPDATE", "MEMBERSHIP_RELINKING_CANCELLED"];
+            proptest::prop_assert_eq!(UpdateType::parse(&raw).is_some(), known.contains(&raw.trim().to_ascii_uppercase().as_str()));
+            let body = serde_json::json!({"partnerProgramName": raw, "updateType": raw, "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}});
+            let _ = check_shape(&entry(body));
         }
     }
 
