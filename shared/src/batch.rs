@@ -3,7 +3,7 @@
 //! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
 
 use crate::api::{batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse};
-use crate::customer_identity::{resolve, Identifiers, Resolution};
+use crate::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::linkage_write::StorageFailure;
 use crate::model::{Customer, OrgId};
@@ -169,7 +169,9 @@ where
             })
             .collect()
     };
-    let resolution = match resolve(&state.store, org, &ids).await {
+    // The customer and all its linkages in (at most) two round trips; each item's first attempt
+    // decides on the linkage read here rather than reading it again.
+    let (resolution, linkages) = match resolve_with_linkages(&state.store, org, &ids).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "customer lookup failed");
@@ -195,20 +197,25 @@ where
         };
     };
     let customer_block = CustomerBlock::resolved(&customer, status);
-    let mut statuses = Vec::with_capacity(bc.entries.len());
-    let mut storage_failures = 0;
-    for (entry_index, entry) in bc.entries.into_iter().enumerate() {
-        // Each item is one logical change with an identity of its own (see `change_id`).
-        let status = match crate::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry)).await {
-            Ok(s) => s,
-            Err(StorageFailure(e)) => {
-                tracing::error!(error = %e, customer_id = customer.customer_id, "storage failed for a batch item");
-                storage_failures += 1;
-                storage_status()
-            }
-        };
-        statuses.push(status);
-    }
+    let customer_id = customer.customer_id;
+    let (statuses, storage_failures) = crate::linkage_write::with_known_linkages(customer_id, linkages, async {
+        let mut statuses = Vec::with_capacity(bc.entries.len());
+        let mut storage_failures = 0;
+        for (entry_index, entry) in bc.entries.into_iter().enumerate() {
+            // Each item is one logical change with an identity of its own (see `change_id`).
+            let status = match crate::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry)).await {
+                Ok(s) => s,
+                Err(StorageFailure(e)) => {
+                    tracing::error!(error = %e, customer_id, "storage failed for a batch item");
+                    storage_failures += 1;
+                    storage_status()
+                }
+            };
+            statuses.push(status);
+        }
+        (statuses, storage_failures)
+    })
+    .await;
     let all_ok = statuses.iter().all(ItemStatus::is_success);
     CustomerResult {
         attempted: statuses.len(),

@@ -143,36 +143,44 @@ impl Resolution {
 
 /// Finds the one customer every given identifier names.
 pub async fn resolve(store: &Store, org: OrgId, ids: &Identifiers) -> Result<Resolution, StoreError> {
+    Ok(resolve_with_linkages(store, org, ids).await?.0)
+}
+
+/// Finds the customer and reads its linkages with it: the identifier lookups (in parallel), then
+/// one Query for the profile and every linkage — two round trips by mobile, email or externalId,
+/// one by `id`.
+pub async fn resolve_with_linkages(store: &Store, org: OrgId, ids: &Identifiers) -> Result<(Resolution, Vec<crate::model::Linkage>), StoreError> {
     if let Some(problem) = &ids.problem {
-        return Ok(Resolution::NotFound(problem.clone()));
+        return Ok((Resolution::NotFound(problem.clone()), Vec::new()));
     }
     if ids.is_empty() {
-        return Ok(Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()));
+        return Ok((Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()), Vec::new()));
     }
+    let not_found = |why: String| Ok((Resolution::NotFound(why), Vec::new()));
     let lookups = ids.by_value();
     let found = futures::future::try_join_all(lookups.iter().map(|(kind, value)| store.customer_id_by(org, *kind, value))).await?;
     let mut candidate: Option<(CustomerId, &'static str)> = ids.id.map(|id| (id, "id"));
     for ((kind, _), hit) in lookups.iter().zip(found) {
         let Some(cid) = hit else {
-            return Ok(Resolution::NotFound(format!("no customer has this {}", kind.as_str())));
+            return not_found(format!("no customer has this {}", kind.as_str()));
         };
         match candidate {
             Some((other, other_kind)) if other != cid => {
-                return Ok(Resolution::NotFound(format!(
+                return not_found(format!(
                     "the identifiers name different customers: {other_kind} and {} do not belong to the same customer",
                     kind.as_str()
-                )));
+                ));
             }
             _ => candidate = Some((cid, kind.as_str())),
         }
     }
     let Some((cid, _)) = candidate else {
-        return Ok(Resolution::NotFound("no customer identifier given".into()));
+        return not_found("no customer identifier given".into());
     };
-    Ok(match store.customer(org, cid).await? {
-        Some(c) => Resolution::Found(c),
-        None => Resolution::NotFound("no customer has this id".into()),
-    })
+    match store.customer_with_linkages(org, cid).await? {
+        Some((c, linkages)) => Ok((Resolution::Found(c), linkages)),
+        None => not_found("no customer has this id".into()),
+    }
 }
 
 #[cfg(test)]

@@ -553,7 +553,13 @@ impl Run<'_> {
                 Outcome::Changed
             }
             Err(e @ TransactError::Cancelled { .. }) => {
-                if !(e.condition_failed_at(0) || e.is_conflict()) {
+                if e.is_conflict() && !e.condition_failed_at(0) {
+                    // A transaction conflict is transient: nothing was applied and the linkage is
+                    // still due, so the backlog is not done (counted as failed; the next run retries).
+                    tracing::info!(error = %e, "sweep change hit a transaction conflict");
+                    return Outcome::Failed;
+                }
+                if !e.condition_failed_at(0) {
                     // The backup membership changed meanwhile (or enrolment did); the next run retries.
                     tracing::info!(error = %e, "sweep change refused by a condition other than the version");
                 }

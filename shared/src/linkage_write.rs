@@ -64,7 +64,12 @@ where
     loop {
         // Read right before deciding: the shorter the time from read to commit, the likelier the
         // commit (a state learnt before a backoff pause would be stale by the time it is used).
-        let current = state.store.linkage(org, customer, program).await.map_err(StorageFailure)?;
+        let current = match (attempt, known_linkage(customer, program)) {
+            // The first attempt decides on the linkage read with the customer (same request).
+            (0, Some(known)) => known,
+            _ => state.store.linkage(org, customer, program).await.map_err(StorageFailure)?,
+        };
+        forget_known(program);
         // This change already committed (an earlier attempt whose answer was lost, or an earlier
         // run of the same keyed request): report its success, apply nothing.
         if applied(current.as_ref(), &change, state.now()) {
@@ -77,9 +82,14 @@ where
         };
         let recent = current.as_ref().map(|c| c.recent_changes.as_slice()).unwrap_or_default();
         prepared.after.recent_changes = crate::change_id::remember(recent, &change, state.now());
+        let after = prepared.after.clone();
         let (items, extra_status) = build_items(state, prepared).map_err(StorageFailure)?;
         match state.store.transact(items).await {
-            Ok(()) => return Ok(ItemStatus::success()),
+            Ok(()) => {
+                // A later entry of the batch for the same program decides on what was just written.
+                remember_known(after);
+                return Ok(ItemStatus::success());
+            }
             Err(e @ TransactError::Cancelled { .. }) => {
                 if !(e.condition_failed_at(0) || e.is_conflict()) {
                     let fixed = extra_status.0;
@@ -121,6 +131,55 @@ where
         }
         tokio::time::sleep(pause).await;
     }
+}
+
+/// What the request knows of one customer's linkages: all of them as read with its profile, less
+/// those whose change is under way (stale until its outcome is known).
+struct Known {
+    customer: CustomerId,
+    linkages: std::collections::HashMap<ProgramId, Linkage>,
+    stale: std::collections::HashSet<ProgramId>,
+}
+
+tokio::task_local! {
+    /// The linkages of the customer being processed, read together with its profile (one Query,
+    /// `customer_identity::resolve_with_linkages`): a change's first attempt decides on them
+    /// instead of reading its linkage again. A lost race re-reads from the table.
+    static KNOWN: std::cell::RefCell<Known>;
+}
+
+/// Runs `f` (the items of one customer) knowing `linkages`, all of `customer`'s linkages.
+pub async fn with_known_linkages<F: std::future::Future>(customer: CustomerId, linkages: Vec<Linkage>, f: F) -> F::Output {
+    let linkages = linkages.into_iter().map(|l| (l.partner_program_id, l)).collect();
+    KNOWN.scope(std::cell::RefCell::new(Known { customer, linkages, stale: Default::default() }), f).await
+}
+
+/// The known linkage of `customer` in `program`: `Some(None)` when it is known not to exist,
+/// `None` when nothing trustworthy is known (read it).
+fn known_linkage(customer: CustomerId, program: ProgramId) -> Option<Option<Linkage>> {
+    KNOWN
+        .try_with(|k| {
+            let k = k.borrow();
+            (k.customer == customer && !k.stale.contains(&program)).then(|| k.linkages.get(&program).cloned())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Once a change to `program` is under way, what was known of it is stale until its outcome is.
+fn forget_known(program: ProgramId) {
+    let _ = KNOWN.try_with(|k| k.borrow_mut().stale.insert(program));
+}
+
+/// What a change just committed is the linkage's state now.
+fn remember_known(after: Linkage) {
+    let _ = KNOWN.try_with(|k| {
+        let mut k = k.borrow_mut();
+        if k.customer == after.customer_id {
+            k.stale.remove(&after.partner_program_id);
+            k.linkages.insert(after.partner_program_id, after);
+        }
+    });
 }
 
 /// Whether the linkage carries the change `id` among its recent changes.

@@ -307,6 +307,42 @@ impl Store {
         Ok(self.get::<IdentifierRecord>(&keys::identifier(org, kind, value)).await?.map(|r| r.customer_id))
     }
 
+    /// A customer's profile and all its linkages in one Query: they share the customer's partition,
+    /// where `LINK#…` and `PROFILE` sort after the history (`HIST#…`), so one key range (sort key
+    /// from `LINK#` on) holds both and nothing else of size.
+    pub async fn customer_with_linkages(&self, org: OrgId, id: CustomerId) -> Result<Option<(Customer, Vec<Linkage>)>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK >= :lo")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::customer_pk(org, id)))
+                .expression_attribute_values(":lo", AttributeValue::S(keys::LINKAGE_PREFIX.to_string()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let mut customer = None;
+        let mut linkages = Vec::new();
+        for item in items {
+            match item.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) {
+                Some("CUSTOMER") => customer = Some(from_item::<CustomerRecord>(item)?.customer),
+                Some("LINKAGE") => linkages.push(from_item::<LinkageRecord>(item)?.linkage),
+                _ => {}
+            }
+        }
+        Ok(customer.map(|c| (c, linkages)))
+    }
+
     pub async fn linkages(&self, org: OrgId, customer: CustomerId) -> Result<Vec<Linkage>, StoreError> {
         let items = self.query_prefix(&keys::customer_pk(org, customer), keys::LINKAGE_PREFIX).await?;
         items.into_iter().map(|i| Ok(from_item::<LinkageRecord>(i)?.linkage)).collect()

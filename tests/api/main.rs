@@ -2,6 +2,7 @@
 //! router and handlers the Lambdas run) against DynamoDB Local. Run with `make test`.
 
 mod openapi;
+mod round_trips;
 mod support;
 mod sweep_kills;
 

@@ -94,6 +94,16 @@ async fn a_sweep_killed_again_and_again_under_faults_changes_each_due_linkage_ex
         report.due,
         proxy.injected()
     );
+    // Any due linkage left behind, as stored.
+    let linkages = scan_entities(&state, "LINKAGE", Some(org)).await;
+    let left: Vec<String> = linkages
+        .iter()
+        .filter(|l| !changes.contains_key(l["customerId"].as_n().unwrap()))
+        .filter(|l| l.get("DUE_PK").and_then(|d| d.as_s().ok()).is_some_and(|d| d.contains(&chrono::Utc::now().format("%Y-%m-%d").to_string())))
+        .filter(|l| l.get("DUE_SK").and_then(|d| d.as_s().ok()).is_some_and(|d| d.as_str() < chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string().as_str()))
+        .map(|l| format!("{:?} {:?} {:?} v{:?} {:?}", l.get("customerId"), l.get("DUE_PK"), l.get("DUE_SK"), l.get("version"), l.get("status")))
+        .collect();
+    assert!(left.is_empty(), "due linkages left unchanged: {left:#?}");
     assert_eq!(duplicates, 0, "{changes:?}");
     assert_eq!(changed as u64, report.due, "every due linkage changed once: {changes:?}");
     assert_eq!(changes.len() as u64, report.due, "nothing but the due linkages changed");

@@ -5,7 +5,7 @@
 
 use crate::activity_history::{self, check_cursor, default_window, fingerprint, Cursor, Kinds, Plan};
 use crate::api::{ApiRequest, ApiResponse};
-use crate::customer_identity::{resolve, Identifiers, Resolution};
+use crate::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::dates::{format_utc, parse_history_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::limits::MAX_HISTORY_OFFSET;
@@ -160,7 +160,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     };
     let org = req.auth.org_id;
     let now = state.now();
-    let (resolution, catalog) = match futures::try_join!(resolve(&state.store, org, &p.ids), state.catalog(org)) {
+    // The customer and its linkages in two round trips (one by id), the catalog alongside.
+    let ((resolution, linkages), catalog) = match futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org)) {
         Ok(r) => r,
         Err(e) => return storage_failed(&e, p.limit, &req.request_id),
     };
@@ -170,10 +171,6 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     };
     let Resolution::Found(customer) = resolution else {
         return envelope(200, p.limit, 0, vec![], std::mem::take(&mut p.warnings), vec![resolution.status()]);
-    };
-    let linkages = match state.store.linkages(org, customer.customer_id).await {
-        Ok(l) => l,
-        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
     };
     let linkages: BTreeMap<ProgramId, Linkage> = linkages
         .into_iter()

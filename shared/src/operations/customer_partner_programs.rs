@@ -3,7 +3,7 @@
 //! expired even before the sweep has run.
 
 use crate::api::{ApiRequest, ApiResponse};
-use crate::customer_identity::{resolve, Identifiers, Resolution};
+use crate::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::model::Linkage;
 use crate::state::AppState;
 use crate::wire::{CustomerIdentifiers, PartnerProgramDetails};
@@ -21,14 +21,15 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
     let org = req.auth.org_id;
     let result = async {
-        let resolution = resolve(&state.store, org, &ids).await?;
+        // The customer and its linkages: two round trips by mobile/email/externalId, one by id (the
+        // catalog is cached per container and read alongside).
+        let ((resolution, linkages), catalog) = futures::try_join!(resolve_with_linkages(&state.store, org, &ids), state.catalog(org))?;
         let Resolution::Found(customer) = resolution else {
             return Ok(ApiResponse::json(
                 200,
                 &json!({"linkedPartnerPrograms": [], "warnings": [], "errors": [resolution.status()]}),
             ));
         };
-        let (linkages, catalog) = futures::try_join!(state.store.linkages(org, customer.customer_id), state.catalog(org))?;
         let now = state.now();
         let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
         linked.sort_by_key(|l| l.partner_program_id);
