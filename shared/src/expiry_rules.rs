@@ -81,6 +81,9 @@ pub struct Plan {
     pub released_membership_ids: Vec<String>,
     /// The program expired for this member and names a backup program.
     pub migrate_to_backup: Option<String>,
+    /// The membership ended for good and held the customer's one-subscription guard: the change
+    /// releases it (or hands it to the backup membership).
+    pub releases_subscription: bool,
 }
 
 impl Plan {
@@ -159,7 +162,12 @@ pub fn plan(linkage: &Linkage, program: &PartnerProgram, until: DateTime<Utc>) -
         }
     }
     let released_membership_ids = released_ids(linkage, &after);
-    Plan { steps, after, released_membership_ids, migrate_to_backup }
+    // A pending relink keeps the guard: the customer's next membership here is already agreed.
+    let releases_subscription = !steps.is_empty() && after.holds_subscription && !after.linked && after.pending_relink.is_none();
+    if releases_subscription {
+        after.holds_subscription = false;
+    }
+    Plan { steps, after, released_membership_ids, migrate_to_backup, releases_subscription }
 }
 
 fn released_ids(before: &Linkage, after: &Linkage) -> Vec<String> {
@@ -325,6 +333,7 @@ mod tests {
             pending_relink: None,
             benefit_counters: Default::default(),
             grace_ends_at: None,
+            holds_subscription: false,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::keys::{self, DUE_INDEX, PROGRAM_MEMBERS_INDEX};
 use crate::linkage_write::activity_for;
 use crate::model::*;
 use crate::outbox::{self, EventName};
-use crate::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord};
+use crate::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord, SubscriptionRecord};
 use crate::state::{AppState, OrgCatalog};
 use crate::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -588,6 +588,14 @@ impl Run<'_> {
         for id in &plan.released_membership_ids {
             items.push(tx::delete(table, &keys::membership_id(org, before.partner_program_id, id))?);
         }
+        if plan.releases_subscription {
+            let guard = keys::subscription_guard(org, before.customer_id);
+            match backup.filter(|b| b.linkage.holds_subscription) {
+                // One item, one operation per transaction: the guard is handed over, not deleted and re-put.
+                Some(b) => items.push(tx::put(table, to_item(&SubscriptionRecord::new(org, before.customer_id, &b.program))?)?),
+                None => items.push(tx::delete(table, &guard)?),
+            }
+        }
         if let Some(b) = backup {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
             items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
@@ -644,6 +652,10 @@ impl Run<'_> {
         linkage.last_updated = self.now;
         linkage.grace_ends_at = None;
         linkage.benefit_counters = Default::default();
+        // Under the one-subscription rule the guard moves with the member to its backup membership.
+        linkage.holds_subscription = member.holds_subscription
+            && catalog.org.one_supplementary_per_customer
+            && backup.partner_program_type == PartnerProgramType::Supplementary;
         if existing.is_none() {
             linkage.pending_relink = None;
         }

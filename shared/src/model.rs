@@ -46,6 +46,14 @@ pub struct Org {
     pub org_id: OrgId,
     pub name: String,
     pub time_zone: String,
+    /// With it on, a customer holds at most one active SUPPLEMENTARY membership at a time
+    /// (issue 13); set by an admin with `ppadmin set-org`. Off unless set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_supplementary_per_customer: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Org {
@@ -326,6 +334,10 @@ pub struct Linkage {
     pub benefit_counters: BTreeMap<String, BenefitCounter>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub grace_ends_at: Option<DateTime<Utc>>,
+    /// This linkage holds the customer's one-subscription guard (`keys::subscription_guard`);
+    /// whatever ends its membership releases the guard in the same transaction.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub holds_subscription: bool,
 }
 
 impl Linkage {

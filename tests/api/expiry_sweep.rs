@@ -527,3 +527,50 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     assert_eq!(summary.actions.get("DOWNGRADE_TO_LOWEST_TIER"), Some(&1));
     assert_eq!(summary.actions.get("EXPIRE_TIER"), Some(&2), "this org's and the other org's");
 }
+
+/// The one-subscription guard (issue 13) as the sweep sees it: a membership that ends releases it,
+/// one that moves to its backup program hands it over in the same transaction.
+#[tokio::test]
+async fn the_sweep_releases_the_one_subscription_guard_or_hands_it_to_the_backup() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
+    t.app.state.invalidate(f.org.org_id);
+    let supplementary = |days: u32| json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": days});
+    f.org.partner_program("DayPass", supplementary(1)).await;
+    f.org.partner_program("BackupPass", supplementary(60)).await;
+    let mut short = supplementary(30);
+    short["expiryDate"] = json!(iso(t.now() + Duration::days(2)));
+    short["backupPartnerProgramName"] = json!("BackupPass");
+    f.org.partner_program("ShortPass", short).await;
+    let ends = f.enrolled("919800000901").await;
+    let moves = f.enrolled("919800000902").await;
+    link(&f, "919800000901", "FlexiPass", json!({})).await;
+    link(&f, "919800000902", "ShortPass", json!({})).await;
+    let guard = |id: u64| {
+        let state = t.app.state.clone();
+        let org = f.org.org_id;
+        async move { state.store.subscription(org, id).await.unwrap().map(|g| g.partner_program_name) }
+    };
+    assert_eq!(guard(ends).await.as_deref(), Some("FlexiPass"));
+    assert_eq!(guard(moves).await.as_deref(), Some("ShortPass"));
+
+    t.advance(Duration::days(3));
+    let summary = t.sweep().await;
+    assert_eq!(summary.programs_expired, 1, "{summary:?}");
+    assert_eq!(guard(moves).await.as_deref(), Some("BackupPass"), "handed over to the backup membership");
+    let backup = linkage_in(&t.app.state, f.org.org_id, moves, "BackupPass").await;
+    assert_eq!(s(&backup, "holdsSubscription"), "true");
+    assert!(!linkage_in(&t.app.state, f.org.org_id, moves, "ShortPass").await.contains_key("holdsSubscription"));
+    let r = f.org.link(link_body(json!({"mobile": "919800000902"}), "DayPass", json!({}))).await;
+    let status = first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus");
+    assert_eq!(status["code"], 2001, "{}", r.text);
+    assert!(status["detail"].as_str().unwrap().contains("membership in BackupPass;"), "{}", r.text);
+
+    t.advance(Duration::days(28));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)], "{summary:?}");
+    assert_eq!(guard(ends).await, None, "the ended membership released it");
+    link(&f, "919800000901", "DayPass", json!({})).await;
+    assert_eq!(guard(ends).await.as_deref(), Some("DayPass"));
+}

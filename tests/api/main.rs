@@ -13,5 +13,6 @@ mod expiry_sweep;
 mod http_errors;
 mod idempotency;
 mod link_delink;
+mod subscriptions;
 mod template_routes;
 mod update_partner_program;
