@@ -516,7 +516,7 @@ impl Run<'_> {
             hook(before.clone()).await;
         }
         let backup = match (&plan.migrate_to_backup, plan.early_expiry_at()) {
-            (Some(name), Some(_)) => match self.backup_membership(catalog, name, before).await {
+            (Some(name), Some(at)) => match self.backup_membership(catalog, name, before, at).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "backup membership read failed");
@@ -599,7 +599,7 @@ impl Run<'_> {
         if let Some(b) = backup {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
             items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
-            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(&b.linkage, kind, self.now)))?)?);
+            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(&b.linkage, kind, b.linkage.membership_start_date)))?)?);
             let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
@@ -608,9 +608,16 @@ impl Run<'_> {
     }
 
     /// The membership a member of an expiring program gets in its backup program, if any: a fresh
-    /// period from now, unless the customer is already linked there or not enrolled in its
-    /// loyalty program.
-    async fn backup_membership(&self, catalog: &OrgCatalog, backup_name: &str, member: &Linkage) -> Result<Option<BackupMembership>, StoreError> {
+    /// period from the expiry instant `at` (as the preview says, however late the sweep runs),
+    /// unless the customer is already linked there or not enrolled in its loyalty program, or that
+    /// period is already over.
+    async fn backup_membership(
+        &self,
+        catalog: &OrgCatalog,
+        backup_name: &str,
+        member: &Linkage,
+        at: DateTime<Utc>,
+    ) -> Result<Option<BackupMembership>, StoreError> {
         let Some(backup) = catalog.partner_program(backup_name) else {
             tracing::warn!(org = member.org_id, "backup partner program no longer exists; members expire without migration");
             return Ok(None);
@@ -620,16 +627,16 @@ impl Run<'_> {
             futures::try_join!(self.state.store.customer(org, cid), self.state.store.linkage(org, cid, backup.partner_program_id))?;
         self.tally(|t| t.items_read += u64::from(customer.is_some()) + u64::from(existing.is_some()));
         let Some(customer) = customer else { return Ok(None) };
-        if backup.is_expired_at(self.now) || !customer.is_enrolled_in(backup.loyalty_program_id) || existing.as_ref().is_some_and(|l| l.linked) {
+        if backup.is_expired_at(at) || !customer.is_enrolled_in(backup.loyalty_program_id) || existing.as_ref().is_some_and(|l| l.linked) {
             return Ok(None);
         }
         let Some(period) = backup.period() else { return Ok(None) };
-        let start = self.now;
+        let start = at;
         let mut end = add_period(start, period, catalog.org.tz());
         if let Some(exp) = backup.expiry_date {
             end = end.min(exp);
         }
-        if end <= start {
+        if end <= start || end <= self.now {
             return Ok(None);
         }
         // Built from an existing linkage (the backup one, else the member's) rather than a literal,
@@ -649,7 +656,7 @@ impl Run<'_> {
         linkage.linked = true;
         linkage.version = existing.as_ref().map_or(1, |l| l.version + 1);
         linkage.last_activity = ActivityType::BackupSupplementaryMembershipStarted;
-        linkage.last_updated = self.now;
+        linkage.last_updated = start;
         linkage.grace_ends_at = None;
         linkage.benefit_counters = Default::default();
         // Under the one-subscription rule the guard moves with the member to its backup membership.

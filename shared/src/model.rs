@@ -248,6 +248,9 @@ pub enum ActivityType {
     BackupSupplementaryMembershipStarted,
     MembershipRelinkingScheduled,
     MembershipRelinkingCancelled,
+    /// A link whose membership starts later: recorded when linked; the start itself
+    /// (`SUPPLEMENTARY_MEMBERSHIP_STARTED` / `ENROLLMENT`) is recorded by the sweep when it comes.
+    MembershipStartScheduled,
     Benefitsavailed,
 }
 
@@ -268,6 +271,7 @@ impl ActivityType {
             ActivityType::BackupSupplementaryMembershipStarted => "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED",
             ActivityType::MembershipRelinkingScheduled => "MEMBERSHIP_RELINKING_SCHEDULED",
             ActivityType::MembershipRelinkingCancelled => "MEMBERSHIP_RELINKING_CANCELLED",
+            ActivityType::MembershipStartScheduled => "MEMBERSHIP_START_SCHEDULED",
             ActivityType::Benefitsavailed => "BENEFITSAVAILED",
         }
     }

@@ -180,7 +180,13 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                 (after, kind, EventName::Updated, kind.as_str())
             }
             _ => {
-                let kind = if is_supplementary { ActivityType::SupplementaryMembershipStarted } else { ActivityType::Enrollment };
+                // A membership starting later is scheduled now and started by the sweep, so the
+                // history records each when it happens.
+                let kind = match (plan.start > now, is_supplementary) {
+                    (true, _) => ActivityType::MembershipStartScheduled,
+                    (false, true) => ActivityType::SupplementaryMembershipStarted,
+                    (false, false) => ActivityType::Enrollment,
+                };
                 let after = Linkage {
                     org_id: org,
                     customer_id: customer.customer_id,
