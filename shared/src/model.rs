@@ -212,6 +212,27 @@ pub struct Customer {
     #[serde(default)]
     pub enrollments: BTreeMap<String, DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Set by `DELETE /v2/customers/{id}`: identifiers and enrolments are gone, the numeric id
+    /// keeps the history.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+impl Customer {
+    /// The customer as erasure leaves it (and as events about an erased customer name it): the id only.
+    pub fn erased(&self, at: DateTime<Utc>) -> Customer {
+        Customer {
+            customer_id: self.customer_id,
+            mobile: None,
+            email: None,
+            external_id: None,
+            first_name: None,
+            last_name: None,
+            enrollments: BTreeMap::new(),
+            created_at: self.created_at,
+            erased_at: Some(self.erased_at.unwrap_or(at)),
+        }
+    }
 }
 
 impl Customer {

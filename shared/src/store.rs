@@ -386,6 +386,25 @@ pub mod tx {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Put that must find `condition` true (a condition with no expression values).
+    pub fn put_where(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = built(Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build())?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Deletes an item that `customer` holds (its `customerId`), or nothing if it is gone.
+    pub fn delete_held_by(table: &str, key: &Key, customer: CustomerId) -> Result<TransactWriteItem, StoreError> {
+        let d = built(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key.to_item()))
+                .condition_expression("attribute_not_exists(PK) OR customerId = :cid")
+                .expression_attribute_values(":cid", AttributeValue::N(customer.to_string()))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
     pub fn delete(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {
         let d = built(Delete::builder().table_name(table).set_key(Some(key.to_item())).build())?;
         Ok(TransactWriteItem::builder().delete(d).build())

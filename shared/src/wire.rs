@@ -394,6 +394,35 @@ impl From<&Customer> for RegisteredCustomer {
     }
 }
 
+/// `DELETE /v2/customers/{id}`'s answer: the customer as erasure left it (its id), when it was
+/// erased, and the partner programs this call delinked (empty on a repeat).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasedCustomer {
+    pub customer: ErasedCustomerId,
+    pub erased_at: String,
+    pub delinked_partner_programs: Vec<String>,
+    pub warnings: Vec<Value>,
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErasedCustomerId {
+    pub id: u64,
+}
+
+impl ErasedCustomer {
+    pub fn new(c: &Customer, delinked_partner_programs: Vec<String>) -> Self {
+        ErasedCustomer {
+            customer: ErasedCustomerId { id: c.customer_id },
+            erased_at: c.erased_at.map(format_utc).unwrap_or_default(),
+            delinked_partner_programs,
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
 /// Drops `null` members of an object, recursively: a field that does not apply is omitted.
 pub fn without_nulls(v: Value) -> Value {
     match v {

@@ -9,6 +9,7 @@ mod capillary_examples;
 mod auth_and_tenancy;
 mod benefits;
 mod customers;
+mod erasure;
 mod expiry_sweep;
 mod http_errors;
 mod idempotency;
