@@ -25,7 +25,7 @@ pub async fn create_org(store: &Store, name: &str, time_zone: &str) -> Result<Or
         return Err(AdminError::TimeZone(time_zone.to_string()));
     }
     let org_id: OrgId = store.next_id(&keys::sequence(None, "org")).await?;
-    let org = Org { org_id, name: name.to_string(), time_zone: time_zone.to_string() };
+    let org = Org { org_id, name: name.to_string(), time_zone: time_zone.to_string(), one_supplementary_per_customer: false };
     if !store.put_new(to_item(&OrgRecord::new(org.clone())).map_err(StoreError::from)?).await? {
         return Err(AdminError::Other(format!("org {org_id} exists already")));
     }

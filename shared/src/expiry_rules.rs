@@ -9,8 +9,12 @@
 //!   tier expiry until the partner sends one (at the lowest tier already: as `EXPIRE_TIER`);
 //!   `DELINK` → `DELINK`, `linked: false`.
 //! - SUPPLEMENTARY membership end → `SUPPLEMENTARY_MEMBERSHIP_EXPIRED`, `linked: false`.
-//! - A `PENDING` linkage whose start has come → `ACTIVE`; a pending relink whose start has come
-//!   replaces the membership (`SUPPLEMENTARY_MEMBERSHIP_STARTED`).
+//! - A `PENDING` linkage whose start has come → `ACTIVE` (`SUPPLEMENTARY_MEMBERSHIP_STARTED`, or
+//!   `ENROLLMENT` for EXTERNAL; the link itself recorded `MEMBERSHIP_START_SCHEDULED`); a pending
+//!   relink whose start has come replaces the membership (`SUPPLEMENTARY_MEMBERSHIP_STARTED`).
+//!
+//! Every transition is dated when it took effect (its due moment), whenever the sweep runs: its
+//! activity, the linkage's `lastUpdated` and a backup membership's start.
 //! - Program expiry → `PARTNER_PROGRAM_EARLY_EXPIRY`, `linked: false`, any pending relink dropped;
 //!   the sweep adds the backup program's membership (it needs reads this module does not do).
 //!
@@ -81,6 +85,9 @@ pub struct Plan {
     pub released_membership_ids: Vec<String>,
     /// The program expired for this member and names a backup program.
     pub migrate_to_backup: Option<String>,
+    /// The membership ended for good and held the customer's one-subscription guard: the change
+    /// releases it (or hands it to the backup membership).
+    pub releases_subscription: bool,
 }
 
 impl Plan {
@@ -146,20 +153,24 @@ pub fn plan(linkage: &Linkage, program: &PartnerProgram, until: DateTime<Utc>) -
         steps.push(Step { action, at, activity, event, after: cur.clone() });
     }
     let mut after = cur;
-    if !steps.is_empty() {
+    if let Some(last) = steps.last() {
+        // Dated when the last transition took effect, as its activity is, not when the sweep ran.
         after.version = linkage.version + 1;
-        after.last_updated = until;
-        if let Some(last) = steps.last() {
-            after.last_activity = last.activity;
-        }
+        after.last_updated = last.at;
+        after.last_activity = last.activity;
         for s in &mut steps {
             s.after.version = after.version;
             s.after.last_activity = s.activity;
-            s.after.last_updated = until;
+            s.after.last_updated = s.at;
         }
     }
     let released_membership_ids = released_ids(linkage, &after);
-    Plan { steps, after, released_membership_ids, migrate_to_backup }
+    // A pending relink keeps the guard: the customer's next membership here is already agreed.
+    let releases_subscription = !steps.is_empty() && after.holds_subscription && !after.linked && after.pending_relink.is_none();
+    if releases_subscription {
+        after.holds_subscription = false;
+    }
+    Plan { steps, after, released_membership_ids, migrate_to_backup, releases_subscription }
 }
 
 fn released_ids(before: &Linkage, after: &Linkage) -> Vec<String> {
@@ -326,6 +337,7 @@ mod tests {
             benefit_counters: Default::default(),
             grace_ends_at: None,
             recent_changes: Vec::new(),
+            holds_subscription: false,
         }
     }
 
@@ -373,6 +385,8 @@ mod tests {
         let p = plan(&l, &prog, t("2031-01-09T00:00:00Z"));
         assert_eq!(actions(&p), vec![SweepAction::GraceStarted, SweepAction::DowngradeOneTier]);
         assert_eq!(p.steps[1].at, t("2031-01-08T00:00:00Z"));
+        assert_eq!(p.after.last_updated, t("2031-01-08T00:00:00Z"), "dated when the last transition took effect, not when the sweep ran");
+        assert_eq!(p.steps[0].after.last_updated, t("2031-01-01T00:00:00Z"));
         assert_eq!((p.after.status, p.after.tier_number, p.after.grace_ends_at), (LinkageStatus::Active, Some(2), None));
     }
 

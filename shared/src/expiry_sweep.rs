@@ -17,7 +17,7 @@ use crate::keys::{self, DUE_INDEX, PROGRAM_MEMBERS_INDEX};
 use crate::linkage_write::activity_for;
 use crate::model::*;
 use crate::outbox::{self, EventName};
-use crate::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord};
+use crate::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord, SubscriptionRecord};
 use crate::state::{AppState, OrgCatalog};
 use crate::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -516,7 +516,7 @@ impl Run<'_> {
             hook(before.clone()).await;
         }
         let backup = match (&plan.migrate_to_backup, plan.early_expiry_at()) {
-            (Some(name), Some(_)) => match self.backup_membership(catalog, name, before).await {
+            (Some(name), Some(at)) => match self.backup_membership(catalog, name, before, at).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(error = %e, "backup membership read failed");
@@ -597,10 +597,18 @@ impl Run<'_> {
         for id in &plan.released_membership_ids {
             items.push(tx::delete(table, &keys::membership_id(org, before.partner_program_id, id))?);
         }
+        if plan.releases_subscription {
+            let guard = keys::subscription_guard(org, before.customer_id);
+            match backup.filter(|b| b.linkage.holds_subscription) {
+                // One item, one operation per transaction: the guard is handed over, not deleted and re-put.
+                Some(b) => items.push(tx::put(table, to_item(&SubscriptionRecord::new(org, before.customer_id, &b.program))?)?),
+                None => items.push(tx::delete(table, &guard)?),
+            }
+        }
         if let Some(b) = backup {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
             items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
-            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(b.existing.as_ref(), &b.linkage, kind, self.now)))?)?);
+            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(b.existing.as_ref(), &b.linkage, kind, b.linkage.membership_start_date)))?)?);
             let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
@@ -609,9 +617,16 @@ impl Run<'_> {
     }
 
     /// The membership a member of an expiring program gets in its backup program, if any: a fresh
-    /// period from now, unless the customer is already linked there or not enrolled in its
-    /// loyalty program.
-    async fn backup_membership(&self, catalog: &OrgCatalog, backup_name: &str, member: &Linkage) -> Result<Option<BackupMembership>, StoreError> {
+    /// period from the expiry instant `at` (as the preview says, however late the sweep runs),
+    /// unless the customer is already linked there or not enrolled in its loyalty program, or that
+    /// period is already over.
+    async fn backup_membership(
+        &self,
+        catalog: &OrgCatalog,
+        backup_name: &str,
+        member: &Linkage,
+        at: DateTime<Utc>,
+    ) -> Result<Option<BackupMembership>, StoreError> {
         let Some(backup) = catalog.partner_program(backup_name) else {
             tracing::warn!(org = member.org_id, "backup partner program no longer exists; members expire without migration");
             return Ok(None);
@@ -621,16 +636,16 @@ impl Run<'_> {
             futures::try_join!(self.state.store.customer(org, cid), self.state.store.linkage(org, cid, backup.partner_program_id))?;
         self.tally(|t| t.items_read += u64::from(customer.is_some()) + u64::from(existing.is_some()));
         let Some(customer) = customer else { return Ok(None) };
-        if backup.is_expired_at(self.now) || !customer.is_enrolled_in(backup.loyalty_program_id) || existing.as_ref().is_some_and(|l| l.linked) {
+        if backup.is_expired_at(at) || !customer.is_enrolled_in(backup.loyalty_program_id) || existing.as_ref().is_some_and(|l| l.linked) {
             return Ok(None);
         }
         let Some(period) = backup.period() else { return Ok(None) };
-        let start = self.now;
+        let start = at;
         let mut end = add_period(start, period, catalog.org.tz());
         if let Some(exp) = backup.expiry_date {
             end = end.min(exp);
         }
-        if end <= start {
+        if end <= start || end <= self.now {
             return Ok(None);
         }
         // Built from an existing linkage (the backup one, else the member's) rather than a literal,
@@ -650,9 +665,13 @@ impl Run<'_> {
         linkage.linked = true;
         linkage.version = existing.as_ref().map_or(1, |l| l.version + 1);
         linkage.last_activity = ActivityType::BackupSupplementaryMembershipStarted;
-        linkage.last_updated = self.now;
+        linkage.last_updated = start;
         linkage.grace_ends_at = None;
         linkage.benefit_counters = Default::default();
+        // Under the one-subscription rule the guard moves with the member to its backup membership.
+        linkage.holds_subscription = member.holds_subscription
+            && catalog.org.one_supplementary_per_customer
+            && backup.partner_program_type == PartnerProgramType::Supplementary;
         if existing.is_none() {
             linkage.pending_relink = None;
         }

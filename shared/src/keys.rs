@@ -146,6 +146,12 @@ pub fn benefit_activity(org: OrgId, customer: CustomerId, program: ProgramId, at
     Key::new(customer_pk(org, customer), format!("{}{}#{unique}", activity_sk_prefix(program, true), key_time(at)))
 }
 
+/// The customer's one-subscription guard (issue 13): present while one SUPPLEMENTARY linkage
+/// holds it, naming that program; claimed and released inside the linkage's own transactions.
+pub fn subscription_guard(org: OrgId, customer: CustomerId) -> Key {
+    Key::new(customer_pk(org, customer), "SUBSCRIPTION")
+}
+
 pub fn membership_id(org: OrgId, program: ProgramId, membership_id: &str) -> Key {
     Key::new(format!("ORG#{org}#PP#{program}#MID#{membership_id}"), "MID")
 }

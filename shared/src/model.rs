@@ -46,6 +46,14 @@ pub struct Org {
     pub org_id: OrgId,
     pub name: String,
     pub time_zone: String,
+    /// With it on, a customer holds at most one active SUPPLEMENTARY membership at a time
+    /// (issue 13); set by an admin with `ppadmin set-org`. Off unless set.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_supplementary_per_customer: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Org {
@@ -204,6 +212,27 @@ pub struct Customer {
     #[serde(default)]
     pub enrollments: BTreeMap<String, DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Set by `DELETE /v2/customers/{id}`: identifiers and enrolments are gone, the numeric id
+    /// keeps the history.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+impl Customer {
+    /// The customer as erasure leaves it (and as events about an erased customer name it): the id only.
+    pub fn erased(&self, at: DateTime<Utc>) -> Customer {
+        Customer {
+            customer_id: self.customer_id,
+            mobile: None,
+            email: None,
+            external_id: None,
+            first_name: None,
+            last_name: None,
+            enrollments: BTreeMap::new(),
+            created_at: self.created_at,
+            erased_at: Some(self.erased_at.unwrap_or(at)),
+        }
+    }
 }
 
 impl Customer {
@@ -240,6 +269,9 @@ pub enum ActivityType {
     BackupSupplementaryMembershipStarted,
     MembershipRelinkingScheduled,
     MembershipRelinkingCancelled,
+    /// A link whose membership starts later: recorded when linked; the start itself
+    /// (`SUPPLEMENTARY_MEMBERSHIP_STARTED` / `ENROLLMENT`) is recorded by the sweep when it comes.
+    MembershipStartScheduled,
     Benefitsavailed,
 }
 
@@ -260,6 +292,7 @@ impl ActivityType {
             ActivityType::BackupSupplementaryMembershipStarted => "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED",
             ActivityType::MembershipRelinkingScheduled => "MEMBERSHIP_RELINKING_SCHEDULED",
             ActivityType::MembershipRelinkingCancelled => "MEMBERSHIP_RELINKING_CANCELLED",
+            ActivityType::MembershipStartScheduled => "MEMBERSHIP_START_SCHEDULED",
             ActivityType::Benefitsavailed => "BENEFITSAVAILED",
         }
     }
@@ -330,6 +363,10 @@ pub struct Linkage {
     /// retried write recognises that it was already applied.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub recent_changes: Vec<String>,
+    /// This linkage holds the customer's one-subscription guard (`keys::subscription_guard`);
+    /// whatever ends its membership releases the guard in the same transaction.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub holds_subscription: bool,
 }
 
 impl Linkage {
@@ -403,8 +440,8 @@ impl Linkage {
     }
 }
 
-/// What a linking record says a linkage was before and after its change: the fields a linking
-/// update can move (not benefit counters, which benefits records account for). Each record's
+/// What a linking record says a linkage was before and after its change (no partner membership
+/// id: the history outlives an erasure, identifiers must not): the fields a linking update can move (not benefit counters, which benefits records account for). Each record's
 /// `from` is the `to` of the record before it, because both are taken from the version the
 /// committing transaction was conditioned on (PRODUCT.md §5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -418,8 +455,6 @@ pub struct LinkState {
     pub tier_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub partner_membership_id: Option<String>,
     pub membership_start_date: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub membership_end_date: Option<DateTime<Utc>>,
@@ -433,7 +468,6 @@ impl LinkState {
             tier_number: l.tier_number,
             tier_name: l.tier_name.clone(),
             tier_expiry_date: l.tier_expiry_date,
-            partner_membership_id: l.partner_membership_id.clone(),
             membership_start_date: l.membership_start_date,
             membership_end_date: l.membership_end_date,
         }

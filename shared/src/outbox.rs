@@ -20,6 +20,7 @@ pub enum EventName {
     TierExpired,
     SupplementaryMembershipExpired,
     BenefitsAvailed,
+    CustomerErased,
 }
 
 impl EventName {
@@ -31,6 +32,7 @@ impl EventName {
             EventName::TierExpired => "partnerProgramTierExpired",
             EventName::SupplementaryMembershipExpired => "supplementaryMembershipExpired",
             EventName::BenefitsAvailed => "partnerProgramBenefitsAvailed",
+            EventName::CustomerErased => "customerErased",
         }
     }
 }
@@ -134,6 +136,40 @@ pub fn event(
         org_id: org,
         ref_id: customer.customer_id.to_string(),
         created_at,
+        payload: payload.to_string(),
+        ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
+    }
+}
+
+/// `customerErased`: the customer's identifiers were removed on request (`DELETE
+/// /v2/customers/{id}`). It names the customer by id only; consumers erase what they hold.
+pub fn customer_erased(org: OrgId, customer: &Customer, at: DateTime<Utc>) -> EventRecord {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let name = EventName::CustomerErased.as_str();
+    let payload = json!({
+        "eventName": name,
+        "eventId": event_id,
+        "eventSearchKey": "data.customerIdentifiers.customerId",
+        "data": {
+            "customerIdentifiers": {"customerId": customer.customer_id},
+            "entityInformation": {"entityType": "USER", "entityId": customer.customer_id},
+            "erasedAt": format_utc(at),
+            "erasedAtInMillis": at.timestamp_millis(),
+        },
+        "orgId": org,
+        "refId": customer.customer_id.to_string(),
+        "createdAt": at.timestamp_millis(),
+    });
+    let k = keys::event(org, &event_id);
+    EventRecord {
+        pk: k.pk,
+        sk: k.sk,
+        entity: "EVENT".into(),
+        event_name: name.into(),
+        event_id,
+        org_id: org,
+        ref_id: customer.customer_id.to_string(),
+        created_at: format_utc(at),
         payload: payload.to_string(),
         ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
     }

@@ -193,6 +193,34 @@ pub struct MembershipIdRecord {
     pub customer_id: CustomerId,
 }
 
+/// The one-subscription guard of a customer: which SUPPLEMENTARY program holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+    pub partner_program_name: String,
+}
+
+impl SubscriptionRecord {
+    pub fn new(org: OrgId, customer: CustomerId, program: &PartnerProgram) -> Self {
+        let Key { pk, sk } = keys::subscription_guard(org, customer);
+        SubscriptionRecord {
+            pk,
+            sk,
+            entity: "SUBSCRIPTION".into(),
+            customer_id: customer,
+            partner_program_id: program.partner_program_id,
+            partner_program_name: program.partner_program_name.clone(),
+        }
+    }
+}
+
 /// An outbox event (PRODUCT.md §8), carried to EventBridge by the table stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

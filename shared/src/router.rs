@@ -42,6 +42,7 @@ pub fn routes() -> Vec<Route> {
             partner_program_config::handle
         ),
         route!("POST", "/v2/customers", "RegisterCustomerFunction", customers::handle),
+        route!("DELETE", "/v2/customers/{id}", "EraseCustomerFunction", erase_customer::handle),
         route!("POST", "/v2/partnerProgram/linkCustomer", "LinkCustomerFunction", link_customer::handle),
         route!("POST", "/v2/partnerProgram/deLinkCustomer", "DelinkCustomerFunction", delink_customer::handle),
         route!("GET", "/v2/partnerProgram/expiryPreview", "ExpiryPreviewFunction", expiry_preview::handle),

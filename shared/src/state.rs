@@ -121,7 +121,7 @@ impl AppState {
         }
         let (org_rec, loyalty_programs, partner_programs) =
             futures::try_join!(self.store.org(org), self.store.loyalty_programs(org), self.store.partner_programs(org))?;
-        let org_rec = org_rec.unwrap_or(Org { org_id: org, name: String::new(), time_zone: "UTC".into() });
+        let org_rec = org_rec.unwrap_or(Org { org_id: org, name: String::new(), time_zone: "UTC".into(), one_supplementary_per_customer: false });
         let cat = Arc::new(OrgCatalog { org: org_rec, loyalty_programs, partner_programs });
         if let Ok(mut cache) = self.catalogs.lock() {
             cache.insert(org, (Instant::now(), cat.clone()));

@@ -348,6 +348,30 @@ impl Store {
         items.into_iter().map(|i| Ok(from_item::<LinkageRecord>(i)?.linkage)).collect()
     }
 
+    /// The program holding the customer's one-subscription guard, if any.
+    pub async fn subscription(&self, org: OrgId, customer: CustomerId) -> Result<Option<SubscriptionRecord>, StoreError> {
+        self.get(&keys::subscription_guard(org, customer)).await
+    }
+
+    /// Turns the org's one-subscription rule on or off; `Ok(false)` when the org does not exist.
+    pub async fn set_one_supplementary_per_customer(&self, org: OrgId, on: bool) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::org(org).to_item()))
+            .update_expression("SET oneSupplementaryPerCustomer = :on")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
+        }
+    }
+
     pub async fn linkage(&self, org: OrgId, customer: CustomerId, program: ProgramId) -> Result<Option<Linkage>, StoreError> {
         Ok(self.get::<LinkageRecord>(&keys::linkage(org, customer, program)).await?.map(|r| r.linkage))
     }
@@ -391,6 +415,44 @@ pub mod tx {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Claims the customer's one-subscription guard for `program`: free, or already held by it.
+    pub fn claim_subscription(table: &str, item: Item, program: ProgramId) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK) OR partnerProgramId = :pp")
+                .expression_attribute_values(":pp", AttributeValue::N(program.to_string()))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Unconditional put (an item this transaction's linkage owns, e.g. a guard it hands over).
+    pub fn put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = built(Put::builder().table_name(table).set_item(Some(item)).build())?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Put that must find `condition` true (a condition with no expression values).
+    pub fn put_where(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = built(Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build())?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Deletes an item that `customer` holds (its `customerId`), or nothing if it is gone.
+    pub fn delete_held_by(table: &str, key: &Key, customer: CustomerId) -> Result<TransactWriteItem, StoreError> {
+        let d = built(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key.to_item()))
+                .condition_expression("attribute_not_exists(PK) OR customerId = :cid")
+                .expression_attribute_values(":cid", AttributeValue::N(customer.to_string()))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().delete(d).build())
     }
 
     pub fn delete(table: &str, key: &Key) -> Result<TransactWriteItem, StoreError> {

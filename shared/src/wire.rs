@@ -222,8 +222,6 @@ pub struct LinkStateView {
     pub partner_tier_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub partner_membership_id: Option<String>,
     pub partner_program_membership_start_date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_program_membership_end_date: Option<String>,
@@ -237,7 +235,6 @@ impl From<&crate::model::LinkState> for LinkStateView {
             partner_tier_number: s.tier_number,
             partner_tier_name: s.tier_name.clone(),
             partner_tier_expiry_date: s.tier_expiry_date.map(format_utc),
-            partner_membership_id: s.partner_membership_id.clone(),
             partner_program_membership_start_date: format_utc(s.membership_start_date),
             partner_program_membership_end_date: s.membership_end_date.map(format_utc),
         }
@@ -432,6 +429,35 @@ impl From<&Customer> for RegisteredCustomer {
             last_name: c.last_name.clone(),
             program_ids,
             created_at: format_utc(c.created_at),
+        }
+    }
+}
+
+/// `DELETE /v2/customers/{id}`'s answer: the customer as erasure left it (its id), when it was
+/// erased, and the partner programs this call delinked (empty on a repeat).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasedCustomer {
+    pub customer: ErasedCustomerId,
+    pub erased_at: String,
+    pub delinked_partner_programs: Vec<String>,
+    pub warnings: Vec<Value>,
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErasedCustomerId {
+    pub id: u64,
+}
+
+impl ErasedCustomer {
+    pub fn new(c: &Customer, delinked_partner_programs: Vec<String>) -> Self {
+        ErasedCustomer {
+            customer: ErasedCustomerId { id: c.customer_id },
+            erased_at: c.erased_at.map(format_utc).unwrap_or_default(),
+            delinked_partner_programs,
+            warnings: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }

@@ -260,12 +260,12 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
     // One member is already in the backup program: it keeps that membership.
     link(&f, "919800000401", "BackupPass", json!({})).await;
 
+    let expiry: DateTime<Utc> = iso(t.now() + Duration::days(2)).parse::<DateTime<chrono::FixedOffset>>().unwrap().with_timezone(&Utc);
     t.advance(Duration::days(3));
     let summary = t.sweep().await;
     assert_eq!(summary.programs_expired, 1, "{summary:?}");
     assert_eq!(summary.changed, 2, "{summary:?}");
     assert_eq!(actions(&summary), vec![("BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".into(), 1), ("PARTNER_PROGRAM_EARLY_EXPIRY".into(), 2)]);
-    let now = t.now();
     for (i, id) in members.iter().enumerate() {
         let old = linkage_in(&t.app.state, f.org.org_id, *id, "ShortMiles").await;
         let history = activity_types(&t.app.state, f.org.org_id, *id).await;
@@ -275,7 +275,7 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
                 let backup = linkage_in(&t.app.state, f.org.org_id, *id, "BackupPass").await;
                 assert_eq!((s(&backup, "status"), s(&backup, "linked"), s(&backup, "version")), ("ACTIVE".into(), "true".into(), "1".into()));
                 let end: DateTime<Utc> = s(&backup, "membershipEndDate").parse().unwrap();
-                assert_eq!(end, now + Duration::days(60), "a fresh period from the migration");
+                assert_eq!(end, expiry + Duration::days(60), "a fresh period from the program's expiry, not from the sweep's run");
                 assert!(backup.contains_key("DUE_PK"), "the backup membership's end is due in its turn");
                 assert_eq!(history.iter().filter(|h| *h == "PARTNER_PROGRAM_EARLY_EXPIRY").count(), 1);
                 assert_eq!(history.iter().filter(|h| *h == "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1);
@@ -316,7 +316,7 @@ async fn pending_memberships_and_relinks_start_on_their_date() {
     t.advance(Duration::days(6));
     assert_eq!(actions(&t.sweep().await), vec![("PENDING_ACTIVATED".into(), 1)]);
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "ACTIVE");
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
 
     t.advance(Duration::days(5));
     let summary = t.sweep().await;
@@ -526,4 +526,155 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     assert_eq!(summary.actions.get("TIER_GRACE_STARTED"), Some(&1));
     assert_eq!(summary.actions.get("DOWNGRADE_TO_LOWEST_TIER"), Some(&1));
     assert_eq!(summary.actions.get("EXPIRE_TIER"), Some(&2), "this org's and the other org's");
+}
+
+/// The one-subscription guard (issue 13) as the sweep sees it: a membership that ends releases it,
+/// one that moves to its backup program hands it over in the same transaction.
+#[tokio::test]
+async fn the_sweep_releases_the_one_subscription_guard_or_hands_it_to_the_backup() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
+    t.app.state.invalidate(f.org.org_id);
+    let supplementary = |days: u32| json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": days});
+    f.org.partner_program("DayPass", supplementary(1)).await;
+    f.org.partner_program("BackupPass", supplementary(60)).await;
+    let mut short = supplementary(30);
+    short["expiryDate"] = json!(iso(t.now() + Duration::days(2)));
+    short["backupPartnerProgramName"] = json!("BackupPass");
+    f.org.partner_program("ShortPass", short).await;
+    let ends = f.enrolled("919800000901").await;
+    let moves = f.enrolled("919800000902").await;
+    link(&f, "919800000901", "FlexiPass", json!({})).await;
+    link(&f, "919800000902", "ShortPass", json!({})).await;
+    let guard = |id: u64| {
+        let state = t.app.state.clone();
+        let org = f.org.org_id;
+        async move { state.store.subscription(org, id).await.unwrap().map(|g| g.partner_program_name) }
+    };
+    assert_eq!(guard(ends).await.as_deref(), Some("FlexiPass"));
+    assert_eq!(guard(moves).await.as_deref(), Some("ShortPass"));
+
+    t.advance(Duration::days(3));
+    let summary = t.sweep().await;
+    assert_eq!(summary.programs_expired, 1, "{summary:?}");
+    assert_eq!(guard(moves).await.as_deref(), Some("BackupPass"), "handed over to the backup membership");
+    let backup = linkage_in(&t.app.state, f.org.org_id, moves, "BackupPass").await;
+    assert_eq!(s(&backup, "holdsSubscription"), "true");
+    assert!(!linkage_in(&t.app.state, f.org.org_id, moves, "ShortPass").await.contains_key("holdsSubscription"));
+    let r = f.org.link(link_body(json!({"mobile": "919800000902"}), "DayPass", json!({}))).await;
+    let status = first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus");
+    assert_eq!(status["code"], 2001, "{}", r.text);
+    assert!(status["detail"].as_str().unwrap().contains("membership in BackupPass;"), "{}", r.text);
+
+    t.advance(Duration::days(28));
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)], "{summary:?}");
+    assert_eq!(guard(ends).await, None, "the ended membership released it");
+    link(&f, "919800000901", "DayPass", json!({})).await;
+    assert_eq!(guard(ends).await.as_deref(), Some("DayPass"));
+}
+
+fn at(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc)
+}
+
+/// `(customer id, or program name for a program's own expiry; action) → at` of every action the
+/// preview lists up to now.
+async fn preview_dates(t: &SweepApp, f: &Fixture) -> HashMap<(String, String), DateTime<Utc>> {
+    let until = t.now().format("%Y-%m-%dT%H:%M:%S%%2B00:00").to_string();
+    let r = f.org.get(&f.org.admin, &format!("/v2/partnerProgram/expiryPreview?until={until}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut dates = HashMap::new();
+    for entry in r.body["data"].as_array().unwrap() {
+        let whom = match entry["customerId"].as_u64() {
+            Some(customer) => customer.to_string(),
+            None => entry["partnerProgramName"].as_str().unwrap().to_string(),
+        };
+        for a in entry["actions"].as_array().unwrap() {
+            dates.insert((whom.clone(), a["action"].as_str().unwrap().to_string()), at(a["at"].as_str().unwrap()));
+        }
+    }
+    dates
+}
+
+/// The stored date of a customer's only activity of one type.
+async fn activity_date(t: &SweepApp, f: &Fixture, customer: u64, kind: &str) -> DateTime<Utc> {
+    let items = stored(&t.app.state, f.org.org_id, customer, "HIST#").await;
+    let of_kind: Vec<_> = items.iter().filter(|i| i["activityType"].as_s().unwrap() == kind).collect();
+    assert_eq!(of_kind.len(), 1, "exactly one {kind}: {items:?}");
+    s(of_kind[0], "activityDate").parse().unwrap()
+}
+
+/// The linkage as the read API shows it, in one program.
+async fn shown(f: &Fixture, mobile: &str, program: &str) -> Value {
+    let r = f.org.linked_programs("mobile", mobile).await;
+    r.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == program).cloned().unwrap_or(Value::Null)
+}
+
+/// Issue 13, feature 5: a membership starting later is scheduled at link time and started once by
+/// the sweep; every transition (start, tier expiry, program expiry and the backup membership it
+/// starts) is dated when it took effect, however late the sweep runs, and the preview said so.
+#[tokio::test]
+async fn lifecycle_dates_are_the_moments_transitions_take_effect_as_the_preview_says() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    f.org
+        .partner_program(
+            "BackupPass",
+            json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 60}),
+        )
+        .await;
+    let expiry = at(&iso(t.now() + Duration::days(2)));
+    f.org
+        .partner_program(
+            "ShortMiles",
+            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": false,
+                   "expiryDate": iso(expiry), "backupPartnerProgramName": "BackupPass"}),
+        )
+        .await;
+    let pending = f.enrolled("919800000951").await;
+    let tiered = f.enrolled("919800000952").await;
+    let migrated = f.enrolled("919800000953").await;
+    let start = at(&iso(t.now() + Duration::days(1)));
+    let tier_expiry = at(&iso(t.now() + Duration::days(1) + Duration::hours(3)));
+    link(&f, "919800000951", "FlexiPass", json!({"membershipStartDate": iso(start)})).await;
+    link(&f, "919800000952", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(tier_expiry)})).await;
+    link(&f, "919800000953", "ShortMiles", json!({})).await;
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED"], "scheduled, not started");
+    assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "PENDING");
+
+    // The sweep runs days late.
+    t.advance(Duration::days(5));
+    let preview = preview_dates(&t, &f).await;
+    assert_eq!(preview[&(pending.to_string(), "PENDING_ACTIVATED".to_string())], start);
+    assert_eq!(preview[&(tiered.to_string(), "EXPIRE_TIER".to_string())], tier_expiry);
+    assert_eq!(preview[&("ShortMiles".to_string(), "PARTNER_PROGRAM_EARLY_EXPIRY".to_string())], expiry);
+    assert_eq!(preview[&("ShortMiles".to_string(), "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".to_string())], expiry);
+    let summary = t.sweep().await;
+    assert_eq!(summary.failed, 0, "{summary:?}");
+    assert_eq!(t.sweep().await.changed, 0, "a rerun changes nothing");
+
+    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
+    assert_eq!(activity_date(&t, &f, pending, "SUPPLEMENTARY_MEMBERSHIP_STARTED").await, preview[&(pending.to_string(), "PENDING_ACTIVATED".to_string())]);
+    let p = shown(&f, "919800000951", "FlexiPass").await;
+    assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(start), "{p}");
+    assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "SUPPLEMENTARY_MEMBERSHIP_STARTED");
+
+    assert_eq!(activity_date(&t, &f, tiered, "TIER_EXPIRED").await, preview[&(tiered.to_string(), "EXPIRE_TIER".to_string())]);
+    let p = shown(&f, "919800000952", "SkyMiles").await;
+    assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(tier_expiry), "{p}");
+
+    assert_eq!(activity_date(&t, &f, migrated, "PARTNER_PROGRAM_EARLY_EXPIRY").await, expiry);
+    assert_eq!(activity_date(&t, &f, migrated, "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").await, preview[&("ShortMiles".to_string(), "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".to_string())]);
+    let old = linkage_in(&t.app.state, f.org.org_id, migrated, "ShortMiles").await;
+    assert_eq!(at(&s(&old, "lastUpdated")), expiry);
+    let p = shown(&f, "919800000953", "BackupPass").await;
+    assert_eq!(p["partnerProgramMembershipStartDate"], format_z(expiry), "the backup starts at the program's expiry: {p}");
+    assert_eq!(p["partnerProgramMembershipEndDate"], format_z(expiry + Duration::days(60)), "{p}");
+    assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(expiry), "{p}");
+}
+
+fn format_z(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

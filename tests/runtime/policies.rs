@@ -83,6 +83,14 @@ const RELEASE_RELINK_MEMBERSHIP_ID: Use = rarely(
     "update_customer_partner_program::cancel_relink → tx::delete (membership-id claim of a cancelled pending relink; \
      the event files upgrade a tier)",
 );
+/// `erase_customer::erase` (issue 13): the profile, the linkages, then the erasure transaction
+/// and one delink transaction per active linkage (`change_linkage`, with membership-id deletes).
+const ERASE_CUSTOMER: &[Use] = &[
+    on_table("dynamodb:GetItem", "erase_customer::erase → Store::customer"),
+    on_table("dynamodb:Query", "erase_customer::erase → Store::linkages"),
+    on_table("dynamodb:PutItem", "erase_customer::erase_profile → TransactWriteItems Put (profile, customerErased event)"),
+    on_table("dynamodb:DeleteItem", "erase_customer::erase_profile / released_items → TransactWriteItems Delete (identifier and membership-id items)"),
+];
 const LIST_LINKAGES: Use = on_table("dynamodb:Query", "customer_partner_programs::handle → Store::linkages");
 const READ_HISTORY: Use = on_table(
     "dynamodb:Query",
@@ -124,6 +132,7 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
         "UpdateCustomerPartnerProgramFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID]],
         "CustomerBenefitsFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE],
+        "EraseCustomerFunction" => &[CATALOG, CHANGE_LINKAGE, ERASE_CUSTOMER],
         "TierExpirySweepFunction" => &[SWEEP],
         "ExpiryPreviewFunction" => &[CATALOG, EXPIRY_PREVIEW],
         _ => return None,

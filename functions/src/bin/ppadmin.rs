@@ -3,6 +3,8 @@
 //!
 //!   ppadmin create-org --name "Acme" [--time-zone Asia/Kolkata]   (also creates an admin client)
 //!   ppadmin create-client --org 7 --role api|admin
+//!   ppadmin set-org --org 7 --one-supplementary-per-customer true|false
+//!                                                                 (org settings; containers see them within CONFIG_CACHE_SECONDS)
 //!   ppadmin create-table                                          (local use: table from template.yaml)
 
 use shared::model::Role;
@@ -34,12 +36,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let creds = shared::auth::create_client(&state.store, org, role).await?;
             println!("{} client key: {}\nsecret: {}   (shown once)", role.as_str(), creds.client_key, creds.secret);
         }
+        Some("set-org") => {
+            let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;
+            let on = match arg(&args, "--one-supplementary-per-customer") {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err("--one-supplementary-per-customer must be true or false".into()),
+            };
+            if !state.store.set_one_supplementary_per_customer(org, on).await? {
+                return Err(format!("org {org} does not exist").into());
+            }
+            println!("org {org}: oneSupplementaryPerCustomer = {on}");
+        }
         Some("create-table") => {
             let created = shared::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
             println!("table {} {}", state.store.table(), if created { "created" } else { "exists" });
         }
         _ => {
-            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | create-table");
+            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | set-org --org ID --one-supplementary-per-customer true|false | create-table");
             std::process::exit(2);
         }
     }

@@ -112,6 +112,7 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         last_name: body.last_name,
         enrollments,
         created_at: now,
+        erased_at: None,
     };
     let table = state.store.table();
     let mut items = vec![tx::put_new(table, to_item(&CustomerRecord::new(org, customer.clone())).map_err(StoreError::from)?)?];

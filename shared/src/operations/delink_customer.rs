@@ -66,12 +66,19 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         after.version = cur.version + 1;
         after.last_activity = ActivityType::Delink;
         after.last_updated = now;
+        after.holds_subscription = false;
+        let internal = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "could not build a transaction item");
+            ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+        };
         let mut extras = Vec::new();
         if let Some(mid) = &cur.partner_membership_id {
-            let item = tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(|e| {
-                tracing::error!(error = %e, "could not build a transaction item");
-                ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
-            })?;
+            let item = tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(internal)?;
+            extras.push((item, ErrorCode::CannotProcess.status()));
+        }
+        if cur.holds_subscription {
+            // Frees the customer's one subscription (issue 13) with the membership that held it.
+            let item = tx::delete(&table, &keys::subscription_guard(org, customer.customer_id)).map_err(internal)?;
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         Ok(Prepared {

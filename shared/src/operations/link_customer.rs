@@ -10,7 +10,7 @@ use crate::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
 use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
 use crate::model::*;
 use crate::outbox::{self, EventName};
-use crate::records::{to_item, MembershipIdRecord};
+use crate::records::{to_item, MembershipIdRecord, SubscriptionRecord};
 use crate::state::{AppState, OrgCatalog};
 use crate::store::tx;
 use chrono::{DateTime, Utc};
@@ -154,7 +154,13 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
     let org = catalog.org.org_id;
     let program = plan.program;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
+    let one_subscription = catalog.org.one_supplementary_per_customer && program.partner_program_type == PartnerProgramType::Supplementary;
+    if one_subscription {
+        if let Some(status) = other_subscription(state, catalog, customer.customer_id, program, now).await? {
+            return Ok(status);
+        }
+    }
+    let status = change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
         let already_linked = current.is_some_and(|l| l.linked);
         let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
         let schedule_relink = already_linked && is_supplementary && plan.start > now;
@@ -180,7 +186,13 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                 (after, kind, EventName::Updated, kind.as_str())
             }
             _ => {
-                let kind = if is_supplementary { ActivityType::SupplementaryMembershipStarted } else { ActivityType::Enrollment };
+                // A membership starting later is scheduled now and started by the sweep, so the
+                // history records each when it happens.
+                let kind = match (plan.start > now, is_supplementary) {
+                    (true, _) => ActivityType::MembershipStartScheduled,
+                    (false, true) => ActivityType::SupplementaryMembershipStarted,
+                    (false, false) => ActivityType::Enrollment,
+                };
                 let after = Linkage {
                     org_id: org,
                     customer_id: customer.customer_id,
@@ -202,6 +214,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                     benefit_counters: Default::default(),
                     grace_ends_at: None,
                     recent_changes: Vec::new(),
+                    holds_subscription: false,
                 };
                 (after, kind, EventName::Linked, "LINK")
             }
@@ -225,6 +238,16 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                 ));
             }
         }
+        // The one-subscription rule holds inside the transaction: of concurrent links to
+        // different programs, only the one that claims the guard commits.
+        if one_subscription && !after.holds_subscription {
+            let rec = SubscriptionRecord::new(org, customer.customer_id, program);
+            extras.push((
+                tx::claim_subscription(&table, to_item(&rec).map_err(|e| internal(e.into()))?, program.partner_program_id).map_err(internal)?,
+                ErrorCode::CannotProcess.with_detail(SUBSCRIPTION_TAKEN),
+            ));
+            after.holds_subscription = true;
+        }
         if let Some(mid) = &plan.membership_id {
             let k = keys::membership_id(org, program.partner_program_id, mid);
             let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer.customer_id };
@@ -244,7 +267,47 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
             extras,
         })
     })
-    .await
+    .await?;
+    if status.detail.as_deref() == Some(SUBSCRIPTION_TAKEN) {
+        // Lost the guard to a concurrent link: name the program that won it.
+        if let Some(named) = other_subscription(state, catalog, customer.customer_id, program, now).await? {
+            return Ok(named);
+        }
+    }
+    Ok(status)
+}
+
+/// Detail of a link that lost the one-subscription guard inside its transaction (replaced by one
+/// naming the winner once it is read back).
+const SUBSCRIPTION_TAKEN: &str = "the customer took another SUPPLEMENTARY membership meanwhile; this org allows one at a time";
+
+/// With the org's one-subscription rule on: the 2001 a link to `program` gets because the customer
+/// already has another active SUPPLEMENTARY membership (the guard's holder, or one linked before
+/// the rule was turned on), naming it.
+async fn other_subscription(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: CustomerId,
+    program: &PartnerProgram,
+    now: DateTime<Utc>,
+) -> Result<Option<ItemStatus>, StorageFailure> {
+    let org = catalog.org.org_id;
+    let refuse = |name: &str| {
+        ErrorCode::CannotProcess.with_detail(format!(
+            "the customer already has an active SUPPLEMENTARY membership in {name}; this org allows one at a time (oneSupplementaryPerCustomer)"
+        ))
+    };
+    let guard = state.store.subscription(org, customer).await.map_err(StorageFailure)?;
+    if let Some(g) = guard.filter(|g| g.partner_program_id != program.partner_program_id) {
+        return Ok(Some(refuse(&g.partner_program_name)));
+    }
+    let linkages = state.store.linkages(org, customer).await.map_err(StorageFailure)?;
+    let held = linkages.iter().find(|l| {
+        l.partner_program_id != program.partner_program_id
+            && l.partner_program_type == PartnerProgramType::Supplementary
+            && matches!(l.effective_status(now, catalog.partner_program_by_id(l.partner_program_id)), LinkageStatus::Active | LinkageStatus::Pending)
+    });
+    Ok(held.map(|l| refuse(&l.partner_program_name)))
 }
 
 fn internal(e: crate::store::StoreError) -> ItemStatus {

@@ -6,6 +6,7 @@ pub mod customer_benefits;
 pub mod customer_partner_programs;
 pub mod customers;
 pub mod delink_customer;
+pub mod erase_customer;
 pub mod expiry_preview;
 pub mod link_customer;
 pub mod partner_program_config;

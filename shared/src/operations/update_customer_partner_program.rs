@@ -295,6 +295,15 @@ fn cancel_relink(table: &str, program: &PartnerProgram, current: Option<&Linkage
     after.version = cur.version + 1;
     after.last_activity = ActivityType::MembershipRelinkingCancelled;
     after.last_updated = now;
+    if cur.holds_subscription && !cur.linked {
+        // An ended membership kept the one-subscription guard only for its pending relink.
+        after.holds_subscription = false;
+        let item = tx::delete(table, &keys::subscription_guard(cur.org_id, cur.customer_id)).map_err(|e| {
+            tracing::error!(error = %e, "could not build a transaction item");
+            ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+        })?;
+        extras.push((item, ErrorCode::CannotProcess.status()));
+    }
     Ok((after, extras))
 }
 

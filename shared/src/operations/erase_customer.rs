@@ -1,0 +1,217 @@
+//! `DELETE /v2/customers/{id}` (admin, issue 13): erasure that keeps the ledger. The customer's
+//! identifiers (profile fields and lookup items) and enrolments go, with a `customerErased` event,
+//! in one transaction; then every linkage loses its partner membership ids (and their uniqueness
+//! items), and every active one is delinked with its activity and event, each in the linkage's
+//! own versioned transaction. Linkages and history stay under the numeric id.
+//!
+//! Idempotent and safe to repeat after a crash: the profile is erased first (so no new link can
+//! commit: links check enrolment in their transaction), and every call walks the linkages, which
+//! changes nothing once they are clean. Nothing here logs an identifier.
+
+use crate::api::{require_admin, ApiRequest, ApiResponse};
+use crate::error_catalog::{ErrorCode, ItemStatus};
+use crate::keys::{self, IdentifierKind};
+use crate::linkage_write::{activity_for, change_linkage, Prepared};
+use crate::model::*;
+use crate::outbox::{self, EventName};
+use crate::records::{to_item, CustomerRecord, LinkageRecord};
+use crate::state::{AppState, OrgCatalog};
+use crate::store::{tx, StoreError, TransactError};
+use crate::wire::ErasedCustomer;
+use chrono::{DateTime, Utc};
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let raw = req.path_params.get("id").map(String::as_str).unwrap_or("");
+    let Some(id) = raw.trim().parse::<CustomerId>().ok().filter(|n| *n > 0) else {
+        return ApiResponse::error(400, 400, "id must be a customer's numeric id (a positive integer)");
+    };
+    match erase(state, req.auth.org_id, id).await {
+        Ok(Some(erasure)) => ApiResponse::json(200, &erasure),
+        Ok(None) => ApiResponse::error(404, 8015, "No customer found with the given identifier"),
+        Err(e) => {
+            tracing::error!(error = %e, customer = id, "customer erasure failed");
+            ApiResponse::unavailable(&req.request_id)
+        }
+    }
+}
+
+/// Erases customer `id` of `org`; `None` when the org has no such customer.
+pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Option<ErasedCustomer>, StoreError> {
+    let Some(customer) = state.store.customer(org, id).await? else {
+        return Ok(None);
+    };
+    let catalog = state.catalog(org).await?;
+    let now = state.now();
+    let erased = match customer.erased_at {
+        Some(_) => customer.erased(now),
+        None => erase_profile(state, org, &customer, now).await?,
+    };
+    let mut delinked = Vec::new();
+    for linkage in state.store.linkages(org, id).await? {
+        if let Some(name) = scrub_linkage(state, &catalog, &erased, linkage.partner_program_id, now).await? {
+            delinked.push(name);
+        }
+    }
+    tracing::info!(org, customer = id, delinked = delinked.len(), "customer erased");
+    Ok(Some(ErasedCustomer::new(&erased, delinked)))
+}
+
+/// Profile without identifiers or enrolments, identifier lookup items deleted, `customerErased`
+/// emitted: one transaction. A concurrent erasure that won is read back.
+async fn erase_profile(state: &AppState, org: OrgId, customer: &Customer, now: DateTime<Utc>) -> Result<Customer, StoreError> {
+    let table = state.store.table();
+    let erased = customer.erased(now);
+    let mut items = vec![tx::put_where(table, to_item(&CustomerRecord::new(org, erased.clone()))?, "attribute_not_exists(erasedAt)")?];
+    for (kind, value) in [
+        (IdentifierKind::Mobile, &customer.mobile),
+        (IdentifierKind::Email, &customer.email),
+        (IdentifierKind::ExternalId, &customer.external_id),
+    ] {
+        if let Some(v) = value {
+            items.push(tx::delete_held_by(table, &keys::identifier(org, kind, v), customer.customer_id)?);
+        }
+    }
+    items.push(tx::put_new(table, to_item(&outbox::customer_erased(org, &erased, now))?)?);
+    match state.store.transact(items).await {
+        Ok(()) => Ok(erased),
+        Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) => {
+            let again = state.store.customer(org, customer.customer_id).await?;
+            Ok(again.map_or(erased, |c| c.erased(now)))
+        }
+        Err(TransactError::Cancelled { reasons }) => Err(StoreError::Service {
+            operation: "TransactWriteItems",
+            message: format!("erasure refused: {reasons:?}"),
+            throttled: false,
+        }),
+        Err(TransactError::Store(e)) => Err(e),
+    }
+}
+
+/// Makes one linkage hold no partner membership id and no pending relink, delinking it (with its
+/// DELINK activity and event) when active. Returns the program's name when it was delinked.
+async fn scrub_linkage(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    program_id: ProgramId,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    let org = catalog.org.org_id;
+    let table = state.store.table().to_string();
+    let mut was_linked = None;
+    let outcome = change_linkage(state, org, customer.customer_id, program_id, |current, now| {
+        let Some(cur) = current else { return Err(ItemStatus::success()) };
+        if !cur.linked && cur.pending_relink.is_none() {
+            // Nothing to delink; clearing its ids is not a membership change (no activity).
+            was_linked = Some(false);
+            return Err(ItemStatus::success());
+        }
+        was_linked = Some(cur.linked);
+        // An active membership is delinked; an ended one loses the relink it had scheduled.
+        let (kind, event_name) = match cur.linked {
+            true => (ActivityType::Delink, EventName::Delinked),
+            false => (ActivityType::MembershipRelinkingCancelled, EventName::Updated),
+        };
+        let mut after = cur.clone();
+        if cur.linked {
+            after.linked = false;
+            after.status = LinkageStatus::Delinked;
+        }
+        after.pending_relink = None;
+        after.partner_membership_id = None;
+        after.holds_subscription = false;
+        after.version = cur.version + 1;
+        after.last_activity = kind;
+        after.last_updated = now;
+        let extras = released_items(&table, org, cur).map_err(|e| {
+            tracing::error!(error = %e, "could not build a transaction item");
+            refused()
+        })?;
+        let event = catalog
+            .partner_program_by_id(program_id)
+            .map(|p| outbox::event(event_name, "CUSTOMER_ERASED", org, customer, p, &after, now, catalog.org.tz()));
+        Ok(Prepared {
+            activity: activity_for(Some(cur), &after, kind, now),
+            event,
+            expected_version: Some(cur.version),
+            after,
+            extras,
+        })
+    })
+    .await
+    .map_err(|f| f.0)?;
+    if !outcome.status {
+        return Err(StoreError::Service { operation: "TransactWriteItems", message: format!("delink refused: {}", outcome.code), throttled: false });
+    }
+    // `Some(true)`: delinked now; `Some(false)` with no change written: only ids to clear.
+    match was_linked {
+        Some(true) => Ok(catalog.partner_program_by_id(program_id).map(|p| p.partner_program_name.clone()).or(Some(program_id.to_string()))),
+        Some(false) => {
+            clear_ids(state, org, customer.customer_id, program_id).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+fn refused() -> ItemStatus {
+    ErrorCode::CannotProcess.with_detail("erasure could not release an item the linkage held")
+}
+
+/// The uniqueness items and guard a linkage held, deleted in its transaction.
+fn released_items(
+    table: &str,
+    org: OrgId,
+    cur: &Linkage,
+) -> Result<Vec<(aws_sdk_dynamodb::types::TransactWriteItem, ItemStatus)>, StoreError> {
+    let mut ids: Vec<&String> = cur.partner_membership_id.iter().collect();
+    if let Some(p) = cur.pending_relink.as_ref().and_then(|p| p.partner_membership_id.as_ref()) {
+        if !ids.contains(&p) {
+            ids.push(p);
+        }
+    }
+    let mut items = Vec::new();
+    for mid in ids {
+        let item = tx::delete_held_by(table, &keys::membership_id(org, cur.partner_program_id, mid), cur.customer_id)?;
+        items.push((item, refused()));
+    }
+    if cur.holds_subscription {
+        items.push((tx::delete(table, &keys::subscription_guard(org, cur.customer_id))?, refused()));
+    }
+    Ok(items)
+}
+
+/// An ended linkage: drop its partner membership ids (and any pending relink with its claim),
+/// conditioned on the version read, retried when another writer got there first.
+async fn clear_ids(state: &AppState, org: OrgId, customer: CustomerId, program_id: ProgramId) -> Result<(), StoreError> {
+    // Bounded like the write path's contention loop: another writer winning this often is news.
+    for _ in 0..8 {
+        let Some(cur) = state.store.linkage(org, customer, program_id).await? else { return Ok(()) };
+        if cur.linked {
+            return Err(StoreError::Service { operation: "TransactWriteItems", message: "linked again during erasure".into(), throttled: false });
+        }
+        if cur.partner_membership_id.is_none() && cur.pending_relink.is_none() && !cur.holds_subscription {
+            return Ok(());
+        }
+        let table = state.store.table();
+        let mut after = cur.clone();
+        after.partner_membership_id = None;
+        after.pending_relink = None;
+        after.holds_subscription = false;
+        after.version = cur.version + 1;
+        let mut items = vec![tx::put_versioned(table, to_item(&LinkageRecord::new(after, state.config.due_shards))?, Some(cur.version))?];
+        items.extend(released_items(table, org, &cur)?.into_iter().map(|(i, _)| i));
+        match state.store.transact(items).await {
+            Ok(()) => return Ok(()),
+            Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) || e.is_conflict() => continue,
+            Err(TransactError::Cancelled { reasons }) => {
+                return Err(StoreError::Service { operation: "TransactWriteItems", message: format!("{reasons:?}"), throttled: false })
+            }
+            Err(TransactError::Store(e)) => return Err(e),
+        }
+    }
+    Err(StoreError::Service { operation: "TransactWriteItems", message: "linkage kept changing during erasure".into(), throttled: false })
+}
