@@ -208,6 +208,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                     benefit_counters: Default::default(),
                     grace_ends_at: None,
                     holds_subscription: false,
+                    pause: None,
                 };
                 (after, kind, EventName::Linked, "LINK")
             }
