@@ -774,3 +774,33 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_PAUSED".to_string()), "{names:?}");
     assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_RESUMED".to_string()), "{names:?}");
 }
+
+/// The one-subscription guard stays with an ended membership while its pending relink is agreed,
+/// and goes when that relink is cancelled.
+#[tokio::test]
+async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_cancelled() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
+    t.app.state.invalidate(f.org.org_id);
+    f.org
+        .partner_program("DayPass", json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 1}))
+        .await;
+    let id = f.enrolled("919800000961").await;
+    link(&f, "919800000961", "FlexiPass", json!({})).await;
+    link(&f, "919800000961", "FlexiPass", json!({"membershipStartDate": iso(t.now() + Duration::days(40))})).await;
+    t.advance(Duration::days(31));
+    assert_eq!(actions(&t.sweep().await), vec![("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)]);
+    let guard = t.app.state.store.subscription(f.org.org_id, id).await.unwrap();
+    assert_eq!(guard.map(|g| g.partner_program_name).as_deref(), Some("FlexiPass"), "kept for the pending relink");
+    let r = f.org.link(link_body(json!({"mobile": "919800000961"}), "DayPass", json!({}))).await;
+    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 2001, "{}", r.text);
+
+    let r = f
+        .org
+        .post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000961"}, "partnerProgramUpdates": [{"partnerProgramName": "FlexiPass", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}]}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(t.app.state.store.subscription(f.org.org_id, id).await.unwrap().is_none(), "released with the relink");
+    link(&f, "919800000961", "DayPass", json!({})).await;
+}

@@ -417,6 +417,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_moves_the_end_by_local_days_across_a_dst_change() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // Paused 10:00 CET on 27 March, resumed 10:00 CEST on 29 March (47 hours, two local days).
+        let (from, to) = (t("2027-03-27T09:00:00Z"), t("2027-03-29T08:00:00Z"));
+        assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, berlin), t("2027-04-12T08:00:00Z"));
+        // Without DST in the window, the same span as elapsed time.
+        assert_eq!(shift_by_local_span(t("2027-05-10T08:00:00Z"), t("2027-05-01T08:00:00Z"), t("2027-05-03T20:00:00Z"), berlin), t("2027-05-12T20:00:00Z"));
+    }
+
+    #[test]
     fn request_shape_codes_in_documented_order() {
         let cases = [
             (serde_json::json!({"updateType": "UPGRADE"}), 2002),
