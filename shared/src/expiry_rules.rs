@@ -18,6 +18,9 @@
 //! - Program expiry → `PARTNER_PROGRAM_EARLY_EXPIRY`, `linked: false`, any pending relink dropped;
 //!   the sweep adds the backup program's membership (it needs reads this module does not do).
 //!
+//! - A paused SUPPLEMENTARY membership whose window has passed → `ACTIVE` (`MEMBERSHIP_RESUMED`),
+//!   its end moved by the window's length; while paused its end is not due.
+//!
 //! When several fall due together, program expiry comes first (a membership end capped at the
 //! program's expiry is the program expiring), then a relink start (a seamless renewal), then the rest.
 
@@ -41,6 +44,7 @@ pub enum SweepAction {
     BackupMembershipStarted,
     RelinkActivated,
     PendingActivated,
+    PauseEnded,
 }
 
 impl SweepAction {
@@ -56,6 +60,7 @@ impl SweepAction {
             SweepAction::BackupMembershipStarted => "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED",
             SweepAction::RelinkActivated => "RELINK_ACTIVATED",
             SweepAction::PendingActivated => "PENDING_ACTIVATED",
+            SweepAction::PauseEnded => "MEMBERSHIP_RESUMED",
         }
     }
 
@@ -109,6 +114,7 @@ enum Due {
     MembershipEnd,
     TierExpiry,
     GraceEnd,
+    PauseEnd,
 }
 
 /// The next transition of `l` under `program`, if any, whenever it falls due.
@@ -130,6 +136,7 @@ fn next_due(l: &Linkage, program: &PartnerProgram) -> Option<(DateTime<Utc>, Due
             }
             LinkageStatus::Active => due.extend(l.tier_expiry_date.map(|t| (t, Due::TierExpiry))),
             LinkageStatus::InGrace => due.extend(l.grace_ends_at.map(|t| (t, Due::GraceEnd))),
+            LinkageStatus::Paused => due.extend(l.pause.as_ref().map(|p| (p.paused_until, Due::PauseEnd))),
             _ => {}
         }
     }
@@ -223,6 +230,7 @@ fn apply(l: &mut Linkage, due: Due, at: DateTime<Utc>, program: &PartnerProgram)
             l.status = LinkageStatus::Active;
             l.linked = true;
             l.grace_ends_at = None;
+            l.pause = None;
             l.benefit_counters = Default::default();
             (SweepAction::RelinkActivated, ActivityType::SupplementaryMembershipStarted, EventName::Linked)
         }
@@ -245,6 +253,15 @@ fn apply(l: &mut Linkage, due: Due, at: DateTime<Utc>, program: &PartnerProgram)
             (SweepAction::GraceStarted, ActivityType::TierGraceStarted, EventName::Updated)
         }
         Due::TierExpiry | Due::GraceEnd => on_tier_expiry(l, program),
+        Due::PauseEnd => {
+            // The whole window passed: the end moves by its length, as computed when paused.
+            l.status = LinkageStatus::Active;
+            if let Some(p) = &mut l.pause {
+                l.membership_end_date = Some(p.end_after_window);
+                p.resumed_at = Some(at);
+            }
+            (SweepAction::PauseEnded, ActivityType::MembershipResumed, EventName::Updated)
+        }
     }
 }
 
@@ -338,6 +355,7 @@ mod tests {
             grace_ends_at: None,
             recent_changes: Vec::new(),
             holds_subscription: false,
+            pause: None,
         }
     }
 

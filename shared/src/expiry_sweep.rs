@@ -667,6 +667,7 @@ impl Run<'_> {
         linkage.last_activity = ActivityType::BackupSupplementaryMembershipStarted;
         linkage.last_updated = start;
         linkage.grace_ends_at = None;
+        linkage.pause = None;
         linkage.benefit_counters = Default::default();
         // Under the one-subscription rule the guard moves with the member to its backup membership.
         linkage.holds_subscription = member.holds_subscription

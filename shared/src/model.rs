@@ -250,6 +250,8 @@ pub enum LinkageStatus {
     TierExpired,
     Delinked,
     Expired,
+    /// A SUPPLEMENTARY membership paused for a window (issue 13): it does not expire meanwhile.
+    Paused,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +274,8 @@ pub enum ActivityType {
     /// A link whose membership starts later: recorded when linked; the start itself
     /// (`SUPPLEMENTARY_MEMBERSHIP_STARTED` / `ENROLLMENT`) is recorded by the sweep when it comes.
     MembershipStartScheduled,
+    MembershipPaused,
+    MembershipResumed,
     Benefitsavailed,
 }
 
@@ -293,6 +297,8 @@ impl ActivityType {
             ActivityType::MembershipRelinkingScheduled => "MEMBERSHIP_RELINKING_SCHEDULED",
             ActivityType::MembershipRelinkingCancelled => "MEMBERSHIP_RELINKING_CANCELLED",
             ActivityType::MembershipStartScheduled => "MEMBERSHIP_START_SCHEDULED",
+            ActivityType::MembershipPaused => "MEMBERSHIP_PAUSED",
+            ActivityType::MembershipResumed => "MEMBERSHIP_RESUMED",
             ActivityType::Benefitsavailed => "BENEFITSAVAILED",
         }
     }
@@ -317,6 +323,20 @@ pub struct PendingRelink {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
     pub scheduled_at: DateTime<Utc>,
+}
+
+/// The pause window of a SUPPLEMENTARY membership (the current one, or the last one once resumed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipPause {
+    pub paused_from: DateTime<Utc>,
+    /// When the sweep resumes it, unless resumed earlier.
+    pub paused_until: DateTime<Utc>,
+    /// The membership end once the whole window has passed: the end moved by the window's length
+    /// in the org's calendar (computed at pause time, when the org's zone is at hand).
+    pub end_after_window: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resumed_at: Option<DateTime<Utc>>,
 }
 
 /// Benefit use within the current cycle (a cycle starts at link/renewal).
@@ -367,6 +387,8 @@ pub struct Linkage {
     /// whatever ends its membership releases the guard in the same transaction.
     #[serde(default, skip_serializing_if = "is_false")]
     pub holds_subscription: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pause: Option<MembershipPause>,
 }
 
 impl Linkage {
@@ -431,6 +453,7 @@ impl Linkage {
                 }
             }
             LinkageStatus::InGrace => due.extend(self.grace_ends_at),
+            LinkageStatus::Paused => due.extend(self.pause.as_ref().map(|p| p.paused_until)),
             _ => {}
         }
         if let Some(p) = &self.pending_relink {

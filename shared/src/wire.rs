@@ -133,6 +133,18 @@ pub struct PartnerProgramDetails {
     pub status: LinkageStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_relink: Option<PendingRelinkView>,
+    /// Our extension: the current pause window, or the last one once resumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership_pause: Option<MembershipPauseView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipPauseView {
+    pub paused_from: String,
+    pub paused_until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<String>,
 }
 
 impl PartnerProgramDetails {
@@ -159,6 +171,11 @@ impl PartnerProgramDetails {
                 partner_program_membership_start_date: format_utc(p.membership_start_date),
                 partner_program_membership_end_date: format_utc(p.membership_end_date),
                 partner_membership_id: p.partner_membership_id.clone(),
+            }),
+            membership_pause: l.pause.as_ref().map(|p| MembershipPauseView {
+                paused_from: format_utc(p.paused_from),
+                paused_until: format_utc(p.paused_until),
+                resumed_at: p.resumed_at.map(format_utc),
             }),
         }
     }

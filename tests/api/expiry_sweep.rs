@@ -678,3 +678,129 @@ async fn lifecycle_dates_are_the_moments_transitions_take_effect_as_the_preview_
 fn format_z(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
+
+async fn update(org: &TestOrg, mobile: &str, program: &str, update_type: &str, details: Option<Value>) -> Resp {
+    let mut entry = json!({"partnerProgramName": program, "updateType": update_type});
+    if let Some(d) = details {
+        entry["updateDetails"] = d;
+    }
+    org.post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", json!({"customersPartnerUpdates": [{"customer": {"mobile": mobile}, "partnerProgramUpdates": [entry]}]}))
+        .await
+}
+
+fn update_status(r: &Resp) -> Value {
+    first_status(r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")
+}
+
+/// Issue 13, feature 2: pause → the membership does not expire → resume (explicit, or by the sweep
+/// when the window ends) → the end moves later by exactly the days paused in the org's calendar,
+/// here across the start of US daylight saving time (2027-03-14 in America/New_York).
+#[tokio::test]
+async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_the_days_paused() {
+    let t = SweepApp::start().await;
+    *t.now.lock().unwrap() = at("2027-03-10T15:00:00Z"); // 10:00 EST
+    let org = t.app.org("America/New_York").await;
+    let rewards = org.loyalty_program("Rewards").await;
+    let supplementary = |days: u32| json!({"programId": rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": days});
+    org.partner_program("FlexiPass", supplementary(30)).await;
+    org.partner_program("DayPass", supplementary(1)).await;
+    org.partner_program("SkyMiles", skymiles(rewards)).await;
+    let mut ids = Vec::new();
+    for mobile in ["919722200001", "919722200002"] {
+        ids.push(org.customer(json!({"mobile": mobile, "programIds": [rewards]})).await);
+    }
+    let (explicit, swept) = (ids[0], ids[1]);
+    let ok = |r: &Resp| assert_eq!(r.status, 200, "{}", r.text);
+    ok(&org.link(link_body(json!({"mobile": "919722200001"}), "FlexiPass", json!({}))).await);
+    ok(&org.link(link_body(json!({"mobile": "919722200001"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2027-12-31"}))).await);
+    ok(&org.link(link_body(json!({"mobile": "919722200002"}), "DayPass", json!({}))).await);
+    let end_of = |item: &Item| at(&s(item, "membershipEndDate"));
+    assert_eq!(end_of(&linkage_in(&t.app.state, org.org_id, explicit, "FlexiPass").await), at("2027-04-09T14:00:00Z"), "30 local days: 10:00 EDT");
+
+    // Refusals, each with its code and a detail.
+    let r = update(&org, "919722200001", "SkyMiles", "PAUSE", Some(json!({"pauseEndDate": "2027-03-20"}))).await;
+    assert_eq!(update_status(&r)["code"], 2001, "{}", r.text);
+    assert!(update_status(&r)["detail"].as_str().unwrap().contains("EXTERNAL"), "{}", r.text);
+    let r = update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-01"}))).await;
+    assert_eq!(update_status(&r)["code"], 2003, "a window in the past: {}", r.text);
+    let r = update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({}))).await;
+    assert_eq!(update_status(&r)["code"], 2002, "{}", r.text);
+    let r = update(&org, "919722200001", "FlexiPass", "RESUME", None).await;
+    assert_eq!(update_status(&r)["code"], 2001, "nothing to resume: {}", r.text);
+    assert!(update_status(&r)["detail"].as_str().unwrap().contains("not paused"), "{}", r.text);
+
+    ok(&update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-31T00:00:00-04:00"}))).await);
+    ok(&update(&org, "919722200002", "DayPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-16T10:00:00-04:00"}))).await);
+    let r = update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-25"}))).await;
+    assert_eq!(update_status(&r)["code"], 2001, "pausing twice: {}", r.text);
+    assert!(update_status(&r)["detail"].as_str().unwrap().contains("already paused"), "{}", r.text);
+    let shown = org.linked_programs("mobile", "919722200001").await;
+    let flexi = shown.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == "FlexiPass").unwrap().clone();
+    assert_eq!(flexi["status"], "PAUSED", "{flexi}");
+    assert_eq!(flexi["membershipPause"], json!({"pausedFrom": "2027-03-10T15:00:00Z", "pausedUntil": "2027-03-31T04:00:00Z"}));
+
+    // Past DayPass's own end: paused, it does not expire.
+    t.advance(Duration::days(2));
+    assert_eq!(t.sweep().await.changed, 0);
+    assert_eq!(s(&linkage_in(&t.app.state, org.org_id, swept, "DayPass").await, "status"), "PAUSED");
+
+    // Seven local days after the pause (10:00 EDT, 167 hours later), an explicit resume.
+    *t.now.lock().unwrap() = at("2027-03-17T14:00:00Z");
+    ok(&update(&org, "919722200001", "FlexiPass", "RESUME", None).await);
+    let l = linkage_in(&t.app.state, org.org_id, explicit, "FlexiPass").await;
+    assert_eq!((s(&l, "status"), end_of(&l)), ("ACTIVE".into(), at("2027-04-16T14:00:00Z")), "moved by exactly 7 local days");
+    assert_eq!(
+        activity_types(&t.app.state, org.org_id, explicit).await.into_iter().filter(|a| a != "ENROLLMENT").collect::<Vec<_>>(),
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_PAUSED", "MEMBERSHIP_RESUMED"]
+    );
+    let r = update(&org, "919722200001", "FlexiPass", "RESUME", None).await;
+    assert_eq!(update_status(&r)["code"], 2001, "resuming twice: {}", r.text);
+
+    // DayPass's window ended at 10:00 EDT on the 16th: the sweep resumed it then (6 local days
+    // paused), and its moved end (10:00 EDT on the 17th) is due at once.
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("MEMBERSHIP_RESUMED".into(), 1), ("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)], "{summary:?}");
+    assert_eq!(
+        activity_types(&t.app.state, org.org_id, swept).await,
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_PAUSED", "MEMBERSHIP_RESUMED", "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"]
+    );
+    let l = linkage_in(&t.app.state, org.org_id, swept, "DayPass").await;
+    assert_eq!(end_of(&l), at("2027-03-17T14:00:00Z"));
+    let hist = stored(&t.app.state, org.org_id, swept, "HIST#").await;
+    let dated = |kind: &str| at(&s(hist.iter().find(|h| s(h, "activityType") == kind).unwrap(), "activityDate"));
+    assert_eq!(dated("MEMBERSHIP_RESUMED"), at("2027-03-16T14:00:00Z"), "resumed when the window ended");
+    assert_eq!(dated("SUPPLEMENTARY_MEMBERSHIP_EXPIRED"), at("2027-03-17T14:00:00Z"));
+    let names: Vec<String> = t.events_of(swept).await.iter().map(|e| format!("{}/{}", e["eventName"].as_str().unwrap(), e["data"]["updateType"].as_str().unwrap_or(""))).collect();
+    assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_PAUSED".to_string()), "{names:?}");
+    assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_RESUMED".to_string()), "{names:?}");
+}
+
+/// The one-subscription guard stays with an ended membership while its pending relink is agreed,
+/// and goes when that relink is cancelled.
+#[tokio::test]
+async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_cancelled() {
+    let t = SweepApp::start().await;
+    let f = fixture(&t.app).await;
+    assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
+    t.app.state.invalidate(f.org.org_id);
+    f.org
+        .partner_program("DayPass", json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 1}))
+        .await;
+    let id = f.enrolled("919800000961").await;
+    link(&f, "919800000961", "FlexiPass", json!({})).await;
+    link(&f, "919800000961", "FlexiPass", json!({"membershipStartDate": iso(t.now() + Duration::days(40))})).await;
+    t.advance(Duration::days(31));
+    assert_eq!(actions(&t.sweep().await), vec![("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)]);
+    let guard = t.app.state.store.subscription(f.org.org_id, id).await.unwrap();
+    assert_eq!(guard.map(|g| g.partner_program_name).as_deref(), Some("FlexiPass"), "kept for the pending relink");
+    let r = f.org.link(link_body(json!({"mobile": "919800000961"}), "DayPass", json!({}))).await;
+    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 2001, "{}", r.text);
+
+    let r = f
+        .org
+        .post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000961"}, "partnerProgramUpdates": [{"partnerProgramName": "FlexiPass", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}]}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(t.app.state.store.subscription(f.org.org_id, id).await.unwrap().is_none(), "released with the relink");
+    link(&f, "919800000961", "DayPass", json!({})).await;
+}

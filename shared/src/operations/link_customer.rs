@@ -215,6 +215,7 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
                     grace_ends_at: None,
                     recent_changes: Vec::new(),
                     holds_subscription: false,
+                    pause: None,
                 };
                 (after, kind, EventName::Linked, "LINK")
             }

@@ -13,6 +13,13 @@
 //! 6. wrong direction (UPGRADE not above, DOWNGRADE not below, RENEW not the same tier) or nothing
 //!    pending to cancel → 2001 with detail.
 //!
+//! `PAUSE` (with `updateDetails.pauseEndDate`) and `RESUME` (issue 13, extensions) pause a
+//! SUPPLEMENTARY membership from now until that date and resume it: while `PAUSED` it does not
+//! expire, and on resume (explicit, or by the sweep when the window ends) its end moves later by
+//! the time paused, counted in the org's calendar (a week is seven local days across a DST
+//! change). Pausing an EXTERNAL program, pausing twice or a membership not active, resuming what
+//! is not paused → 2001 with detail; a pause end not in the future → 2003; no `pauseEndDate` → 2002.
+//!
 //! A successful tier change leaves a tier valid in the future, so an `IN_GRACE` or `TIER_EXPIRED`
 //! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
 //! stays `PENDING`. RENEW starts a new benefit cycle.
@@ -64,6 +71,8 @@ pub struct UpdateDetails {
     updated_tier_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     updated_tier_expiry_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pause_end_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +82,8 @@ enum UpdateType {
     Renew,
     Update,
     RelinkingCancelled,
+    Pause,
+    Resume,
 }
 
 impl UpdateType {
@@ -83,6 +94,8 @@ impl UpdateType {
             "RENEW" => Some(UpdateType::Renew),
             "UPDATE" => Some(UpdateType::Update),
             "MEMBERSHIP_RELINKING_CANCELLED" => Some(UpdateType::RelinkingCancelled),
+            "PAUSE" => Some(UpdateType::Pause),
+            "RESUME" => Some(UpdateType::Resume),
             _ => None,
         }
     }
@@ -94,6 +107,8 @@ impl UpdateType {
             UpdateType::Renew => ActivityType::Renew,
             UpdateType::Update => ActivityType::Update,
             UpdateType::RelinkingCancelled => ActivityType::MembershipRelinkingCancelled,
+            UpdateType::Pause => ActivityType::MembershipPaused,
+            UpdateType::Resume => ActivityType::MembershipResumed,
         }
     }
 }
@@ -108,6 +123,14 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await
 }
 
+/// What an entry asks for, once its shape is checked.
+enum Request<'e> {
+    Tier(TierRequest<'e>),
+    Cancel,
+    Pause(&'e str),
+    Resume,
+}
+
 /// What a tier change asks for, as sent (checked against the program and linkage later, so the
 /// codes come out in the documented order).
 struct TierRequest<'e> {
@@ -117,7 +140,7 @@ struct TierRequest<'e> {
 }
 
 /// The request-shape checks (2002, 2009) that need neither the program nor the linkage.
-fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Option<TierRequest<'_>>), ItemStatus> {
+fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Request<'_>), ItemStatus> {
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
     if name.is_empty() {
         return Err(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
@@ -125,15 +148,24 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Option<TierRequ
     let raw_type = entry.update_type.as_deref().unwrap_or("");
     let Some(kind) = UpdateType::parse(raw_type) else {
         return Err(ErrorCode::UnsupportedUpdateType.with_detail(format!(
-            "updateType {raw_type:?} is not one of UPGRADE, DOWNGRADE, RENEW, UPDATE, MEMBERSHIP_RELINKING_CANCELLED"
+            "updateType {raw_type:?} is not one of UPGRADE, DOWNGRADE, RENEW, UPDATE, MEMBERSHIP_RELINKING_CANCELLED, PAUSE, RESUME"
         )));
     };
-    if kind == UpdateType::RelinkingCancelled {
-        return Ok((name, kind, None));
+    match kind {
+        UpdateType::RelinkingCancelled => return Ok((name, kind, Request::Cancel)),
+        UpdateType::Resume => return Ok((name, kind, Request::Resume)),
+        _ => {}
     }
     let Some(details) = &entry.update_details else {
         return Err(ErrorCode::EmptyRequiredField.with_detail(format!("updateDetails is required for {raw_type}")));
     };
+    if kind == UpdateType::Pause {
+        let end = details.pause_end_date.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        return match end {
+            Some(end) => Ok((name, kind, Request::Pause(end))),
+            None => Err(ErrorCode::EmptyRequiredField.with_detail("PAUSE needs updateDetails.pauseEndDate")),
+        };
+    }
     let tier_name = details.updated_tier_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let expiry = details.updated_tier_expiry_date.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if tier_name.is_none() && kind != UpdateType::Renew {
@@ -142,11 +174,11 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Option<TierRequ
     if expiry.is_none() && kind == UpdateType::Renew {
         return Err(ErrorCode::EmptyRequiredField.with_detail("RENEW needs a new updateDetails.updatedTierExpiryDate"));
     }
-    Ok((name, kind, Some(TierRequest { kind, tier_name, expiry })))
+    Ok((name, kind, Request::Tier(TierRequest { kind, tier_name, expiry })))
 }
 
 async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &UpdateEntry) -> Result<ItemStatus, StorageFailure> {
-    let (name, kind, tier_request) = match check_shape(entry) {
+    let (name, kind, request) = match check_shape(entry) {
         Ok(x) => x,
         Err(status) => return Ok(status),
     };
@@ -156,9 +188,11 @@ async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
     change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
-        let (after, extras) = match &tier_request {
-            Some(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
-            None => cancel_relink(&table, program, current, now)?,
+        let (after, extras) = match &request {
+            Request::Tier(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
+            Request::Cancel => cancel_relink(&table, program, current, now)?,
+            Request::Pause(end) => (pause(catalog, program, current, end, now)?, Vec::new()),
+            Request::Resume => (resume(catalog, program, current, now)?, Vec::new()),
         };
         Ok(Prepared {
             activity: activity_for(current, &after, kind.activity(), now),
@@ -267,6 +301,65 @@ fn start_benefit_cycle(l: &mut Linkage, program: &PartnerProgram, now: DateTime<
     }
 }
 
+/// PAUSE: a SUPPLEMENTARY membership that is active now is paused from now until `raw_end`.
+fn pause(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linkage>, raw_end: &str, now: DateTime<Utc>) -> Result<Linkage, ItemStatus> {
+    let name = &program.partner_program_name;
+    if program.partner_program_type != PartnerProgramType::Supplementary {
+        return Err(ErrorCode::CannotProcess.with_detail(format!("{name} is EXTERNAL; only SUPPLEMENTARY memberships can be paused")));
+    }
+    let Some(cur) = current.filter(|l| l.linked) else {
+        return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+    };
+    if cur.status == LinkageStatus::Paused {
+        let until = cur.pause.as_ref().map(|p| format_utc(p.paused_until)).unwrap_or_default();
+        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is already paused until {until}")));
+    }
+    let status = cur.effective_status(now, Some(program));
+    let Some(end) = cur.membership_end_date.filter(|_| status == LinkageStatus::Active) else {
+        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is {status:?}, not active; only an active membership can be paused")));
+    };
+    let tz = catalog.org.tz();
+    let until = parse_request_date("pauseEndDate", raw_end, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+    if until <= now {
+        return Err(ErrorCode::PastTierExpiry.with_detail(format!("pauseEndDate {raw_end} is not in the future; a pause runs from now to a later date")));
+    }
+    let mut after = cur.clone();
+    after.status = LinkageStatus::Paused;
+    after.pause = Some(MembershipPause { paused_from: now, paused_until: until, end_after_window: shift_by_local_span(end, now, until, tz), resumed_at: None });
+    after.version = cur.version + 1;
+    after.last_activity = ActivityType::MembershipPaused;
+    after.last_updated = now;
+    Ok(after)
+}
+
+/// RESUME: a paused membership is active again now, its end moved by the time it was paused.
+fn resume(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linkage>, now: DateTime<Utc>) -> Result<Linkage, ItemStatus> {
+    let name = &program.partner_program_name;
+    let Some(cur) = current.filter(|l| l.linked) else {
+        return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+    };
+    let (Some(p), Some(end), LinkageStatus::Paused) = (&cur.pause, cur.membership_end_date, cur.status) else {
+        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is not paused; nothing to resume")));
+    };
+    let mut after = cur.clone();
+    after.status = LinkageStatus::Active;
+    after.membership_end_date = Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.org.tz()));
+    after.pause = Some(MembershipPause { resumed_at: Some(now), ..p.clone() });
+    after.version = cur.version + 1;
+    after.last_activity = ActivityType::MembershipResumed;
+    after.last_updated = now;
+    Ok(after)
+}
+
+/// `end` moved later by the span from `from` to `to` as the org's calendar counts it: wall-clock
+/// difference, so a pause of N local days moves the end by N local days across a DST change.
+pub fn shift_by_local_span(end: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).naive_local();
+    let span = local(to) - local(from);
+    tz.from_local_datetime(&(local(end) + span)).earliest().map_or(end + (to - from), |t| t.with_timezone(&Utc))
+}
+
 type Extras = Vec<(aws_sdk_dynamodb::types::TransactWriteItem, ItemStatus)>;
 
 /// MEMBERSHIP_RELINKING_CANCELLED: drops the pending relink and frees the membership id it had
@@ -330,6 +423,17 @@ mod tests {
             let body = serde_json::json!({"partnerProgramName": raw, "updateType": raw, "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}});
             let _ = check_shape(&entry(body));
         }
+    }
+
+    #[test]
+    fn a_pause_moves_the_end_by_local_days_across_a_dst_change() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        // Paused 10:00 CET on 27 March, resumed 10:00 CEST on 29 March (47 hours, two local days).
+        let (from, to) = (t("2027-03-27T09:00:00Z"), t("2027-03-29T08:00:00Z"));
+        assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, berlin), t("2027-04-12T08:00:00Z"));
+        // Without DST in the window, the same span as elapsed time.
+        assert_eq!(shift_by_local_span(t("2027-05-10T08:00:00Z"), t("2027-05-01T08:00:00Z"), t("2027-05-03T20:00:00Z"), berlin), t("2027-05-12T20:00:00Z"));
     }
 
     #[test]
