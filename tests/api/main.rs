@@ -15,6 +15,7 @@ mod customers;
 mod expiry_sweep;
 mod exactly_once;
 mod fault_proxy;
+mod fault_workload;
 mod hardening;
 mod http_errors;
 mod idempotency;

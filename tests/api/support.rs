@@ -86,10 +86,11 @@ impl TestApp {
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
     }
 
-    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs).
+    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs), with the
+    /// SDK timeouts and retries the Lambdas run with (`state::sdk_config`).
     pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
         let _ = endpoint();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = shared::state::sdk_config().await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
     }
