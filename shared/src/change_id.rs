@@ -51,6 +51,13 @@ pub async fn for_item<F: Future>(customer_index: usize, entry_index: usize, f: F
     ITEM.scope(id, f).await
 }
 
+/// The id of a request that is one change as a whole (a registration): its base, or a fresh id
+/// outside any request.
+pub fn of_request() -> String {
+    let base = BASE.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+    short_hash(&["request-change", &base])
+}
+
 /// The id of the change being processed (a fresh one outside any item).
 pub fn current() -> String {
     ITEM.try_with(Clone::clone).unwrap_or_else(|_| short_hash(&["fresh", &uuid::Uuid::new_v4().to_string()]))
