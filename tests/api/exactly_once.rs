@@ -226,3 +226,18 @@ async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_rep
     let again = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
     assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
 }
+
+/// The last attempt inside the contention budget was applied, but its answer was a transaction
+/// conflict: 2010 says "nothing changed, retry", so the service must look before saying it.
+#[tokio::test]
+async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_success_not_2010() {
+    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] }).await;
+    let app = TestApp::start_through_with(&proxy, |c| c.write_contention_budget = std::time::Duration::from_millis(1)).await;
+    let f = fixture(&app).await;
+    let id = linked_gold(&f, "919730000009").await;
+    proxy.script("TransactWriteItems", vec![Some((Fault::TransactionConflict, When::After))]);
+    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
+    assert_eq!(first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"], 200, "{}", r.text);
+    assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
+}

@@ -89,10 +89,17 @@ impl TestApp {
     /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs), with the
     /// SDK timeouts and retries the Lambdas run with (`state::sdk_config`).
     pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
+        Self::start_through_with(proxy, |_| {}).await
+    }
+
+    /// As `start_through`, with settings of its own (`edit` changes the test config).
+    pub async fn start_through_with(proxy: &crate::fault_proxy::FaultProxy, edit: impl FnOnce(&mut Config)) -> TestApp {
         let _ = endpoint();
         let sdk = shared::state::sdk_config().await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
-        Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
+        let mut config = test_config(&table_name());
+        edit(&mut config);
+        Self::serve_with(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now), config).await
     }
 
     /// The DynamoDB Local URL the tests run against.
@@ -101,9 +108,13 @@ impl TestApp {
     }
 
     async fn serve(client: aws_sdk_dynamodb::Client, clock: Clock) -> TestApp {
+        Self::serve_with(client, clock, test_config(&table_name())).await
+    }
+
+    async fn serve_with(client: aws_sdk_dynamodb::Client, clock: Clock, config: Config) -> TestApp {
         let table = table_name();
         let store = Store::new(client, table.clone());
-        let state = Arc::new(AppState::new(store, test_config(&table), clock));
+        let state = Arc::new(AppState::new(store, config, clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shared::local_server::serve(state.clone(), listener));
