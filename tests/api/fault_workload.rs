@@ -165,7 +165,8 @@ impl Ctx {
                     outcomes = vec![Outcome::Unknown; n];
                 }
                 Some(r) => {
-                    self.count_http(&op, r.status.to_string());
+                    let replayed = if r.headers.contains_key("idempotent-replayed") { " replayed" } else { "" };
+                    self.count_http(&op, format!("{}{replayed}", r.status));
                     match r.status {
                         200 | 201 => {
                             for (i, o) in outcomes.iter_mut().enumerate() {
@@ -173,6 +174,8 @@ impl Ctx {
                                 *o = if st["code"] == 200 {
                                     Outcome::Applied
                                 } else if is_unknown(st) {
+                                    self.count_http(&op, "item: 2001 outcome unknown".into());
+                                    self.stats.lock().unwrap().requests -= 1;
                                     Outcome::Unknown
                                 } else {
                                     Outcome::Failed(st["code"].as_i64().unwrap_or(-1))

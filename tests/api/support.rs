@@ -86,8 +86,9 @@ impl TestApp {
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
     }
 
-    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs), with the
-    /// SDK timeouts and retries the Lambdas run with (`state::sdk_config`).
+    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs). The SDK
+    /// keeps its default retries (3 attempts) but not the Lambdas' 1 s attempt timeout, which a
+    /// test machine busy with parallel tests would turn into faults of its own.
     pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
         Self::start_through_with(proxy, |_| {}).await
     }
@@ -95,7 +96,7 @@ impl TestApp {
     /// As `start_through`, with settings of its own (`edit` changes the test config).
     pub async fn start_through_with(proxy: &crate::fault_proxy::FaultProxy, edit: impl FnOnce(&mut Config)) -> TestApp {
         let _ = endpoint();
-        let sdk = shared::state::sdk_config().await;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
         let mut config = test_config(&table_name());
         edit(&mut config);
