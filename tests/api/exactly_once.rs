@@ -241,3 +241,18 @@ async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_s
     assert_eq!(first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"], 200, "{}", r.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
 }
+
+/// The claim's Put applied with its answer lost, and every SDK retry failing too: the service
+/// cannot know it holds the key and answers 503; the client's retry under the key must run, not
+/// find the key held by that claim for the whole 30 s lease.
+#[tokio::test]
+async fn a_claim_applied_but_failed_on_every_attempt_does_not_hold_the_key_for_the_lease() {
+    let (app, proxy, f) = app_behind_proxy().await;
+    let id = f.enrolled("919730000010").await;
+    proxy.script("PutItem", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    let body = link_body(json!({"mobile": "919730000010"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
+    let first = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    let retry = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    assert_eq!(retry.status, 200, "first: {} {}\nretry: {}", first.status, first.text, retry.text);
+    assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
+}
