@@ -213,7 +213,15 @@ async fn claim(state: &AppState, k: &keys::Key, hash: &str, owner: &str, now: Da
             Ok(_) => return Ok(Claim::Won(record)),
             Err(e) => match e.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(c) => c.item,
-                other => return Err(IdempotencyError(DisplayErrorContext(&other).to_string())),
+                other => {
+                    // The claim may have been applied with its answer lost: give back what may be
+                    // ours (a no-op when it was not applied), or the client's retry would find the
+                    // key held for the whole lease.
+                    if let Err(e) = release(state, record.clone()).await {
+                        tracing::info!(error = %e, "no claim of ours to give back");
+                    }
+                    return Err(IdempotencyError(DisplayErrorContext(&other).to_string()));
+                }
             },
         };
         let old: Option<IdempotencyRecord> = match old {
