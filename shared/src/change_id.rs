@@ -7,6 +7,10 @@
 //! The id is derived, never random per attempt: from the request's `Idempotency-Key` and body when
 //! it has one (stable across the client's retries), else from the request id (stable across the
 //! service's own retries of that request), plus the item's position in the batch.
+//!
+//! What a client may conclude from each answer (200/201 items, failure codes, 2010, the 2001 that
+//! says the outcome is unknown, 503, 409 with `Retry-After`, 422, timeouts: "unknown, retry with the
+//! same key") is stated in `docs/exactly-once.md`.
 
 use sha2::{Digest, Sha256};
 use std::future::Future;
