@@ -87,8 +87,8 @@ impl TestApp {
     }
 
     /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs). The SDK
-    /// keeps its default retries (3 attempts) but not the Lambdas' 1 s attempt timeout, which a
-    /// test machine busy with parallel tests would turn into faults of its own.
+    /// retries as the Lambdas' does (`state::sdk_limits`: attempts and backoff), without their 1 s
+    /// attempt timeout, which a test machine busy with parallel tests would turn into faults of its own.
     pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
         Self::start_through_with(proxy, |_| {}).await
     }
@@ -96,8 +96,13 @@ impl TestApp {
     /// As `start_through`, with settings of its own (`edit` changes the test config).
     pub async fn start_through_with(proxy: &crate::fault_proxy::FaultProxy, edit: impl FnOnce(&mut Config)) -> TestApp {
         let _ = endpoint();
+        use shared::state::sdk_limits;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(sdk_limits::MAX_ATTEMPTS)
+            .with_initial_backoff(sdk_limits::INITIAL_BACKOFF)
+            .with_max_backoff(sdk_limits::MAX_BACKOFF);
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).retry_config(retries).build();
         let mut config = test_config(&table_name());
         edit(&mut config);
         Self::serve_with(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now), config).await
