@@ -552,8 +552,15 @@ impl Run<'_> {
                 });
                 Outcome::Changed
             }
+            // A transaction in progress on the item decided nothing: the linkage is still due (or
+            // was changed by this very transaction, its answer lost). Counted as failed, so the run
+            // reports the backlog and the next run re-reads it, rather than as settled by another.
+            Err(e @ TransactError::Cancelled { .. }) if e.is_conflict() && !e.condition_failed_at(0) => {
+                tracing::info!(error = %e, "sweep change met a transaction in progress; the next run retries it");
+                Outcome::Failed
+            }
             Err(e @ TransactError::Cancelled { .. }) => {
-                if !(e.condition_failed_at(0) || e.is_conflict()) {
+                if !e.condition_failed_at(0) {
                     // The backup membership changed meanwhile (or enrolment did); the next run retries.
                     tracing::info!(error = %e, "sweep change refused by a condition other than the version");
                 }
