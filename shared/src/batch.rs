@@ -70,8 +70,8 @@ struct CustomerResult {
 
 fn storage_status() -> ItemStatus {
     ErrorCode::CannotProcess.with_detail(
-        "storage is unavailable or throttling, and whether the change was applied is unknown; retry the item \
-         with the same Idempotency-Key (a retry under the key never applies it twice)",
+        "storage is unavailable or throttling, and whether the change was applied is unknown; retry the request \
+         unchanged with the same Idempotency-Key (a retry under the key never applies it twice)",
     )
 }
 
@@ -175,6 +175,7 @@ where
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "customer lookup failed");
+            crate::idempotency::note_outcome_unknown();
             let n = bc.entries.len();
             let status = storage_status();
             return CustomerResult {
@@ -207,6 +208,7 @@ where
                 Ok(s) => s,
                 Err(StorageFailure(e)) => {
                     tracing::error!(error = %e, customer_id, "storage failed for a batch item");
+                    crate::idempotency::note_outcome_unknown();
                     storage_failures += 1;
                     storage_status()
                 }

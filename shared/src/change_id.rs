@@ -7,6 +7,10 @@
 //! The id is derived, never random per attempt: from the request's `Idempotency-Key` and body when
 //! it has one (stable across the client's retries), else from the request id (stable across the
 //! service's own retries of that request), plus the item's position in the batch.
+//!
+//! What a client may conclude from each answer (200/201 items, failure codes, 2010, the 2001 that
+//! says the outcome is unknown, 503, 409 with `Retry-After`, 422, timeouts: "unknown, retry with the
+//! same key") is stated in `docs/exactly-once.md`.
 
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -49,6 +53,13 @@ pub async fn for_item<F: Future>(customer_index: usize, entry_index: usize, f: F
     let base = BASE.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
     let id = short_hash(&["item", &base, &customer_index.to_string(), &entry_index.to_string()]);
     ITEM.scope(id, f).await
+}
+
+/// The id of a request that is one change as a whole (a registration): its base, or a fresh id
+/// outside any request.
+pub fn of_request() -> String {
+    let base = BASE.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
+    short_hash(&["request-change", &base])
 }
 
 /// The id of the change being processed (a fresh one outside any item).

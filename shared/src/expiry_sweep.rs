@@ -552,13 +552,14 @@ impl Run<'_> {
                 });
                 Outcome::Changed
             }
+            // A transaction in progress on the item decided nothing: the linkage is still due (or
+            // was changed by this very transaction, its answer lost). Counted as failed, so the run
+            // reports the backlog and the next run re-reads it, rather than as settled by another.
+            Err(e @ TransactError::Cancelled { .. }) if e.is_conflict() && !e.condition_failed_at(0) => {
+                tracing::info!(error = %e, "sweep change met a transaction in progress; the next run retries it");
+                Outcome::Failed
+            }
             Err(e @ TransactError::Cancelled { .. }) => {
-                if e.is_conflict() && !e.condition_failed_at(0) {
-                    // A transaction conflict is transient: nothing was applied and the linkage is
-                    // still due, so the backlog is not done (counted as failed; the next run retries).
-                    tracing::info!(error = %e, "sweep change hit a transaction conflict");
-                    return Outcome::Failed;
-                }
                 if !e.condition_failed_at(0) {
                     // The backup membership changed meanwhile (or enrolment did); the next run retries.
                     tracing::info!(error = %e, "sweep change refused by a condition other than the version");

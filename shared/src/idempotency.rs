@@ -16,6 +16,12 @@
 //!   items), so a second run never applies a change twice — it reports what it then finds (e.g.
 //!   2005 for a link the crashed run committed). A 5xx response (nothing or not everything could be
 //!   processed) releases the claim at once for the same reason, so the client's retry runs.
+//! - A response in which some item's outcome is unknown (2001 "whether the change was applied is
+//!   unknown", see `batch`) is not kept either: it tells the client to retry under the same key,
+//!   so that retry must run, not replay the unknown. The run recognises every item an earlier run
+//!   committed (`change_id`) and reports it as applied; the others are decided afresh.
+//!   Releasing is retried a few times, so a storage fault on the release does not hold the key
+//!   for the whole lease.
 
 use crate::api::{ApiRequest, ApiResponse};
 use crate::keys;
@@ -77,6 +83,17 @@ pub struct IdempotencyRecord {
     pub response_body: Option<String>,
 }
 
+tokio::task_local! {
+    /// Set when an item of the running request ended with an unknown outcome.
+    static OUTCOME_UNKNOWN: std::sync::atomic::AtomicBool;
+}
+
+/// Notes that an item of the current request ended with an unknown outcome (the write may have
+/// been applied with its answer lost), so its response is not kept for replay.
+pub fn note_outcome_unknown() {
+    let _ = OUTCOME_UNKNOWN.try_with(|u| u.store(true, std::sync::atomic::Ordering::Relaxed));
+}
+
 /// Runs `run` under the request's `Idempotency-Key`, if it is a POST carrying one.
 pub async fn guard<F, Fut>(state: &AppState, req: ApiRequest, run: F) -> ApiResponse
 where
@@ -109,8 +126,13 @@ where
     // The changes of this request are named after its key and body, so a retry under the key
     // recognises what an earlier run of it committed (see `change_id`).
     let base = crate::change_id::keyed_base(req.auth.org_id, &key, &hash);
-    let resp = crate::change_id::with_base(base, run(req)).await;
-    let outcome = if resp.status >= 500 { release(state, claimed).await } else { complete(state, claimed, &resp).await };
+    let (resp, unknown) = OUTCOME_UNKNOWN
+        .scope(std::sync::atomic::AtomicBool::new(false), async {
+            let resp = crate::change_id::with_base(base, run(req)).await;
+            (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
+        })
+        .await;
+    let outcome = if resp.status >= 500 || unknown { release(state, claimed).await } else { complete(state, claimed, &resp).await };
     if let Err(e) = outcome {
         // The lease expires by itself; until then a repeat gets 409.
         tracing::error!(error = %e, "idempotency record could not be completed");
@@ -191,7 +213,15 @@ async fn claim(state: &AppState, k: &keys::Key, hash: &str, owner: &str, now: Da
             Ok(_) => return Ok(Claim::Won(record)),
             Err(e) => match e.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(c) => c.item,
-                other => return Err(IdempotencyError(DisplayErrorContext(&other).to_string())),
+                other => {
+                    // The claim may have been applied with its answer lost: give back what may be
+                    // ours (a no-op when it was not applied), or the client's retry would find the
+                    // key held for the whole lease.
+                    if let Err(e) = release(state, record.clone()).await {
+                        tracing::info!(error = %e, "no claim of ours to give back");
+                    }
+                    return Err(IdempotencyError(DisplayErrorContext(&other).to_string()));
+                }
             },
         };
         let old: Option<IdempotencyRecord> = match old {
@@ -281,10 +311,24 @@ async fn complete(state: &AppState, mut record: IdempotencyRecord, resp: &ApiRes
     put_owned(state, &record).await
 }
 
+/// How many times a release is tried (each with the SDK's own retries) before the key is left
+/// to its lease.
+const RELEASE_TRIES: u32 = 3;
+
 async fn release(state: &AppState, mut record: IdempotencyRecord) -> Result<(), IdempotencyError> {
     record.state = ClaimState::Released;
     record.lease_until = 0;
-    put_owned(state, &record).await
+    let mut tries = 1;
+    loop {
+        match put_owned(state, &record).await {
+            Err(e) if tries < RELEASE_TRIES && !e.0.starts_with("the lease ran out") => {
+                tracing::warn!(error = %e, tries, "idempotency release failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(tries))).await;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

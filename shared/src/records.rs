@@ -101,6 +101,10 @@ pub struct CustomerRecord {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
+    /// The registration that wrote this profile (`change_id::of_request`): how a registration
+    /// whose answer was lost recognises its own customer instead of calling it a duplicate.
+    #[serde(rename = "changeId", skip_serializing_if = "Option::is_none", default)]
+    pub change_id: Option<String>,
     #[serde(flatten)]
     pub customer: Customer,
 }
@@ -108,7 +112,7 @@ pub struct CustomerRecord {
 impl CustomerRecord {
     pub fn new(org: OrgId, customer: Customer) -> Self {
         let Key { pk, sk } = keys::customer_profile(org, customer.customer_id);
-        CustomerRecord { pk, sk, entity: "CUSTOMER".into(), customer }
+        CustomerRecord { pk, sk, entity: "CUSTOMER".into(), change_id: None, customer }
     }
 }
 

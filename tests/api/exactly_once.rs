@@ -140,3 +140,119 @@ async fn a_claim_whose_answer_was_lost_does_not_lock_its_own_key() {
     let again = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
     assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
 }
+
+/// Registration: the transaction applied, every SDK attempt answered with an error. The service
+/// must find its own customer rather than answer 500, and the client's retry under its key must
+/// not be told 409 "duplicate" by the customer it registered itself.
+#[tokio::test]
+async fn a_registration_with_a_lost_answer_reports_its_customer_not_409_duplicate() {
+    let (app, proxy, f) = app_behind_proxy().await;
+    proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    let body = json!({"mobile": "919730000007", "email": "lost@example.com", "externalId": "X-LOST-7", "programIds": [f.rewards]});
+    let first = request(
+        &f.org.base,
+        "POST",
+        "/v2/customers",
+        &[("authorization", &f.org.admin), ("content-type", "application/json"), ("idempotency-key", "register-lost-1")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    let retry = request(
+        &f.org.base,
+        "POST",
+        "/v2/customers",
+        &[("authorization", &f.org.admin), ("content-type", "application/json"), ("idempotency-key", "register-lost-1")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!((first.status, retry.status), (201, 201), "first: {}\nretry: {}", first.text, retry.text);
+    let id = first.body["customer"]["id"].as_u64().unwrap();
+    assert_eq!(retry.body["customer"]["id"].as_u64(), Some(id), "{}", retry.text);
+    let prefix = format!("ORG#{}#", f.org.org_id);
+    let profiles = scan_entities(&app.state, "CUSTOMER", None).await;
+    let ours = profiles.iter().filter(|p| p["PK"].as_s().unwrap().starts_with(&prefix)).count();
+    assert_eq!(ours, 1, "one customer registered");
+    // A different request for the same identifiers is still a duplicate.
+    let other = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919730000007", "programIds": [f.rewards]})).await;
+    assert_eq!(other.status, 409, "{}", other.text);
+}
+
+/// Configuration PUT: the create applied, its answer lost, the SDK's retry answered with a
+/// transaction conflict. The same configuration was written by this very request: not a 409
+/// "changed concurrently".
+#[tokio::test]
+async fn a_partner_program_put_with_a_lost_answer_reports_success_not_409() {
+    let (_app, proxy, f) = app_behind_proxy().await;
+    proxy.script("TransactWriteItems", lost_then_conflict());
+    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/LostMiles", skymiles(f.rewards)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["partnerProgramName"], "LostMiles", "{}", r.text);
+    // Replaced with its answer lost the same way: still its own write.
+    proxy.script("TransactWriteItems", lost_then_conflict());
+    let mut changed = skymiles(f.rewards);
+    changed["partnerProgramDescription"] = json!("Airline, renamed");
+    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/LostMiles", changed).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = f.org.get(&f.org.api, "/v2/organization/programs").await;
+    assert!(listed.text.contains("Airline, renamed"), "{}", listed.text);
+}
+
+/// A keyed batch in which one item's outcome is unknown (its every SDK attempt failed): the answer
+/// says "retry with the same Idempotency-Key", so that retry must run again — not replay the
+/// unknown — and must apply the item once while recognising the item that already committed.
+#[tokio::test]
+async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_replaying_it() {
+    let (app, proxy, f) = app_behind_proxy().await;
+    let id = f.enrolled("919730000008").await;
+    // First entry commits; every attempt of the second fails before reaching DynamoDB.
+    proxy.script("TransactWriteItems", vec![None, Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    let body = json!({"linkCustomers": [{"customer": {"mobile": "919730000008"}, "linkToPartnerPrograms": [
+        {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold"}},
+        {"partnerProgramName": "FlexiPass"}
+    ]}]});
+    let first = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let entries = &first.body["linkCustomers"][0]["linkToPartnerPrograms"];
+    assert_eq!(entries[0]["partnerLinkStatus"]["code"], 200, "{}", first.text);
+    assert_eq!(entries[1]["partnerLinkStatus"]["code"], 2001, "{}", first.text);
+    assert!(entries[1]["partnerLinkStatus"]["detail"].as_str().unwrap().contains("unknown"), "{}", first.text);
+    let retry = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    assert_eq!(retry.status, 200, "the retry runs and resolves the unknown item: {}", retry.text);
+    assert!(!retry.headers.contains_key("idempotent-replayed"), "{:?}", retry.headers);
+    let kinds = kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await);
+    assert_eq!(kinds.iter().filter(|k| *k == "ENROLLMENT").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1, "{kinds:?}");
+    // Now completed: a further repeat is a replay of the resolved answer.
+    let again = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
+}
+
+/// The last attempt inside the contention budget was applied, but its answer was a transaction
+/// conflict: 2010 says "nothing changed, retry", so the service must look before saying it.
+#[tokio::test]
+async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_success_not_2010() {
+    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] }).await;
+    let app = TestApp::start_through_with(&proxy, |c| c.write_contention_budget = std::time::Duration::from_millis(1)).await;
+    let f = fixture(&app).await;
+    let id = linked_gold(&f, "919730000009").await;
+    proxy.script("TransactWriteItems", vec![Some((Fault::TransactionConflict, When::After))]);
+    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
+    assert_eq!(first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"], 200, "{}", r.text);
+    assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
+}
+
+/// The claim's Put applied with its answer lost, and every SDK retry failing too: the service
+/// cannot know it holds the key and answers 503; the client's retry under the key must run, not
+/// find the key held by that claim for the whole 30 s lease.
+#[tokio::test]
+async fn a_claim_applied_but_failed_on_every_attempt_does_not_hold_the_key_for_the_lease() {
+    let (app, proxy, f) = app_behind_proxy().await;
+    let id = f.enrolled("919730000010").await;
+    proxy.script("PutItem", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    let body = link_body(json!({"mobile": "919730000010"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
+    let first = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    let retry = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    assert_eq!(retry.status, 200, "first: {} {}\nretry: {}", first.status, first.text, retry.text);
+    assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
+}

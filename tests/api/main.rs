@@ -17,6 +17,7 @@ mod erasure;
 mod expiry_sweep;
 mod exactly_once;
 mod fault_proxy;
+mod fault_workload;
 mod hardening;
 mod http_errors;
 mod idempotency;

@@ -86,12 +86,26 @@ impl TestApp {
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
     }
 
-    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs).
+    /// A server whose DynamoDB traffic goes through `proxy` (tests/api/fault_proxy.rs). The SDK
+    /// retries as the Lambdas' does (`state::sdk_limits`: attempts and backoff), without their 1 s
+    /// attempt timeout, which a test machine busy with parallel tests would turn into faults of its own.
     pub async fn start_through(proxy: &crate::fault_proxy::FaultProxy) -> TestApp {
+        Self::start_through_with(proxy, |_| {}).await
+    }
+
+    /// As `start_through`, with settings of its own (`edit` changes the test config).
+    pub async fn start_through_with(proxy: &crate::fault_proxy::FaultProxy, edit: impl FnOnce(&mut Config)) -> TestApp {
         let _ = endpoint();
+        use shared::state::sdk_limits;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
-        Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(sdk_limits::MAX_ATTEMPTS)
+            .with_initial_backoff(sdk_limits::INITIAL_BACKOFF)
+            .with_max_backoff(sdk_limits::MAX_BACKOFF);
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).retry_config(retries).build();
+        let mut config = test_config(&table_name());
+        edit(&mut config);
+        Self::serve_with(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now), config).await
     }
 
     /// The DynamoDB Local URL the tests run against.
@@ -100,9 +114,13 @@ impl TestApp {
     }
 
     async fn serve(client: aws_sdk_dynamodb::Client, clock: Clock) -> TestApp {
+        Self::serve_with(client, clock, test_config(&table_name())).await
+    }
+
+    async fn serve_with(client: aws_sdk_dynamodb::Client, clock: Clock, config: Config) -> TestApp {
         let table = table_name();
         let store = Store::new(client, table.clone());
-        let state = Arc::new(AppState::new(store, test_config(&table), clock));
+        let state = Arc::new(AppState::new(store, config, clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shared::local_server::serve(state.clone(), listener));

@@ -1,6 +1,12 @@
 //! `POST /v2/customers` (admin): register a customer with its identifiers and enrol it in loyalty
 //! programs. Identifiers are unique within the org: profile and one guard item per identifier are
 //! written in one transaction, each guard conditioned on not existing.
+//!
+//! A registration recognises itself (issue 10): the profile carries the request's change id
+//! (`change_id::of_request`, from its `Idempotency-Key` and body, else its request id). When the
+//! transaction fails — its answer lost, the SDK's retry refused — or an identifier is taken, the
+//! identifier's customer is read back: if it carries this change id, it is this registration's own
+//! customer and the answer is 201 with it, not a 500 or a 409 "duplicate".
 
 use crate::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
 use crate::customer_identity::{check_email, check_external_id, check_mobile, normalize_email, normalize_mobile};
@@ -115,7 +121,9 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         erased_at: None,
     };
     let table = state.store.table();
-    let mut items = vec![tx::put_new(table, to_item(&CustomerRecord::new(org, customer.clone())).map_err(StoreError::from)?)?];
+    let change = crate::change_id::of_request();
+    let record = CustomerRecord { change_id: Some(change.clone()), ..CustomerRecord::new(org, customer.clone()) };
+    let mut items = vec![tx::put_new(table, to_item(&record).map_err(StoreError::from)?)?];
     let mut kinds = Vec::new();
     for (kind, value) in [
         (IdentifierKind::Mobile, &customer.mobile),
@@ -131,11 +139,31 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
     }
     match state.store.transact(items).await {
         Ok(()) => Ok(customer),
+        Err(TransactError::Store(e)) if e.is_refused_value() => Err(RegisterError::Store(TransactError::Store(e))),
         Err(e) => {
+            if let Some(own) = own_registration(state, org, &customer, &change).await {
+                tracing::info!(customer_id = own.customer_id, "registration found already applied; reporting its customer");
+                return Ok(own);
+            }
             if let Some(kind) = kinds.iter().enumerate().find(|(i, _)| e.condition_failed_at(i + 1)).map(|(_, k)| *k) {
                 return Err(RegisterError::Duplicate(kind.as_str()));
             }
             Err(e.into())
         }
     }
+}
+
+/// The customer this registration (`change`) already wrote, if the first of its identifiers names
+/// one: an earlier attempt whose answer was lost, or an earlier run of the same keyed request.
+async fn own_registration(state: &AppState, org: OrgId, customer: &Customer, change: &str) -> Option<Customer> {
+    let (kind, value) = [
+        (IdentifierKind::Mobile, &customer.mobile),
+        (IdentifierKind::Email, &customer.email),
+        (IdentifierKind::ExternalId, &customer.external_id),
+    ]
+    .into_iter()
+    .find_map(|(k, v)| v.as_ref().map(|v| (k, v)))?;
+    let ident: IdentifierRecord = state.store.get(&keys::identifier(org, kind, value)).await.ok()??;
+    let profile: CustomerRecord = state.store.get(&keys::customer_profile(org, ident.customer_id)).await.ok()??;
+    (profile.change_id.as_deref() == Some(change)).then_some(profile.customer)
 }

@@ -97,7 +97,7 @@ async fn scrub_linkage(
     catalog: &OrgCatalog,
     customer: &Customer,
     program_id: ProgramId,
-    now: DateTime<Utc>,
+    _now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();

@@ -1,5 +1,10 @@
 //! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): create or replace a partner
 //! program's configuration, validated as a whole before anything is written.
+//!
+//! A PUT recognises itself (issue 10): when its transaction fails (its answer lost, the SDK's
+//! retry refused or failing), the stored configuration is read back; if it is exactly the one this
+//! request wrote (a created program's id is drawn fresh, so only this request can have stored it
+//! under that id), the answer is the success, not a 409 "changed concurrently" or a 500.
 
 use crate::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
 use crate::dates::parse_request_date;
@@ -91,8 +96,18 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         } else {
             vec![tx::put_versioned_config(table, rec_item, existing.as_ref().map(|e| e.partner_program_id))?]
         };
-        state.store.transact(items).await?;
-        Ok::<bool, crate::store::TransactError>(created)
+        match state.store.transact(items).await {
+            Ok(()) => Ok(created),
+            Err(crate::store::TransactError::Store(e)) if e.is_refused_value() => Err(crate::store::TransactError::Store(e)),
+            Err(e) => {
+                let stored: Option<PartnerProgramRecord> = state.store.get(&keys::partner_program(org, &name)).await.ok().flatten();
+                if stored.is_some_and(|r| r.program == program) {
+                    tracing::info!("configuration found already written by this request; reporting its success");
+                    return Ok(created);
+                }
+                Err(e)
+            }
+        }
     }
     .await;
     state.invalidate(org);
