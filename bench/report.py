@@ -73,10 +73,14 @@ def machine():
     }
 
 
-def git():
-    commit = run(["git", "rev-parse", "HEAD"])
-    dirty = bool(run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/REPORT.md", ":!bench/results.json", ":!bench/chart.png"]))
-    subject = run(["git", "log", "-1", "--format=%s"])
+def git(meta):
+    """The commit measured (scripts/bench.sh records it when the run starts), else HEAD now."""
+    commit = meta.get("commit") or run(["git", "rev-parse", "HEAD"])
+    if "dirty" in meta:
+        dirty = meta["dirty"]
+    else:
+        dirty = bool(run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/REPORT.md", ":!bench/results.json", ":!bench/chart.png"]))
+    subject = run(["git", "log", "-1", "--format=%s", commit])
     return {"commit": commit, "dirty": dirty, "subject": subject, "branch": run(["git", "rev-parse", "--abbrev-ref", "HEAD"])}
 
 
@@ -127,8 +131,9 @@ def goals(r):
     h = op(ops, "activity_history")
     if hist is not None and h:
         pages = h["round_trips"]["by_kind"].get("Query HIST", 0)
+        counts = h["round_trips"]["by_kind"].get("Query HIST (count)", 0)
         out.append(goal("Round trips: activity history", "≤ 2 + one Query per program page",
-                        f"{hist:.0f} + {pages:.0f} page Queries", hist <= 2))
+                        f"{hist:.0f} besides the {pages:.0f} page Queries (the calls include {counts:.0f} count Queries)", hist <= 2))
 
     # Warm latency against the peer.
     lam = ops.get("lambda") or {}
@@ -250,9 +255,23 @@ def profile_summary(prof):
             groups[crate_of(f)] = groups.get(crate_of(f), 0) + v
         return [{"crate": k, "share": 100 * v / total} for k, v in sorted(groups.items(), key=lambda kv: -kv[1])[:12] if total > 0]
 
+    def generic(f):
+        # Frames every path goes through (entry points, runtime, future plumbing): they say nothing.
+        return (f in ("main", "(below main)") or f.startswith(("__libc_start_main", "std::sys::backtrace", "std::rt::", "core::ops::function::FnOnce"))
+                or f.endswith("::main") or "Instrumented<T> as core::future" in f or f.startswith("<std::sys::sync::once") or f.startswith("std::sync::once"))
+
     def top(incl, selfs, total, k=20):
-        rows = sorted(incl.items(), key=lambda kv: -kv[1])[:k]
-        return [{"function": f[:140], "inclusive": 100 * v / total, "self": 100 * selfs.get(f, 0) / total} for f, v in rows if total > 0]
+        if total <= 0:
+            return []
+        rows = [(f, v) for f, v in incl.items() if not generic(f) and 100 * v / total < 99.5]
+        rows = sorted(rows, key=lambda kv: -kv[1])[:k]
+        return [{"function": f[:160], "inclusive": 100 * v / total, "self": 100 * selfs.get(f, 0) / total} for f, v in rows]
+
+    def top_self(selfs, total, k=15):
+        if total <= 0:
+            return []
+        rows = sorted(selfs.items(), key=lambda kv: -kv[1])[:k]
+        return [{"function": f[:160], "self": 100 * v / total} for f, v in rows]
 
     return {
         "init_instructions": init_total,
@@ -261,6 +280,8 @@ def profile_summary(prof):
         "request_by_crate": by_crate(per_request_self, per_request_total),
         "init_top": top(init_incl, init_self, init_total),
         "request_top": top(per_request_incl, per_request_self, per_request_total),
+        "init_top_self": top_self(init_self, init_total),
+        "request_top_self": top_self(per_request_self, per_request_total),
     }
 
 
@@ -295,7 +316,8 @@ def chart(r, path):
     ax.invert_yaxis()
     ax.set_xlabel("ms (concurrency 1, release build, DynamoDB Local)")
     ax.set_title("Per operation through the local server: where the time goes")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlim(0, max([o["latency_ms"]["p50"] for o in single] + [1]) * 1.15)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
 
     # (b) warm latency against the peer.
     ax = axes[0][1]
@@ -349,11 +371,11 @@ def chart(r, path):
         ax.axvline(8, color="black", linestyle="--", linewidth=1, label="goal: bootstrap ≤ 8 MB")
         ax.set_yticks(list(y), names, fontsize=8)
         ax.invert_yaxis()
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     else:
         ax.text(0.5, 0.5, "arm64 build skipped (BENCH_ARM64=0)", ha="center", va="center")
-    ax.set_xlabel("MB (10^6 bytes)")
-    ax.set_title("arm64 Lambda packages (cargo lambda build --release --arm64)")
+    ax.set_xlabel("MB (10^6 bytes), cargo lambda build --release --arm64")
+    ax.set_title("arm64 Lambda packages")
 
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=90)
@@ -363,9 +385,12 @@ def chart(r, path):
 # ---- report --------------------------------------------------------------------------------------
 
 
-def table(header, rows, numeric=True):
-    """A Markdown table; numeric columns (all but the first) right-aligned unless `numeric` is False."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 or not numeric else "---:" for i in range(len(header))) + "|"]
+def table(header, rows, numeric=True, align=None):
+    """A Markdown table: `align` per column ("l"/"r"), else the first column left and the others
+    right-aligned (left too when `numeric` is False)."""
+    if align is None:
+        align = "l" + ("r" if numeric else "l") * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -402,21 +427,34 @@ def dominates(r, missed):
                    f"by crate: {top} (callgrind, below).")
     if "Init" in names and prof:
         top = ", ".join(f"{c['crate']} {c['share']:.0f}%" for c in prof["init_by_crate"][:6])
-        out.append(f"- **Init**: {prof['init_instructions'] / 1e6:.1f} M instructions before the first response; by crate: {top} (callgrind, below).")
+        frames = ", ".join(f"`{t['function']}` {t['inclusive']:.0f}%" for t in [t for t in prof["init_top"] if t["inclusive"] < 90][:4])
+        out.append(f"- **Init**: {prof['init_instructions'] / 1e6:.1f} M instructions up to the first response; self cost by crate: {top}; "
+                   f"heaviest paths: {frames} (callgrind, below).")
     if "Peak RSS" in names:
         cold = lam.get("cold_starts", [])
         if cold:
             worst = max(cold, key=lambda c: c["peak_rss_mb"]["max"])
-            out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response; "
-                       "most of it is the mapped binary and the tokio/SDK/TLS set-up (callgrind counts instructions, not memory).")
+            anon, file_ = worst.get("rss_anon_mb", {}).get("p50"), worst.get("rss_file_mb", {}).get("p50")
+            split = f" (resident then: {anon:.1f} MB anonymous, {file_:.1f} MB file-backed)" if anon is not None and file_ is not None else ""
+            out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response{split}.")
     if "bootstrap" in names:
         sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
-        if sizes:
-            out.append(f"- **Bootstrap size**: every HTTP function links the whole `shared` crate (all operations, the router, the "
-                       f"local server's hyper server) and the SDK; sizes range {min(v['bytes'] for v in sizes.values()) / 1e6:.2f}–"
-                       f"{max(v['bytes'] for v in sizes.values()) / 1e6:.2f} MB.")
+        http = {n: v["bytes"] for n, v in sizes.items() if n not in ("authorizer", "tier-expiry-sweep")}
+        if http:
+            lo, hi = min(http.values()) / 1e6, max(http.values()) / 1e6
+            span = f"{lo:.2f} MB each" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f} MB"
+            out.append(f"- **Bootstrap size**: the {len(http)} HTTP functions are {span}, "
+                       f"within {max(http.values()) - min(http.values())} bytes of each other: each looks its operation up in the whole route table at run time "
+                       "(`router::handler_for`), so every operation's code is linked into every function; the authorizer "
+                       f"({sizes.get('authorizer', {}).get('bytes', 0) / 1e6:.2f} MB) and the sweep "
+                       f"({sizes.get('tier-expiry-sweep', {}).get('bytes', 0) / 1e6:.2f} MB) do not link the router.")
     if "Batch" in names:
-        out.append("- **Batch**: customers of a batch run 8 at a time (BATCH_CONCURRENCY) and DynamoDB Local runs transactions one at a time.")
+        b50 = op(ops, "batch_50")
+        if b50:
+            out.append(f"- **Batch**: a 50-customer link makes {b50['round_trips']['calls_mean']:.0f} DynamoDB calls "
+                       f"({b50['round_trips']['calls_mean'] / 50:.0f} per customer), at most 8 customers at a time (BATCH_CONCURRENCY), "
+                       f"and spends {100 * b50['dynamodb_ms']['p50'] / max(b50['handler_ms']['p50'], 1e-9):.0f}% of its time waiting on them; "
+                       "DynamoDB Local also serves one transaction at a time, which a region does not.")
     return out
 
 
@@ -428,7 +466,7 @@ def report(r, gs):
     L = []
     L.append("# Benchmark report")
     L.append("")
-    L.append(f"Generated by `make bench` on {r['generated_at'][:19].replace('T', ' ')} UTC from commit `{g['commit'][:12]}`"
+    L.append(f"Measured by `make bench` from {r['generated_at'][:19].replace('T', ' ')} UTC at commit `{g['commit'][:12]}`"
              f"{' with uncommitted changes' if g['dirty'] else ''} ({g['branch']}: {g['subject']}); the run took {r.get('run_seconds', 0) / 60:.1f} min.")
     L.append("")
     L.append(f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']} (kernel {m['kernel']}); "
@@ -483,13 +521,16 @@ def report(r, gs):
         L.append(f"Each x86_64 release binary of template.yaml started {s.get('starts')} times under the Runtime API emulator of `tests/runtime` "
                  "(TCP_NODELAY on), with the Lambda environment and its event already queued: *init* is process start → first `/invocation/next`, "
                  "*first response* is process start → its response to that event (a real write for the write functions), *peak RSS* is `VmHWM` "
-                 "right after the first response (largest of the starts).")
+                 "right after the first response (largest of the starts), split at that moment into anonymous memory (heap, stacks) and "
+                 "file-backed pages (the binary and shared libraries).")
         L.append("")
         rows = []
         for c in lam.get("cold_starts", []) + lam.get("peer_cold_starts", []):
+            anon, file_ = c.get("rss_anon_mb", {}).get("p50"), c.get("rss_file_mb", {}).get("p50")
             rows.append([c["name"], fmt(c["init_ms"]["p50"], 1), fmt(c["init_ms"]["p90"], 1), fmt(c["first_response_ms"]["p50"], 1),
-                         fmt(c["first_response_ms"]["p90"], 1), fmt(c["peak_rss_mb"]["max"], 1)])
-        L.append(table(["function", "init p50 ms", "init p90 ms", "first response p50 ms", "first response p90 ms", "peak RSS MB"], rows))
+                         fmt(c["first_response_ms"]["p90"], 1), fmt(c["peak_rss_mb"]["max"], 1), fmt(anon, 1), fmt(file_, 1)])
+        L.append(table(["function", "init p50 ms", "init p90 ms", "first response p50 ms", "first response p90 ms", "peak RSS MB",
+                        "anon MB", "file MB"], rows))
         L.append("")
         L.append("## Peer baseline")
         L.append("")
@@ -535,10 +576,20 @@ def report(r, gs):
     if arm.get("bootstraps"):
         L.append("## Lambda packages and build time")
         L.append("")
-        L.append(f"`cargo lambda build --release --arm64` (what `sam build` runs) took {arm.get('seconds', 0):.0f} s in this run "
-                 f"({'from a cold target directory' if arm.get('cold') else 'incremental: dependencies were already built'}); the x86_64 release "
-                 f"build of the same functions for the cold-start runs took {build.get('x86_64', {}).get('seconds', 0):.0f} s "
-                 f"({'cold' if build.get('x86_64', {}).get('cold') else 'incremental'}). Zip: the bootstrap alone, deflated, as a Lambda package.")
+        def took(b):
+            secs = b.get("seconds", 0)
+            if b.get("cold"):
+                state = "from a cold target directory, dependencies included"
+            elif secs < 10:
+                state = "nothing to rebuild"
+            else:
+                state = "dependencies already built"
+            return f"{secs / 60:.1f} min ({state})" if secs >= 60 else f"{secs:.0f} s ({state})"
+
+        L.append(f"Release build time in this run: `cargo lambda build --release --arm64` of the {len(arm['bootstraps'])} functions (what `sam build` runs) "
+                 f"took {took(arm)}; the x86_64 release build of the same functions for the cold-start runs took {took(build.get('x86_64', {}))}. "
+                 "Each function is a fat-LTO, one-codegen-unit binary, so a change in `shared` relinks all of them for each target. "
+                 "Zip: the bootstrap alone, deflated, as a Lambda package.")
         L.append("")
         rows = [[n, f"{v['bytes'] / 1e6:.2f}", f"{v['zip_bytes'] / 1e6:.2f}"] for n, v in sorted(arm["bootstraps"].items())]
         L.append(table(["function", "arm64 bootstrap MB", "zip MB"], rows))
@@ -566,20 +617,28 @@ def report(r, gs):
             a = init_rows[i] if i < len(init_rows) else None
             b = req_rows[i] if i < len(req_rows) else None
             rows.append([f"{a['crate']}" if a else "", f"{a['share']:.1f}" if a else "", f"{b['crate']}" if b else "", f"{b['share']:.1f}" if b else ""])
-        L.append(table(["init: crate", "% of init", "warm request: crate", "% of request"], rows, numeric=False))
+        L.append(table(["init: crate", "% of init", "warm request: crate", "% of request"], rows, align="lrlr"))
         L.append("")
-        L.append("Heaviest functions of a warm request (inclusive = with what they call):")
-        L.append("")
-        L.append(table(["inclusive %", "self %", "function"], [[f"{t['inclusive']:.1f}", f"{t['self']:.1f}", f"`{t['function'].replace('|', '/')}`"] for t in cg["request_top"]]))
-        L.append("")
-        L.append("Heaviest functions of init:")
-        L.append("")
-        L.append(table(["inclusive %", "self %", "function"], [[f"{t['inclusive']:.1f}", f"{t['self']:.1f}", f"`{t['function'].replace('|', '/')}`"] for t in cg["init_top"]]))
-        L.append("")
+        def code(f):
+            return f"`{f.replace('|', '/')}`"
+
+        for what, key in (("a warm request", "request"), ("init", "init")):
+            L.append(f"Where {what} spends its instructions (inclusive = with what it calls; entry points and future plumbing left out):")
+            L.append("")
+            L.append(table(["inclusive %", "self %", "function"], [[f"{t['inclusive']:.1f}", f"{t['self']:.1f}", code(t["function"])] for t in cg[f"{key}_top"]], align="rrl"))
+            L.append("")
+            L.append(f"The functions of {what} with the most instructions of their own:")
+            L.append("")
+            L.append(table(["self %", "function"], [[f"{t['self']:.1f}", code(t["function"])] for t in cg[f"{key}_top_self"]], align="rl"))
+            L.append("")
 
     L.append("## Re-running")
     L.append("")
-    L.append("`make bench` (about 15–20 minutes on 2 cores when the release builds are cached; see the README). Knobs: "
+    ph = r.get("phases") or {}
+    if ph:
+        L.append("This run, minute by minute: " + ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f}" for k, v in ph.items()) + ".")
+        L.append("")
+    L.append("`make bench` rebuilds what changed (after a change in `shared`, every function for both targets), then measures. Knobs: "
              "`BENCH_QUICK=1` (a few minutes: fewer requests, 5 starts, 10,000-linkage sweep only), `BENCH_REQUESTS`, `BENCH_STARTS`, `BENCH_WARM`, "
              "`BENCH_BATCH`, `BENCH_SWEEP_SIZES`, `BENCH_SWEEP_REPS`, `BENCH_ARM64=0` (skip the arm64 build), `BENCH_PROFILE=0` (no profile). "
              "Raw figures: `bench/results.json`.")
@@ -605,12 +664,13 @@ def main():
     a = ap.parse_args()
     meta = load(os.path.join(a.out_dir, "run.json"), {})
     r = {
-        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "git": git(),
+        "generated_at": meta.get("started_at") or datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "git": git(meta),
         "machine": machine(),
         "run_seconds": meta.get("seconds", 0),
         "loadavg_start": meta.get("loadavg_start"),
         "loadavg_end": meta.get("loadavg_end"),
+        "phases": meta.get("phases"),
         "rust": load(os.path.join(a.out_dir, "rust.json")),
         "sweep": load(os.path.join(a.out_dir, "sweep.json")),
         "build": load(os.path.join(a.out_dir, "build.json")),

@@ -21,6 +21,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 started=$(date +%s)
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# The code measured: the commit at the start, and whether the work tree differed from it.
+commit=$(git rev-parse HEAD)
+dirty=false
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!bench/REPORT.md' ':!bench/results.json' ':!bench/chart.png')" ]; then dirty=true; fi
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   : "${BENCH_REQUESTS:=160}" "${BENCH_STARTS:=5}" "${BENCH_WARM:=100}" "${BENCH_BATCH:=4}"
@@ -36,6 +40,15 @@ sweep_reps="${BENCH_SWEEP_REPS:-3}"
 out="$root/bench/out"
 rm -rf "$out"
 mkdir -p "$out"
+# Wall time of each phase, for the report.
+phases=()
+phase_start=$(date +%s)
+phase_done() {
+  local now
+  now=$(date +%s)
+  phases+=("\"$1\": $((now - phase_start))")
+  phase_start=$now
+}
 
 scripts/ensure-tools.sh
 scripts/ensure-venv.sh bench
@@ -62,6 +75,7 @@ cargo build --release --locked "${bin_args[@]}"
 x86_seconds=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
 cargo build --release --locked --bin ppsweep
 cargo build --release --locked -p partner-bench
+phase_done "setup_and_x86_64_build"
 
 # 2. arm64 packages.
 arm_json='null'
@@ -94,6 +108,7 @@ print(json.dumps({"seconds": seconds, "cold": cold, "bootstraps": out}))
 EOF
 )
 fi
+phase_done "arm64_build"
 cat >"$out/build.json" <<EOF
 {"x86_64": {"seconds": $x86_seconds, "cold": $x86_cold}, "arm64": $arm_json}
 EOF
@@ -106,8 +121,11 @@ echo "== measurements (DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB, pid $DDB_PI
 "$target/release/partner-bench" --out "$out/rust.json" --requests "$requests" --starts "$starts" \
   --warm "$warm" --batch-requests "$batch" --bin-dir "$target/release" --python "$root/.venv/peer/bin/python"
 
+phase_done "measurements"
+
 echo "== expiry sweep (ppsweep bench --sizes $sweep_sizes --reps $sweep_reps)"
 TABLE_NAME=pp-bench "$target/release/ppsweep" bench --sizes "$sweep_sizes" --reps "$sweep_reps" --json "$out/sweep.json"
+phase_done "sweep"
 
 # 5. A profile when some goal is missed.
 missed=$("$py" bench/report.py --out-dir "$out" --goals-only)
@@ -120,10 +138,13 @@ if [ -n "$missed" ] && [ "${BENCH_PROFILE:-1}" != 0 ]; then
     --out "$out/profile.json" --callgrind-out "$out/callgrind.out"
 fi
 
+phase_done "profile"
 kill "$DDB_PID" 2>/dev/null || true
 trap - EXIT
 cat >"$out/run.json" <<EOF
-{"seconds": $(( $(date +%s) - started )), "loadavg_start": "$loadavg_start", "loadavg_end": "$(cut -d' ' -f1-3 /proc/loadavg)"}
+{"seconds": $(( $(date +%s) - started )), "loadavg_start": "$loadavg_start", "loadavg_end": "$(cut -d' ' -f1-3 /proc/loadavg)",
+ "commit": "$commit", "dirty": $dirty, "started_at": "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)",
+ "phases": {$(IFS=,; echo "${phases[*]}")}}
 EOF
 "$py" bench/report.py --out-dir "$out"
 echo "bench: $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s"

@@ -330,3 +330,32 @@ pub fn wire_time(calls: &[&Call]) -> std::time::Duration {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn call(start_ms: u64, end_ms: u64, base: Instant) -> Call {
+        let s = base + Duration::from_millis(start_ms);
+        let e = base + Duration::from_millis(end_ms);
+        Call { label: "GetItem X".into(), auth: false, exec: (s, e), wire: Some((s, e)) }
+    }
+
+    #[test]
+    fn overlapping_calls_count_as_one_round_trip() {
+        let t = Instant::now();
+        let calls = [call(0, 2, t), call(1, 3, t), call(5, 6, t), call(7, 9, t), call(8, 10, t)];
+        let refs: Vec<&Call> = calls.iter().collect();
+        assert_eq!(sequential_round_trips(&refs), 3);
+        assert_eq!(sequential_round_trips(&[]), 0);
+    }
+
+    #[test]
+    fn wire_time_is_the_union_of_the_calls_on_the_wire() {
+        let t = Instant::now();
+        let calls = [call(0, 2, t), call(1, 3, t), call(5, 6, t)];
+        let refs: Vec<&Call> = calls.iter().collect();
+        assert_eq!(wire_time(&refs), Duration::from_millis(4));
+    }
+}

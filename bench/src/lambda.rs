@@ -146,11 +146,19 @@ impl Running {
         }
     }
 
-    /// Peak resident set so far (`VmHWM`), in kB.
-    fn peak_rss_kb(&self) -> Option<u64> {
+    /// A `/proc/<pid>/status` field in kB: `VmHWM` (peak resident set so far), `RssAnon` (heap,
+    /// stacks), `RssFile` (mapped binary and libraries).
+    fn status_kb(&self, field: &str) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    fn peak_rss_kb(&self) -> Option<u64> {
+        self.status_kb("VmHWM")
     }
 
     async fn stop(mut self) {
@@ -197,6 +205,9 @@ pub struct ColdStart {
     pub first_response_ms: Summary,
     /// `VmHWM` after the first response, MB (10^6 bytes).
     pub peak_rss_mb: Summary,
+    /// Resident at that moment: anonymous (heap, stacks) and file-backed (binary, libraries).
+    pub rss_anon_mb: Summary,
+    pub rss_file_mb: Summary,
 }
 
 #[derive(Debug, Serialize)]
@@ -312,12 +323,15 @@ async fn cold_start(
     let mut init = Vec::new();
     let mut first = Vec::new();
     let mut rss = Vec::new();
+    let mut anon = Vec::new();
+    let mut file = Vec::new();
     for i in 0..s.starts {
         let ev = event(i)?;
         let run = Running::start(program, world, s).await?;
         let resp = run.invoke(&ev).await;
         let answered = Instant::now();
         let peak = run.peak_rss_kb();
+        let (anon_kb, file_kb) = (run.status_kb("RssAnon"), run.status_kb("RssFile"));
         let polled = run.api.first_poll(Duration::from_secs(1)).await;
         let started = run.started;
         let log = run.log.clone();
@@ -328,6 +342,8 @@ async fn cold_start(
         init.push(ms(polled.duration_since(started)));
         first.push(ms(answered.duration_since(started)));
         rss.push(peak.map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6));
+        anon.push(anon_kb.map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6));
+        file.push(file_kb.map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6));
     }
     let r = ColdStart {
         name: program.name(),
@@ -335,6 +351,8 @@ async fn cold_start(
         init_ms: summarize(init),
         first_response_ms: summarize(first),
         peak_rss_mb: summarize(rss),
+        rss_anon_mb: summarize(anon),
+        rss_file_mb: summarize(file),
     };
     eprintln!(
         "  {:<34} init p50 {:>7.1} ms p90 {:>7.1}   first response p50 {:>7.1} ms   peak RSS {:>5.1} MB",

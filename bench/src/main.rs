@@ -146,3 +146,39 @@ async fn profile_command(args: &[String], out: PathBuf) -> Result<(), Error> {
     let world = fixtures::World::start(book).await?;
     profile::run(&world, &settings, &options).await
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http_client::{call, Conn, Req};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// The interceptor files every DynamoDB call of a request under that request (the id the
+    /// local server returns as `x-request-id`), marks the server's client lookup as `auth`, and
+    /// leaves nothing unattributed. Needs DynamoDB Local (`make test` starts it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_are_filed_under_the_request_that_made_them() {
+        let book = Arc::new(crate::ddb_timing::Book::default());
+        crate::tracing_setup(book.clone());
+        let world = crate::fixtures::World::start(book.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        call(world.addr, &world.api, &Req::get("/v2/organization/programs".into()), 200).await.unwrap();
+        book.drain();
+        let mut conn = Conn::open(world.addr, &world.admin).await.unwrap();
+        let body = json!({"mobile": "919700000042", "externalId": "ATTR-1", "programIds": [world.loyalty_program]});
+        let resp = conn.send(&Req::post(crate::fixtures::REGISTER, body)).await.unwrap();
+        assert_eq!(resp.status, 201, "{:?}", resp.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let unattributed = book.unattributed();
+        let records = book.drain();
+        let id = resp.request_id.expect("x-request-id");
+        let record = records.get(id.as_str()).unwrap_or_else(|| panic!("no record for {id}: {:?}", records.keys().collect::<Vec<_>>()));
+        assert_eq!(unattributed, 0);
+        assert_eq!(records.len(), 1, "only the one request ran");
+        let auth: Vec<_> = record.calls.iter().filter(|c| c.auth).map(|c| c.label.as_str()).collect();
+        assert_eq!(auth, ["GetItem CLIENT"], "{:?}", record.calls);
+        assert!(record.calls.iter().any(|c| !c.auth && c.label.starts_with("TransactWriteItems")), "{:?}", record.calls);
+        assert!(record.calls.iter().all(|c| c.wire.is_some_and(|(s, e)| c.exec.0 <= s && s <= e && e <= c.exec.1)), "{:?}", record.calls);
+        let (opened, closed) = (record.opened.expect("span opened"), record.closed.expect("span closed"));
+        assert!(record.calls.iter().all(|c| opened <= c.exec.0 && c.exec.1 <= closed), "calls lie inside the request span");
+    }
+}
