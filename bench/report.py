@@ -640,7 +640,8 @@ def report(r, gs):
         L.append("")
     L.append("`make bench` rebuilds what changed (after a change in `shared`, every function for both targets), then measures. Knobs: "
              "`BENCH_QUICK=1` (a few minutes: fewer requests, 5 starts, 10,000-linkage sweep only), `BENCH_REQUESTS`, `BENCH_STARTS`, `BENCH_WARM`, "
-             "`BENCH_BATCH`, `BENCH_SWEEP_SIZES`, `BENCH_SWEEP_REPS`, `BENCH_ARM64=0` (skip the arm64 build), `BENCH_PROFILE=0` (no profile). "
+             "`BENCH_BATCH`, `BENCH_SWEEP_SIZES`, `BENCH_SWEEP_REPS`, `BENCH_ARM64=0` (skip the arm64 build), `BENCH_PROFILE=0` (no profile), "
+             "`BENCH_COLD_BUILD=1` (time the arm64 build from scratch). "
              "Raw figures: `bench/results.json`.")
     L.append("")
     return "\n".join(L)
