@@ -436,7 +436,10 @@ def dominates(r, missed):
             worst = max(cold, key=lambda c: c["peak_rss_mb"]["max"])
             anon, file_ = worst.get("rss_anon_mb", {}).get("p50"), worst.get("rss_file_mb", {}).get("p50")
             split = f" (resident then: {anon:.1f} MB anonymous, {file_:.1f} MB file-backed)" if anon is not None and file_ is not None else ""
-            out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response{split}.")
+            size = f"; the x86_64 binary is {worst['binary_bytes'] / 1e6:.1f} MB on disk" if worst.get("binary_bytes") else ""
+            out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response{split}{size}. "
+                       "File-backed pages are the mapped binary and libc, so most of the peak follows the binary's size; "
+                       "the heap and stacks are the smaller part.")
     if "bootstrap" in names:
         sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
         http = {n: v["bytes"] for n, v in sizes.items() if n not in ("authorizer", "tier-expiry-sweep")}
@@ -636,7 +639,9 @@ def report(r, gs):
     L.append("")
     ph = r.get("phases") or {}
     if ph:
-        L.append("This run, minute by minute: " + ", ".join(f"{k.replace('_', ' ')} {v / 60:.1f}" for k, v in ph.items()) + ".")
+        names = {"setup_and_x86_64_build": "set-up and x86_64 build", "arm64_build": "arm64 build", "measurements": "measurements",
+                 "sweep": "sweep", "profile": "profile"}
+        L.append("This run, in minutes: " + ", ".join(f"{names.get(k, k)} {v / 60:.1f}" for k, v in ph.items()) + ".")
         L.append("")
     L.append("`make bench` rebuilds what changed (after a change in `shared`, every function for both targets), then measures. Knobs: "
              "`BENCH_QUICK=1` (a few minutes: fewer requests, 5 starts, 10,000-linkage sweep only), `BENCH_REQUESTS`, `BENCH_STARTS`, `BENCH_WARM`, "

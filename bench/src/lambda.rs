@@ -199,6 +199,9 @@ pub fn check(kind: Option<Kind>, resp: &Value) -> Result<(), String> {
 pub struct ColdStart {
     pub name: String,
     pub starts: usize,
+    /// Size of the x86_64 release binary started (ours only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_bytes: Option<u64>,
     /// Process start → first `/invocation/next`.
     pub init_ms: Summary,
     /// Process start → first response (the event was waiting).
@@ -345,9 +348,14 @@ async fn cold_start(
         anon.push(anon_kb.map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6));
         file.push(file_kb.map_or(f64::NAN, |kb| kb as f64 * 1024.0 / 1e6));
     }
+    let binary_bytes = match program {
+        Program::Ours { binary, .. } => std::fs::metadata(s.bin_dir.join(binary)).ok().map(|m| m.len()),
+        Program::Peer { .. } => None,
+    };
     let r = ColdStart {
         name: program.name(),
         starts: s.starts,
+        binary_bytes,
         init_ms: summarize(init),
         first_response_ms: summarize(first),
         peak_rss_mb: summarize(rss),
