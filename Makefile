@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint audit bench-init bench-auth clean-local sweep seed-sweep bench-sweep
+.PHONY: run test build lint audit bench bench-init bench-auth clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -23,6 +23,13 @@ lint:
 # (machines that reach only the package registries cannot; `make test` runs the offline checks).
 audit:
 	bash scripts/deny.sh advisories
+
+# Every performance figure in one run (not part of `make test`): release and arm64 builds, latency
+# per operation with the DynamoDB split and round trips, cold starts, the Python peer baseline, the
+# sweep; writes bench/results.json, bench/REPORT.md and bench/chart.png (~15-20 min on 2 cores with
+# the builds cached). BENCH_QUICK=1 for a few minutes; other knobs in scripts/bench.sh.
+bench:
+	bash scripts/bench.sh
 
 # make build, then the x86_64 init time of each release binary under the Runtime API harness
 # (process start to first /invocation/next, p50 of 20 starts).

@@ -4,6 +4,10 @@
 #   scripts/ensure-venv.sh lint    cfn-lint + aws-sam-cli (template lint in `make test`)
 #   scripts/ensure-venv.sh build   cargo-lambda (+ ziglang, the arm64 cross linker) for `make build`
 #   scripts/ensure-venv.sh fuzz    schemathesis (schema fuzzing of openapi.yaml in `make test`)
+#   scripts/ensure-venv.sh bench   matplotlib for `make bench`'s chart
+#   scripts/ensure-venv.sh peer    .venv/peer, a venv of its own for the peer baseline (bench/peer):
+#                                  only awslambdaric and boto3, as a Lambda Python runtime has them
+#                                  (aws-sam-cli's boto3[crt] would load awscrt into the peer)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
@@ -12,7 +16,9 @@ case "${1:-}" in
   lint) pins=(aws-sam-cli==1.170.0 cfn-lint==1.58.0) ;;
   build) pins=(cargo-lambda==1.9.2) ;;
   fuzz) pins=(schemathesis==4.32.5) ;;
-  *) echo "usage: $0 lint|build|fuzz" >&2; exit 2 ;;
+  bench) pins=(matplotlib==3.10.8 numpy==2.4.6) ;;
+  peer) pins=(awslambdaric==4.2.2 boto3==1.43.108 botocore==1.43.127); venv="$root/.venv/peer" ;;
+  *) echo "usage: $0 lint|build|fuzz|bench|peer" >&2; exit 2 ;;
 esac
 
 stamp="$venv/.pins-$1"
@@ -29,6 +35,6 @@ if [ ! -x "$venv/bin/pip" ]; then
     python3 -m venv "$venv"
   fi
 fi
-echo "installing ${pins[*]} into .venv"
+echo "installing ${pins[*]} into ${venv#"$root"/}"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
 echo "${pins[*]}" >"$stamp"

@@ -3,12 +3,13 @@
 //!
 //!   ppsweep run   [--max-items N] [--at 2031-01-01T00:00:00Z]   sweep once, print the JSON summary
 //!   ppsweep seed  --linkages N --due M [--no-profiles] [--concurrency C]
-//!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C]
+//!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C] [--json FILE]
 //!
 //! `bench` creates a fresh table per size (named after TABLE_NAME), seeds it with BatchWriteItem,
 //! then sweeps `--due` due linkages `--reps` times per size (re-seeding the due ones between runs,
 //! interleaving the sizes so load drift hits all alike) and prints
-//! items read per item changed, sweep time and changes per second.
+//! items read per item changed, sweep time and changes per second (`--json FILE` also writes them
+//! as JSON, for `make bench`).
 
 use chrono::{DateTime, Duration, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,7 +50,7 @@ async fn main() -> Result<(), Error> {
         Some("seed") => seed(&args).await,
         Some("bench") => bench(&args).await,
         _ => {
-            eprintln!("usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench [--sizes 10000,100000] [--due 1000] [--reps 3]");
+            eprintln!("usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--json FILE]");
             std::process::exit(2);
         }
     }
@@ -232,6 +233,41 @@ async fn bench(args: &[String]) -> Result<(), Error> {
                 (ratio - 1.0) * 100.0
             );
         }
+    }
+    if let Some(path) = arg(args, "--json") {
+        let json_rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                let (changed, read, rcu, skipped, queries) = row.totals();
+                let runs = row.runs.len().max(1) as f64;
+                let median = row.median_seconds();
+                serde_json::json!({
+                    "linkages": row.linkages,
+                    "seed_seconds": row.seed_seconds,
+                    "changed": changed,
+                    "skipped_or_failed": skipped,
+                    "items_read": read,
+                    "items_read_per_change": if changed > 0 { read as f64 / changed as f64 } else { 0.0 },
+                    "read_units_per_change": if changed > 0 { rcu / changed as f64 } else { 0.0 },
+                    "index_queries_per_run": queries as f64 / runs,
+                    "median_seconds": median,
+                    "changes_per_second": if median > 0.0 { changed as f64 / runs / median } else { 0.0 },
+                    "idle_queries": row.idle.queries,
+                    "idle_items_read": row.idle.items_read,
+                    "idle_seconds": row.idle.elapsed_ms as f64 / 1000.0,
+                    "runs": row.runs,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "due": due,
+            "reps": reps,
+            "due_shards": base.config.due_shards,
+            "page_size": settings.page_size,
+            "concurrency": settings.concurrency,
+            "rows": json_rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }
     Ok(())
 }
