@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint audit bench bench-init bench-auth clean-local sweep seed-sweep bench-sweep
+.PHONY: run test build lint audit bench load bench-init bench-auth clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -30,6 +30,11 @@ audit:
 # the builds cached). BENCH_QUICK=1 for a few minutes; other knobs in scripts/bench.sh.
 bench:
 	bash scripts/bench.sh
+
+# A fixed mix (benefits, reads, updates, history, links) at fixed concurrency for a fixed time
+# against the local server and DynamoDB Local; prints a table (not a test). ARGS="--seconds 60".
+load:
+	bash scripts/load.sh $(ARGS)
 
 # make build, then the x86_64 init time of each release binary under the Runtime API harness
 # (process start to first /invocation/next, p50 of 20 starts).

@@ -105,7 +105,7 @@ impl World {
                     return Err::<_, Error>(format!("register answered {}: {}", resp.status, String::from_utf8_lossy(&resp.body)).into());
                 }
                 let v: Value = serde_json::from_slice(&resp.body)?;
-                let id = v.pointer("/customer/customerId").and_then(Value::as_u64).ok_or("register: no customerId")?;
+                let id = v.pointer("/customer/id").and_then(Value::as_u64).ok_or("register: no customer id")?;
                 out.push(Customer { id, mobile });
             }
             Ok(out)

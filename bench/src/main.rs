@@ -4,6 +4,7 @@
 //!   partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N]
 //!                 [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]
 //!   partner-bench profile --binary PATH --out FILE --callgrind-out PREFIX [--invocations N]
+//!   partner-bench load [--seconds 30] [--concurrency 16] [--customers 200] [--seed 1]   (make load)
 //!
 //! 1. Per operation through the local server, with an SDK interceptor on the DynamoDB client
 //!    (`ddb_timing`): latency, DynamoDB time vs the rest, round trips, requests/s at concurrency 1
@@ -26,6 +27,7 @@ mod ddb_timing;
 mod fixtures;
 mod http_client;
 mod lambda;
+mod load;
 mod profile;
 mod server;
 mod stats;
@@ -70,6 +72,18 @@ async fn main() -> Result<(), Error> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         eprintln!("usage: partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N] [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]");
         return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("load") {
+        let settings = load::Settings {
+            seconds: number(&args, "--seconds", 30)? as u64,
+            concurrency: number(&args, "--concurrency", 16)?.max(1),
+            customers: number(&args, "--customers", 200)?.max(2),
+            seed: number(&args, "--seed", 1)? as u64,
+        };
+        let book = Arc::new(ddb_timing::Book::default());
+        tracing_setup(book.clone());
+        let world = fixtures::World::start(book).await?;
+        return load::run(&world, &settings).await;
     }
     let out = PathBuf::from(arg(&args, "--out").ok_or("--out FILE is required")?);
     if args.first().map(String::as_str) == Some("profile") {

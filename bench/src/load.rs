@@ -1,0 +1,122 @@
+//! `make load`: a fixed mix of operations at a fixed concurrency for a fixed time against the local
+//! server (in process, the handlers every Lambda runs) and DynamoDB Local, then one table:
+//! throughput, p50/p99 per operation, errors, how many items got 2010 (contention), peak RSS.
+//!
+//! The mix (seeded, so reruns send the same sequence per worker): 35% benefits, 20%
+//! customerPartnerPrograms, 15% tier updates, 15% activity history, 10% single-customer links of a
+//! fresh customer, 5% 2-customer benefit batches. Customers are drawn from a pool small enough that
+//! workers meet on the same customers now and then (as bursts do), so 2010 is possible.
+
+use crate::fixtures::{Customer, World, EXPIRY};
+use crate::http_client::{Conn, Req};
+use crate::stats::summarize;
+use crate::Error;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Settings {
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub customers: usize,
+    pub seed: u64,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: BTreeMap<&'static str, Vec<f64>>,
+    errors: BTreeMap<&'static str, u64>,
+    queued: u64,
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
+    eprintln!("registering and linking {} customers", s.customers);
+    let pool = world.register(s.customers).await?;
+    world.link(&pool, &["SkyMiles"]).await?;
+    let fresh = world.register(s.concurrency * 400).await?;
+    let fresh = Mutex::new(fresh);
+    let tally = Mutex::new(Tally::default());
+    let deadline = Instant::now() + Duration::from_secs(s.seconds);
+    let started = Instant::now();
+    eprintln!("running {} workers for {} s", s.concurrency, s.seconds);
+    let workers = (0..s.concurrency).map(|w| {
+        let (pool, fresh, tally) = (&pool, &fresh, &tally);
+        async move {
+            let mut rng = StdRng::seed_from_u64(s.seed + w as u64);
+            let mut conn = Conn::open(world.addr, &world.api).await?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let c: &Customer = &pool[rng.random_range(0..pool.len())];
+                let roll = rng.random_range(0..100);
+                let (op, req): (&'static str, Req) = match roll {
+                    0..35 => ("benefits", benefits(&[c], &mut rng)),
+                    35..55 => ("customerPartnerPrograms", Req::get(format!("/v2/partnerProgram/customerPartnerPrograms?identifierName=id&identifierValue={}", c.id))),
+                    55..70 => {
+                        let tier = ["Silver", "Gold", "Platinum"][rng.random_range(0..3)];
+                        let body = json!({"customersPartnerUpdates": [{"customer": {"id": c.id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": tier, "updatedTierExpiryDate": EXPIRY}}]}]});
+                        ("update", Req::post("/v2/partnerProgram/customerPartnerProgramUpdate", body))
+                    }
+                    70..85 => ("history", Req::get(format!("/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}&limit=10", c.mobile))),
+                    85..95 => {
+                        let Some(new) = fresh.lock().map_err(|_| "poisoned")?.pop() else { continue };
+                        let body = json!({"linkCustomers": [{"customer": {"mobile": new.mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY, "partnerMembershipId": format!("LOAD-{}-{n}-{w}", new.id)}}]}]});
+                        ("link", Req::post("/v2/partnerProgram/linkCustomer", body))
+                    }
+                    _ => {
+                        let other = &pool[rng.random_range(0..pool.len())];
+                        ("benefits batch of 2", benefits(&[c, other], &mut rng))
+                    }
+                };
+                let resp = conn.send(&req).await?;
+                let body = String::from_utf8_lossy(&resp.body);
+                let mut t = tally.lock().map_err(|_| "poisoned")?;
+                t.latencies.entry(op).or_default().push(resp.latency.as_secs_f64() * 1000.0);
+                // 201 is a batch with a failed item (quota reached, say): an answer, not an error.
+                if !(resp.status == 200 || resp.status == 201) {
+                    *t.errors.entry(op).or_default() += 1;
+                }
+                t.queued += body.matches("\"code\":2010").count() as u64;
+            }
+            Ok::<(), Error>(())
+        }
+    });
+    futures::future::try_join_all(workers).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let t = tally.into_inner().map_err(|_| "poisoned")?;
+    let total: usize = t.latencies.values().map(Vec::len).sum();
+    println!("\nmake load: {} workers, {:.0} s, seed {}, pool of {} customers (release build, local server in process, DynamoDB Local in memory)\n", s.concurrency, elapsed, s.seed, s.customers);
+    println!("| operation | requests | req/s | p50 ms | p99 ms | errors (not 200/201) |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (op, lat) in &t.latencies {
+        let sum = summarize(lat.iter().copied());
+        println!("| {op} | {} | {:.1} | {:.2} | {:.2} | {} |", sum.n, sum.n as f64 / elapsed, sum.p50, sum.p99, t.errors.get(op).copied().unwrap_or(0));
+    }
+    let all = summarize(t.latencies.values().flatten().copied());
+    let errors: u64 = t.errors.values().sum();
+    println!("| **all** | {total} | {:.1} | {:.2} | {:.2} | {errors} |", total as f64 / elapsed, all.p50, all.p99);
+    println!("\nitems answered 2010 (contention budget spent): {}", t.queued);
+    println!("peak RSS of the process (driver and local server together): {:.1} MB", peak_rss_mb());
+    Ok(())
+}
+
+fn benefits(customers: &[&Customer], rng: &mut StdRng) -> Req {
+    let items: Vec<serde_json::Value> = customers
+        .iter()
+        .map(|c| {
+            let name = if rng.random_bool(0.3) { "LoungeAccess" } else { "PriorityBoarding" };
+            json!({"customer": {"id": c.id}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": name, "count": 1}]}]})
+        })
+        .collect();
+    Req::post("/v2/partnerProgram/customerBenefits", json!({"customerBenefits": items}))
+}
