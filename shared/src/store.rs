@@ -160,6 +160,12 @@ impl Store {
 
     /// All items of a partition whose sort key starts with `prefix`, following every page.
     pub async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_all("PK = :pk AND begins_with(SK, :sk)", pk, prefix).await
+    }
+
+    /// Every item of partition `pk` whose sort key meets `condition` (on `:pk` and `:sk`),
+    /// following every page.
+    async fn query_all(&self, condition: &str, pk: &str, sk: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -167,9 +173,9 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .key_condition_expression(condition)
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+                .expression_attribute_values(":sk", AttributeValue::S(sk.to_string()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -311,26 +317,7 @@ impl Store {
     /// where `LINK#…` and `PROFILE` sort after the history (`HIST#…`), so one key range (sort key
     /// from `LINK#` on) holds both and nothing else of size.
     pub async fn customer_with_linkages(&self, org: OrgId, id: CustomerId) -> Result<Option<(Customer, Vec<Linkage>)>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK >= :lo")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::customer_pk(org, id)))
-                .expression_attribute_values(":lo", AttributeValue::S(keys::LINKAGE_PREFIX.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+        let items = self.query_all("PK = :pk AND SK >= :sk", &keys::customer_pk(org, id), keys::LINKAGE_PREFIX).await?;
         let mut customer = None;
         let mut linkages = Vec::new();
         for item in items {
@@ -404,30 +391,29 @@ pub mod tx {
         Ok(TransactWriteItem::builder().put(built(b.build())?).build())
     }
 
-    /// Claims a unique item for `customer`, or accepts it when that customer already holds it.
-    pub fn claim_for_customer(table: &str, item: Item, customer: CustomerId) -> Result<TransactWriteItem, StoreError> {
+    /// Puts a unique item that must be free or already held by `holder` (its numeric attribute
+    /// `holder_attribute`).
+    fn claim(table: &str, item: Item, holder_attribute: &str, holder: u64) -> Result<TransactWriteItem, StoreError> {
         let put = built(
             Put::builder()
                 .table_name(table)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK) OR customerId = :cid")
-                .expression_attribute_values(":cid", AttributeValue::N(customer.to_string()))
+                .condition_expression("attribute_not_exists(PK) OR #holder = :holder")
+                .expression_attribute_names("#holder", holder_attribute)
+                .expression_attribute_values(":holder", AttributeValue::N(holder.to_string()))
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Claims a unique item for `customer`, or accepts it when that customer already holds it.
+    pub fn claim_for_customer(table: &str, item: Item, customer: CustomerId) -> Result<TransactWriteItem, StoreError> {
+        claim(table, item, "customerId", customer)
+    }
+
     /// Claims the customer's one-subscription guard for `program`: free, or already held by it.
     pub fn claim_subscription(table: &str, item: Item, program: ProgramId) -> Result<TransactWriteItem, StoreError> {
-        let put = built(
-            Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK) OR partnerProgramId = :pp")
-                .expression_attribute_values(":pp", AttributeValue::N(program.to_string()))
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        claim(table, item, "partnerProgramId", program)
     }
 
     /// Unconditional put (an item this transaction's linkage owns, e.g. a guard it hands over).
