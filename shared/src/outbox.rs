@@ -104,8 +104,6 @@ pub fn event(
     at: DateTime<Utc>,
     tz: Tz,
 ) -> EventRecord {
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let created_at = format_utc(at);
     let mut data = serde_json::Map::new();
     data.insert("customerIdentifiers".into(), customer_identifiers(customer));
     data.insert("entityInformation".into(), json!({"entityType": "USER", "entityId": customer.customer_id}));
@@ -117,13 +115,20 @@ pub fn event(
     // extension on linked and delinked ones: a relink activated, a sweep's delink).
     data.insert("updateType".into(), json!(update_type));
     data.insert("customerPartnerProgramDetails".into(), partner_program_details(after, tz));
+    outbox_record(name, org, customer.customer_id, Value::Object(data), at)
+}
+
+/// The outbox item of one event: the webhook envelope around `data` (`eventName`, `eventId`,
+/// `eventSearchKey`, `orgId`, `refId`, `createdAt` in epoch ms), kept `EVENT_RETENTION_DAYS`.
+fn outbox_record(name: EventName, org: OrgId, customer_id: u64, data: Value, at: DateTime<Utc>) -> EventRecord {
+    let event_id = uuid::Uuid::now_v7().to_string();
     let payload = json!({
         "eventName": name.as_str(),
         "eventId": event_id,
         "eventSearchKey": "data.customerIdentifiers.customerId",
         "data": data,
         "orgId": org,
-        "refId": customer.customer_id.to_string(),
+        "refId": customer_id.to_string(),
         "createdAt": at.timestamp_millis(),
     });
     let k = keys::event(org, &event_id);
@@ -134,8 +139,8 @@ pub fn event(
         event_name: name.as_str().into(),
         event_id,
         org_id: org,
-        ref_id: customer.customer_id.to_string(),
-        created_at,
+        ref_id: customer_id.to_string(),
+        created_at: format_utc(at),
         payload: payload.to_string(),
         ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
     }
@@ -144,33 +149,11 @@ pub fn event(
 /// `customerErased`: the customer's identifiers were removed on request (`DELETE
 /// /v2/customers/{id}`). It names the customer by id only; consumers erase what they hold.
 pub fn customer_erased(org: OrgId, customer: &Customer, at: DateTime<Utc>) -> EventRecord {
-    let event_id = uuid::Uuid::now_v7().to_string();
-    let name = EventName::CustomerErased.as_str();
-    let payload = json!({
-        "eventName": name,
-        "eventId": event_id,
-        "eventSearchKey": "data.customerIdentifiers.customerId",
-        "data": {
-            "customerIdentifiers": {"customerId": customer.customer_id},
-            "entityInformation": {"entityType": "USER", "entityId": customer.customer_id},
-            "erasedAt": format_utc(at),
-            "erasedAtInMillis": at.timestamp_millis(),
-        },
-        "orgId": org,
-        "refId": customer.customer_id.to_string(),
-        "createdAt": at.timestamp_millis(),
+    let data = json!({
+        "customerIdentifiers": {"customerId": customer.customer_id},
+        "entityInformation": {"entityType": "USER", "entityId": customer.customer_id},
+        "erasedAt": format_utc(at),
+        "erasedAtInMillis": at.timestamp_millis(),
     });
-    let k = keys::event(org, &event_id);
-    EventRecord {
-        pk: k.pk,
-        sk: k.sk,
-        entity: "EVENT".into(),
-        event_name: name.into(),
-        event_id,
-        org_id: org,
-        ref_id: customer.customer_id.to_string(),
-        created_at: format_utc(at),
-        payload: payload.to_string(),
-        ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
-    }
+    outbox_record(EventName::CustomerErased, org, customer.customer_id, data, at)
 }

@@ -5,7 +5,7 @@
 
 use crate::fault_proxy::{Fault, FaultProxy, Schedule, When};
 use crate::support::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 async fn app_behind_proxy() -> (TestApp, Arc<FaultProxy>, Fixture) {
@@ -15,16 +15,6 @@ async fn app_behind_proxy() -> (TestApp, Arc<FaultProxy>, Fixture) {
     (app, proxy, f)
 }
 
-async fn post_keyed(org: &TestOrg, path: &str, key: &str, body: &Value) -> Resp {
-    request(
-        &org.base,
-        "POST",
-        path,
-        &[("authorization", &org.api), ("content-type", "application/json"), ("idempotency-key", key)],
-        body.to_string().into_bytes(),
-    )
-    .await
-}
 
 /// Applied by DynamoDB, answer lost (a 500 after forwarding), and the SDK's retry of the same
 /// transaction answered with a transaction conflict.
@@ -62,7 +52,7 @@ async fn benefits_applied_with_a_lost_answer_are_applied_once_and_reported_once(
     let id = linked_gold(&f, "919730000001").await;
     proxy.script("TransactWriteItems", lost_then_conflict());
     let body = json!({"customerBenefits": [{"customer": {"mobile": "919730000001"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 3}]}]}]});
-    let r = post_keyed(&f.org, "/v2/partnerProgram/customerBenefits", "benefit-lost-1", &body).await;
+    let r = f.org.post_keyed("/v2/partnerProgram/customerBenefits", "benefit-lost-1", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
     assert_eq!(counter(linkage, "LoungeAccess"), 3, "counter raised once");
@@ -118,10 +108,10 @@ async fn an_update_applied_by_every_attempt_then_retried_under_its_key_is_applie
     let id = linked_gold(&f, "919730000005").await;
     proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::After)); 3]);
     let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000005"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
-    let first = post_keyed(&f.org, "/v2/partnerProgram/customerPartnerProgramUpdate", "update-lost-1", &body).await;
+    let first = f.org.post_keyed("/v2/partnerProgram/customerPartnerProgramUpdate", "update-lost-1", &body).await;
     // Whatever the first answer (the outcome was unknown to the service), the retry under the
     // same key must report the change as made and not make it again.
-    let retry = post_keyed(&f.org, "/v2/partnerProgram/customerPartnerProgramUpdate", "update-lost-1", &body).await;
+    let retry = f.org.post_keyed("/v2/partnerProgram/customerPartnerProgramUpdate", "update-lost-1", &body).await;
     assert_eq!(retry.status, 200, "first: {} {}\nretry: {}", first.status, first.text, retry.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPDATE"]);
 }
@@ -134,10 +124,10 @@ async fn a_claim_whose_answer_was_lost_does_not_lock_its_own_key() {
     let id = f.enrolled("919730000006").await;
     proxy.script("PutItem", vec![Some((Fault::Http500, When::After))]);
     let body = link_body(json!({"mobile": "919730000006"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
-    let r = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
+    let r = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
-    let again = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
+    let again = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
     assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
 }
 
@@ -210,20 +200,20 @@ async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_rep
         {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold"}},
         {"partnerProgramName": "FlexiPass"}
     ]}]});
-    let first = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    let first = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
     assert_eq!(first.status, 201, "{}", first.text);
     let entries = &first.body["linkCustomers"][0]["linkToPartnerPrograms"];
     assert_eq!(entries[0]["partnerLinkStatus"]["code"], 200, "{}", first.text);
     assert_eq!(entries[1]["partnerLinkStatus"]["code"], 2001, "{}", first.text);
     assert!(entries[1]["partnerLinkStatus"]["detail"].as_str().unwrap().contains("unknown"), "{}", first.text);
-    let retry = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    let retry = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
     assert_eq!(retry.status, 200, "the retry runs and resolves the unknown item: {}", retry.text);
     assert!(!retry.headers.contains_key("idempotent-replayed"), "{:?}", retry.headers);
     let kinds = kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await);
     assert_eq!(kinds.iter().filter(|k| *k == "ENROLLMENT").count(), 1, "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| *k == "SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1, "{kinds:?}");
     // Now completed: a further repeat is a replay of the resolved answer.
-    let again = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
+    let again = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
     assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
 }
 
@@ -251,8 +241,8 @@ async fn a_claim_applied_but_failed_on_every_attempt_does_not_hold_the_key_for_t
     let id = f.enrolled("919730000010").await;
     proxy.script("PutItem", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
     let body = link_body(json!({"mobile": "919730000010"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
-    let first = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
-    let retry = post_keyed(&f.org, "/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    let first = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
+    let retry = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
     assert_eq!(retry.status, 200, "first: {} {}\nretry: {}", first.status, first.text, retry.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
 }

@@ -16,16 +16,6 @@ use std::sync::{Arc, Mutex};
 
 const LINK: &str = "/v2/partnerProgram/linkCustomer";
 
-async fn post_with_key(org: &TestOrg, path: &str, key: &str, body: &Value) -> Resp {
-    request(
-        &org.base,
-        "POST",
-        path,
-        &[("authorization", &org.api), ("content-type", "application/json"), ("idempotency-key", key)],
-        body.to_string().into_bytes(),
-    )
-    .await
-}
 
 fn replayed(r: &Resp) -> bool {
     r.headers.get("idempotent-replayed").map(String::as_str) == Some("true")
@@ -52,11 +42,11 @@ async fn same_link_sent_three_times_with_one_key_writes_once_and_replays_identic
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000001").await;
     let body = link_body(json!({"mobile": "919810000001"}), "SkyMiles", gold());
-    let first = post_with_key(&f.org, LINK, "link-1", &body).await;
+    let first = f.org.post_keyed(LINK, "link-1", &body).await;
     assert_eq!(first.status, 200, "{}", first.text);
     assert!(!replayed(&first));
     for _ in 0..2 {
-        let again = post_with_key(&f.org, LINK, "link-1", &body).await;
+        let again = f.org.post_keyed(LINK, "link-1", &body).await;
         assert_eq!(again.status, first.status);
         assert_eq!(again.text, first.text, "the replay is not byte-identical");
         assert!(replayed(&again), "{:?}", again.headers);
@@ -69,7 +59,7 @@ async fn same_link_sent_three_times_with_one_key_writes_once_and_replays_identic
     // Keys belong to one org: another org's identical key is a different record.
     let other = fixture(&app).await;
     other.enrolled("919810000001").await;
-    let r = post_with_key(&other.org, LINK, "link-1", &body).await;
+    let r = other.org.post_keyed(LINK, "link-1", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!replayed(&r));
 }
@@ -80,18 +70,18 @@ async fn different_body_under_the_same_key_gets_422_and_writes_nothing() {
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000002").await;
     let body = link_body(json!({"mobile": "919810000002"}), "SkyMiles", gold());
-    assert_eq!(post_with_key(&f.org, LINK, "k-422", &body).await.status, 200);
+    assert_eq!(f.org.post_keyed(LINK, "k-422", &body).await.status, 200);
     let other = link_body(json!({"mobile": "919810000002"}), "FlexiPass", json!({}));
-    let r = post_with_key(&f.org, LINK, "k-422", &other).await;
+    let r = f.org.post_keyed(LINK, "k-422", &other).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.body["errors"][0]["code"], 422);
     // The same body on another path is another request too.
     let delink = json!({"deLinkCustomers": [{"customer": {"mobile": "919810000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]});
-    let r = post_with_key(&f.org, "/v2/partnerProgram/deLinkCustomer", "k-422", &delink).await;
+    let r = f.org.post_keyed("/v2/partnerProgram/deLinkCustomer", "k-422", &delink).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
     // Malformed keys are refused before anything runs.
-    let r = post_with_key(&f.org, LINK, "has space", &other).await;
+    let r = f.org.post_keyed(LINK, "has space", &other).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }
@@ -102,7 +92,7 @@ async fn concurrent_requests_with_one_key_run_once() {
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000003").await;
     let body = link_body(json!({"mobile": "919810000003"}), "SkyMiles", gold());
-    let results = futures::future::join_all((0..10).map(|_| post_with_key(&f.org, LINK, "k-race", &body))).await;
+    let results = futures::future::join_all((0..10).map(|_| f.org.post_keyed(LINK, "k-race", &body))).await;
     let originals: Vec<&Resp> = results.iter().filter(|r| r.status == 200 && !replayed(r)).collect();
     assert_eq!(originals.len(), 1, "{:?}", results.iter().map(|r| (r.status, replayed(r))).collect::<Vec<_>>());
     for r in &results {
@@ -117,7 +107,7 @@ async fn concurrent_requests_with_one_key_run_once() {
     }
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
     // Once it has completed, a late duplicate is a replay.
-    let late = post_with_key(&f.org, LINK, "k-race", &body).await;
+    let late = f.org.post_keyed(LINK, "k-race", &body).await;
     assert!(replayed(&late));
     assert_eq!(late.text, originals[0].text);
 }
@@ -154,16 +144,16 @@ async fn key_in_flight_gets_409_until_its_lease_expires_then_the_request_runs() 
         response_body: None,
     };
     assert!(app.state.store.put_new(to_item(&crashed).unwrap()).await.unwrap());
-    let r = post_with_key(&f.org, LINK, "k-crash", &body).await;
+    let r = f.org.post_keyed(LINK, "k-crash", &body).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.headers.get("retry-after").map(String::as_str), Some("30"));
     assert_eq!(writes(&app, f.org.org_id, customer).await, (0, vec![]));
     // The lease runs out: the same request takes the key over and runs, once.
     *now.lock().unwrap() = start + Duration::seconds(31);
-    let r = post_with_key(&f.org, LINK, "k-crash", &body).await;
+    let r = f.org.post_keyed(LINK, "k-crash", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!replayed(&r));
-    let again = post_with_key(&f.org, LINK, "k-crash", &body).await;
+    let again = f.org.post_keyed(LINK, "k-crash", &body).await;
     assert!(replayed(&again));
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }
@@ -176,13 +166,13 @@ async fn keys_are_forgotten_after_24_hours() {
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000005").await;
     let body = link_body(json!({"mobile": "919810000005"}), "SkyMiles", gold());
-    let first = post_with_key(&f.org, LINK, "k-day", &body).await;
+    let first = f.org.post_keyed(LINK, "k-day", &body).await;
     assert_eq!(first.status, 200);
     *now.lock().unwrap() = start + Duration::hours(23);
-    assert!(replayed(&post_with_key(&f.org, LINK, "k-day", &body).await));
+    assert!(replayed(&f.org.post_keyed(LINK, "k-day", &body).await));
     // 24 hours on, DynamoDB's TTL may not have deleted the record yet; the key is free all the same.
     *now.lock().unwrap() = start + Duration::hours(24) + Duration::seconds(1);
-    let r = post_with_key(&f.org, LINK, "k-day", &body).await;
+    let r = f.org.post_keyed(LINK, "k-day", &body).await;
     assert!(!replayed(&r));
     assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 2005, "{}", r.text);
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
@@ -215,13 +205,13 @@ async fn a_5xx_response_is_not_kept_so_the_retry_runs() {
     let customer = f.enrolled("919810000006").await;
     let body = link_body(json!({"mobile": "919810000006"}), "SkyMiles", gold());
     down.store(true, Ordering::SeqCst);
-    let r = post_with_key(&f.org, LINK, "k-5xx", &body).await;
+    let r = f.org.post_keyed(LINK, "k-5xx", &body).await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(writes(&app, f.org.org_id, customer).await, (0, vec![]));
     down.store(false, Ordering::SeqCst);
-    let r = post_with_key(&f.org, LINK, "k-5xx", &body).await;
+    let r = f.org.post_keyed(LINK, "k-5xx", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!replayed(&r));
-    assert!(replayed(&post_with_key(&f.org, LINK, "k-5xx", &body).await));
+    assert!(replayed(&f.org.post_keyed(LINK, "k-5xx", &body).await));
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }

@@ -194,6 +194,12 @@ impl TestOrg {
         request(&self.base, "POST", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
     }
 
+    /// A POST as the api client with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, key: &str, body: &Value) -> Resp {
+        let headers = [("authorization", self.api.as_str()), ("content-type", "application/json"), ("idempotency-key", key)];
+        request(&self.base, "POST", path, &headers, body.to_string().into_bytes()).await
+    }
+
     pub async fn put(&self, auth: &str, path: &str, body: Value) -> Resp {
         request(&self.base, "PUT", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
     }
