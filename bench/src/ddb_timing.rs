@@ -175,7 +175,11 @@ impl Intercept for DynamoDbTiming {
         "BenchDynamoDbTiming"
     }
 
-    fn read_before_execution(&self, context: &BeforeSerializationInterceptorContextRef<'_>, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let (label, auth) = describe(context);
         cfg.interceptor_state().store_put(InFlight {
             request: current_request(),
@@ -238,7 +242,10 @@ fn family(sk: &str) -> &str {
 }
 
 fn sk_of(key: Option<&HashMap<String, AttributeValue>>) -> String {
-    key.and_then(|k| k.get(shared::keys::SK)).and_then(|v| v.as_s().ok()).map(|s| family(s).to_string()).unwrap_or_default()
+    key.and_then(|k| k.get(shared::keys::SK))
+        .and_then(|v| v.as_s().ok())
+        .map(|s| family(s).to_string())
+        .unwrap_or_default()
 }
 
 /// The operation with what it addressed (`GetItem IDENT`), and whether it is the local server's

@@ -47,7 +47,9 @@ pub async fn instrumented_client(book: Arc<Book>) -> aws_sdk_dynamodb::Client {
 impl World {
     pub async fn start(book: Arc<Book>) -> Result<World, Error> {
         if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
-            return Err("AWS_ENDPOINT_URL_DYNAMODB is not set: run through `make bench` (it starts DynamoDB Local)".into());
+            return Err(
+                "AWS_ENDPOINT_URL_DYNAMODB is not set: run through `make bench` (it starts DynamoDB Local)".into()
+            );
         }
         let client = instrumented_client(book.clone()).await;
         let table = format!("pp-bench-{}", uuid::Uuid::new_v4().simple());
@@ -72,7 +74,8 @@ impl World {
             }
         });
         let programs = call(addr, &seed.api.basic_header(), &Req::get("/v2/organization/programs".into()), 200).await?;
-        let loyalty_program = find_loyalty_program(&programs, "Demo Rewards").ok_or("Demo Rewards is missing from the program list")?;
+        let loyalty_program =
+            find_loyalty_program(&programs, "Demo Rewards").ok_or("Demo Rewards is missing from the program list")?;
         Ok(World {
             book,
             addr,
@@ -102,7 +105,9 @@ impl World {
                 );
                 let resp = conn.send(&req).await?;
                 if resp.status != 201 {
-                    return Err::<_, Error>(format!("register answered {}: {}", resp.status, String::from_utf8_lossy(&resp.body)).into());
+                    return Err::<_, Error>(
+                        format!("register answered {}: {}", resp.status, String::from_utf8_lossy(&resp.body)).into(),
+                    );
                 }
                 let v: Value = serde_json::from_slice(&resp.body)?;
                 let id = v.pointer("/customer/id").and_then(Value::as_u64).ok_or("register: no customer id")?;
@@ -116,9 +121,15 @@ impl World {
 
     /// Links every customer to each of `programs` (50 customers per request, 4 requests at a time).
     pub async fn link(&self, customers: &[Customer], programs: &[&str]) -> Result<(), Error> {
-        let bodies: Vec<Value> = customers.chunks(50).map(|chunk| link_body(chunk.iter().map(|c| json!({"mobile": c.mobile})), programs)).collect();
-        let results: Vec<Result<Value, Error>> =
-            futures::stream::iter(bodies).map(|b| async move { call(self.addr, &self.api, &Req::post(LINK, b), 200).await }).buffer_unordered(4).collect().await;
+        let bodies: Vec<Value> = customers
+            .chunks(50)
+            .map(|chunk| link_body(chunk.iter().map(|c| json!({"mobile": c.mobile})), programs))
+            .collect();
+        let results: Vec<Result<Value, Error>> = futures::stream::iter(bodies)
+            .map(|b| async move { call(self.addr, &self.api, &Req::post(LINK, b), 200).await })
+            .buffer_unordered(4)
+            .collect()
+            .await;
         for r in results {
             r?;
         }
@@ -140,7 +151,11 @@ pub fn link_body(customers: impl Iterator<Item = Value>, programs: &[&str]) -> V
 
 fn program_entry(program: &str, customer: &Value) -> Value {
     if program == "SkyMiles" {
-        let key = customer.get("mobile").or_else(|| customer.get("id")).map(|v| v.to_string().replace('"', "")).unwrap_or_default();
+        let key = customer
+            .get("mobile")
+            .or_else(|| customer.get("id"))
+            .map(|v| v.to_string().replace('"', ""))
+            .unwrap_or_default();
         json!({"partnerProgramName": "SkyMiles", "customerPartnerReference": {
             "partnerMembershipId": format!("SM-{key}"), "partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY}})
     } else {

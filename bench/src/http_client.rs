@@ -88,7 +88,14 @@ pub async fn call(addr: SocketAddr, authorization: &str, req: &Req, status: u16)
     let mut conn = Conn::open(addr, authorization).await?;
     let resp = conn.send(req).await?;
     if resp.status != status {
-        return Err(format!("{} {} answered {} (expected {status}): {}", req.method, req.uri, resp.status, String::from_utf8_lossy(&resp.body)).into());
+        return Err(format!(
+            "{} {} answered {} (expected {status}): {}",
+            req.method,
+            req.uri,
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        )
+        .into());
     }
     Ok(serde_json::from_slice(&resp.body).unwrap_or(serde_json::Value::Null))
 }

@@ -33,14 +33,22 @@ pub struct Settings {
 pub enum Program {
     /// `binary` relative to the bin directory (or an absolute path), started through `wrapper`
     /// (e.g. valgrind) when that is not empty.
-    Ours { binary: String, function: Function, wrapper: Vec<String> },
-    Peer { handler: &'static str },
+    Ours {
+        binary: String,
+        function: Function,
+        wrapper: Vec<String>,
+    },
+    Peer {
+        handler: &'static str,
+    },
 }
 
 impl Program {
     fn name(&self) -> String {
         match self {
-            Program::Ours { binary, .. } => Path::new(binary).file_name().map_or(binary.clone(), |n| n.to_string_lossy().into_owned()),
+            Program::Ours { binary, .. } => {
+                Path::new(binary).file_name().map_or(binary.clone(), |n| n.to_string_lossy().into_owned())
+            }
             Program::Peer { handler } => format!("peer:{handler}"),
         }
     }
@@ -139,7 +147,9 @@ impl Running {
 
     pub async fn invoke(&self, event: &Value) -> Result<Value, Error> {
         match self.api.invoke(event.to_string(), TIMEOUT).await.map_err(|e| format!("{}: {e}", self.name))? {
-            Outcome::Response(bytes) => Ok(serde_json::from_slice(&bytes).map_err(|e| format!("{}: response is not JSON: {e}", self.name))?),
+            Outcome::Response(bytes) => {
+                Ok(serde_json::from_slice(&bytes).map_err(|e| format!("{}: response is not JSON: {e}", self.name))?)
+            }
             Outcome::Error { error_type, body } => {
                 Err(format!("{}: /error {error_type:?} {body} (log: {})", self.name, self.log.display()).into())
             }
@@ -239,7 +249,8 @@ pub struct LambdaResults {
 /// `tests/events/<name>` with the org of this world.
 pub fn event_file(name: &str, org: u64) -> Result<Value, Error> {
     let path = events_dir().join(name);
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?)?;
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?)?;
     if let Some(ctx) = event.pointer_mut("/requestContext/authorizer/lambda") {
         ctx["orgId"] = org.into();
     }
@@ -306,9 +317,10 @@ fn cold_event(binary: &str, kind: Kind, i: usize, world: &World, pools: &Pools) 
             event_file("register-customer.v2.json", org)?,
             &json!({"mobile": format!("9197{:08}", i + 1), "externalId": format!("COLD-{i}"), "programIds": [world.loyalty_program]}),
         ),
-        ("create-loyalty-program", _) => {
-            with_body(event_file("create-loyalty-program.v2.json", org)?, &json!({"programName": format!("Bench Program {i}")}))
-        }
+        ("create-loyalty-program", _) => with_body(
+            event_file("create-loyalty-program.v2.json", org)?,
+            &json!({"programName": format!("Bench Program {i}")}),
+        ),
         ("customer-partner-programs" | "customer-activity-histories", _) => {
             read_event(&event_file(&format!("{binary}.v2.json"), org)?, &pools.readers[i % pools.readers.len()])
         }
@@ -404,14 +416,28 @@ async fn warm_pair(
     }
     let result = Comparison {
         operation: operation.to_string(),
-        ours: Warm { name: a.name.clone(), invocations: la.len(), latency_ms: summarize(la), peak_rss_mb: a.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6) },
-        peer: Warm { name: b.name.clone(), invocations: lb.len(), latency_ms: summarize(lb), peak_rss_mb: b.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6) },
+        ours: Warm {
+            name: a.name.clone(),
+            invocations: la.len(),
+            latency_ms: summarize(la),
+            peak_rss_mb: a.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6),
+        },
+        peer: Warm {
+            name: b.name.clone(),
+            invocations: lb.len(),
+            latency_ms: summarize(lb),
+            peak_rss_mb: b.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6),
+        },
     };
     a.stop().await;
     b.stop().await;
     eprintln!(
         "  warm {:<26} ours p50 {:>5.2} ms p99 {:>5.2} ms | peer p50 {:>5.2} ms p99 {:>5.2} ms",
-        operation, result.ours.latency_ms.p50, result.ours.latency_ms.p99, result.peer.latency_ms.p50, result.peer.latency_ms.p99
+        operation,
+        result.ours.latency_ms.p50,
+        result.ours.latency_ms.p99,
+        result.peer.latency_ms.p50,
+        result.peer.latency_ms.p99
     );
     Ok(result)
 }
@@ -440,7 +466,9 @@ pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
     for f in &fns {
         let program = Program::Ours { binary: f.binary.clone(), function: f.clone(), wrapper: Vec::new() };
         let kind = f.kind;
-        cold.push(cold_start(&program, Some(kind), world, s, &|i| cold_event(&f.binary, kind, i, world, &pools)).await?);
+        cold.push(
+            cold_start(&program, Some(kind), world, s, &|i| cold_event(&f.binary, kind, i, world, &pools)).await?,
+        );
     }
     let peer_link_customers = world.register(n).await?;
     let link_template = event_file("link-customer.v2.json", world.org)?;
@@ -448,15 +476,25 @@ pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
     let peer_link = Program::Peer { handler: "handler.link_customer" };
     let peer_read = Program::Peer { handler: "handler.customer_partner_programs" };
     let mut peer_cold = Vec::new();
-    peer_cold.push(cold_start(&peer_link, None, world, s, &|i| Ok(link_event(&link_template, &peer_link_customers[i]))).await?);
-    peer_cold.push(cold_start(&peer_read, None, world, s, &|i| Ok(read_event(&read_template, &pools.readers[i % pools.readers.len()]))).await?);
+    peer_cold.push(
+        cold_start(&peer_link, None, world, s, &|i| Ok(link_event(&link_template, &peer_link_customers[i]))).await?,
+    );
+    peer_cold.push(
+        cold_start(&peer_read, None, world, s, &|i| {
+            Ok(read_event(&read_template, &pools.readers[i % pools.readers.len()]))
+        })
+        .await?,
+    );
 
     eprintln!("warm invocations ({} per side, alternating) ...", s.warm);
     let total = s.warm + 10 + 50;
     let ours_fresh = world.register(total).await?;
     let peer_fresh = world.register(total).await?;
-    let function = |binary: &str| fns.iter().find(|f| f.binary == binary).cloned().ok_or(format!("{binary} is not in template.yaml"));
-    let ours_link = Program::Ours { binary: "link-customer".into(), function: function("link-customer")?, wrapper: Vec::new() };
+    let function = |binary: &str| {
+        fns.iter().find(|f| f.binary == binary).cloned().ok_or(format!("{binary} is not in template.yaml"))
+    };
+    let ours_link =
+        Program::Ours { binary: "link-customer".into(), function: function("link-customer")?, wrapper: Vec::new() };
     let ours_read = Program::Ours {
         binary: "customer-partner-programs".into(),
         function: function("customer-partner-programs")?,

@@ -35,7 +35,9 @@ struct Tally {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
@@ -100,7 +102,14 @@ pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
     println!("|---|---:|---:|---:|---:|---:|");
     for (op, lat) in &t.latencies {
         let sum = summarize(lat.iter().copied());
-        println!("| {op} | {} | {:.1} | {:.2} | {:.2} | {} |", sum.n, sum.n as f64 / elapsed, sum.p50, sum.p99, t.errors.get(op).copied().unwrap_or(0));
+        println!(
+            "| {op} | {} | {:.1} | {:.2} | {:.2} | {} |",
+            sum.n,
+            sum.n as f64 / elapsed,
+            sum.p50,
+            sum.p99,
+            t.errors.get(op).copied().unwrap_or(0)
+        );
     }
     let all = summarize(t.latencies.values().flatten().copied());
     let errors: u64 = t.errors.values().sum();

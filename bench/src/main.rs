@@ -99,7 +99,9 @@ async fn main() -> Result<(), Error> {
     let lambda_settings = lambda::Settings {
         bin_dir: arg(&args, "--bin-dir").map(PathBuf::from).unwrap_or_else(|| root.join("target/release")),
         // Absolute but not resolved: the venv's `python` is a symlink that must stay the one started.
-        python: std::path::absolute(arg(&args, "--python").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/peer/bin/python")))?,
+        python: std::path::absolute(
+            arg(&args, "--python").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/peer/bin/python")),
+        )?,
         starts: number(&args, "--starts", 20)?.max(1),
         warm: number(&args, "--warm", 300)?.max(1),
         logs: out.with_extension("logs"),
@@ -185,14 +187,27 @@ mod tests {
         let unattributed = book.unattributed();
         let records = book.drain();
         let id = resp.request_id.expect("x-request-id");
-        let record = records.get(id.as_str()).unwrap_or_else(|| panic!("no record for {id}: {:?}", records.keys().collect::<Vec<_>>()));
+        let record = records
+            .get(id.as_str())
+            .unwrap_or_else(|| panic!("no record for {id}: {:?}", records.keys().collect::<Vec<_>>()));
         assert_eq!(unattributed, 0);
         assert_eq!(records.len(), 1, "only the one request ran");
         let auth: Vec<_> = record.calls.iter().filter(|c| c.auth).map(|c| c.label.as_str()).collect();
         assert_eq!(auth, ["GetItem CLIENT"], "{:?}", record.calls);
-        assert!(record.calls.iter().any(|c| !c.auth && c.label.starts_with("TransactWriteItems")), "{:?}", record.calls);
-        assert!(record.calls.iter().all(|c| c.wire.is_some_and(|(s, e)| c.exec.0 <= s && s <= e && e <= c.exec.1)), "{:?}", record.calls);
+        assert!(
+            record.calls.iter().any(|c| !c.auth && c.label.starts_with("TransactWriteItems")),
+            "{:?}",
+            record.calls
+        );
+        assert!(
+            record.calls.iter().all(|c| c.wire.is_some_and(|(s, e)| c.exec.0 <= s && s <= e && e <= c.exec.1)),
+            "{:?}",
+            record.calls
+        );
         let (opened, closed) = (record.opened.expect("span opened"), record.closed.expect("span closed"));
-        assert!(record.calls.iter().all(|c| opened <= c.exec.0 && c.exec.1 <= closed), "calls lie inside the request span");
+        assert!(
+            record.calls.iter().all(|c| opened <= c.exec.0 && c.exec.1 <= closed),
+            "calls lie inside the request span"
+        );
     }
 }

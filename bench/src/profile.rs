@@ -31,7 +31,11 @@ pub async fn run(world: &World, s: &Settings, o: &Options) -> Result<(), Error> 
         let program = Program::Ours {
             binary: o.binary.display().to_string(),
             function: function.clone(),
-            wrapper: vec!["valgrind".into(), "--tool=callgrind".into(), format!("--callgrind-out-file={}", file.display())],
+            wrapper: vec![
+                "valgrind".into(),
+                "--tool=callgrind".into(),
+                format!("--callgrind-out-file={}", file.display()),
+            ],
         };
         let started = Instant::now();
         let run = Running::start(&program, world, s).await?;
@@ -40,7 +44,11 @@ pub async fn run(world: &World, s: &Settings, o: &Options) -> Result<(), Error> 
             check(None, &run.invoke(&link_event(&template, c)).await?)?;
         }
         run.terminate().await?;
-        eprintln!("  callgrind {label}: {invocations} invocation(s) in {:.1} s → {}", started.elapsed().as_secs_f64(), file.display());
+        eprintln!(
+            "  callgrind {label}: {invocations} invocation(s) in {:.1} s → {}",
+            started.elapsed().as_secs_f64(),
+            file.display()
+        );
         runs.push(serde_json::json!({"label": label, "invocations": invocations, "file": file}));
     }
     let doc = serde_json::json!({

@@ -116,12 +116,18 @@ fn plan(workers: usize, n: usize, make: &dyn Fn(usize, usize) -> Req) -> Vec<Vec
     (0..workers).map(|w| (0..n / workers + usize::from(w < n % workers)).map(|j| make(w, j)).collect()).collect()
 }
 
-fn summarise_op(op: &str, description: &str, concurrency: usize, expect: u16, measured: &[Measured], elapsed: Duration) -> OpResult {
+fn summarise_op(
+    op: &str,
+    description: &str,
+    concurrency: usize,
+    expect: u16,
+    measured: &[Measured],
+    elapsed: Duration,
+) -> OpResult {
     let ok: Vec<&Measured> = measured.iter().filter(|m| m.resp.status == expect).collect();
-    let first_error = measured
-        .iter()
-        .find(|m| m.resp.status != expect)
-        .map(|m| format!("{}: {}", m.resp.status, String::from_utf8_lossy(&m.resp.body).chars().take(300).collect::<String>()));
+    let first_error = measured.iter().find(|m| m.resp.status != expect).map(|m| {
+        format!("{}: {}", m.resp.status, String::from_utf8_lossy(&m.resp.body).chars().take(300).collect::<String>())
+    });
     let mut handler = Vec::new();
     let mut ddb = Vec::new();
     let mut other = Vec::new();
@@ -280,7 +286,8 @@ pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
         let body = json!({"customerBenefits": chunk.iter().map(|c| json!({"customer": {"mobile": c.mobile},
             "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
             "billNumber": "B-1", "storeName": "T1", "availedDate": "2026-11-20"}]})).collect::<Vec<_>>()});
-        crate::http_client::call(world.addr, &world.api, &Req::post("/v2/partnerProgram/customerBenefits", body), 200).await?;
+        crate::http_client::call(world.addr, &world.api, &Req::post("/v2/partnerProgram/customerBenefits", body), 200)
+            .await?;
     }
     let link_fresh = register_slices(counts.clone()).await?;
     let idem_fresh = register_slices(counts.clone()).await?;
@@ -305,18 +312,22 @@ pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
     for (i, (c, n)) in conc.into_iter().enumerate() {
         let fresh = &link_fresh[i];
         let desc = "linkCustomer, 1 customer by mobile, SkyMiles tier + membership id";
-        results.push(measure(world, "link", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), false)).await?);
+        results
+            .push(measure(world, "link", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), false)).await?);
     }
     for (i, (c, n)) in conc.into_iter().enumerate() {
         let fresh = &id_fresh[i];
         let desc = "linkCustomer, 1 customer by id";
-        results.push(measure(world, "link_by_id", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), true)).await?);
+        results.push(
+            measure(world, "link_by_id", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), true)).await?,
+        );
     }
     for (i, (c, n)) in conc.into_iter().enumerate() {
         let fresh = &idem_fresh[i];
         let make = |w: usize, j: usize| {
             let cust = fresh.get(c, w, j);
-            link_one(cust, false).header("idempotency-key", format!("bench-{}-{}", cust.id, uuid::Uuid::new_v4().simple()))
+            link_one(cust, false)
+                .header("idempotency-key", format!("bench-{}-{}", cust.id, uuid::Uuid::new_v4().simple()))
         };
         let desc = "linkCustomer by mobile with an Idempotency-Key (first call)";
         results.push(measure(world, "link_idempotent", desc, c, warm(c), n, 200, &make).await?);
@@ -324,14 +335,20 @@ pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
     // Reads.
     for (c, n) in conc {
         let make = |w: usize, j: usize| {
-            Req::get(format!("/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue={}", q(&reader(c, w, j).mobile)))
+            Req::get(format!(
+                "/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue={}",
+                q(&reader(c, w, j).mobile)
+            ))
         };
         let desc = "customerPartnerPrograms by mobile (2 linkages)";
         results.push(measure(world, "customer_partner_programs", desc, c, warm(c), n, 200, &make).await?);
     }
     for (c, n) in conc {
         let make = |w: usize, j: usize| {
-            Req::get(format!("/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}", q(&reader(c, w, j).mobile)))
+            Req::get(format!(
+                "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}",
+                q(&reader(c, w, j).mobile)
+            ))
         };
         let desc = "customerActivityHistories by mobile, first page (2 programs)";
         results.push(measure(world, "activity_history", desc, c, warm(c), n, 200, &make).await?);
@@ -371,13 +388,19 @@ pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
                 json!({"deLinkCustomers": [{"customer": {"mobile": fresh.get(c, w, j).mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]}),
             )
         };
-        results.push(measure(world, "delink", "deLinkCustomer, 1 customer by mobile", c, warm(c), n, 200, &make).await?);
+        results
+            .push(measure(world, "delink", "deLinkCustomer, 1 customer by mobile", c, warm(c), n, 200, &make).await?);
     }
     // A batch of 50 customers against a batch of one, back to back (one warm-up request each).
     let make_one = |w: usize, j: usize| link_one(batch_ones.get(1, w, j), false);
     results.push(measure(world, "batch_1", "linkCustomer, batch of 1 customer", 1, 1, ones_n, 200, &make_one).await?);
     let chunks: Vec<&[Customer]> = batch_fifties.chunks(50).collect();
-    let make_fifty = |_w: usize, j: usize| Req::post(LINK, link_body(chunks[j % chunks.len()].iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"]));
-    results.push(measure(world, "batch_50", "linkCustomer, batch of 50 customers", 1, 1, s.batch_requests, 200, &make_fifty).await?);
+    let make_fifty = |_w: usize, j: usize| {
+        Req::post(LINK, link_body(chunks[j % chunks.len()].iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"]))
+    };
+    results.push(
+        measure(world, "batch_50", "linkCustomer, batch of 50 customers", 1, 1, s.batch_requests, 200, &make_fifty)
+            .await?,
+    );
     Ok(results)
 }

@@ -26,7 +26,15 @@ pub fn summarize(values: impl IntoIterator<Item = f64>) -> Summary {
     let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
-        return Summary { n: 0, p50: f64::NAN, p90: f64::NAN, p99: f64::NAN, min: f64::NAN, max: f64::NAN, mean: f64::NAN };
+        return Summary {
+            n: 0,
+            p50: f64::NAN,
+            p90: f64::NAN,
+            p99: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            mean: f64::NAN,
+        };
     }
     Summary {
         n: v.len(),

@@ -221,7 +221,13 @@ impl Stream {
 
 /// Reads one page: `offset` records skipped (first page only; a cursor carries its own position),
 /// then up to `limit` records, newest first across every stream of the plan.
-pub async fn read_page(store: &Store, plan: &Plan, cursor: Option<&Cursor>, limit: usize, offset: u64) -> Result<Page, StoreError> {
+pub async fn read_page(
+    store: &Store,
+    plan: &Plan,
+    cursor: Option<&Cursor>,
+    limit: usize,
+    offset: u64,
+) -> Result<Page, StoreError> {
     let pk = keys::customer_pk(plan.org, plan.customer);
     let mut streams: Vec<Stream> = plan
         .streams()
@@ -261,7 +267,8 @@ pub async fn read_page(store: &Store, plan: &Plan, cursor: Option<&Cursor>, limi
 
     let mut activities = Vec::with_capacity(limit);
     loop {
-        let remaining = usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(limit - activities.len()).saturating_add(1);
+        let remaining =
+            usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(limit - activities.len()).saturating_add(1);
         futures::future::try_join_all(
             streams.iter_mut().filter(|s| s.buf.is_empty() && !s.exhausted).map(|s| s.fill(store, &pk, remaining)),
         )
@@ -362,7 +369,9 @@ pub async fn benefits_availed(
 fn add_benefit_counts(sums: &mut BTreeMap<String, u64>, details: Option<&serde_json::Value>) {
     let Some(list) = details.and_then(|d| d.get("benefits")).and_then(|b| b.as_array()) else { return };
     for b in list {
-        let (Some(name), Some(count)) = (b.get("name").and_then(|n| n.as_str()), b.get("count").and_then(|c| c.as_u64())) else {
+        let (Some(name), Some(count)) =
+            (b.get("name").and_then(|n| n.as_str()), b.get("count").and_then(|c| c.as_u64()))
+        else {
             continue;
         };
         // Saturating: no stored record may make a read fail (writes bound each count anyway).
@@ -418,7 +427,16 @@ mod tests {
     fn plan() -> Plan {
         let to = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let link_versions = BTreeMap::from([(3, 12), (4, 1)]);
-        Plan { org: 1, customer: 2, fingerprint: "f".into(), programs: vec![3, 4], kinds: Kinds::Both, benefits_from: to - Duration::days(30), to, link_versions }
+        Plan {
+            org: 1,
+            customer: 2,
+            fingerprint: "f".into(),
+            programs: vec![3, 4],
+            kinds: Kinds::Both,
+            benefits_from: to - Duration::days(30),
+            to,
+            link_versions,
+        }
     }
 
     #[test]
@@ -433,7 +451,10 @@ mod tests {
             t: Some(25),
             from: 1,
             to: 2,
-            s: vec![StreamPos { p: 3, b: true, a: Some(format!("{lo}x")), d: false, h: None }, StreamPos { p: 3, b: false, a: None, d: false, h: Some(12) }],
+            s: vec![
+                StreamPos { p: 3, b: true, a: Some(format!("{lo}x")), d: false, h: None },
+                StreamPos { p: 3, b: false, a: None, d: false, h: Some(12) },
+            ],
         };
         let decoded = Cursor::decode(&c.encode()).unwrap();
         assert_eq!(decoded, c);
@@ -442,7 +463,10 @@ mod tests {
         let other = Cursor { c: 9, ..c.clone() };
         assert!(check_cursor(&p, &other).is_err());
         assert_eq!(decoded.link_versions(), BTreeMap::from([(3, 12)]));
-        let outside = Cursor { s: vec![StreamPos { p: 3, b: true, a: Some("HIST#0000000003#B#2000".into()), d: false, h: None }], ..c };
+        let outside = Cursor {
+            s: vec![StreamPos { p: 3, b: true, a: Some("HIST#0000000003#B#2000".into()), d: false, h: None }],
+            ..c
+        };
         assert!(check_cursor(&p, &outside).is_err());
     }
 
@@ -462,12 +486,18 @@ mod tests {
     #[test]
     fn benefit_counts_sum_by_name_and_ignore_malformed_entries() {
         let mut sums = BTreeMap::new();
-        add_benefit_counts(&mut sums, Some(&json!({"benefits": [{"name": "Lounge", "count": 2}, {"name": "Lounge", "count": 1}, {"name": "X"}]})));
+        add_benefit_counts(
+            &mut sums,
+            Some(&json!({"benefits": [{"name": "Lounge", "count": 2}, {"name": "Lounge", "count": 1}, {"name": "X"}]})),
+        );
         add_benefit_counts(&mut sums, Some(&json!({"billNumber": "B1"})));
         add_benefit_counts(&mut sums, None);
         assert_eq!(sums, BTreeMap::from([("Lounge".to_string(), 3)]));
         // Stored counts at the limit of u64 saturate instead of overflowing (a read never fails).
-        add_benefit_counts(&mut sums, Some(&json!({"benefits": [{"name": "Lounge", "count": u64::MAX}, {"name": "Lounge", "count": u64::MAX}]})));
+        add_benefit_counts(
+            &mut sums,
+            Some(&json!({"benefits": [{"name": "Lounge", "count": u64::MAX}, {"name": "Lounge", "count": u64::MAX}]})),
+        );
         assert_eq!(sums["Lounge"], u64::MAX);
     }
 }

@@ -25,7 +25,8 @@ pub async fn create_org(store: &Store, name: &str, time_zone: &str) -> Result<Or
         return Err(AdminError::TimeZone(time_zone.to_string()));
     }
     let org_id: OrgId = store.next_id(&keys::sequence(None, "org")).await?;
-    let org = Org { org_id, name: name.to_string(), time_zone: time_zone.to_string(), one_supplementary_per_customer: false };
+    let org =
+        Org { org_id, name: name.to_string(), time_zone: time_zone.to_string(), one_supplementary_per_customer: false };
     if !store.put_new(to_item(&OrgRecord::new(org.clone())).map_err(StoreError::from)?).await? {
         return Err(AdminError::Other(format!("org {org_id} exists already")));
     }
@@ -62,13 +63,21 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
     let api = create_client(&state.store, org.org_id, Role::Api).await?;
     let other = |e: &dyn std::fmt::Display| AdminError::Other(e.to_string());
-    let rewards = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Demo Rewards"))
-        .await
-        .map_err(|e| other(&e))?
-        .ok_or_else(|| AdminError::Other("Demo Rewards exists".into()))?;
-    let _plus = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Demo Plus"))
-        .await
-        .map_err(|e| other(&e))?;
+    let rewards = crate::operations::programs::create_loyalty_program(
+        state,
+        org.org_id,
+        crate::model::LoyaltyProgram::named("Demo Rewards"),
+    )
+    .await
+    .map_err(|e| other(&e))?
+    .ok_or_else(|| AdminError::Other("Demo Rewards exists".into()))?;
+    let _plus = crate::operations::programs::create_loyalty_program(
+        state,
+        org.org_id,
+        crate::model::LoyaltyProgram::named("Demo Plus"),
+    )
+    .await
+    .map_err(|e| other(&e))?;
     let tier = |n, name: &str| Tier { tier_number: n, tier_name: name.into() };
     let programs = [
         PartnerProgram {
@@ -80,8 +89,16 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             tier_based: true,
             tiers: vec![tier(1, "Silver"), tier(2, "Gold"), tier(3, "Platinum")],
             benefits: vec![
-                Benefit { name: "LoungeAccess".into(), benefit_type: "LOUNGE".into(), maximum_available_in_cycle: Some(4) },
-                Benefit { name: "PriorityBoarding".into(), benefit_type: "BOARDING".into(), maximum_available_in_cycle: None },
+                Benefit {
+                    name: "LoungeAccess".into(),
+                    benefit_type: "LOUNGE".into(),
+                    maximum_available_in_cycle: Some(4),
+                },
+                Benefit {
+                    name: "PriorityBoarding".into(),
+                    benefit_type: "BOARDING".into(),
+                    maximum_available_in_cycle: None,
+                },
             ],
             points_exchange_rate: Some(serde_json::Number::from(2)),
             membership_period_type: None,

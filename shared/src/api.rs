@@ -56,7 +56,10 @@ impl ApiResponse {
     /// Request-level failure in Capillary's shape: `{"errors":[{status,code,message}],"warnings":[]}`.
     pub fn error(status: u16, code: u16, message: impl Into<String>) -> Self {
         let message = message.into();
-        ApiResponse::json(status, &json!({"errors": [{"status": false, "code": code, "message": message}], "warnings": []}))
+        ApiResponse::json(
+            status,
+            &json!({"errors": [{"status": false, "code": code, "message": message}], "warnings": []}),
+        )
     }
 
     /// Request-level failure carrying a catalog code (for example 2008 → 400).
@@ -111,7 +114,10 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejec
         return Err(Rejection(ApiResponse::error(
             415,
             415,
-            format!("Unsupported Media Type: send Content-Type: application/json (got {:?})", if content_type.is_empty() { "nothing" } else { content_type }),
+            format!(
+                "Unsupported Media Type: send Content-Type: application/json (got {:?})",
+                if content_type.is_empty() { "nothing" } else { content_type }
+            ),
         )));
     }
     if req.body.len() > MAX_BODY_BYTES {
@@ -125,7 +131,12 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejec
         Rejection(ApiResponse::error(
             400,
             400,
-            format!("Malformed JSON{field} (line {}, column {}): {}", inner.line(), inner.column(), strip_position(&inner.to_string())),
+            format!(
+                "Malformed JSON{field} (line {}, column {}): {}",
+                inner.line(),
+                inner.column(),
+                strip_position(&inner.to_string())
+            ),
         ))
     })?;
     // One JSON document and nothing after it but whitespace: trailing bytes are refused, not ignored.
@@ -133,7 +144,11 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejec
         Rejection(ApiResponse::error(
             400,
             400,
-            format!("Malformed JSON (line {}, column {}): trailing characters after the JSON document", e.line(), e.column()),
+            format!(
+                "Malformed JSON (line {}, column {}): trailing characters after the JSON document",
+                e.line(),
+                e.column()
+            ),
         ))
     })?;
     Ok(value)
@@ -163,7 +178,8 @@ pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
     if len > MAX_CUSTOMERS_PER_REQUEST {
         Err(Rejection(ApiResponse::catalog_error(
             400,
-            ErrorCode::BatchLimit.with_detail(format!("{len} customers in one request; send at most {MAX_CUSTOMERS_PER_REQUEST}")),
+            ErrorCode::BatchLimit
+                .with_detail(format!("{len} customers in one request; send at most {MAX_CUSTOMERS_PER_REQUEST}")),
         )))
     } else {
         Ok(())
@@ -245,7 +261,10 @@ mod tests {
         assert_eq!(parse_json_body::<Body>(&req(None, "{}")).unwrap_err().0.status, 415);
         assert_eq!(parse_json_body::<Body>(&req(Some("text/plain"), "{}")).unwrap_err().0.status, 415);
         let big = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
-        assert_eq!(parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big)).unwrap_err().0.status, 413);
+        assert_eq!(
+            parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big)).unwrap_err().0.status,
+            413
+        );
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub fn check_secret(record: Option<&ClientRecord>, secret: &str) -> Result<AuthC
 /// A client key as issued (`ck_` + URL-safe base64): anything else cannot exist and is refused
 /// before a key is built from it.
 fn plausible_client_key(key: &str) -> bool {
-    key.len() <= crate::limits::MAX_CLIENT_KEY_CHARS && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    key.len() <= crate::limits::MAX_CLIENT_KEY_CHARS
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Verifies an `Authorization` header value and returns who is calling.
@@ -162,7 +163,11 @@ mod tests {
         // whose preimage nobody is given.
         assert_eq!(DUMMY_DIGEST.len(), secret_digest("x").len());
         assert!(matches!(check_secret(None, ""), Err(AuthError::Rejected)));
-        assert!(plausible_client_key("ck_AbC-_09") && !plausible_client_key("ck_a#b") && !plausible_client_key(&"k".repeat(129)));
+        assert!(
+            plausible_client_key("ck_AbC-_09")
+                && !plausible_client_key("ck_a#b")
+                && !plausible_client_key(&"k".repeat(129))
+        );
     }
 
     #[test]

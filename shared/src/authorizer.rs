@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 
 /// The `Authorization` value of an authorizer event (identity source or headers, any case).
 fn authorization(event: &Value) -> Option<&str> {
-    if let Some(first) = event.get("identitySource").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_str) {
+    if let Some(first) =
+        event.get("identitySource").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_str)
+    {
         return Some(first);
     }
     if let Some(token) = event.get("authorizationToken").and_then(Value::as_str) {
@@ -28,7 +30,9 @@ pub async fn authorize(store: &Store, event: &Value) -> Result<Value, AuthError>
         Err(AuthError::Store(e)) => Err(AuthError::Store(e)),
         Err(e) => {
             // One line per refusal (API Gateway answers 401): the masked client key, never the secret.
-            let client_key = authorization(event).and_then(|h| crate::auth::parse_basic(h).ok()).map(|(k, _)| crate::logging::mask_key(&k));
+            let client_key = authorization(event)
+                .and_then(|h| crate::auth::parse_basic(h).ok())
+                .map(|(k, _)| crate::logging::mask_key(&k));
             let method = event.pointer("/requestContext/http/method").and_then(Value::as_str).unwrap_or("");
             let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("");
             tracing::info!(status = 401, method, path, clientKey = client_key.as_deref(), reason = %e, "request refused");

@@ -2,7 +2,9 @@
 //! independently, each customer's program entries in order, results reported in request order
 //! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
 
-use crate::api::{batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse};
+use crate::api::{
+    batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse,
+};
 use crate::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::linkage_write::StorageFailure;
@@ -13,9 +15,9 @@ use futures::StreamExt;
 use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use std::future::Future;
+use std::sync::Arc;
 
 /// The array and status names of one write API (PRODUCT.md §3 table), and the fields of a program
 /// entry its response echoes (what Capillary's examples echo: the name, and for updates the type).
@@ -26,8 +28,12 @@ pub struct BatchNames {
     pub echo: &'static [&'static str],
 }
 
-pub const LINK: BatchNames =
-    BatchNames { batch: "linkCustomers", programs: "linkToPartnerPrograms", status: "partnerLinkStatus", echo: &["partnerProgramName"] };
+pub const LINK: BatchNames = BatchNames {
+    batch: "linkCustomers",
+    programs: "linkToPartnerPrograms",
+    status: "partnerLinkStatus",
+    echo: &["partnerProgramName"],
+};
 pub const UPDATE: BatchNames = BatchNames {
     batch: "customersPartnerUpdates",
     programs: "partnerProgramUpdates",
@@ -40,8 +46,12 @@ pub const DELINK: BatchNames = BatchNames {
     status: "partnerDeLinkStatus",
     echo: &["partnerProgramName"],
 };
-pub const BENEFITS: BatchNames =
-    BatchNames { batch: "customerBenefits", programs: "partnerProgramBenefits", status: "benefitStatus", echo: &["partnerProgramName"] };
+pub const BENEFITS: BatchNames = BatchNames {
+    batch: "customerBenefits",
+    programs: "partnerProgramBenefits",
+    status: "benefitStatus",
+    echo: &["partnerProgramName"],
+};
 
 /// The echoed part of one program entry: its documented fields as sent (text only), in order.
 fn echo_entry(names: &BatchNames, entry: &impl Serialize) -> Map<String, Value> {
@@ -98,7 +108,9 @@ where
     let Some(items) = customers(body).filter(|c| !c.is_empty()) else {
         return empty_batch(names.batch).into();
     };
-    if let Err(r) = check_batch_size(items.len()).and_then(|()| check_entries_per_customer(items.iter().map(|c| c.entries.len()))) {
+    if let Err(r) =
+        check_batch_size(items.len()).and_then(|()| check_entries_per_customer(items.iter().map(|c| c.entries.len())))
+    {
         return r.into();
     }
     let catalog = match state.catalog(req.auth.org_id).await {
@@ -113,7 +125,13 @@ where
 }
 
 /// Runs `process` for every entry of every customer and builds the batch response.
-pub async fn run<E, F, Fut>(state: &AppState, req: &ApiRequest, names: &BatchNames, customers: Vec<BatchCustomer<E>>, process: F) -> ApiResponse
+pub async fn run<E, F, Fut>(
+    state: &AppState,
+    req: &ApiRequest,
+    names: &BatchNames,
+    customers: Vec<BatchCustomer<E>>,
+    process: F,
+) -> ApiResponse
 where
     E: Serialize,
     F: Fn(Customer, E) -> Fut,
@@ -204,15 +222,16 @@ where
         let mut storage_failures = 0;
         for (entry_index, entry) in bc.entries.into_iter().enumerate() {
             // Each item is one logical change with an identity of its own (see `change_id`).
-            let status = match crate::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry)).await {
-                Ok(s) => s,
-                Err(StorageFailure(e)) => {
-                    tracing::error!(error = %e, customer_id, "storage failed for a batch item");
-                    crate::idempotency::note_outcome_unknown();
-                    storage_failures += 1;
-                    storage_status()
-                }
-            };
+            let status =
+                match crate::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry)).await {
+                    Ok(s) => s,
+                    Err(StorageFailure(e)) => {
+                        tracing::error!(error = %e, customer_id, "storage failed for a batch item");
+                        crate::idempotency::note_outcome_unknown();
+                        storage_failures += 1;
+                        storage_status()
+                    }
+                };
             statuses.push(status);
         }
         (statuses, storage_failures)

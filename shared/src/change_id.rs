@@ -121,6 +121,9 @@ mod tests {
         assert_eq!(ring.len(), RECENT_CHANGES);
         assert!(!holds(&ring, "7", now) && holds(&ring, "8", now) && holds(&ring, "39", now));
         assert_eq!(remember(&ring, "39", now).len(), RECENT_CHANGES);
-        assert!(!holds(&ring, "39", now + chrono::Duration::hours(RECOGNISED_HOURS)), "a day on, the same change is a new one");
+        assert!(
+            !holds(&ring, "39", now + chrono::Duration::hours(RECOGNISED_HOURS)),
+            "a day on, the same change is a new one"
+        );
     }
 }

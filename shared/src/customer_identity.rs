@@ -3,7 +3,9 @@
 
 use crate::error_catalog::ItemStatus;
 use crate::keys::IdentifierKind;
-use crate::limits::{check_text, LimitError, MAX_EMAIL_CHARS, MAX_EXTERNAL_ID_CHARS, MOBILE_MAX_DIGITS, MOBILE_MIN_DIGITS};
+use crate::limits::{
+    check_text, LimitError, MAX_EMAIL_CHARS, MAX_EXTERNAL_ID_CHARS, MOBILE_MAX_DIGITS, MOBILE_MIN_DIGITS,
+};
 use crate::model::{Customer, CustomerId, OrgId};
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value};
@@ -33,7 +35,10 @@ pub fn normalize_email(raw: &str) -> String {
 pub fn check_mobile(mobile: &str) -> Result<(), LimitError> {
     let n = mobile.len();
     if !(MOBILE_MIN_DIGITS..=MOBILE_MAX_DIGITS).contains(&n) {
-        return Err(LimitError::new("mobile", format!("must have {MOBILE_MIN_DIGITS} to {MOBILE_MAX_DIGITS} digits ({n} given)")));
+        return Err(LimitError::new(
+            "mobile",
+            format!("must have {MOBILE_MIN_DIGITS} to {MOBILE_MAX_DIGITS} digits ({n} given)"),
+        ));
     }
     Ok(())
 }
@@ -89,7 +94,11 @@ impl Identifiers {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.id.is_none() && self.mobile.is_none() && self.email.is_none() && self.external_id.is_none() && self.problem.is_none()
+        self.id.is_none()
+            && self.mobile.is_none()
+            && self.email.is_none()
+            && self.external_id.is_none()
+            && self.problem.is_none()
     }
 
     /// The identifiers as logs may show them: mobile, email and externalId masked.
@@ -136,7 +145,9 @@ impl Resolution {
     pub fn status(&self) -> ItemStatus {
         match self {
             Resolution::Found(_) => ItemStatus::customer_found(),
-            Resolution::NotFound(detail) => ItemStatus { detail: Some(detail.clone()), ..ItemStatus::customer_not_found() },
+            Resolution::NotFound(detail) => {
+                ItemStatus { detail: Some(detail.clone()), ..ItemStatus::customer_not_found() }
+            }
         }
     }
 }
@@ -149,16 +160,25 @@ pub async fn resolve(store: &Store, org: OrgId, ids: &Identifiers) -> Result<Res
 /// Finds the customer and reads its linkages with it: the identifier lookups (in parallel), then
 /// one Query for the profile and every linkage — two round trips by mobile, email or externalId,
 /// one by `id`.
-pub async fn resolve_with_linkages(store: &Store, org: OrgId, ids: &Identifiers) -> Result<(Resolution, Vec<crate::model::Linkage>), StoreError> {
+pub async fn resolve_with_linkages(
+    store: &Store,
+    org: OrgId,
+    ids: &Identifiers,
+) -> Result<(Resolution, Vec<crate::model::Linkage>), StoreError> {
     if let Some(problem) = &ids.problem {
         return Ok((Resolution::NotFound(problem.clone()), Vec::new()));
     }
     if ids.is_empty() {
-        return Ok((Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()), Vec::new()));
+        return Ok((
+            Resolution::NotFound("no customer identifier given: send id, mobile, email or externalId".into()),
+            Vec::new(),
+        ));
     }
     let not_found = |why: String| Ok((Resolution::NotFound(why), Vec::new()));
     let lookups = ids.by_value();
-    let found = futures::future::try_join_all(lookups.iter().map(|(kind, value)| store.customer_id_by(org, *kind, value))).await?;
+    let found =
+        futures::future::try_join_all(lookups.iter().map(|(kind, value)| store.customer_id_by(org, *kind, value)))
+            .await?;
     let mut candidate: Option<(CustomerId, &'static str)> = ids.id.map(|id| (id, "id"));
     for ((kind, _), hit) in lookups.iter().zip(found) {
         let Some(cid) = hit else {
@@ -220,7 +240,11 @@ mod tests {
 
     #[test]
     fn identifiers_over_their_limits_are_a_problem_naming_the_field() {
-        for (field, v) in [("externalId", json!("x".repeat(129))), ("email", json!(format!("{}@x.io", "a".repeat(260)))), ("mobile", json!("9".repeat(16)))] {
+        for (field, v) in [
+            ("externalId", json!("x".repeat(129))),
+            ("email", json!(format!("{}@x.io", "a".repeat(260)))),
+            ("mobile", json!("9".repeat(16))),
+        ] {
             let problem = ids(json!({ field: v })).problem.unwrap_or_default();
             assert!(problem.starts_with(field), "{field}: {problem}");
         }

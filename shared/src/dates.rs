@@ -9,7 +9,9 @@
 //! keeps prints as `YYYY-MM-DDTHH:MM:SSZ`; what is derived from one (a membership end, a grace end)
 //! saturates at `max_instant()` instead of reaching year 10000.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -21,7 +23,9 @@ pub struct DateError {
 
 /// The earliest instant the service keeps: 0001-01-01T00:00:00Z.
 pub fn min_instant() -> DateTime<Utc> {
-    NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map_or(DateTime::<Utc>::MIN_UTC, |n| n.and_utc())
+    NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |n| n.and_utc())
 }
 
 /// The latest instant the service keeps: 9999-12-31T23:59:59.999Z.
@@ -320,7 +324,8 @@ mod tests {
     #[test]
     fn months_period_clamps_to_month_end_in_org_zone() {
         let start = parse_request_date("d", "2027-01-31T10:00:00+05:30", Tz::UTC).unwrap();
-        let end = add_period(start, MembershipPeriod { period_type: PeriodType::Months, value: 1 }, chrono_tz::Asia::Kolkata);
+        let end =
+            add_period(start, MembershipPeriod { period_type: PeriodType::Months, value: 1 }, chrono_tz::Asia::Kolkata);
         assert_eq!(format_utc(end), "2027-02-28T04:30:00Z");
         let end = add_period(start, MembershipPeriod { period_type: PeriodType::Days, value: 30 }, Tz::UTC);
         assert_eq!(format_utc(end), "2027-03-02T04:30:00Z");
@@ -344,7 +349,14 @@ mod tests {
     }
 
     fn zones() -> impl Strategy<Value = Tz> {
-        prop::sample::select(vec![Tz::UTC, chrono_tz::Asia::Kolkata, chrono_tz::America::New_York, chrono_tz::Pacific::Kiritimati, chrono_tz::Pacific::Niue, chrono_tz::Europe::London])
+        prop::sample::select(vec![
+            Tz::UTC,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::America::New_York,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::Pacific::Niue,
+            chrono_tz::Europe::London,
+        ])
     }
 
     proptest! {

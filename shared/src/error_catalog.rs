@@ -30,7 +30,11 @@ pub enum ErrorCode {
 /// The catalog: every code with its exact message (Markdown backticks removed, as PRODUCT.md says).
 pub const CATALOG: &[(ErrorCode, u16, &str)] = &[
     (ErrorCode::CannotProcess, 2001, "Cannot process the partner program event."),
-    (ErrorCode::EmptyRequiredField, 2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null."),
+    (
+        ErrorCode::EmptyRequiredField,
+        2002,
+        "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
+    ),
     (ErrorCode::PastTierExpiry, 2003, "Partner tier expiry date should not be a past date."),
     (ErrorCode::NotLinked, 2004, "Link the customer with the partner program."),
     (ErrorCode::AlreadyLinked, 2005, "Customer is already linked with the partner program."),
@@ -43,7 +47,11 @@ pub const CATALOG: &[(ErrorCode, u16, &str)] = &[
     (ErrorCode::NoActivity, 2011, "Cannot find partner program activity for the customer."),
     (ErrorCode::ActivityFetchFailed, 2012, "Cannot fetch partner program activity."),
     (ErrorCode::IntervalTooLong, 2013, "Input time interval should be less than a year for activity history."),
-    (ErrorCode::InvalidActivityType, 2014, "Invalid input. Activity type passed should be LINKINGUPDATES or BENEFITSAVAILED."),
+    (
+        ErrorCode::InvalidActivityType,
+        2014,
+        "Invalid input. Activity type passed should be LINKINGUPDATES or BENEFITSAVAILED.",
+    ),
     (ErrorCode::DateWithLinkingUpdates, 2015, "Cannot allow the date parameter if activityType = linkingUpdates."),
     (ErrorCode::IncorrectBenefitName, 2016, "Incorrect benefit name."),
     (ErrorCode::NonPositiveBenefitCount, 2017, "Benefits count should be more than 0."),
@@ -99,7 +107,12 @@ impl ItemStatus {
     }
 
     pub fn customer_not_found() -> Self {
-        ItemStatus { status: false, code: 8015, message: "No customer found with the given identifier".into(), detail: None }
+        ItemStatus {
+            status: false,
+            code: 8015,
+            message: "No customer found with the given identifier".into(),
+            detail: None,
+        }
     }
 
     pub fn is_success(&self) -> bool {

@@ -173,7 +173,8 @@ pub fn plan(linkage: &Linkage, program: &PartnerProgram, until: DateTime<Utc>) -
     }
     let released_membership_ids = released_ids(linkage, &after);
     // A pending relink keeps the guard: the customer's next membership here is already agreed.
-    let releases_subscription = !steps.is_empty() && after.holds_subscription && !after.linked && after.pending_relink.is_none();
+    let releases_subscription =
+        !steps.is_empty() && after.holds_subscription && !after.linked && after.pending_relink.is_none();
     if releases_subscription {
         after.holds_subscription = false;
     }
@@ -198,7 +199,12 @@ fn released_ids(before: &Linkage, after: &Linkage) -> Vec<String> {
     out
 }
 
-fn apply(l: &mut Linkage, due: Due, at: DateTime<Utc>, program: &PartnerProgram) -> (SweepAction, ActivityType, EventName) {
+fn apply(
+    l: &mut Linkage,
+    due: Due,
+    at: DateTime<Utc>,
+    program: &PartnerProgram,
+) -> (SweepAction, ActivityType, EventName) {
     match due {
         Due::ProgramExpiry => {
             l.linked = false;
@@ -245,7 +251,11 @@ fn apply(l: &mut Linkage, due: Due, at: DateTime<Utc>, program: &PartnerProgram)
         Due::MembershipEnd => {
             l.linked = false;
             l.status = LinkageStatus::Expired;
-            (SweepAction::SupplementaryExpired, ActivityType::SupplementaryMembershipExpired, EventName::SupplementaryMembershipExpired)
+            (
+                SweepAction::SupplementaryExpired,
+                ActivityType::SupplementaryMembershipExpired,
+                EventName::SupplementaryMembershipExpired,
+            )
         }
         Due::TierExpiry if program.tier_grace_period_days > 0 => {
             l.status = LinkageStatus::InGrace;
@@ -365,7 +375,8 @@ mod tests {
 
     #[test]
     fn nothing_before_the_due_date() {
-        let p = plan(&linkage(3, "2031-01-01T00:00:00Z"), &program(OnTierExpiry::ExpireTier, 0), t("2030-12-31T23:59:59Z"));
+        let p =
+            plan(&linkage(3, "2031-01-01T00:00:00Z"), &program(OnTierExpiry::ExpireTier, 0), t("2030-12-31T23:59:59Z"));
         assert!(p.is_empty());
         assert_eq!(p.after.version, 3);
     }
@@ -376,9 +387,23 @@ mod tests {
         let cases = [
             (OnTierExpiry::ExpireTier, 3, SweepAction::ExpireTier, LinkageStatus::TierExpired, true, Some(3)),
             (OnTierExpiry::DowngradeOneTier, 3, SweepAction::DowngradeOneTier, LinkageStatus::Active, true, Some(2)),
-            (OnTierExpiry::DowngradeToLowestTier, 3, SweepAction::DowngradeToLowestTier, LinkageStatus::Active, true, Some(1)),
+            (
+                OnTierExpiry::DowngradeToLowestTier,
+                3,
+                SweepAction::DowngradeToLowestTier,
+                LinkageStatus::Active,
+                true,
+                Some(1),
+            ),
             (OnTierExpiry::DowngradeOneTier, 1, SweepAction::ExpireTier, LinkageStatus::TierExpired, true, Some(1)),
-            (OnTierExpiry::DowngradeToLowestTier, 1, SweepAction::ExpireTier, LinkageStatus::TierExpired, true, Some(1)),
+            (
+                OnTierExpiry::DowngradeToLowestTier,
+                1,
+                SweepAction::ExpireTier,
+                LinkageStatus::TierExpired,
+                true,
+                Some(1),
+            ),
             (OnTierExpiry::Delink, 3, SweepAction::Delink, LinkageStatus::Delinked, false, Some(3)),
         ];
         for (on, tier, action, status, linked, tier_after) in cases {
@@ -403,9 +428,16 @@ mod tests {
         let p = plan(&l, &prog, t("2031-01-09T00:00:00Z"));
         assert_eq!(actions(&p), vec![SweepAction::GraceStarted, SweepAction::DowngradeOneTier]);
         assert_eq!(p.steps[1].at, t("2031-01-08T00:00:00Z"));
-        assert_eq!(p.after.last_updated, t("2031-01-08T00:00:00Z"), "dated when the last transition took effect, not when the sweep ran");
+        assert_eq!(
+            p.after.last_updated,
+            t("2031-01-08T00:00:00Z"),
+            "dated when the last transition took effect, not when the sweep ran"
+        );
         assert_eq!(p.steps[0].after.last_updated, t("2031-01-01T00:00:00Z"));
-        assert_eq!((p.after.status, p.after.tier_number, p.after.grace_ends_at), (LinkageStatus::Active, Some(2), None));
+        assert_eq!(
+            (p.after.status, p.after.tier_number, p.after.grace_ends_at),
+            (LinkageStatus::Active, Some(2), None)
+        );
     }
 
     #[test]
@@ -414,7 +446,10 @@ mod tests {
         let l = linkage(2, "2031-01-01T00:00:00Z");
         for now in ["2031-01-02T00:00:00Z", "2031-01-05T00:00:00Z"] {
             let now = t(now);
-            assert_eq!(l.effective_status(now, Some(&prog)), plan(&l, &prog, now).after.effective_status(now, Some(&prog)));
+            assert_eq!(
+                l.effective_status(now, Some(&prog)),
+                plan(&l, &prog, now).after.effective_status(now, Some(&prog))
+            );
         }
     }
 

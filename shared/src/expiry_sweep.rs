@@ -17,7 +17,9 @@ use crate::keys::{self, DUE_INDEX, PROGRAM_MEMBERS_INDEX};
 use crate::linkage_write::activity_for;
 use crate::model::*;
 use crate::outbox::{self, EventName};
-use crate::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord, SubscriptionRecord};
+use crate::records::{
+    from_item, to_item, ActivityRecord, Item, LinkageRecord, PartnerProgramRecord, SubscriptionRecord,
+};
 use crate::state::{AppState, OrgCatalog};
 use crate::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -61,7 +63,9 @@ impl SweepSettings {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SweepSettingsError> {
         let mut problems = Vec::new();
-        let mut number = |name: &str, default: u64, min: u64, max: u64| crate::config::parse_number(&lookup, name, default, min, max, &mut problems);
+        let mut number = |name: &str, default: u64, min: u64, max: u64| {
+            crate::config::parse_number(&lookup, name, default, min, max, &mut problems)
+        };
         let d = SweepSettings::default();
         let lookback_days = number("SWEEP_LOOKBACK_DAYS", u64::from(d.lookback_days), 0, 3660) as u32;
         let page_size = number("SWEEP_PAGE_SIZE", d.page_size as u64, 1, 1000) as i32;
@@ -205,16 +209,27 @@ pub async fn handle_scheduled(
 ) -> Result<serde_json::Value, lambda_runtime::Error> {
     let remaining = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO);
     let options = SweepOptions { deadline: Some(Instant::now() + remaining), ..Default::default() };
-    tracing::info!(scheduled_at = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or(""), "tier-expiry sweep started");
+    tracing::info!(
+        scheduled_at = event.payload.get("time").and_then(|t| t.as_str()).unwrap_or(""),
+        "tier-expiry sweep started"
+    );
     let summary = run(state, settings, options).await;
     if summary.stopped_by == StopReason::StorageError {
-        return Err(format!("sweep stopped by storage errors after {} changes; the next run carries on", summary.changed).into());
+        return Err(format!(
+            "sweep stopped by storage errors after {} changes; the next run carries on",
+            summary.changed
+        )
+        .into());
     }
     Ok(serde_json::to_value(&summary)?)
 }
 
 /// The oldest due-index day that may hold unfinished work, and the items read to learn it.
-pub async fn first_unfinished_day(state: &AppState, settings: &SweepSettings, today: NaiveDate) -> Result<(NaiveDate, u64), StoreError> {
+pub async fn first_unfinished_day(
+    state: &AppState,
+    settings: &SweepSettings,
+    today: NaiveDate,
+) -> Result<(NaiveDate, u64), StoreError> {
     let stored: Option<WatermarkRecord> = state.store.get(&keys::sweep_watermark()).await?;
     let lookback = today - ChronoDuration::days(i64::from(settings.lookback_days));
     Ok(match stored.and_then(|w| NaiveDate::parse_from_str(&w.day, "%Y-%m-%d").ok()) {
@@ -336,7 +351,8 @@ impl Run<'_> {
             self.items_started.fetch_add(1, Ordering::SeqCst);
             return true;
         };
-        let claimed = self.items_started.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).is_ok();
+        let claimed =
+            self.items_started.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)).is_ok();
         if !claimed {
             self.set_stop(StopReason::MaxItems);
         }
@@ -424,7 +440,17 @@ impl Run<'_> {
             if self.stopping() {
                 return false;
             }
-            let page = match query_due_page(self.state, due_pk, &self.upper, self.settings.page_size, start, None, self.forward).await {
+            let page = match query_due_page(
+                self.state,
+                due_pk,
+                &self.upper,
+                self.settings.page_size,
+                start,
+                None,
+                self.forward,
+            )
+            .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, partition = due_pk, "due index query failed");
@@ -496,7 +522,11 @@ impl Run<'_> {
             }
         };
         let Some(program) = catalog.partner_program_by_id(linkage.partner_program_id) else {
-            tracing::error!(org = linkage.org_id, program = linkage.partner_program_id, "due linkage of an unknown partner program");
+            tracing::error!(
+                org = linkage.org_id,
+                program = linkage.partner_program_id,
+                "due linkage of an unknown partner program"
+            );
             return Outcome::Failed;
         };
         let plan = expiry_rules::plan(&linkage, program, self.now);
@@ -585,14 +615,19 @@ impl Run<'_> {
         let table = self.state.store.table();
         let shards = self.state.config.due_shards;
         let org = before.org_id;
-        let mut items = vec![tx::put_versioned(table, to_item(&LinkageRecord::new(plan.after.clone(), shards))?, Some(before.version))?];
+        let mut items = vec![tx::put_versioned(
+            table,
+            to_item(&LinkageRecord::new(plan.after.clone(), shards))?,
+            Some(before.version),
+        )?];
         let mut from = before;
         for (i, step) in plan.steps.iter().enumerate() {
             let mut activity = activity_for(Some(from), &step.after, step.activity, step.at);
             activity.step = u32::try_from(i).unwrap_or(u32::MAX);
             from = &step.after;
             items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity))?)?);
-            let event = outbox::event(step.event, step.action.update_type(), org, customer, program, &step.after, self.now, tz);
+            let event =
+                outbox::event(step.event, step.action.update_type(), org, customer, program, &step.after, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
         }
         for id in &plan.released_membership_ids {
@@ -602,15 +637,30 @@ impl Run<'_> {
             let guard = keys::subscription_guard(org, before.customer_id);
             match backup.filter(|b| b.linkage.holds_subscription) {
                 // One item, one operation per transaction: the guard is handed over, not deleted and re-put.
-                Some(b) => items.push(tx::put(table, to_item(&SubscriptionRecord::new(org, before.customer_id, &b.program))?)?),
+                Some(b) => {
+                    items.push(tx::put(table, to_item(&SubscriptionRecord::new(org, before.customer_id, &b.program))?)?)
+                }
                 None => items.push(tx::delete(table, &guard)?),
             }
         }
         if let Some(b) = backup {
             let kind = ActivityType::BackupSupplementaryMembershipStarted;
-            items.push(tx::put_versioned(table, to_item(&LinkageRecord::new(b.linkage.clone(), shards))?, b.expected_version)?);
-            items.push(tx::put_new(table, to_item(&ActivityRecord::new(activity_for(b.existing.as_ref(), &b.linkage, kind, b.linkage.membership_start_date)))?)?);
-            let event = outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
+            items.push(tx::put_versioned(
+                table,
+                to_item(&LinkageRecord::new(b.linkage.clone(), shards))?,
+                b.expected_version,
+            )?);
+            items.push(tx::put_new(
+                table,
+                to_item(&ActivityRecord::new(activity_for(
+                    b.existing.as_ref(),
+                    &b.linkage,
+                    kind,
+                    b.linkage.membership_start_date,
+                )))?,
+            )?);
+            let event =
+                outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
         }
@@ -629,15 +679,23 @@ impl Run<'_> {
         at: DateTime<Utc>,
     ) -> Result<Option<BackupMembership>, StoreError> {
         let Some(backup) = catalog.partner_program(backup_name) else {
-            tracing::warn!(org = member.org_id, "backup partner program no longer exists; members expire without migration");
+            tracing::warn!(
+                org = member.org_id,
+                "backup partner program no longer exists; members expire without migration"
+            );
             return Ok(None);
         };
         let (org, cid) = (member.org_id, member.customer_id);
-        let (customer, existing) =
-            futures::try_join!(self.state.store.customer(org, cid), self.state.store.linkage(org, cid, backup.partner_program_id))?;
+        let (customer, existing) = futures::try_join!(
+            self.state.store.customer(org, cid),
+            self.state.store.linkage(org, cid, backup.partner_program_id)
+        )?;
         self.tally(|t| t.items_read += u64::from(customer.is_some()) + u64::from(existing.is_some()));
         let Some(customer) = customer else { return Ok(None) };
-        if backup.is_expired_at(at) || !customer.is_enrolled_in(backup.loyalty_program_id) || existing.as_ref().is_some_and(|l| l.linked) {
+        if backup.is_expired_at(at)
+            || !customer.is_enrolled_in(backup.loyalty_program_id)
+            || existing.as_ref().is_some_and(|l| l.linked)
+        {
             return Ok(None);
         }
         let Some(period) = backup.period() else { return Ok(None) };
@@ -677,7 +735,13 @@ impl Run<'_> {
         if existing.is_none() {
             linkage.pending_relink = None;
         }
-        Ok(Some(BackupMembership { program: backup.clone(), linkage, expected_version: existing.as_ref().map(|l| l.version), existing, customer }))
+        Ok(Some(BackupMembership {
+            program: backup.clone(),
+            linkage,
+            expected_version: existing.as_ref().map(|l| l.version),
+            existing,
+            customer,
+        }))
     }
 
     /// A program's own expiry: every member, page by page through the ProgramMembers index.
@@ -775,10 +839,16 @@ impl Run<'_> {
         match res {
             Ok(_) => {
                 self.tally(|t| t.programs_expired += 1);
-                tracing::info!(org, program = record.program.partner_program_id, "partner program expiry applied to every member");
+                tracing::info!(
+                    org,
+                    program = record.program.partner_program_id,
+                    "partner program expiry applied to every member"
+                );
                 Outcome::Changed
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Outcome::Skipped,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Outcome::Skipped
+            }
             Err(e) => {
                 tracing::error!(error = %DisplayErrorContext(&e), "could not take an expired program out of the due index");
                 Outcome::Failed
@@ -787,7 +857,11 @@ impl Run<'_> {
     }
 
     /// One page of a program's members (keys from the KEYS_ONLY index, then the linkages themselves).
-    async fn member_page(&self, members_pk: &str, start: Option<Item>) -> Result<(Vec<Linkage>, Option<Item>), StoreError> {
+    async fn member_page(
+        &self,
+        members_pk: &str,
+        start: Option<Item>,
+    ) -> Result<(Vec<Linkage>, Option<Item>), StoreError> {
         let out = self
             .state
             .store
@@ -807,7 +881,12 @@ impl Run<'_> {
             .items
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|i| Some(HashMap::from([("PK".to_string(), i.get("PK")?.clone()), ("SK".to_string(), i.get("SK")?.clone())])))
+            .filter_map(|i| {
+                Some(HashMap::from([
+                    ("PK".to_string(), i.get("PK")?.clone()),
+                    ("SK".to_string(), i.get("SK")?.clone()),
+                ]))
+            })
             .collect();
         let capacity = out.consumed_capacity.and_then(|c| c.capacity_units).unwrap_or(0.0);
         self.tally(|t| {
@@ -816,7 +895,10 @@ impl Run<'_> {
             t.read_capacity_units += capacity;
         });
         let items = self.batch_get(keys).await?;
-        let linkages = items.into_iter().map(|i| Ok(from_item::<LinkageRecord>(i)?.linkage)).collect::<Result<Vec<_>, StoreError>>()?;
+        let linkages = items
+            .into_iter()
+            .map(|i| Ok(from_item::<LinkageRecord>(i)?.linkage))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((linkages, out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 
@@ -852,7 +934,11 @@ impl Run<'_> {
                 if !unprocessed.keys.is_empty() {
                     attempts += 1;
                     if attempts > 8 {
-                        return Err(StoreError::Service { operation: "BatchGetItem", message: "unprocessed keys after retries".into(), throttled: true });
+                        return Err(StoreError::Service {
+                            operation: "BatchGetItem",
+                            message: "unprocessed keys after retries".into(),
+                            throttled: true,
+                        });
                     }
                     tokio::time::sleep(Duration::from_millis(20 << attempts.min(6))).await;
                     keys.extend(unprocessed.keys);

@@ -108,7 +108,11 @@ where
         return crate::change_id::with_base(unkeyed, run(req)).await;
     };
     let Some(key) = valid_key(raw) else {
-        return ApiResponse::error(400, 400, format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"));
+        return ApiResponse::error(
+            400,
+            400,
+            format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        );
     };
     let k = keys::idempotency(req.auth.org_id, &key);
     let hash = request_hash(&req);
@@ -132,7 +136,11 @@ where
             (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
         })
         .await;
-    let outcome = if resp.status >= 500 || unknown { release(state, claimed).await } else { complete(state, claimed, &resp).await };
+    let outcome = if resp.status >= 500 || unknown {
+        release(state, claimed).await
+    } else {
+        complete(state, claimed, &resp).await
+    };
     if let Err(e) = outcome {
         // The lease expires by itself; until then a repeat gets 409.
         tracing::error!(error = %e, "idempotency record could not be completed");
@@ -171,7 +179,13 @@ enum Claim {
     Answer(ApiResponse),
 }
 
-async fn claim(state: &AppState, k: &keys::Key, hash: &str, owner: &str, now: DateTime<Utc>) -> Result<Claim, IdempotencyError> {
+async fn claim(
+    state: &AppState,
+    k: &keys::Key,
+    hash: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<Claim, IdempotencyError> {
     let now_ms = now.timestamp_millis();
     let expires = now + Duration::hours(RETENTION_HOURS);
     let record = IdempotencyRecord {
@@ -252,8 +266,12 @@ async fn claim(state: &AppState, k: &keys::Key, hash: &str, owner: &str, now: Da
         }
         let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
         return Ok(Claim::Answer(
-            ApiResponse::error(409, 409, "A request with this Idempotency-Key is still in progress; retry when it has completed")
-                .with_header("retry-after", wait.to_string()),
+            ApiResponse::error(
+                409,
+                409,
+                "A request with this Idempotency-Key is still in progress; retry when it has completed",
+            )
+            .with_header("retry-after", wait.to_string()),
         ));
     }
     Err(IdempotencyError("the key changed hands repeatedly while claiming it".into()))

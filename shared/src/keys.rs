@@ -133,7 +133,10 @@ pub fn activity_sk_prefix(program: ProgramId, benefit: bool) -> String {
 /// A linking record: keyed by the linkage version its transaction committed (and its step within
 /// that transaction), so the key order is the commit order (PRODUCT.md §5).
 pub fn linking_activity(org: OrgId, customer: CustomerId, program: ProgramId, version: u64, step: u32) -> Key {
-    Key::new(customer_pk(org, customer), format!("{}{}", activity_sk_prefix(program, false), linking_sk_suffix(version, step)))
+    Key::new(
+        customer_pk(org, customer),
+        format!("{}{}", activity_sk_prefix(program, false), linking_sk_suffix(version, step)),
+    )
 }
 
 /// The version part of a linking record's sort key (fixed width, so it sorts numerically).
@@ -176,7 +179,13 @@ pub fn due_pk(day: &str, shard: u32) -> String {
 }
 
 /// Due-index keys of something due at `at`.
-pub fn due_keys(at: DateTime<Utc>, org: OrgId, customer: CustomerId, program: ProgramId, shards: u32) -> (String, String) {
+pub fn due_keys(
+    at: DateTime<Utc>,
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+    shards: u32,
+) -> (String, String) {
     let pk = due_pk(&key_day(at), due_shard(org, customer, shards));
     let sk = format!("{}#{org}#{customer}#{program}", key_time(at));
     (pk, sk)

@@ -111,12 +111,13 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(4500);
 /// only `Config::write_request_budget` applies (`router::dispatch` takes the earlier of the two).
 pub fn write_deadline(invocation_deadline: Option<std::time::SystemTime>) -> Instant {
     let remaining = match invocation_deadline {
-        Some(d) => d.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).saturating_sub(DEADLINE_MARGIN),
+        Some(d) => {
+            d.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).saturating_sub(DEADLINE_MARGIN)
+        }
         None => Duration::from_secs(3600),
     };
     Instant::now() + remaining
 }
-
 
 /// What every Lambda binary builds once per container: config from the environment, the DynamoDB
 /// client and a warm connection. A failure (a missing `TABLE_NAME`, an unparsable setting) is

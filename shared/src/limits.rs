@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn texts_are_limited_in_characters_not_bytes_and_refuse_control_characters() {
         assert!(check_text("f", &"é".repeat(100), 100).is_ok());
-        assert_eq!(check_text("f", &"x".repeat(101), 100).unwrap_err().to_string(), "f is longer than 100 characters (101)");
+        assert_eq!(
+            check_text("f", &"x".repeat(101), 100).unwrap_err().to_string(),
+            "f is longer than 100 characters (101)"
+        );
         for bad in ["a\u{0}b", "a\nb", "tab\t", "\u{7f}"] {
             assert_eq!(check_text("storeName", bad, 100).unwrap_err().reason, "contains control characters", "{bad:?}");
         }

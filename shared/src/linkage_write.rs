@@ -93,7 +93,13 @@ where
             Err(e @ TransactError::Cancelled { .. }) => {
                 if !(e.condition_failed_at(0) || e.is_conflict()) {
                     let fixed = extra_status.0;
-                    if let Some(status) = extra_status.1.iter().enumerate().find(|(i, _)| e.condition_failed_at(fixed + i)).map(|(_, s)| s.clone()) {
+                    if let Some(status) = extra_status
+                        .1
+                        .iter()
+                        .enumerate()
+                        .find(|(i, _)| e.condition_failed_at(fixed + i))
+                        .map(|(_, s)| s.clone())
+                    {
                         return Ok(status);
                     }
                     tracing::warn!(error = %e, "transaction cancelled for an unexpected reason");
@@ -103,7 +109,9 @@ where
             Err(TransactError::Store(e)) if e.is_refused_value() => {
                 // A value DynamoDB will never take is the client's to fix, not an outage to retry.
                 tracing::warn!(error = %e, "storage refused a value of the item");
-                return Ok(ErrorCode::CannotProcess.with_detail("a value of this item cannot be stored (too large or invalid); check its names and identifiers"));
+                return Ok(ErrorCode::CannotProcess.with_detail(
+                    "a value of this item cannot be stored (too large or invalid); check its names and identifiers",
+                ));
             }
             Err(TransactError::Store(e)) => {
                 // The outcome is unknown: the write may have been applied with its answer lost.
@@ -130,7 +138,11 @@ where
                 tracing::info!("write applied although its answer was a conflict; reporting its success");
                 return Ok(ItemStatus::success());
             }
-            tracing::info!(attempts = attempt, elapsed_ms = started.elapsed().as_millis() as u64, "write budget spent under contention");
+            tracing::info!(
+                attempts = attempt,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "write budget spent under contention"
+            );
             return Ok(ErrorCode::QueuedForCustomer.with_detail(format!(
                 "other changes to this customer's partner program kept winning for {} ms ({attempt} attempts); retry the item",
                 started.elapsed().as_millis()
@@ -156,7 +168,11 @@ tokio::task_local! {
 }
 
 /// Runs `f` (the items of one customer) knowing `linkages`, all of `customer`'s linkages.
-pub async fn with_known_linkages<F: std::future::Future>(customer: CustomerId, linkages: Vec<Linkage>, f: F) -> F::Output {
+pub async fn with_known_linkages<F: std::future::Future>(
+    customer: CustomerId,
+    linkages: Vec<Linkage>,
+    f: F,
+) -> F::Output {
     let linkages = linkages.into_iter().map(|l| (l.partner_program_id, l)).collect();
     KNOWN.scope(std::cell::RefCell::new(Known { customer, linkages, stale: Default::default() }), f).await
 }

@@ -64,17 +64,29 @@ fn refused(resp: ApiResponse, method: &str, path: &str, client_key: Option<&str>
     resp
 }
 
-async fn handle_in_span(state: &AppState, req: hyper::Request<Incoming>, request_id: String) -> hyper::Response<Full<Bytes>> {
+async fn handle_in_span(
+    state: &AppState,
+    req: hyper::Request<Incoming>,
+    request_id: String,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
     let client_key = header.and_then(|h| crate::auth::parse_basic(h).ok()).map(|(key, _)| key);
     let resp = match match_route(&method, &path) {
-        Matched::NotFound => refused(ApiResponse::error(404, 404, format!("No route for {method} {path}")), &method, &path, client_key.as_deref()),
-        Matched::MethodNotAllowed => {
-            refused(ApiResponse::error(405, 405, format!("{method} is not allowed on {path}")), &method, &path, client_key.as_deref())
-        }
+        Matched::NotFound => refused(
+            ApiResponse::error(404, 404, format!("No route for {method} {path}")),
+            &method,
+            &path,
+            client_key.as_deref(),
+        ),
+        Matched::MethodNotAllowed => refused(
+            ApiResponse::error(405, 405, format!("{method} is not allowed on {path}")),
+            &method,
+            &path,
+            client_key.as_deref(),
+        ),
         Matched::Found(handler, raw_params) => match authenticate(&state.store, header).await {
             Err(AuthError::Store(e)) => {
                 tracing::error!(error = %e, "authentication lookup failed");
@@ -84,29 +96,37 @@ async fn handle_in_span(state: &AppState, req: hyper::Request<Incoming>, request
             Ok(auth) => {
                 let decoded = decode_path_params(raw_params).and_then(|p| Ok((p, decode_query(parts.uri.query())?)));
                 match decoded {
-                    Err(e) => refused(ApiResponse::error(400, 400, e.to_string()), &method, &path, client_key.as_deref()),
-                    Ok((path_params, query)) => match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect()).await {
-                        Err(_) => refused(request_timeout(), &method, &path, client_key.as_deref()),
-                        Ok(Err(_)) => crate::api::payload_too_large(),
-                        Ok(Ok(collected)) => {
-                            let headers = parts
-                                .headers
-                                .iter()
-                                .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
-                                .collect();
-                            let api_req = ApiRequest {
-                                method,
-                                path,
-                                path_params,
-                                query,
-                                headers,
-                                body: collected.to_bytes().to_vec(),
-                                auth,
-                                request_id: request_id.clone(),
-                            };
-                            dispatch(state, handler, api_req).await
+                    Err(e) => {
+                        refused(ApiResponse::error(400, 400, e.to_string()), &method, &path, client_key.as_deref())
+                    }
+                    Ok((path_params, query)) => {
+                        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
+                            .await
+                        {
+                            Err(_) => refused(request_timeout(), &method, &path, client_key.as_deref()),
+                            Ok(Err(_)) => crate::api::payload_too_large(),
+                            Ok(Ok(collected)) => {
+                                let headers = parts
+                                    .headers
+                                    .iter()
+                                    .filter_map(|(k, v)| {
+                                        Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string()))
+                                    })
+                                    .collect();
+                                let api_req = ApiRequest {
+                                    method,
+                                    path,
+                                    path_params,
+                                    query,
+                                    headers,
+                                    body: collected.to_bytes().to_vec(),
+                                    auth,
+                                    request_id: request_id.clone(),
+                                };
+                                dispatch(state, handler, api_req).await
+                            }
                         }
-                    },
+                    }
                 }
             }
         },
@@ -120,6 +140,10 @@ async fn handle_in_span(state: &AppState, req: hyper::Request<Incoming>, request
 
 /// 408, closing the connection: the rest of a half-sent body is not worth waiting for.
 fn request_timeout() -> ApiResponse {
-    ApiResponse::error(408, 408, format!("Request Timeout: the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()))
-        .with_header("connection", "close")
+    ApiResponse::error(
+        408,
+        408,
+        format!("Request Timeout: the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+    )
+    .with_header("connection", "close")
 }

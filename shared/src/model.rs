@@ -77,7 +77,12 @@ pub struct LoyaltyProgram {
 impl LoyaltyProgram {
     /// A program to create: its id is assigned on creation.
     pub fn named(name: &str) -> Self {
-        LoyaltyProgram { program_id: 0, program_name: name.to_string(), program_description: String::new(), points_to_currency_ratio: None }
+        LoyaltyProgram {
+            program_id: 0,
+            program_name: name.to_string(),
+            program_description: String::new(),
+            points_to_currency_ratio: None,
+        }
     }
 }
 

@@ -41,7 +41,9 @@ impl EventName {
 /// identifiers the customer has under `instore`.
 pub fn customer_identifiers(customer: &Customer) -> Value {
     let mut instore = serde_json::Map::new();
-    for (name, value) in [("mobile", &customer.mobile), ("email", &customer.email), ("externalId", &customer.external_id)] {
+    for (name, value) in
+        [("mobile", &customer.mobile), ("email", &customer.email), ("externalId", &customer.external_id)]
+    {
         if let Some(v) = value {
             instore.insert(name.into(), json!(v));
         }

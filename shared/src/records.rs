@@ -152,12 +152,14 @@ impl LinkageRecord {
         let Key { pk, sk } = keys::linkage(linkage.org_id, linkage.customer_id, linkage.partner_program_id);
         let (due_pk, due_sk) = match linkage.next_due() {
             Some(at) => {
-                let (p, s) = keys::due_keys(at, linkage.org_id, linkage.customer_id, linkage.partner_program_id, due_shards);
+                let (p, s) =
+                    keys::due_keys(at, linkage.org_id, linkage.customer_id, linkage.partner_program_id, due_shards);
                 (Some(p), Some(s))
             }
             None => (None, None),
         };
-        let (prog_pk, prog_sk) = keys::program_member_keys(linkage.org_id, linkage.partner_program_id, linkage.customer_id);
+        let (prog_pk, prog_sk) =
+            keys::program_member_keys(linkage.org_id, linkage.partner_program_id, linkage.customer_id);
         LinkageRecord { pk, sk, entity: "LINKAGE".into(), due_pk, due_sk, prog_pk, prog_sk, linkage }
     }
 }

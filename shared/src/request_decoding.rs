@@ -49,7 +49,9 @@ fn decode(param: &str, raw: &str, plus_is_space: bool) -> Result<String, DecodeE
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let (Some(h), Some(l)) = (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) else {
+                let (Some(h), Some(l)) =
+                    (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+                else {
                     return Err(fail(param, "invalid percent-encoding (a % must be followed by two hex digits)"));
                 };
                 out.push(h * 16 + l);
@@ -124,7 +126,9 @@ mod tests {
 
     #[test]
     fn query_strings_decode_form_style_and_refuse_duplicates() {
-        let q = decode_query(Some("identifierName=mobile&identifierValue=%2B91+97400&&flag&startDate=2020-01-29+12:11:45")).unwrap();
+        let q =
+            decode_query(Some("identifierName=mobile&identifierValue=%2B91+97400&&flag&startDate=2020-01-29+12:11:45"))
+                .unwrap();
         assert_eq!(q["identifierValue"], "+91 97400");
         assert_eq!(q["flag"], "");
         assert_eq!(q["startDate"], "2020-01-29 12:11:45");

@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use crate::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
-use crate::wire::PartnerProgramDetails;
 use crate::store::{Store, StoreError};
+use crate::wire::PartnerProgramDetails;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -119,9 +119,17 @@ impl AppState {
                 }
             }
         }
-        let (org_rec, loyalty_programs, partner_programs) =
-            futures::try_join!(self.store.org(org), self.store.loyalty_programs(org), self.store.partner_programs(org))?;
-        let org_rec = org_rec.unwrap_or(Org { org_id: org, name: String::new(), time_zone: "UTC".into(), one_supplementary_per_customer: false });
+        let (org_rec, loyalty_programs, partner_programs) = futures::try_join!(
+            self.store.org(org),
+            self.store.loyalty_programs(org),
+            self.store.partner_programs(org)
+        )?;
+        let org_rec = org_rec.unwrap_or(Org {
+            org_id: org,
+            name: String::new(),
+            time_zone: "UTC".into(),
+            one_supplementary_per_customer: false,
+        });
         let cat = Arc::new(OrgCatalog { org: org_rec, loyalty_programs, partner_programs });
         if let Ok(mut cache) = self.catalogs.lock() {
             cache.insert(org, (Instant::now(), cat.clone()));
@@ -144,7 +152,8 @@ impl AppState {
     pub async fn warm_up(&self) {
         use aws_sdk_dynamodb::error::ProvideErrorMetadata;
         let probe = crate::keys::org(0);
-        let res = self.store.client().get_item().table_name(self.store.table()).set_key(Some(probe.to_item())).send().await;
+        let res =
+            self.store.client().get_item().table_name(self.store.table()).set_key(Some(probe.to_item())).send().await;
         match res {
             Ok(_) => {}
             Err(e) if e.code() == Some("AccessDeniedException") => tracing::debug!("warm-up read denied by policy"),

@@ -1,7 +1,7 @@
 //! The DynamoDB store: one table, reads by GetItem/Query only (never Scan), writes conditional,
 //! multi-item changes as one `TransactWriteItems` whose cancellation reasons are reported per item.
 
-use crate::keys::{self, Key, IdentifierKind};
+use crate::keys::{self, IdentifierKind, Key};
 use crate::model::*;
 use crate::records::*;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -63,7 +63,6 @@ pub enum TransactError {
 }
 
 impl TransactError {
-
     /// True when item `index` failed its condition.
     pub fn condition_failed_at(&self, index: usize) -> bool {
         matches!(self, TransactError::Cancelled { reasons } if reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed"))
@@ -201,7 +200,13 @@ impl Store {
             .expression_attribute_values(":hi", AttributeValue::S(range.hi.to_string()))
     }
 
-    pub async fn query_range_page(&self, range: &KeyRange<'_>, descending: bool, limit: i32, start_after: Option<&str>) -> Result<RangePage, StoreError> {
+    pub async fn query_range_page(
+        &self,
+        range: &KeyRange<'_>,
+        descending: bool,
+        limit: i32,
+        start_after: Option<&str>,
+    ) -> Result<RangePage, StoreError> {
         let start = start_after.map(|sk| {
             HashMap::from([
                 (keys::PK.to_string(), AttributeValue::S(range.pk.to_string())),
@@ -216,9 +221,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("Query", e))?;
-        let last_sk = out
-            .last_evaluated_key
-            .and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned());
+        let last_sk = out.last_evaluated_key.and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned());
         Ok(RangePage { items: out.items.unwrap_or_default(), last_sk })
     }
 
@@ -257,9 +260,8 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
-        let value = out
-            .attributes
-            .and_then(|a| a.get("value").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()));
+        let value =
+            out.attributes.and_then(|a| a.get("value").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()));
         value.ok_or_else(|| StoreError::Service {
             operation: "UpdateItem",
             message: "sequence returned no value".into(),
@@ -309,14 +311,23 @@ impl Store {
         Ok(self.get::<CustomerRecord>(&keys::customer_profile(org, id)).await?.map(|r| r.customer))
     }
 
-    pub async fn customer_id_by(&self, org: OrgId, kind: IdentifierKind, value: &str) -> Result<Option<CustomerId>, StoreError> {
+    pub async fn customer_id_by(
+        &self,
+        org: OrgId,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<Option<CustomerId>, StoreError> {
         Ok(self.get::<IdentifierRecord>(&keys::identifier(org, kind, value)).await?.map(|r| r.customer_id))
     }
 
     /// A customer's profile and all its linkages in one Query: they share the customer's partition,
     /// where `LINK#…` and `PROFILE` sort after the history (`HIST#…`), so one key range (sort key
     /// from `LINK#` on) holds both and nothing else of size.
-    pub async fn customer_with_linkages(&self, org: OrgId, id: CustomerId) -> Result<Option<(Customer, Vec<Linkage>)>, StoreError> {
+    pub async fn customer_with_linkages(
+        &self,
+        org: OrgId,
+        id: CustomerId,
+    ) -> Result<Option<(Customer, Vec<Linkage>)>, StoreError> {
         let items = self.query_all("PK = :pk AND SK >= :sk", &keys::customer_pk(org, id), keys::LINKAGE_PREFIX).await?;
         let mut customer = None;
         let mut linkages = Vec::new();
@@ -336,7 +347,11 @@ impl Store {
     }
 
     /// The program holding the customer's one-subscription guard, if any.
-    pub async fn subscription(&self, org: OrgId, customer: CustomerId) -> Result<Option<SubscriptionRecord>, StoreError> {
+    pub async fn subscription(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
         self.get(&keys::subscription_guard(org, customer)).await
     }
 
@@ -359,7 +374,12 @@ impl Store {
         }
     }
 
-    pub async fn linkage(&self, org: OrgId, customer: CustomerId, program: ProgramId) -> Result<Option<Linkage>, StoreError> {
+    pub async fn linkage(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        program: ProgramId,
+    ) -> Result<Option<Linkage>, StoreError> {
         Ok(self.get::<LinkageRecord>(&keys::linkage(org, customer, program)).await?.map(|r| r.linkage))
     }
 }
@@ -375,12 +395,22 @@ pub mod tx {
 
     /// Put that must create the item.
     pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = built(Put::builder().table_name(table).set_item(Some(item)).condition_expression("attribute_not_exists(PK)").build())?;
+        let put = built(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .build(),
+        )?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     /// Put of a linkage that either creates it or replaces exactly the version read.
-    pub fn put_versioned(table: &str, item: Item, expected_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+    pub fn put_versioned(
+        table: &str,
+        item: Item,
+        expected_version: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut b = Put::builder().table_name(table).set_item(Some(item));
         b = match expected_version {
             None => b.condition_expression("attribute_not_exists(PK)"),
@@ -447,7 +477,11 @@ pub mod tx {
     }
 
     /// Replaces a configuration item that must still be the same program (same id).
-    pub fn put_versioned_config(table: &str, item: Item, program_id: Option<ProgramId>) -> Result<TransactWriteItem, StoreError> {
+    pub fn put_versioned_config(
+        table: &str,
+        item: Item,
+        program_id: Option<ProgramId>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut b = Put::builder().table_name(table).set_item(Some(item));
         if let Some(id) = program_id {
             b = b
@@ -458,7 +492,12 @@ pub mod tx {
     }
 
     /// The customer is (still) enrolled in `program` when the transaction commits.
-    pub fn check_enrolled(table: &str, org: OrgId, customer: CustomerId, program: ProgramId) -> Result<TransactWriteItem, StoreError> {
+    pub fn check_enrolled(
+        table: &str,
+        org: OrgId,
+        customer: CustomerId,
+        program: ProgramId,
+    ) -> Result<TransactWriteItem, StoreError> {
         let c = built(
             ConditionCheck::builder()
                 .table_name(table)

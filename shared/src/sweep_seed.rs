@@ -49,11 +49,17 @@ pub struct SeedReport {
 /// An org ("Sweep Bench", UTC) with loyalty program "Bench Rewards" and the EXTERNAL program
 /// `SEED_PROGRAM` (tiers Silver/Gold/Platinum, `EXPIRE_TIER`), configured through the admin API path.
 pub async fn seed_org(state: &AppState) -> Result<(OrgId, ProgramId, PartnerProgram), SeedError> {
-    let org = crate::admin::create_org(&state.store, "Sweep Bench", "UTC").await.map_err(|e| SeedError::Other(e.to_string()))?;
-    let lp = crate::operations::programs::create_loyalty_program(state, org.org_id, crate::model::LoyaltyProgram::named("Bench Rewards"))
+    let org = crate::admin::create_org(&state.store, "Sweep Bench", "UTC")
         .await
-        .map_err(|e| SeedError::Other(e.to_string()))?
-        .ok_or_else(|| SeedError::Other("loyalty program exists already".into()))?;
+        .map_err(|e| SeedError::Other(e.to_string()))?;
+    let lp = crate::operations::programs::create_loyalty_program(
+        state,
+        org.org_id,
+        crate::model::LoyaltyProgram::named("Bench Rewards"),
+    )
+    .await
+    .map_err(|e| SeedError::Other(e.to_string()))?
+    .ok_or_else(|| SeedError::Other("loyalty program exists already".into()))?;
     let body = json!({
         "programId": lp.program_id,
         "partnerProgramType": "EXTERNAL",
@@ -92,7 +98,13 @@ pub async fn seed_org(state: &AppState) -> Result<(OrgId, ProgramId, PartnerProg
 
 /// An ACTIVE linkage of `customer` in the tiered EXTERNAL `program`, tier Gold, expiring at `expiry`.
 /// Built from JSON so the seeder keeps compiling as the model gains optional fields.
-pub fn external_linkage(org: OrgId, customer: CustomerId, program: &PartnerProgram, expiry: DateTime<Utc>, now: DateTime<Utc>) -> Result<Linkage, SeedError> {
+pub fn external_linkage(
+    org: OrgId,
+    customer: CustomerId,
+    program: &PartnerProgram,
+    expiry: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Linkage, SeedError> {
     let tier = program.tier_by_name("Gold").or_else(|| program.lowest_tier());
     let linkage = json!({
         "orgId": org,
@@ -119,7 +131,12 @@ fn is_due(i: u64, n: u64, m: u64) -> bool {
 }
 
 /// Seeds `spec` into a new org; `progress` is told how many linkages each finished batch held.
-pub async fn seed(state: &AppState, spec: &SeedSpec, now: DateTime<Utc>, progress: &(dyn Fn(u64) + Sync)) -> Result<SeedReport, SeedError> {
+pub async fn seed(
+    state: &AppState,
+    spec: &SeedSpec,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<SeedReport, SeedError> {
     if spec.due > spec.linkages {
         return Err(SeedError::Other("more due linkages than linkages".into()));
     }
@@ -185,7 +202,11 @@ pub async fn write_linkages(state: &AppState, linkages: Vec<Linkage>, concurrenc
         .collect::<Result<Vec<Item>, StoreError>>()?;
     let n = items.len() as u64;
     let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
-    stream::iter(chunks).map(|c| write_batch(state, c)).buffer_unordered(concurrency.max(1)).try_collect::<Vec<()>>().await?;
+    stream::iter(chunks)
+        .map(|c| write_batch(state, c))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(n)
 }
 
@@ -194,7 +215,9 @@ pub async fn write_batch(state: &AppState, items: Vec<Item>) -> Result<(), Store
     let table = state.store.table().to_string();
     let mut pending: Vec<WriteRequest> = items
         .into_iter()
-        .map(|item| PutRequest::builder().set_item(Some(item)).build().map(|p| WriteRequest::builder().put_request(p).build()))
+        .map(|item| {
+            PutRequest::builder().set_item(Some(item)).build().map(|p| WriteRequest::builder().put_request(p).build())
+        })
         .collect::<Result<_, _>>()
         .map_err(|e| StoreError::Service { operation: "BatchWriteItem", message: e.to_string(), throttled: false })?;
     for attempt in 0..10u32 {
@@ -208,7 +231,11 @@ pub async fn write_batch(state: &AppState, items: Vec<Item>) -> Result<(), Store
             .request_items(&table, std::mem::take(&mut pending))
             .send()
             .await
-            .map_err(|e| StoreError::Service { operation: "BatchWriteItem", message: DisplayErrorContext(&e).to_string(), throttled: false })?;
+            .map_err(|e| StoreError::Service {
+                operation: "BatchWriteItem",
+                message: DisplayErrorContext(&e).to_string(),
+                throttled: false,
+            })?;
         pending = out.unprocessed_items.and_then(|mut u| u.remove(&table)).unwrap_or_default();
         if !pending.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(6))).await;
@@ -217,7 +244,11 @@ pub async fn write_batch(state: &AppState, items: Vec<Item>) -> Result<(), Store
     if pending.is_empty() {
         Ok(())
     } else {
-        Err(StoreError::Service { operation: "BatchWriteItem", message: "items left unprocessed after retries".into(), throttled: true })
+        Err(StoreError::Service {
+            operation: "BatchWriteItem",
+            message: "items left unprocessed after retries".into(),
+            throttled: true,
+        })
     }
 }
 

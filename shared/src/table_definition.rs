@@ -43,7 +43,8 @@ fn key_schema(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
 pub fn parse(template: &str) -> Result<TableDefinition, String> {
     let doc: Value = serde_yaml::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
     let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml: no Resources")?;
-    let mut tables = resources.iter().filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"));
+    let mut tables =
+        resources.iter().filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"));
     let (id, table) = tables.next().ok_or("template.yaml: no AWS::DynamoDB::Table")?;
     if tables.next().is_some() {
         return Err("template.yaml: expected exactly one table".into());
@@ -94,7 +95,13 @@ pub fn parse(template: &str) -> Result<TableDefinition, String> {
 
 fn elements(keys: &[(String, String)]) -> Result<Vec<KeySchemaElement>, String> {
     keys.iter()
-        .map(|(n, t)| KeySchemaElement::builder().attribute_name(n).key_type(KeyType::from(t.as_str())).build().map_err(|e| e.to_string()))
+        .map(|(n, t)| {
+            KeySchemaElement::builder()
+                .attribute_name(n)
+                .key_type(KeyType::from(t.as_str()))
+                .build()
+                .map_err(|e| e.to_string())
+        })
         .collect()
 }
 
@@ -116,14 +123,19 @@ pub async fn create_table(client: &Client, name: &str, def: &TableDefinition) ->
             GlobalSecondaryIndex::builder()
                 .index_name(&idx.name)
                 .set_key_schema(Some(elements(&idx.key_schema)?))
-                .projection(Projection::builder().projection_type(ProjectionType::from(idx.projection.as_str())).build())
+                .projection(
+                    Projection::builder().projection_type(ProjectionType::from(idx.projection.as_str())).build(),
+                )
                 .build()
                 .map_err(|e| e.to_string())?,
         );
     }
-    req.send().await.map_err(|e| format!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    req.send()
+        .await
+        .map_err(|e| format!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
     if let Some(attr) = &def.ttl_attribute {
-        let spec = TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| e.to_string())?;
+        let spec =
+            TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| e.to_string())?;
         client
             .update_time_to_live()
             .table_name(name)

@@ -11,7 +11,10 @@
 use crate::api::value_as_text;
 use crate::dates::format_utc;
 use crate::error_catalog::ItemStatus;
-use crate::model::{Activity, ActivityType, Customer, Linkage, LinkageStatus, LoyaltyProgram, PartnerProgram, PartnerProgramType, PeriodType, Tier};
+use crate::model::{
+    Activity, ActivityType, Customer, Linkage, LinkageStatus, LoyaltyProgram, PartnerProgram, PartnerProgramType,
+    PeriodType, Tier,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -71,7 +74,12 @@ pub struct CustomerIdentifiers {
 
 impl From<&Customer> for CustomerIdentifiers {
     fn from(c: &Customer) -> Self {
-        CustomerIdentifiers { id: c.customer_id, mobile: c.mobile.clone(), email: c.email.clone(), external_id: c.external_id.clone() }
+        CustomerIdentifiers {
+            id: c.customer_id,
+            mobile: c.mobile.clone(),
+            email: c.email.clone(),
+            external_id: c.external_id.clone(),
+        }
     }
 }
 
@@ -148,7 +156,12 @@ pub struct MembershipPauseView {
 }
 
 impl PartnerProgramDetails {
-    pub fn of(l: &Linkage, program: Option<&PartnerProgram>, loyalty_program: Option<&LoyaltyProgram>, now: DateTime<Utc>) -> Self {
+    pub fn of(
+        l: &Linkage,
+        program: Option<&PartnerProgram>,
+        loyalty_program: Option<&LoyaltyProgram>,
+        now: DateTime<Utc>,
+    ) -> Self {
         PartnerProgramDetails {
             program_name: loyalty_program.map(|lp| lp.program_name.clone()),
             partner_program_id: l.partner_program_id,
@@ -482,7 +495,9 @@ impl ErasedCustomer {
 /// Drops `null` members of an object, recursively: a field that does not apply is omitted.
 pub fn without_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
         other => other,
     }

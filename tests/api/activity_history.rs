@@ -80,7 +80,10 @@ async fn adopt_direct_versions(state: &AppState, org: u64, customer: u64) {
             .key("PK", item["PK"].clone())
             .key("SK", item["SK"].clone())
             .update_expression("SET version = :v")
-            .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::N(DIRECT_VERSION_CEILING.to_string()))
+            .expression_attribute_values(
+                ":v",
+                aws_sdk_dynamodb::types::AttributeValue::N(DIRECT_VERSION_CEILING.to_string()),
+            )
             .send()
             .await
             .unwrap();
@@ -88,7 +91,15 @@ async fn adopt_direct_versions(state: &AppState, org: u64, customer: u64) {
 }
 
 /// Writes one activity record directly, as the owning operation's transaction would.
-async fn put_activity(state: &AppState, org: u64, customer: u64, program: (u64, &str), kind: ActivityType, at: DateTime<Utc>, details: Option<Value>) -> String {
+async fn put_activity(
+    state: &AppState,
+    org: u64,
+    customer: u64,
+    program: (u64, &str),
+    kind: ActivityType,
+    at: DateTime<Utc>,
+    details: Option<Value>,
+) -> String {
     let activity = Activity {
         activity_id: uuid::Uuid::now_v7().to_string(),
         org_id: org,
@@ -100,7 +111,11 @@ async fn put_activity(state: &AppState, org: u64, customer: u64, program: (u64, 
         tier_name: None,
         tier_expiry_date: None,
         benefit_details: details,
-        version: if kind.is_benefit() { 0 } else { NEXT_DIRECT_VERSION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) },
+        version: if kind.is_benefit() {
+            0
+        } else {
+            NEXT_DIRECT_VERSION.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        },
         step: 0,
         from: None,
         to: None,
@@ -115,7 +130,11 @@ fn benefit(name: &str, count: u64) -> Option<Value> {
 }
 
 fn benefit_type(name: &str) -> &'static str {
-    if name == "LoungeAccess" { "LOUNGE" } else { "BOARDING" }
+    if name == "LoungeAccess" {
+        "LOUNGE"
+    } else {
+        "BOARDING"
+    }
 }
 
 /// How the history shows what `benefit(name, count)` stored: Capillary's `benefitDetails`, one
@@ -142,10 +161,17 @@ async fn customer_without_activity_gets_200_with_2011_and_empty_data() {
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000001").await;
     assert_error(&r, 200, 2011, "Cannot find partner program activity for the customer.");
     // Linked, but nothing of the asked kind.
-    link(&f.org, "919800000001", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)})).await;
+    link(
+        &f.org,
+        "919800000001",
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)}),
+    )
+    .await;
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000001&activityType=BENEFITSAVAILED").await;
     assert_error(&r, 200, 2011, "Cannot find partner program activity for the customer.");
-    let r = history(&f.org, "identifierName=mobile&identifierValue=919800000001&partnerProgramType=SUPPLEMENTARY").await;
+    let r =
+        history(&f.org, "identifierName=mobile&identifierValue=919800000001&partnerProgramType=SUPPLEMENTARY").await;
     assert_error(&r, 200, 2011, "Cannot find partner program activity for the customer.");
     // An unknown customer is 8015, as in every other API.
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000999").await;
@@ -162,7 +188,9 @@ async fn window_of_exactly_one_year_reports_2013() {
     let msg = "Input time interval should be less than a year for activity history.";
     let r = history(&f.org, &format!("{base}&startDate=2025-01-01%2000:00:00&endDate=2026-01-01%2000:00:00")).await;
     assert_error(&r, 400, 2013, msg);
-    let r = history(&f.org, &format!("{base}&startDate=2024-03-01T00:00:00%2B05:30&endDate=2025-06-01T00:00:00%2B05:30")).await;
+    let r =
+        history(&f.org, &format!("{base}&startDate=2024-03-01T00:00:00%2B05:30&endDate=2025-06-01T00:00:00%2B05:30"))
+            .await;
     assert_error(&r, 400, 2013, msg);
     // A start more than a year ago with no end: the window runs to now, so it is too long.
     let r = history(&f.org, &format!("{base}&startDate=2020-01-01%2000:00:00")).await;
@@ -178,11 +206,13 @@ async fn unknown_activity_type_reports_2014() {
     let f = fixture(&app).await;
     f.enrolled("919800000003").await;
     for bad in ["benefits", "LINKING", "all"] {
-        let r = history(&f.org, &format!("identifierName=mobile&identifierValue=919800000003&activityType={bad}")).await;
+        let r =
+            history(&f.org, &format!("identifierName=mobile&identifierValue=919800000003&activityType={bad}")).await;
         assert_error(&r, 400, 2014, "Invalid input. Activity type passed should be LINKINGUPDATES or BENEFITSAVAILED.");
     }
     for good in ["linkingUpdates", "LINKING_UPDATES", "benefits_availed", "BenefitsAvailed"] {
-        let r = history(&f.org, &format!("identifierName=mobile&identifierValue=919800000003&activityType={good}")).await;
+        let r =
+            history(&f.org, &format!("identifierName=mobile&identifierValue=919800000003&activityType={good}")).await;
         assert_eq!(r.body["errors"][0]["code"], 2011, "{good}: {}", r.text);
     }
 }
@@ -215,7 +245,11 @@ impl Intercept for FailHistoryQueries {
         "FailHistoryQueries"
     }
 
-    fn read_before_execution(&self, ctx: &BeforeSerializationInterceptorContextRef<'_>, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let Some(q) = ctx.input().downcast_ref::<QueryInput>() else { return Ok(()) };
         let on_history = q
             .expression_attribute_values()
@@ -233,7 +267,13 @@ async fn storage_failure_reports_2012() {
 
     let f = fixture(&app).await;
     f.enrolled("919800000005").await;
-    link(&f.org, "919800000005", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)})).await;
+    link(
+        &f.org,
+        "919800000005",
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)}),
+    )
+    .await;
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000005").await;
     assert_error(&r, 503, 2012, "Cannot fetch partner program activity.");
     assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
@@ -249,7 +289,13 @@ async fn history_groups_per_program_with_details_and_benefits_summary() {
     let org = f.org.org_id;
     let mobile = "919800000006";
     let customer = f.enrolled(mobile).await;
-    link(&f.org, mobile, "SkyMiles", json!({"partnerMembershipId": "SM-6", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)})).await;
+    link(
+        &f.org,
+        mobile,
+        "SkyMiles",
+        json!({"partnerMembershipId": "SM-6", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(300)}),
+    )
+    .await;
     clock.advance(Duration::days(1));
     link(&f.org, mobile, "FlexiPass", json!({})).await;
     clock.advance(Duration::days(1));
@@ -258,9 +304,36 @@ async fn history_groups_per_program_with_details_and_benefits_summary() {
     let sky = (program_id(&app.state, org, "SkyMiles").await, "SkyMiles");
     let flexi = program_id(&app.state, org, "FlexiPass").await;
     // Benefits: two inside the default window, one 400 days ago (outside it and outside the 365-day count).
-    put_activity(&app.state, org, customer, sky, ActivityType::Benefitsavailed, now - Duration::days(2), benefit("LoungeAccess", 2)).await;
-    put_activity(&app.state, org, customer, sky, ActivityType::Benefitsavailed, now - Duration::hours(1), benefit("PriorityBoarding", 3)).await;
-    put_activity(&app.state, org, customer, sky, ActivityType::Benefitsavailed, now - Duration::days(400), benefit("LoungeAccess", 5)).await;
+    put_activity(
+        &app.state,
+        org,
+        customer,
+        sky,
+        ActivityType::Benefitsavailed,
+        now - Duration::days(2),
+        benefit("LoungeAccess", 2),
+    )
+    .await;
+    put_activity(
+        &app.state,
+        org,
+        customer,
+        sky,
+        ActivityType::Benefitsavailed,
+        now - Duration::hours(1),
+        benefit("PriorityBoarding", 3),
+    )
+    .await;
+    put_activity(
+        &app.state,
+        org,
+        customer,
+        sky,
+        ActivityType::Benefitsavailed,
+        now - Duration::days(400),
+        benefit("LoungeAccess", 5),
+    )
+    .await;
 
     let q = "identifierName=mobile&identifierValue=919800000006&source=INSTORE";
     let r = history(&f.org, q).await;
@@ -286,16 +359,29 @@ async fn history_groups_per_program_with_details_and_benefits_summary() {
             {"name": "PriorityBoarding", "type": "BOARDING", "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 3}
         ])
     );
-    let h: Vec<&str> = data[0]["customerActivityHistory"].as_array().unwrap().iter().map(|a| a["activityType"].as_str().unwrap()).collect();
+    let h: Vec<&str> = data[0]["customerActivityHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["activityType"].as_str().unwrap())
+        .collect();
     assert_eq!(h, ["BENEFITSAVAILED", "BENEFITSAVAILED", "ENROLLMENT"]);
     assert_eq!(data[0]["customerActivityHistory"][0]["benefitDetails"], shown("PriorityBoarding", 3));
     assert!(data[0]["customerActivityHistory"][2].get("benefitDetails").is_none());
     assert_eq!(data[0]["customerActivityHistory"][2]["activityDate"], json!(format_z(now - Duration::days(10))));
     // A delinked program still has its history, reading as linked: false.
     let d = &data[1]["partnerProgramDetails"];
-    assert_eq!((d["partnerProgramName"].as_str(), d["linked"].as_bool(), d["partnerProgramId"].as_u64()), (Some("FlexiPass"), Some(false), Some(flexi)));
+    assert_eq!(
+        (d["partnerProgramName"].as_str(), d["linked"].as_bool(), d["partnerProgramId"].as_u64()),
+        (Some("FlexiPass"), Some(false), Some(flexi))
+    );
     assert!(d.get("benefitsSummary").is_none(), "a program without benefits has no summary: {d}");
-    let h: Vec<&str> = data[1]["customerActivityHistory"].as_array().unwrap().iter().map(|a| a["activityType"].as_str().unwrap()).collect();
+    let h: Vec<&str> = data[1]["customerActivityHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["activityType"].as_str().unwrap())
+        .collect();
     assert_eq!(h, ["DELINK", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
 
     // The singular alias is the same operation.
@@ -361,7 +447,11 @@ fn records(pages: &[Value]) -> Vec<(String, String, u64)> {
         for entry in page["data"].as_array().unwrap() {
             let program = entry["partnerProgramDetails"]["partnerProgramId"].as_u64().unwrap();
             for a in entry["customerActivityHistory"].as_array().unwrap() {
-                on_page.push((a["activityId"].as_str().unwrap().to_string(), a["activityDate"].as_str().unwrap().to_string(), program));
+                on_page.push((
+                    a["activityId"].as_str().unwrap().to_string(),
+                    a["activityDate"].as_str().unwrap().to_string(),
+                    program,
+                ));
             }
         }
         // Within a page, records are grouped per program; across the page they are newest first.
@@ -378,12 +468,13 @@ async fn three_programs_and_250_activities_page_through_every_record_once_via_cu
     let app = TestApp::start_with_clock(clock.clock()).await;
     let f = fixture(&app).await;
     let org = f.org.org_id;
-    f.org.partner_program(
-        "HotelStay",
-        json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": false,
+    f.org
+        .partner_program(
+            "HotelStay",
+            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": false,
                "benefits": [{"name": "FreeNight", "type": "HOTEL", "maximumAvailableInCycle": 5}]}),
-    )
-    .await;
+        )
+        .await;
     let mobile = "919800000007";
     let customer = f.enrolled(mobile).await;
     let gold = || json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(400)});
@@ -471,7 +562,14 @@ async fn three_programs_and_250_activities_page_through_every_record_once_via_cu
     let recs = records(&pages);
     assert_eq!((pages.len(), recs.len()), (3, 251));
     assert_eq!(recs.iter().map(|r| &r.0).collect::<HashSet<_>>().len(), 251);
-    let pages = all_pages(&f.org, "identifierName=id&identifierValue=CUSTOMER&activityType=BENEFITSAVAILED&limit=20".replace("CUSTOMER", &customer.to_string()).as_str(), async |_| {}).await;
+    let pages = all_pages(
+        &f.org,
+        "identifierName=id&identifierValue=CUSTOMER&activityType=BENEFITSAVAILED&limit=20"
+            .replace("CUSTOMER", &customer.to_string())
+            .as_str(),
+        async |_| {},
+    )
+    .await;
     let recs = records(&pages);
     assert_eq!(recs.len(), benefits_written);
     assert_eq!(pages[0]["pagination"]["total"], benefits_written as u64);
@@ -479,7 +577,13 @@ async fn three_programs_and_250_activities_page_through_every_record_once_via_cu
     // A cursor only continues its own query.
     let first = history(&f.org, "identifierName=mobile&identifierValue=919800000007&limit=5").await;
     let cursor = first.body["pagination"]["nextCursor"].as_str().unwrap();
-    let r = history(&f.org, &format!("identifierName=mobile&identifierValue=919800000007&limit=5&activityType=BENEFITSAVAILED&cursor={cursor}")).await;
+    let r = history(
+        &f.org,
+        &format!(
+            "identifierName=mobile&identifierValue=919800000007&limit=5&activityType=BENEFITSAVAILED&cursor={cursor}"
+        ),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.text);
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000007&cursor=bm90LWEtY3Vyc29y").await;
     assert_eq!(r.status, 400, "{}", r.text);

@@ -11,13 +11,28 @@ async fn missing_or_wrong_credentials_are_401() {
     assert_eq!(r.status, 401);
     assert_eq!(r.body["errors"][0]["code"], 401);
     let key = f.org.api.clone();
-    let decoded = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim_start_matches("Basic ")).unwrap()).unwrap();
+    let decoded = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key.trim_start_matches("Basic ")).unwrap(),
+    )
+    .unwrap();
     let (client_key, _) = decoded.split_once(':').unwrap();
-    for header in [basic_raw(client_key, "wrong-secret"), basic_raw("ck_nobody", "x"), "Bearer abc".to_string(), "Basic %%%".to_string()] {
+    for header in [
+        basic_raw(client_key, "wrong-secret"),
+        basic_raw("ck_nobody", "x"),
+        "Bearer abc".to_string(),
+        "Basic %%%".to_string(),
+    ] {
         let r = request(&app.base, "GET", "/v2/organization/programs", &[("authorization", &header)], vec![]).await;
         assert_eq!(r.status, 401, "{header}");
     }
-    let r = request(&app.base, "POST", "/v2/partnerProgram/linkCustomer", &[("content-type", "application/json")], b"{}".to_vec()).await;
+    let r = request(
+        &app.base,
+        "POST",
+        "/v2/partnerProgram/linkCustomer",
+        &[("content-type", "application/json")],
+        b"{}".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, 401);
 }
 
@@ -42,7 +57,13 @@ async fn one_org_cannot_see_or_change_another_orgs_data() {
     let a = fixture(&app).await;
     let b = fixture(&app).await;
     a.enrolled("919777777777").await;
-    assert_eq!(a.org.link(link_body(json!({"mobile": "919777777777"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await.status, 200);
+    assert_eq!(
+        a.org
+            .link(link_body(json!({"mobile": "919777777777"}), "SkyMiles", json!({"partnerTierName": "Gold"})))
+            .await
+            .status,
+        200
+    );
     let a_customer = a.org.linked_programs("mobile", "919777777777").await;
     let a_id = a_customer.body["customer"]["id"].as_u64().unwrap();
 
@@ -52,7 +73,8 @@ async fn one_org_cannot_see_or_change_another_orgs_data() {
     let r = b.org.linked_programs("id", &a_id.to_string()).await;
     assert_eq!(r.body["errors"][0]["code"], 8015);
     let programs = b.org.get(&b.org.api, "/v2/organization/programs").await;
-    let ids: Vec<u64> = programs.body["data"].as_array().unwrap().iter().map(|p| p["programId"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> =
+        programs.body["data"].as_array().unwrap().iter().map(|p| p["programId"].as_u64().unwrap()).collect();
     assert_eq!(ids, vec![b.rewards, b.other]);
 
     // Writes by org B fail and change nothing of org A.
@@ -78,7 +100,11 @@ async fn org_id_in_body_or_header_is_ignored() {
         &app.base,
         "POST",
         "/v2/organization/programs",
-        &[("authorization", &b.org.admin), ("content-type", "application/json"), ("x-org-id", &a.org.org_id.to_string())],
+        &[
+            ("authorization", &b.org.admin),
+            ("content-type", "application/json"),
+            ("x-org-id", &a.org.org_id.to_string()),
+        ],
         json!({"programName": "Sneaky"}).to_string().into_bytes(),
     )
     .await;

@@ -11,10 +11,17 @@ async fn auth_timing() {
     let rounds: usize = std::env::var("AUTH_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
     let app = TestApp::start().await;
     let org = app.org("UTC").await;
-    let decoded = String::from_utf8(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, org.api.trim_start_matches("Basic ")).unwrap()).unwrap();
+    let decoded = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, org.api.trim_start_matches("Basic "))
+            .unwrap(),
+    )
+    .unwrap();
     let (known_key, _) = decoded.split_once(':').unwrap();
     let wrong_secret = basic_raw(known_key, "wrong-secret-of-the-same-length-as-a-real-one-x");
-    let unknown_key = basic_raw(&format!("ck_{}", &known_key[3..].chars().rev().collect::<String>()), "wrong-secret-of-the-same-length-as-a-real-one-x");
+    let unknown_key = basic_raw(
+        &format!("ck_{}", &known_key[3..].chars().rev().collect::<String>()),
+        "wrong-secret-of-the-same-length-as-a-real-one-x",
+    );
     let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
     for i in 0..rounds * 2 {
         // Interleaved, so drift (JIT, caches) affects both kinds alike.

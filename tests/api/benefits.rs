@@ -3,7 +3,8 @@
 
 use crate::support::*;
 use crate::update_partner_program::{
-    activity_types, assert_code, clock_ahead, detail, events_of, linked_gold, n, payloads, same_org_on, update_body, M2001, M2004, M2010,
+    activity_types, assert_code, clock_ahead, detail, events_of, linked_gold, n, payloads, same_org_on, update_body,
+    M2001, M2004, M2010,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
@@ -30,9 +31,11 @@ fn status(r: &Resp) -> Value {
 
 /// `benefitCounters.{name}.count_in_cycle` of the stored linkage.
 fn counter(linkage: &crate::update_partner_program::Item, name: &str) -> u64 {
-    linkage.get("benefitCounters").and_then(|c| c.as_m().ok()).and_then(|m| m.get(name)).map_or(0, |c| {
-        c.as_m().unwrap()["countInCycle"].as_n().unwrap().parse().unwrap()
-    })
+    linkage
+        .get("benefitCounters")
+        .and_then(|c| c.as_m().ok())
+        .and_then(|m| m.get(name))
+        .map_or(0, |c| c.as_m().unwrap()["countInCycle"].as_n().unwrap().parse().unwrap())
 }
 
 /// A stored attribute as JSON (numbers as integers), to compare nested records.
@@ -76,7 +79,11 @@ async fn availed_benefits_update_counters_and_write_one_benefitsavailed_record()
     let program_id = n(linkage, "partnerProgramId");
     let benefit_records = stored(&app.state, f.org.org_id, id, &format!("HIST#{program_id:010}#B#")).await;
     assert_eq!(activity_types(&benefit_records), vec!["BENEFITSAVAILED"]);
-    assert!(benefit_records[0]["SK"].as_s().unwrap().contains("#B#2026-01-15T04:30:00.000Z#"), "{:?}", benefit_records[0]["SK"]);
+    assert!(
+        benefit_records[0]["SK"].as_s().unwrap().contains("#B#2026-01-15T04:30:00.000Z#"),
+        "{:?}",
+        benefit_records[0]["SK"]
+    );
     let details = to_json(&benefit_records[0]["benefitDetails"]);
     assert_eq!(
         details,
@@ -84,7 +91,10 @@ async fn availed_benefits_update_counters_and_write_one_benefitsavailed_record()
                "billNumber": "4711", "storeName": "T3 Lounge", "availedDate": "2026-01-15T04:30:00Z"})
     );
     // Linking updates are untouched.
-    assert_eq!(activity_types(&stored(&app.state, f.org.org_id, id, &format!("HIST#{program_id:010}#L#")).await), vec!["ENROLLMENT"]);
+    assert_eq!(
+        activity_types(&stored(&app.state, f.org.org_id, id, &format!("HIST#{program_id:010}#L#")).await),
+        vec!["ENROLLMENT"]
+    );
 }
 
 #[tokio::test]
@@ -92,7 +102,11 @@ async fn unknown_benefit_name_reports_2016() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919720000002", 30).await;
-    for benefits in [json!([{"name": "Spa", "count": 1}]), json!([{"name": "LoungeAccess", "count": 1}, {"name": "", "count": 1}]), json!([{"count": 1}])] {
+    for benefits in [
+        json!([{"name": "Spa", "count": 1}]),
+        json!([{"name": "LoungeAccess", "count": 1}, {"name": "", "count": 1}]),
+        json!([{"count": 1}]),
+    ] {
         let r = avail(&f.org, benefits_body(json!({"mobile": "919720000002"}), "SkyMiles", benefits)).await;
         assert_eq!(r.status, 201, "{}", r.text);
         let s = status(&r);
@@ -128,7 +142,11 @@ async fn benefits_on_a_supplementary_program_report_2018() {
     let f = fixture(&app).await;
     f.enrolled("919720000004").await;
     assert_eq!(f.org.link(link_body(json!({"mobile": "919720000004"}), "FlexiPass", json!({}))).await.status, 200);
-    let r = avail(&f.org, benefits_body(json!({"mobile": "919720000004"}), "FlexiPass", json!([{"name": "LoungeAccess", "count": 1}]))).await;
+    let r = avail(
+        &f.org,
+        benefits_body(json!({"mobile": "919720000004"}), "FlexiPass", json!([{"name": "LoungeAccess", "count": 1}])),
+    )
+    .await;
     assert_eq!(r.status, 201);
     let s = status(&r);
     assert_code(&s, 2018, M2018);
@@ -144,9 +162,17 @@ async fn benefits_for_an_unlinked_customer_report_2004() {
     assert_eq!(r.status, 201);
     assert_code(&status(&r), 2004, M2004);
     // Program-level checks come first: empty name 2002, unknown program 2006.
-    let r = avail(&f.org, benefits_body(json!({"mobile": "919720000005"}), " ", json!([{"name": "LoungeAccess", "count": 1}]))).await;
+    let r = avail(
+        &f.org,
+        benefits_body(json!({"mobile": "919720000005"}), " ", json!([{"name": "LoungeAccess", "count": 1}])),
+    )
+    .await;
     assert_eq!(status(&r)["code"], 2002);
-    let r = avail(&f.org, benefits_body(json!({"mobile": "919720000005"}), "NoSuch", json!([{"name": "LoungeAccess", "count": 1}]))).await;
+    let r = avail(
+        &f.org,
+        benefits_body(json!({"mobile": "919720000005"}), "NoSuch", json!([{"name": "LoungeAccess", "count": 1}])),
+    )
+    .await;
     assert_eq!(status(&r)["code"], 2006);
 }
 
@@ -162,12 +188,26 @@ async fn over_the_cycle_quota_reports_2001_with_detail_and_changes_nothing() {
     assert_code(&s, 2001, M2001);
     assert_eq!(detail(&s), "LoungeAccess allows 10 per cycle; 9 used, 2 more requested");
     // A benefit without a maximum is not limited; the quota's last unit is still available.
-    let r = avail(&f.org, benefits_body(json!({"mobile": "919720000006"}), "SkyMiles", json!([{"name": "PriorityBoarding", "count": 500}, {"name": "LoungeAccess", "count": 1}]))).await;
+    let r = avail(
+        &f.org,
+        benefits_body(
+            json!({"mobile": "919720000006"}),
+            "SkyMiles",
+            json!([{"name": "PriorityBoarding", "count": 500}, {"name": "LoungeAccess", "count": 1}]),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
     assert_eq!(counter(linkage, "LoungeAccess"), 10);
     assert_eq!(counter(linkage, "PriorityBoarding"), 500);
-    assert_eq!(activity_types(&stored(&app.state, f.org.org_id, id, "HIST#").await).iter().filter(|k| *k == "BENEFITSAVAILED").count(), 2);
+    assert_eq!(
+        activity_types(&stored(&app.state, f.org.org_id, id, "HIST#").await)
+            .iter()
+            .filter(|k| *k == "BENEFITSAVAILED")
+            .count(),
+        2
+    );
     // The quota is used up.
     let r = avail(&f.org, lounge("919720000006", 1)).await;
     assert_eq!(status(&r)["code"], 2001);
@@ -181,7 +221,14 @@ async fn expired_tier_reports_2001_with_detail_but_grace_still_allows_benefits()
     graced["tierGracePeriodDays"] = json!(5);
     f.org.partner_program("GraceMiles", graced).await;
     linked_gold(&f, "919720000007", 2).await;
-    let r = f.org.link(link_body(json!({"mobile": "919720000007"}), "GraceMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(2)}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919720000007"}),
+            "GraceMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(2)}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
 
     let later = TestApp::start_with_clock(clock_ahead(3)).await;
@@ -192,11 +239,24 @@ async fn expired_tier_reports_2001_with_detail_but_grace_still_allows_benefits()
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("expired"), "{s}");
     // GraceMiles' tier expired a day ago too, but it is within its 5-day grace.
-    let r = avail(&org, benefits_body(json!({"mobile": "919720000007"}), "GraceMiles", json!([{"name": "LoungeAccess", "count": 1}]))).await;
+    let r = avail(
+        &org,
+        benefits_body(json!({"mobile": "919720000007"}), "GraceMiles", json!([{"name": "LoungeAccess", "count": 1}])),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Renewing the expired tier makes benefits available again.
     let r = org
-        .post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", update_body(json!({"mobile": "919720000007"}), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": future_date(90)}))))
+        .post(
+            &org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            update_body(
+                json!({"mobile": "919720000007"}),
+                "SkyMiles",
+                "RENEW",
+                Some(json!({"updatedTierExpiryDate": future_date(90)})),
+            ),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(avail(&org, lounge("919720000007", 1)).await.status, 200);
@@ -210,10 +270,34 @@ async fn renewal_starts_a_new_benefit_cycle() {
     assert_eq!(avail(&f.org, lounge("919720000008", 10)).await.status, 200);
     assert_eq!(status(&avail(&f.org, lounge("919720000008", 1)).await)["code"], 2001);
     // An upgrade is not a new cycle.
-    let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", update_body(json!({"mobile": "919720000008"}), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum"})))).await;
+    let r = f
+        .org
+        .post(
+            &f.org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            update_body(
+                json!({"mobile": "919720000008"}),
+                "SkyMiles",
+                "UPGRADE",
+                Some(json!({"updatedTierName": "Platinum"})),
+            ),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(status(&avail(&f.org, lounge("919720000008", 1)).await)["code"], 2001);
-    let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", update_body(json!({"mobile": "919720000008"}), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": future_date(400)})))).await;
+    let r = f
+        .org
+        .post(
+            &f.org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            update_body(
+                json!({"mobile": "919720000008"}),
+                "SkyMiles",
+                "RENEW",
+                Some(json!({"updatedTierExpiryDate": future_date(400)})),
+            ),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(counter(&stored(&app.state, f.org.org_id, id, "LINK#").await[0], "LoungeAccess"), 0);
     assert_eq!(avail(&f.org, lounge("919720000008", 10)).await.status, 200);
@@ -265,7 +349,11 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
         "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1", "storeName": "T1"}]}]});
     let r = avail(&f.org, body).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let items: Vec<_> = events_of(&app, f.org.org_id).await.into_iter().filter(|i| i["eventName"].as_s().unwrap() == "partnerProgramBenefitsAvailed").collect();
+    let items: Vec<_> = events_of(&app, f.org.org_id)
+        .await
+        .into_iter()
+        .filter(|i| i["eventName"].as_s().unwrap() == "partnerProgramBenefitsAvailed")
+        .collect();
     assert_eq!(items.len(), 1);
     let item = &items[0];
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
@@ -284,7 +372,10 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
     assert!((created - chrono::Utc::now().timestamp_millis()).abs() < 60_000, "{created}");
     assert_eq!(p["eventSearchKey"], "data.customerIdentifiers.customerId");
     let d = &p["data"];
-    assert_eq!(d["customerIdentifiers"], json!({"customerId": id, "instore": {"mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}}));
+    assert_eq!(
+        d["customerIdentifiers"],
+        json!({"customerId": id, "instore": {"mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}})
+    );
     assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], n(linkage, "partnerProgramId"));
     assert_eq!(d["partnerProgramName"], "SkyMiles");

@@ -35,7 +35,8 @@ fn assert_covers(doc: &Value, ours: &Value, at: &str) {
                 if NOT_APPLICABLE.iter().any(|(n, _)| n == k) {
                     continue;
                 }
-                let ov = o.get(k).unwrap_or_else(|| panic!("{at}.{k}: in the docs' example, missing from ours: {ours}"));
+                let ov =
+                    o.get(k).unwrap_or_else(|| panic!("{at}.{k}: in the docs' example, missing from ours: {ours}"));
                 assert_covers(dv, ov, &format!("{at}.{k}"));
             }
         }
@@ -58,14 +59,35 @@ async fn capillary_org(app: &TestApp) -> TestOrg {
         Value::Array(names.iter().enumerate().map(|(i, n)| json!({"tierNumber": i + 1, "tierName": n})).collect())
     };
     for (name, config) in [
-        ("1stProgram", json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "1stProgram", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab", "3rdSlab"])})),
-        ("Demo_Partner_Program", json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "Demo program", "tierBased": true, "partnerProgramTiers": tiers(&["Silver", "Gold"])})),
-        ("DemoSupplementaryProgram", json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "partnerProgramDescription": "Demo Supplementary program.", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 365})),
-        ("NoTierPartnerProgram", json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "NoTierPartnerProgram", "tierBased": false})),
-        ("2ndProgram", json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab"])})),
-        ("Apparel-Partner", json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["Bronze", "Silver", "Gold"]),
-            "benefits": [{"name": "benefit21", "type": "promotionalPoints"}]})),
-        ("SPP_1", json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 30})),
+        (
+            "1stProgram",
+            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "1stProgram", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab", "3rdSlab"])}),
+        ),
+        (
+            "Demo_Partner_Program",
+            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "Demo program", "tierBased": true, "partnerProgramTiers": tiers(&["Silver", "Gold"])}),
+        ),
+        (
+            "DemoSupplementaryProgram",
+            json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "partnerProgramDescription": "Demo Supplementary program.", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 365}),
+        ),
+        (
+            "NoTierPartnerProgram",
+            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "NoTierPartnerProgram", "tierBased": false}),
+        ),
+        (
+            "2ndProgram",
+            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab"])}),
+        ),
+        (
+            "Apparel-Partner",
+            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["Bronze", "Silver", "Gold"]),
+            "benefits": [{"name": "benefit21", "type": "promotionalPoints"}]}),
+        ),
+        (
+            "SPP_1",
+            json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 30}),
+        ),
     ] {
         org.partner_program(name, config).await;
     }
@@ -100,7 +122,10 @@ fn link_response_example() -> Value {
 async fn api_documentation_link_partner_program_example_one() {
     let app = TestApp::start().await;
     let org = capillary_org(&app).await;
-    let r = org.link(serde_json::from_str(r#"{
+    let r = org
+        .link(
+            serde_json::from_str(
+                r#"{
   "linkCustomers": [
     {
       "customer": {
@@ -134,7 +159,11 @@ async fn api_documentation_link_partner_program_example_one() {
       ]
     }
   ]
-}"#).unwrap()).await;
+}"#,
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_covers(&link_response_example(), &r.body, "");
     let items = &r.body["linkCustomers"][0]["linkToPartnerPrograms"];
@@ -142,7 +171,10 @@ async fn api_documentation_link_partner_program_example_one() {
     assert_eq!(items[1]["partnerLinkStatus"]["code"], 200, "{}", r.text);
     assert_eq!(items[2]["partnerLinkStatus"]["code"], 2003, "{}", r.text);
     assert_eq!(r.body["linkCustomers"][0]["customer"]["mobile"], "6215000000");
-    assert_eq!(r.body["linkCustomers"][0]["customer"]["email"], "916215000000@mail.com", "the stored email, not the empty one sent");
+    assert_eq!(
+        r.body["linkCustomers"][0]["customer"]["email"], "916215000000@mail.com",
+        "the stored email, not the empty one sent"
+    );
 }
 
 /// `_partnerProgram.md` "Link Partner Program", second sample request (Apparel-Partner, Bronze),
@@ -151,7 +183,10 @@ async fn api_documentation_link_partner_program_example_one() {
 async fn api_documentation_link_partner_program_example_two() {
     let app = TestApp::start().await;
     let org = capillary_org(&app).await;
-    let r = org.link(serde_json::from_str(r#"{
+    let r = org
+        .link(
+            serde_json::from_str(
+                r#"{
   "linkCustomers": [
     {
       "customer": {
@@ -171,12 +206,19 @@ async fn api_documentation_link_partner_program_example_two() {
       ]
     }
   ]
-}"#).unwrap()).await;
+}"#,
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mut example = link_response_example();
     example["linkCustomers"][0]["linkToPartnerPrograms"] = json!([{"partnerProgramName": "Apparel-Partner", "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}}]);
     assert_covers(&example, &r.body, "");
-    assert_eq!(r.body["linkCustomers"][0]["linkToPartnerPrograms"][0], example["linkCustomers"][0]["linkToPartnerPrograms"][0]);
+    assert_eq!(
+        r.body["linkCustomers"][0]["linkToPartnerPrograms"][0],
+        example["linkCustomers"][0]["linkToPartnerPrograms"][0]
+    );
 }
 
 fn update_response_example() -> Value {
@@ -192,9 +234,20 @@ fn update_response_example() -> Value {
 async fn docs_update_customer_tier_example_upgrade() {
     let app = TestApp::start().await;
     let org = capillary_org(&app).await;
-    let r = org.link(link_body(json!({"mobile": "919740000000"}), "Apparel-Partner", json!({"partnerTierName": "Bronze", "partnerTierExpiryDate": "2027-06-30"}))).await;
+    let r = org
+        .link(link_body(
+            json!({"mobile": "919740000000"}),
+            "Apparel-Partner",
+            json!({"partnerTierName": "Bronze", "partnerTierExpiryDate": "2027-06-30"}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = org.post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", serde_json::from_str(r#"{
+    let r = org
+        .post(
+            &org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            serde_json::from_str(
+                r#"{
     "customersPartnerUpdates": [
         {
             "customer": {
@@ -214,7 +267,11 @@ async fn docs_update_customer_tier_example_upgrade() {
             ]
         }
     ]
-}"#).unwrap()).await;
+}"#,
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_covers(&update_response_example(), &r.body, "");
     assert_eq!(
@@ -231,9 +288,16 @@ async fn docs_update_customer_tier_example_cancel_relinking() {
     let org = capillary_org(&app).await;
     let r = org.link(link_body(json!({"mobile": "917800048833"}), "SPP_1", json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = org.link(link_body(json!({"mobile": "917800048833"}), "SPP_1", json!({"membershipStartDate": future_date(20)}))).await;
+    let r = org
+        .link(link_body(json!({"mobile": "917800048833"}), "SPP_1", json!({"membershipStartDate": future_date(20)})))
+        .await;
     assert_eq!(r.status, 200, "a future start schedules a relink: {}", r.text);
-    let r = org.post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", serde_json::from_str(r#"{
+    let r = org
+        .post(
+            &org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            serde_json::from_str(
+                r#"{
     "customersPartnerUpdates": [
         {
             "customer": {
@@ -247,10 +311,15 @@ async fn docs_update_customer_tier_example_cancel_relinking() {
             ]
         }
     ]
-}"#).unwrap()).await;
+}"#,
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mut example = update_response_example();
-    example["customersPartnerUpdates"][0]["partnerProgramUpdates"][0]["updateType"] = json!("MEMBERSHIP_RELINKING_CANCELLED");
+    example["customersPartnerUpdates"][0]["partnerProgramUpdates"][0]["updateType"] =
+        json!("MEMBERSHIP_RELINKING_CANCELLED");
     assert_covers(&example, &r.body, "");
 }
 
@@ -260,9 +329,14 @@ async fn docs_update_customer_tier_example_cancel_relinking() {
 async fn api_documentation_delink_partner_program_example() {
     let app = TestApp::start().await;
     let org = capillary_org(&app).await;
-    let r = org.link(link_body(json!({"mobile": "919800000000"}), "1stProgram", json!({"partnerTierName": "1stSlab"}))).await;
+    let r = org
+        .link(link_body(json!({"mobile": "919800000000"}), "1stProgram", json!({"partnerTierName": "1stSlab"})))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = org.delink(serde_json::from_str(r#"{
+    let r = org
+        .delink(
+            serde_json::from_str(
+                r#"{
   "deLinkCustomers": [
     {
       "customer": {
@@ -278,7 +352,11 @@ async fn api_documentation_delink_partner_program_example() {
       ]
     }
   ]
-}"#).unwrap()).await;
+}"#,
+            )
+            .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, 201, "p3e1 is not a program here: {}", r.text);
     let example = json!({"deLinkCustomers": [{"customer": {"id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com", "externalId": "X916215000000",
         "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}},
@@ -288,7 +366,10 @@ async fn api_documentation_delink_partner_program_example() {
     let items = &r.body["deLinkCustomers"][0]["deLinkFromPartnerPrograms"];
     assert_eq!(items[0]["partnerDeLinkStatus"]["code"], 200);
     assert_eq!(items[1]["partnerDeLinkStatus"]["code"], 2006);
-    assert_eq!(r.body["deLinkCustomers"][0]["customer"]["mobile"], "919800000000", "mobile sent as a number comes back as a string");
+    assert_eq!(
+        r.body["deLinkCustomers"][0]["customer"]["mobile"], "919800000000",
+        "mobile sent as a number comes back as a string"
+    );
 }
 
 /// docs.capillarytech.com "Get customer activity history": the page's sample request verbatim
@@ -307,12 +388,20 @@ async fn docs_get_customer_activity_history_examples() {
     // The page's own sample asks for 21 months, which the catalog's 2013 ("less than a year")
     // refuses; the answer still has the documented envelope.
     assert_eq!(r.status, 400, "{}", r.text);
-    assert_covers(&json!({"pagination": {"limit": 10, "offset": 0}, "data": [], "warnings": [], "errors": []}), &r.body, "");
+    assert_covers(
+        &json!({"pagination": {"limit": 10, "offset": 0}, "data": [], "warnings": [], "errors": []}),
+        &r.body,
+        "",
+    );
     assert_eq!(r.body["errors"][0]["code"], 2013, "{}", r.text);
     // The same request within a year is answered 200; program 35 has no activity here (2011).
     let r = org.get(&org.api, "/v2/partnerProgram/customerActivityHistory?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&partnerProgramId=35&activityType=benefitsAvailed&startDate=2020-01-29+12:11:45&endDate=2020-10-29+12:11:45").await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_covers(&json!({"pagination": {"limit": 10, "offset": 0}, "data": [], "warnings": [], "errors": []}), &r.body, "");
+    assert_covers(
+        &json!({"pagination": {"limit": 10, "offset": 0}, "data": [], "warnings": [], "errors": []}),
+        &r.body,
+        "",
+    );
     assert_eq!(r.body["errors"][0]["code"], 2011, "{}", r.text);
 
     let example = json!({
@@ -339,7 +428,11 @@ async fn docs_get_customer_activity_history_examples() {
     // Newest first: the supplementary link came second.
     assert_covers(&example, &r.body, "");
     assert_eq!(r.body["data"][1]["partnerProgramDetails"]["programName"], "CLIENT_MERGEDefaultProgram");
-    assert!(r.body["data"][0]["partnerProgramDetails"].get("partnerTierName").is_none(), "no tier fields on a supplementary program: {}", r.text);
+    assert!(
+        r.body["data"][0]["partnerProgramDetails"].get("partnerTierName").is_none(),
+        "no tier fields on a supplementary program: {}",
+        r.text
+    );
 }
 
 /// `_organizationSource.md` "Get Org Loyalty Programs": the response example, program by program.

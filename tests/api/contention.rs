@@ -21,7 +21,12 @@ async fn forty_concurrent_renewals_are_served_in_turn_with_history_in_commit_ord
     let id = linked_gold(&f, mobile, 30).await;
     let started = Instant::now();
     let responses = futures::future::join_all((0..40).map(|i| {
-        let body = update_body(json!({"mobile": mobile}), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": future_date(100 + i)})));
+        let body = update_body(
+            json!({"mobile": mobile}),
+            "SkyMiles",
+            "RENEW",
+            Some(json!({"updatedTierExpiryDate": future_date(100 + i)})),
+        );
         f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body)
     }))
     .await;
@@ -35,7 +40,11 @@ async fn forty_concurrent_renewals_are_served_in_turn_with_history_in_commit_ord
             assert_code(&s, 2010, M2010);
         }
     }
-    println!("40 concurrent RENEW on one linkage: {successes} succeeded, {} got 2010, {:.2} s", 40 - successes, elapsed.as_secs_f64());
+    println!(
+        "40 concurrent RENEW on one linkage: {successes} succeeded, {} got 2010, {:.2} s",
+        40 - successes,
+        elapsed.as_secs_f64()
+    );
     assert!(successes >= 38, "{successes} of 40 renewals succeeded");
 
     // No lost update: every success is one version and one RENEW record, nothing else.
@@ -45,7 +54,13 @@ async fn forty_concurrent_renewals_are_served_in_turn_with_history_in_commit_ord
     assert_eq!(kinds.iter().filter(|k| *k == "RENEW").count() as u64, successes, "{kinds:?}");
 
     // History in commit order, the newest record equal to the stored state.
-    let read = f.org.get(&f.org.api, &format!("{HISTORY}?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES&limit=100")).await;
+    let read = f
+        .org
+        .get(
+            &f.org.api,
+            &format!("{HISTORY}?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES&limit=100"),
+        )
+        .await;
     assert_eq!(read.status, 200, "{}", read.text);
     let records: Vec<Value> = read.body["data"][0]["customerActivityHistory"].as_array().unwrap().clone();
     assert_eq!(records.len() as u64, 1 + successes);
@@ -56,7 +71,10 @@ async fn forty_concurrent_renewals_are_served_in_turn_with_history_in_commit_ord
     assert_eq!(newest["partnerTierExpiryDate"], state["partnerTierExpiryDate"]);
     let stored_expiry = shared::dates::format_utc(linkage["tierExpiryDate"].as_s().unwrap().parse().unwrap());
     assert_eq!(newest["partnerTierExpiryDate"], json!(stored_expiry));
-    println!("history: {} linking records, each from = previous to, newest = stored state (expiry {stored_expiry})", records.len());
+    println!(
+        "history: {} linking records, each from = previous to, newest = stored state (expiry {stored_expiry})",
+        records.len()
+    );
 }
 
 /// Must-show 2: ten parallel batches, each availing a benefit for the same 50 customers.
@@ -72,7 +90,10 @@ async fn ten_parallel_benefit_batches_over_fifty_customers_keep_every_counter_ex
     let batch = json!({"customerBenefits": mobiles.iter().map(|m| json!({"customer": {"mobile": m},
         "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
     let started = Instant::now();
-    let responses = futures::future::join_all((0..10).map(|_| f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", batch.clone()))).await;
+    let responses = futures::future::join_all(
+        (0..10).map(|_| f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", batch.clone())),
+    )
+    .await;
     let elapsed = started.elapsed();
     let mut per_customer = vec![0u64; 50];
     let mut queued = 0u64;
@@ -89,12 +110,23 @@ async fn ten_parallel_benefit_batches_over_fifty_customers_keep_every_counter_ex
         }
     }
     let total: u64 = per_customer.iter().sum();
-    println!("10 parallel 50-customer benefit batches: {total} of 500 items succeeded, {queued} got 2010, {:.2} s", elapsed.as_secs_f64());
+    println!(
+        "10 parallel 50-customer benefit batches: {total} of 500 items succeeded, {queued} got 2010, {:.2} s",
+        elapsed.as_secs_f64()
+    );
     for (i, id) in ids.iter().enumerate() {
         let linkage = &stored(&app.state, f.org.org_id, *id, "LINK#").await[0];
-        let counter: u64 = linkage["benefitCounters"].as_m().unwrap()["PriorityBoarding"].as_m().unwrap()["countInCycle"].as_n().unwrap().parse().unwrap();
+        let counter: u64 = linkage["benefitCounters"].as_m().unwrap()["PriorityBoarding"].as_m().unwrap()
+            ["countInCycle"]
+            .as_n()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(counter, per_customer[i], "customer {i}: counter vs successes");
-        let records = activity_types(&stored(&app.state, f.org.org_id, *id, "HIST#").await).iter().filter(|k| *k == "BENEFITSAVAILED").count() as u64;
+        let records = activity_types(&stored(&app.state, f.org.org_id, *id, "HIST#").await)
+            .iter()
+            .filter(|k| *k == "BENEFITSAVAILED")
+            .count() as u64;
         assert_eq!(records, per_customer[i], "customer {i}: records vs successes");
     }
     println!("every counter equals the sum of its successes (50 customers)");

@@ -36,7 +36,9 @@ async fn customers_are_found_by_every_identifier_kind() {
         let code = r.body["linkCustomers"][0]["linkToPartnerPrograms"][0]["partnerLinkStatus"]["code"].clone();
         assert_eq!(code, if i == 0 { 200 } else { 2005 }, "form {i}: {}", r.text);
     }
-    for (name, value) in [("mobile", "919711111111"), ("email", "jane%40example.com"), ("externalId", "EXT-9"), ("id", &id.to_string())] {
+    for (name, value) in
+        [("mobile", "919711111111"), ("email", "jane%40example.com"), ("externalId", "EXT-9"), ("id", &id.to_string())]
+    {
         let r = f.org.linked_programs(name, value).await;
         assert_eq!(r.body["linkedPartnerPrograms"][0]["partnerProgramName"], "FlexiPass", "{name}: {}", r.text);
     }
@@ -81,11 +83,17 @@ async fn identifiers_of_two_different_customers_are_refused() {
     assert_eq!(st["code"], 8015);
     assert!(st["detail"].as_str().unwrap().contains("different customers"), "{st}");
     let r = f.org.link(link_flexi(json!({"id": b, "mobile": "919733333333"}))).await;
-    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"].as_str().unwrap().contains("different customers"));
+    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("different customers"));
     assert!(stored(&app.state, f.org.org_id, a, "LINK#").await.is_empty());
     assert!(stored(&app.state, f.org.org_id, b, "LINK#").await.is_empty());
     let r = f.org.link(link_flexi(json!({"mobile": "", "email": ""}))).await;
-    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"].as_str().unwrap().contains("no customer identifier"));
+    assert!(r.body["linkCustomers"][0]["customer"]["status"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("no customer identifier"));
 }
 
 #[tokio::test]
@@ -93,10 +101,14 @@ async fn duplicate_identifier_on_registration_is_409() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919755555555").await;
-    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555555", "programIds": [f.rewards]})).await;
+    let r =
+        f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555555", "programIds": [f.rewards]})).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body["errors"][0]["message"], "a customer with this mobile already exists");
-    let r = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555556", "externalId": "X-919755555555"})).await;
+    let r = f
+        .org
+        .post(&f.org.admin, "/v2/customers", json!({"mobile": "919755555556", "externalId": "X-919755555555"}))
+        .await;
     assert_eq!(r.status, 409);
     assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("externalId"));
     // Nothing of the refused registration stays behind: its mobile is still free.

@@ -92,7 +92,13 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     ok(f.org.delink(json!({"deLinkCustomers": [{"customer": who, "deLinkFromPartnerPrograms": [{"partnerProgramName": "DayPass"}]}]})).await);
     ok(f.org.link(link_body(who.clone(), "SkyMiles", json!({"partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)}))).await);
     ok(f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-ERASE-1"}))).await);
-    ok(f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-ERASE-2", "membershipStartDate": future_date(10)}))).await);
+    ok(f.org
+        .link(link_body(
+            who.clone(),
+            "FlexiPass",
+            json!({"partnerMembershipId": "FP-ERASE-2", "membershipStartDate": future_date(10)}),
+        ))
+        .await);
     ok(f
         .org
         .post(&f.org.api, "/v2/partnerProgram/customerBenefits", json!({"customerBenefits": [{"customer": who, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1"}]}]}))
@@ -104,7 +110,8 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     let r = erase(&f.org, &f.org.admin, &id.to_string()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["customer"], json!({"id": id}));
-    let mut delinked: Vec<&str> = r.body["delinkedPartnerPrograms"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut delinked: Vec<&str> =
+        r.body["delinkedPartnerPrograms"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     delinked.sort();
     assert_eq!(delinked, vec!["FlexiPass", "SkyMiles"]);
     let erased_at = r.body["erasedAt"].clone();
@@ -112,13 +119,26 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     // Nothing in the customer's partition, nor any lookup, membership-id or guard item, holds an erased value.
     let after = partition(&app, org, id).await;
     assert_holds_none("the customer's partition", &format!("{after:?}"));
-    for (kind, value) in [(IdentifierKind::Mobile, MOBILE), (IdentifierKind::Email, EMAIL), (IdentifierKind::ExternalId, EXTERNAL)] {
-        assert!(app.state.store.get::<Value>(&keys::identifier(org, kind, value)).await.unwrap().is_none(), "{kind:?} lookup item left");
+    for (kind, value) in
+        [(IdentifierKind::Mobile, MOBILE), (IdentifierKind::Email, EMAIL), (IdentifierKind::ExternalId, EXTERNAL)]
+    {
+        assert!(
+            app.state.store.get::<Value>(&keys::identifier(org, kind, value)).await.unwrap().is_none(),
+            "{kind:?} lookup item left"
+        );
     }
     let catalog = app.state.catalog(org).await.unwrap();
-    for (program, mid) in [("SkyMiles", "SM-ERASE-1"), ("FlexiPass", "FP-ERASE-1"), ("FlexiPass", "FP-ERASE-2"), ("DayPass", "DP-ERASE-1")] {
+    for (program, mid) in [
+        ("SkyMiles", "SM-ERASE-1"),
+        ("FlexiPass", "FP-ERASE-1"),
+        ("FlexiPass", "FP-ERASE-2"),
+        ("DayPass", "DP-ERASE-1"),
+    ] {
         let pp = catalog.partner_program(program).unwrap().partner_program_id;
-        assert!(app.state.store.get::<Value>(&keys::membership_id(org, pp, mid)).await.unwrap().is_none(), "{mid} claim left");
+        assert!(
+            app.state.store.get::<Value>(&keys::membership_id(org, pp, mid)).await.unwrap().is_none(),
+            "{mid} claim left"
+        );
     }
     assert!(app.state.store.subscription(org, id).await.unwrap().is_none(), "the subscription guard is released");
 
@@ -128,7 +148,10 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     assert_eq!(history_counts(&after), expected);
     let linkages: Vec<&Item> = after.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("LINK#")).collect();
     assert_eq!(linkages.len(), 3);
-    assert!(linkages.iter().all(|l| l["linked"] == AttributeValue::Bool(false) && !l.contains_key("pendingRelink")), "{linkages:?}");
+    assert!(
+        linkages.iter().all(|l| l["linked"] == AttributeValue::Bool(false) && !l.contains_key("pendingRelink")),
+        "{linkages:?}"
+    );
 
     // Events: the delinks and customerErased name the customer by id only.
     let events = events_about(&app, org, id).await;
@@ -144,7 +167,13 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     // No route returns the erased values; the numeric id still reads the history.
     let r = f.org.linked_programs("mobile", MOBILE).await;
     assert_eq!(r.body["errors"][0]["code"], 8015, "{}", r.text);
-    let r = f.org.get(&f.org.api, &format!("/v2/partnerProgram/customerActivityHistories?identifierName=id&identifierValue={id}&limit=100")).await;
+    let r = f
+        .org
+        .get(
+            &f.org.api,
+            &format!("/v2/partnerProgram/customerActivityHistories?identifierName=id&identifierValue={id}&limit=100"),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_holds_none("the history by id", &r.text);
     assert!(!r.body["data"].as_array().unwrap().is_empty());
@@ -158,7 +187,10 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     assert_eq!(scan_entities(&app.state, "EVENT", Some(org)).await.len(), events_before);
 
     // The identifiers are free for a new customer.
-    let newcomer = f.org.customer(json!({"mobile": MOBILE, "email": EMAIL, "externalId": EXTERNAL, "programIds": [f.rewards]})).await;
+    let newcomer = f
+        .org
+        .customer(json!({"mobile": MOBILE, "email": EMAIL, "externalId": EXTERNAL, "programIds": [f.rewards]}))
+        .await;
     assert_ne!(newcomer, id);
     ok(f.org.link(link_body(json!({"mobile": MOBILE}), "SkyMiles", json!({"partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)}))).await);
 }
@@ -170,7 +202,12 @@ async fn erasing_an_unknown_or_malformed_id_changes_nothing() {
     let other = app.org("UTC").await;
     let id = f.enrolled("919711100002").await;
     let r = erase(&other, &other.admin, &id.to_string()).await;
-    assert_eq!((r.status, r.body["errors"][0]["code"].as_u64()), (404, Some(8015)), "another org's customer is unknown: {}", r.text);
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_u64()),
+        (404, Some(8015)),
+        "another org's customer is unknown: {}",
+        r.text
+    );
     for bad in ["0", "abc", "-1", "99999999999999999999999"] {
         let r = erase(&f.org, &f.org.admin, bad).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);

@@ -9,12 +9,13 @@ use serde_json::json;
 use std::sync::Arc;
 
 async fn app_behind_proxy() -> (TestApp, Arc<FaultProxy>, Fixture) {
-    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] }).await;
+    let proxy =
+        FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] })
+            .await;
     let app = TestApp::start_through(&proxy).await;
     let f = fixture(&app).await;
     (app, proxy, f)
 }
-
 
 /// Applied by DynamoDB, answer lost (a 500 after forwarding), and the SDK's retry of the same
 /// transaction answered with a transaction conflict.
@@ -39,7 +40,14 @@ fn counter(linkage: &std::collections::HashMap<String, aws_sdk_dynamodb::types::
 
 async fn linked_gold(f: &Fixture, mobile: &str) -> u64 {
     let id = f.enrolled(mobile).await;
-    let r = f.org.link(link_body(json!({"mobile": mobile}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(100)}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": mobile}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(100)}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     id
 }
@@ -94,7 +102,8 @@ async fn a_link_with_a_lost_answer_reports_success_not_2005() {
     let (app, proxy, f) = app_behind_proxy().await;
     let id = f.enrolled("919730000004").await;
     proxy.script("TransactWriteItems", lost_then_conflict());
-    let r = f.org.link(link_body(json!({"mobile": "919730000004"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
+    let r =
+        f.org.link(link_body(json!({"mobile": "919730000004"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 200);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
@@ -128,7 +137,12 @@ async fn a_claim_whose_answer_was_lost_does_not_lock_its_own_key() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
     let again = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-lost-1", &body).await;
-    assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
+    assert_eq!(
+        (again.status, again.headers.get("idempotent-replayed").map(String::as_str)),
+        (200, Some("true")),
+        "{}",
+        again.text
+    );
 }
 
 /// Registration: the transaction applied, every SDK attempt answered with an error. The service
@@ -137,13 +151,24 @@ async fn a_claim_whose_answer_was_lost_does_not_lock_its_own_key() {
 #[tokio::test]
 async fn a_registration_with_a_lost_answer_reports_its_customer_not_409_duplicate() {
     let (app, proxy, f) = app_behind_proxy().await;
-    proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    proxy.script(
+        "TransactWriteItems",
+        vec![
+            Some((Fault::Http500, When::After)),
+            Some((Fault::Http500, When::Before)),
+            Some((Fault::Http500, When::Before)),
+        ],
+    );
     let body = json!({"mobile": "919730000007", "email": "lost@example.com", "externalId": "X-LOST-7", "programIds": [f.rewards]});
     let first = request(
         &f.org.base,
         "POST",
         "/v2/customers",
-        &[("authorization", &f.org.admin), ("content-type", "application/json"), ("idempotency-key", "register-lost-1")],
+        &[
+            ("authorization", &f.org.admin),
+            ("content-type", "application/json"),
+            ("idempotency-key", "register-lost-1"),
+        ],
         body.to_string().into_bytes(),
     )
     .await;
@@ -151,7 +176,11 @@ async fn a_registration_with_a_lost_answer_reports_its_customer_not_409_duplicat
         &f.org.base,
         "POST",
         "/v2/customers",
-        &[("authorization", &f.org.admin), ("content-type", "application/json"), ("idempotency-key", "register-lost-1")],
+        &[
+            ("authorization", &f.org.admin),
+            ("content-type", "application/json"),
+            ("idempotency-key", "register-lost-1"),
+        ],
         body.to_string().into_bytes(),
     )
     .await;
@@ -163,7 +192,8 @@ async fn a_registration_with_a_lost_answer_reports_its_customer_not_409_duplicat
     let ours = profiles.iter().filter(|p| p["PK"].as_s().unwrap().starts_with(&prefix)).count();
     assert_eq!(ours, 1, "one customer registered");
     // A different request for the same identifiers is still a duplicate.
-    let other = f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919730000007", "programIds": [f.rewards]})).await;
+    let other =
+        f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919730000007", "programIds": [f.rewards]})).await;
     assert_eq!(other.status, 409, "{}", other.text);
 }
 
@@ -195,7 +225,15 @@ async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_rep
     let (app, proxy, f) = app_behind_proxy().await;
     let id = f.enrolled("919730000008").await;
     // First entry commits; every attempt of the second fails before reaching DynamoDB.
-    proxy.script("TransactWriteItems", vec![None, Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    proxy.script(
+        "TransactWriteItems",
+        vec![
+            None,
+            Some((Fault::Http500, When::Before)),
+            Some((Fault::Http500, When::Before)),
+            Some((Fault::Http500, When::Before)),
+        ],
+    );
     let body = json!({"linkCustomers": [{"customer": {"mobile": "919730000008"}, "linkToPartnerPrograms": [
         {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold"}},
         {"partnerProgramName": "FlexiPass"}
@@ -214,21 +252,34 @@ async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_rep
     assert_eq!(kinds.iter().filter(|k| *k == "SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1, "{kinds:?}");
     // Now completed: a further repeat is a replay of the resolved answer.
     let again = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "unknown-item-1", &body).await;
-    assert_eq!((again.status, again.headers.get("idempotent-replayed").map(String::as_str)), (200, Some("true")), "{}", again.text);
+    assert_eq!(
+        (again.status, again.headers.get("idempotent-replayed").map(String::as_str)),
+        (200, Some("true")),
+        "{}",
+        again.text
+    );
 }
 
 /// The last attempt inside the contention budget was applied, but its answer was a transaction
 /// conflict: 2010 says "nothing changed, retry", so the service must look before saying it.
 #[tokio::test]
 async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_success_not_2010() {
-    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] }).await;
-    let app = TestApp::start_through_with(&proxy, |c| c.write_contention_budget = std::time::Duration::from_millis(1)).await;
+    let proxy =
+        FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed: 1, targets: vec![] })
+            .await;
+    let app =
+        TestApp::start_through_with(&proxy, |c| c.write_contention_budget = std::time::Duration::from_millis(1)).await;
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919730000009").await;
     proxy.script("TransactWriteItems", vec![Some((Fault::TransactionConflict, When::After))]);
     let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
-    assert_eq!(first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"], 200, "{}", r.text);
+    assert_eq!(
+        first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"],
+        200,
+        "{}",
+        r.text
+    );
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
 }
 
@@ -239,7 +290,14 @@ async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_s
 async fn a_claim_applied_but_failed_on_every_attempt_does_not_hold_the_key_for_the_lease() {
     let (app, proxy, f) = app_behind_proxy().await;
     let id = f.enrolled("919730000010").await;
-    proxy.script("PutItem", vec![Some((Fault::Http500, When::After)), Some((Fault::Http500, When::Before)), Some((Fault::Http500, When::Before))]);
+    proxy.script(
+        "PutItem",
+        vec![
+            Some((Fault::Http500, When::After)),
+            Some((Fault::Http500, When::Before)),
+            Some((Fault::Http500, When::Before)),
+        ],
+    );
     let body = link_body(json!({"mobile": "919730000010"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
     let first = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;
     let retry = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "claim-failed-1", &body).await;

@@ -29,7 +29,11 @@ impl SweepApp {
         shared::table_definition::create_table(&client, &table, &def).await.unwrap();
         let now = Arc::new(Mutex::new(Utc::now()));
         let clock_now = now.clone();
-        let state = Arc::new(AppState::new(Store::new(client, table.clone()), test_config(&table), Arc::new(move || *clock_now.lock().unwrap())));
+        let state = Arc::new(AppState::new(
+            Store::new(client, table.clone()),
+            test_config(&table),
+            Arc::new(move || *clock_now.lock().unwrap()),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(shared::local_server::serve(state.clone(), listener));
@@ -47,7 +51,11 @@ impl SweepApp {
     /// Another container on the same table and clock (its own catalog cache).
     fn second_state(&self) -> AppState {
         let now = self.now.clone();
-        AppState::new(self.app.state.store.clone(), self.app.state.config.clone(), Arc::new(move || *now.lock().unwrap()))
+        AppState::new(
+            self.app.state.store.clone(),
+            self.app.state.config.clone(),
+            Arc::new(move || *now.lock().unwrap()),
+        )
     }
 
     async fn sweep(&self) -> SweepSummary {
@@ -65,8 +73,12 @@ impl SweepApp {
 
     /// Outbox event payloads about one customer, oldest first.
     async fn events_of(&self, customer: u64) -> Vec<Value> {
-        let mut events: Vec<Value> =
-            self.entities("EVENT").await.iter().map(|e| serde_json::from_str::<Value>(e["payload"].as_s().unwrap()).unwrap()).collect();
+        let mut events: Vec<Value> = self
+            .entities("EVENT")
+            .await
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(e["payload"].as_s().unwrap()).unwrap())
+            .collect();
         let customer = customer.to_string();
         events.retain(|e| e["refId"].as_str() == Some(customer.as_str()));
         events.sort_by_key(|e| e["eventId"].as_str().unwrap().to_string());
@@ -85,7 +97,11 @@ async fn linkage(state: &AppState, org: u64, customer: u64) -> Item {
 }
 
 async fn linkage_in(state: &AppState, org: u64, customer: u64, program: &str) -> Item {
-    stored(state, org, customer, "LINK#").await.into_iter().find(|l| l["partnerProgramName"].as_s().unwrap() == program).unwrap()
+    stored(state, org, customer, "LINK#")
+        .await
+        .into_iter()
+        .find(|l| l["partnerProgramName"].as_s().unwrap() == program)
+        .unwrap()
 }
 
 async fn activity_types(state: &AppState, org: u64, customer: u64) -> Vec<String> {
@@ -146,13 +162,22 @@ async fn each_on_tier_expiry_action_is_applied_when_the_tier_expires() {
     assert_eq!((summary.changed, summary.skipped, summary.failed), (4, 0, 0), "{summary:?}");
     assert_eq!(
         actions(&summary),
-        vec![("DELINK".into(), 1), ("DOWNGRADE_ONE_TIER".into(), 1), ("DOWNGRADE_TO_LOWEST_TIER".into(), 1), ("EXPIRE_TIER".into(), 1)]
+        vec![
+            ("DELINK".into(), 1),
+            ("DOWNGRADE_ONE_TIER".into(), 1),
+            ("DOWNGRADE_TO_LOWEST_TIER".into(), 1),
+            ("EXPIRE_TIER".into(), 1)
+        ]
     );
     assert_eq!(summary.stopped_by, StopReason::Completed);
     assert!(!summary.backlog_remaining);
     for ((program, _, status, tier, linked, activity, event), (id, mobile)) in cases.iter().zip(&customers) {
         let l = linkage(&t.app.state, f.org.org_id, *id).await;
-        assert_eq!((s(&l, "status"), s(&l, "tierName"), s(&l, "linked"), s(&l, "version")), (status.to_string(), tier.to_string(), linked.to_string(), "2".into()), "{program}");
+        assert_eq!(
+            (s(&l, "status"), s(&l, "tierName"), s(&l, "linked"), s(&l, "version")),
+            (status.to_string(), tier.to_string(), linked.to_string(), "2".into()),
+            "{program}"
+        );
         assert!(!l.contains_key("DUE_PK"), "{program}: still in the due index");
         assert_eq!(s(&l, "lastActivity"), *activity);
         assert_eq!(activity_types(&t.app.state, f.org.org_id, *id).await, vec!["ENROLLMENT", activity], "{program}");
@@ -160,13 +185,27 @@ async fn each_on_tier_expiry_action_is_applied_when_the_tier_expires() {
         let names: Vec<&str> = events.iter().map(|e| e["eventName"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["partnerProgramLinked", event], "{program}");
         let details = &events[1]["data"]["customerPartnerProgramDetails"];
-        assert_eq!((details["status"].as_str().unwrap(), details["partnerTierName"].as_str().unwrap()), (*status, *tier), "{program}");
+        assert_eq!(
+            (details["status"].as_str().unwrap(), details["partnerTierName"].as_str().unwrap()),
+            (*status, *tier),
+            "{program}"
+        );
         assert_eq!(events[1]["data"]["updateType"], cases.iter().find(|c| c.0 == *program).unwrap().1);
         if !linked {
             let read = f.org.linked_programs("mobile", mobile).await;
             assert_eq!(read.body["linkedPartnerPrograms"], json!([]), "{program}");
             // The delinked membership id is free again, as after a delink through the API.
-            let claim = t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, s(&l, "partnerProgramId").parse().unwrap(), "M-3")).await.unwrap();
+            let claim = t
+                .app
+                .state
+                .store
+                .get::<Value>(&shared::keys::membership_id(
+                    f.org.org_id,
+                    s(&l, "partnerProgramId").parse().unwrap(),
+                    "M-3",
+                ))
+                .await
+                .unwrap();
             assert!(claim.is_none(), "membership id still claimed");
         }
     }
@@ -180,7 +219,13 @@ async fn grace_period_comes_first_and_the_action_applies_when_grace_ends() {
     let f = fixture(&t.app).await;
     f.org.partner_program("GraceMiles", external(f.rewards, "DOWNGRADE_ONE_TIER", 3)).await;
     let id = f.enrolled("919800000201").await;
-    link(&f, "919800000201", "GraceMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+    link(
+        &f,
+        "919800000201",
+        "GraceMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))}),
+    )
+    .await;
 
     t.advance(Duration::days(2));
     let summary = t.sweep().await;
@@ -202,8 +247,12 @@ async fn grace_period_comes_first_and_the_action_applies_when_grace_ends() {
     assert_eq!((s(&l, "status"), s(&l, "tierName"), s(&l, "version")), ("ACTIVE".into(), "Silver".into(), "3".into()));
     assert!(!l.contains_key("DUE_PK"));
     assert!(!l.contains_key("graceEndsAt"));
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["ENROLLMENT", "TIER_GRACE_STARTED", "DOWNGRADE"]);
-    let names: Vec<String> = t.events_of(id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, id).await,
+        vec!["ENROLLMENT", "TIER_GRACE_STARTED", "DOWNGRADE"]
+    );
+    let names: Vec<String> =
+        t.events_of(id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec!["partnerProgramLinked", "partnerProgramUpdated", "partnerProgramTierExpired"]);
 }
 
@@ -221,13 +270,23 @@ async fn supplementary_membership_end_unlinks_with_its_activity_and_event() {
     let l = linkage(&t.app.state, f.org.org_id, id).await;
     assert_eq!((s(&l, "status"), s(&l, "linked")), ("EXPIRED".into(), "false".into()));
     assert!(!l.contains_key("DUE_PK"));
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"]);
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, id).await,
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"]
+    );
     let events = t.events_of(id).await;
     assert_eq!(events[1]["eventName"], "supplementaryMembershipExpired");
     assert_eq!(events[1]["data"]["customerPartnerProgramDetails"]["linked"], false);
     assert_eq!(events[1]["data"]["customerIdentifiers"], json!({"customerId": id}));
     let pp = s(&l, "partnerProgramId").parse().unwrap();
-    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-1")).await.unwrap().is_none());
+    assert!(t
+        .app
+        .state
+        .store
+        .get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-1"))
+        .await
+        .unwrap()
+        .is_none());
     // Linking again works, as after a delink.
     link(&f, "919800000301", "FlexiPass", json!({})).await;
 }
@@ -260,12 +319,16 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
     // One member is already in the backup program: it keeps that membership.
     link(&f, "919800000401", "BackupPass", json!({})).await;
 
-    let expiry: DateTime<Utc> = iso(t.now() + Duration::days(2)).parse::<DateTime<chrono::FixedOffset>>().unwrap().with_timezone(&Utc);
+    let expiry: DateTime<Utc> =
+        iso(t.now() + Duration::days(2)).parse::<DateTime<chrono::FixedOffset>>().unwrap().with_timezone(&Utc);
     t.advance(Duration::days(3));
     let summary = t.sweep().await;
     assert_eq!(summary.programs_expired, 1, "{summary:?}");
     assert_eq!(summary.changed, 2, "{summary:?}");
-    assert_eq!(actions(&summary), vec![("BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".into(), 1), ("PARTNER_PROGRAM_EARLY_EXPIRY".into(), 2)]);
+    assert_eq!(
+        actions(&summary),
+        vec![("BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".into(), 1), ("PARTNER_PROGRAM_EARLY_EXPIRY".into(), 2)]
+    );
     for (i, id) in members.iter().enumerate() {
         let old = linkage_in(&t.app.state, f.org.org_id, *id, "ShortMiles").await;
         let history = activity_types(&t.app.state, f.org.org_id, *id).await;
@@ -273,13 +336,21 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
             0 => {
                 assert_eq!((s(&old, "status"), s(&old, "linked")), ("EXPIRED".into(), "false".into()));
                 let backup = linkage_in(&t.app.state, f.org.org_id, *id, "BackupPass").await;
-                assert_eq!((s(&backup, "status"), s(&backup, "linked"), s(&backup, "version")), ("ACTIVE".into(), "true".into(), "1".into()));
+                assert_eq!(
+                    (s(&backup, "status"), s(&backup, "linked"), s(&backup, "version")),
+                    ("ACTIVE".into(), "true".into(), "1".into())
+                );
                 let end: DateTime<Utc> = s(&backup, "membershipEndDate").parse().unwrap();
-                assert_eq!(end, expiry + Duration::days(60), "a fresh period from the program's expiry, not from the sweep's run");
+                assert_eq!(
+                    end,
+                    expiry + Duration::days(60),
+                    "a fresh period from the program's expiry, not from the sweep's run"
+                );
                 assert!(backup.contains_key("DUE_PK"), "the backup membership's end is due in its turn");
                 assert_eq!(history.iter().filter(|h| *h == "PARTNER_PROGRAM_EARLY_EXPIRY").count(), 1);
                 assert_eq!(history.iter().filter(|h| *h == "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").count(), 1);
-                let names: Vec<String> = t.events_of(*id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
+                let names: Vec<String> =
+                    t.events_of(*id).await.iter().map(|e| e["eventName"].as_str().unwrap().to_string()).collect();
                 assert_eq!(names, vec!["partnerProgramLinked", "partnerProgramDelinked", "partnerProgramLinked"]);
             }
             1 => {
@@ -295,7 +366,14 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
             }
         }
     }
-    let program = t.app.state.store.get::<Value>(&shared::keys::partner_program(f.org.org_id, "ShortMiles")).await.unwrap().unwrap();
+    let program = t
+        .app
+        .state
+        .store
+        .get::<Value>(&shared::keys::partner_program(f.org.org_id, "ShortMiles"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(program.get("DUE_PK").is_none(), "the expired program left the due index");
     let again = t.sweep().await;
     assert_eq!((again.changed, again.programs_expired), (0, 0), "{again:?}");
@@ -309,24 +387,34 @@ async fn pending_memberships_and_relinks_start_on_their_date() {
     let pending = f.enrolled("919800000502").await;
     link(&f, "919800000501", "FlexiPass", json!({"partnerMembershipId": "FP-A"})).await;
     let start = t.now() + Duration::days(10);
-    link(&f, "919800000501", "FlexiPass", json!({"partnerMembershipId": "FP-B", "membershipStartDate": iso(start)})).await;
+    link(&f, "919800000501", "FlexiPass", json!({"partnerMembershipId": "FP-B", "membershipStartDate": iso(start)}))
+        .await;
     link(&f, "919800000502", "FlexiPass", json!({"membershipStartDate": iso(t.now() + Duration::days(5))})).await;
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "PENDING");
 
     t.advance(Duration::days(6));
     assert_eq!(actions(&t.sweep().await), vec![("PENDING_ACTIVATED".into(), 1)]);
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "ACTIVE");
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, pending).await,
+        vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]
+    );
 
     t.advance(Duration::days(5));
     let summary = t.sweep().await;
     assert_eq!(actions(&summary), vec![("RELINK_ACTIVATED".into(), 1)]);
     let l = linkage(&t.app.state, f.org.org_id, relinked).await;
-    assert_eq!((s(&l, "status"), s(&l, "linked"), s(&l, "partnerMembershipId")), ("ACTIVE".into(), "true".into(), "FP-B".into()));
+    assert_eq!(
+        (s(&l, "status"), s(&l, "linked"), s(&l, "partnerMembershipId")),
+        ("ACTIVE".into(), "true".into(), "FP-B".into())
+    );
     assert!(!l.contains_key("pendingRelink"));
     let start_read: DateTime<Utc> = s(&l, "membershipStartDate").parse().unwrap();
     let end_read: DateTime<Utc> = s(&l, "membershipEndDate").parse().unwrap();
-    assert_eq!((start_read.timestamp(), end_read.timestamp()), (start.timestamp(), (start + Duration::days(30)).timestamp()));
+    assert_eq!(
+        (start_read.timestamp(), end_read.timestamp()),
+        (start.timestamp(), (start + Duration::days(30)).timestamp())
+    );
     assert_eq!(
         activity_types(&t.app.state, f.org.org_id, relinked).await,
         vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]
@@ -335,8 +423,18 @@ async fn pending_memberships_and_relinks_start_on_their_date() {
     assert_eq!(events.last().unwrap()["eventName"], "partnerProgramLinked");
     assert_eq!(events.last().unwrap()["data"]["updateType"], "RELINK_ACTIVATED");
     let pp = s(&l, "partnerProgramId").parse().unwrap();
-    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-A")).await.unwrap().is_none(), "the old id is freed");
-    assert!(t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-B")).await.unwrap().is_some());
+    assert!(
+        t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-A")).await.unwrap().is_none(),
+        "the old id is freed"
+    );
+    assert!(t
+        .app
+        .state
+        .store
+        .get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-B"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]
@@ -344,7 +442,13 @@ async fn a_renewal_between_found_due_and_changed_wins() {
     let t = SweepApp::start().await;
     let f = fixture(&t.app).await;
     let id = f.enrolled("919800000601").await;
-    link(&f, "919800000601", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+    link(
+        &f,
+        "919800000601",
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))}),
+    )
+    .await;
     t.advance(Duration::days(2));
     let renewed_to = t.now() + Duration::days(365);
     let (base, api) = (f.org.base.clone(), f.org.api.clone());
@@ -358,7 +462,14 @@ async fn a_renewal_between_found_due_and_changed_wins() {
             *seen.lock().unwrap() += 1;
             let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000601"}, "partnerProgramUpdates": [
                 {"partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": iso(renewed_to)}}]}]});
-            let r = request(&base, "POST", "/v2/partnerProgram/customerPartnerProgramUpdate", &[("authorization", api.as_str()), ("content-type", "application/json")], body.to_string().into_bytes()).await;
+            let r = request(
+                &base,
+                "POST",
+                "/v2/partnerProgram/customerPartnerProgramUpdate",
+                &[("authorization", api.as_str()), ("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await;
             assert_eq!(r.status, 200, "{}", r.text);
         })
     });
@@ -369,7 +480,10 @@ async fn a_renewal_between_found_due_and_changed_wins() {
     assert_eq!((s(&l, "status"), s(&l, "version")), ("ACTIVE".into(), "2".into()));
     let expiry: DateTime<Utc> = s(&l, "tierExpiryDate").parse().unwrap();
     assert_eq!(expiry.timestamp(), renewed_to.timestamp());
-    assert!(s(&l, "DUE_PK").starts_with(&format!("DUE#{}#", renewed_to.format("%Y-%m-%d"))), "moved to its new due date");
+    assert!(
+        s(&l, "DUE_PK").starts_with(&format!("DUE#{}#", renewed_to.format("%Y-%m-%d"))),
+        "moved to its new due date"
+    );
     assert_eq!(activity_types(&t.app.state, f.org.org_id, id).await, vec!["ENROLLMENT", "RENEW"]);
     // The next run finds nothing due: the renewal stands.
     assert_eq!(t.sweep().await.changed, 0);
@@ -380,7 +494,16 @@ async fn seed_due(t: &SweepApp, f: &Fixture, first_customer: u64, n: u64) {
     let program = t.app.state.catalog(f.org.org_id).await.unwrap().partner_program("SkyMiles").unwrap().clone();
     let now = t.now();
     let linkages = (first_customer..first_customer + n)
-        .map(|c| shared::sweep_seed::external_linkage(f.org.org_id, c, &program, now - Duration::seconds(1 + (c % 3600) as i64), now).unwrap())
+        .map(|c| {
+            shared::sweep_seed::external_linkage(
+                f.org.org_id,
+                c,
+                &program,
+                now - Duration::seconds(1 + (c % 3600) as i64),
+                now,
+            )
+            .unwrap()
+        })
         .collect();
     assert_eq!(shared::sweep_seed::write_linkages(&t.app.state, linkages, 16).await.unwrap(), n);
 }
@@ -398,7 +521,9 @@ async fn assert_expired_once(t: &SweepApp, n: usize) {
     assert!(per_customer.values().all(|c| *c == 1));
     assert_eq!(t.entities("EVENT").await.len(), n, "one event per change");
     let linkages = t.entities("LINKAGE").await;
-    assert!(linkages.iter().all(|l| s(l, "status") == "TIER_EXPIRED" && s(l, "version") == "2" && !l.contains_key("DUE_PK")));
+    assert!(linkages
+        .iter()
+        .all(|l| s(l, "status") == "TIER_EXPIRED" && s(l, "version") == "2" && !l.contains_key("DUE_PK")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -436,7 +561,10 @@ async fn a_sweep_stopped_part_way_finishes_on_the_next_run_without_duplicates() 
     let first = t.sweep_with(SweepOptions { max_items: Some(150), ..Default::default() }).await;
     assert_eq!((first.changed, first.stopped_by, first.backlog_remaining), (150, StopReason::MaxItems, true));
     let state = t.app.state.clone();
-    let killed = tokio::spawn(async move { expiry_sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await });
+    let killed =
+        tokio::spawn(
+            async move { expiry_sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await },
+        );
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     killed.abort();
     let _ = killed.await;
@@ -472,13 +600,31 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     let graced = f.enrolled("919800000801").await;
     let expiring = f.enrolled("919800000802").await;
     let supplementary = f.enrolled("919800000803").await;
-    link(&f, "919800000801", "GraceMiles", json!({"partnerTierName": "Platinum", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
-    link(&f, "919800000802", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(2))})).await;
+    link(
+        &f,
+        "919800000801",
+        "GraceMiles",
+        json!({"partnerTierName": "Platinum", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))}),
+    )
+    .await;
+    link(
+        &f,
+        "919800000802",
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(2))}),
+    )
+    .await;
     link(&f, "919800000803", "FlexiPass", json!({})).await;
     // Another org's due work never shows.
     let other = fixture(&t.app).await;
     other.enrolled("919800000899").await;
-    link(&other, "919800000899", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+    link(
+        &other,
+        "919800000899",
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))}),
+    )
+    .await;
 
     let until = iso(t.now() + Duration::days(5));
     let path = format!("/v2/partnerProgram/expiryPreview?until={}", until.replace('+', "%2B"));
@@ -494,7 +640,10 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     assert_eq!((g["resultingStatus"].as_str(), g["resultingTierName"].as_str()), (Some("ACTIVE"), Some("Silver")));
     assert_eq!(by_customer(expiring)["actions"][0]["action"], "EXPIRE_TIER");
     assert_eq!(by_customer(supplementary), Value::Null, "its membership ends after until");
-    assert_eq!(r.body["summary"]["actions"], json!({"DOWNGRADE_TO_LOWEST_TIER": 1, "EXPIRE_TIER": 1, "TIER_GRACE_STARTED": 1}));
+    assert_eq!(
+        r.body["summary"]["actions"],
+        json!({"DOWNGRADE_TO_LOWEST_TIER": 1, "EXPIRE_TIER": 1, "TIER_GRACE_STARTED": 1})
+    );
     // Nothing was done.
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, graced).await, "version"), "1");
 
@@ -609,7 +758,13 @@ async fn activity_date(t: &SweepApp, f: &Fixture, customer: u64, kind: &str) -> 
 /// The linkage as the read API shows it, in one program.
 async fn shown(f: &Fixture, mobile: &str, program: &str) -> Value {
     let r = f.org.linked_programs("mobile", mobile).await;
-    r.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == program).cloned().unwrap_or(Value::Null)
+    r.body["linkedPartnerPrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partnerProgramName"] == program)
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 /// Issue 13, feature 5: a membership starting later is scheduled at link time and started once by
@@ -639,9 +794,14 @@ async fn lifecycle_dates_are_the_moments_transitions_take_effect_as_the_preview_
     let start = at(&iso(t.now() + Duration::days(1)));
     let tier_expiry = at(&iso(t.now() + Duration::days(1) + Duration::hours(3)));
     link(&f, "919800000951", "FlexiPass", json!({"membershipStartDate": iso(start)})).await;
-    link(&f, "919800000952", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(tier_expiry)})).await;
+    link(&f, "919800000952", "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(tier_expiry)}))
+        .await;
     link(&f, "919800000953", "ShortMiles", json!({})).await;
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED"], "scheduled, not started");
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, pending).await,
+        vec!["MEMBERSHIP_START_SCHEDULED"],
+        "scheduled, not started"
+    );
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, pending).await, "status"), "PENDING");
 
     // The sweep runs days late.
@@ -655,22 +815,38 @@ async fn lifecycle_dates_are_the_moments_transitions_take_effect_as_the_preview_
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert_eq!(t.sweep().await.changed, 0, "a rerun changes nothing");
 
-    assert_eq!(activity_types(&t.app.state, f.org.org_id, pending).await, vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]);
-    assert_eq!(activity_date(&t, &f, pending, "SUPPLEMENTARY_MEMBERSHIP_STARTED").await, preview[&(pending.to_string(), "PENDING_ACTIVATED".to_string())]);
+    assert_eq!(
+        activity_types(&t.app.state, f.org.org_id, pending).await,
+        vec!["MEMBERSHIP_START_SCHEDULED", "SUPPLEMENTARY_MEMBERSHIP_STARTED"]
+    );
+    assert_eq!(
+        activity_date(&t, &f, pending, "SUPPLEMENTARY_MEMBERSHIP_STARTED").await,
+        preview[&(pending.to_string(), "PENDING_ACTIVATED".to_string())]
+    );
     let p = shown(&f, "919800000951", "FlexiPass").await;
     assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(start), "{p}");
     assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "SUPPLEMENTARY_MEMBERSHIP_STARTED");
 
-    assert_eq!(activity_date(&t, &f, tiered, "TIER_EXPIRED").await, preview[&(tiered.to_string(), "EXPIRE_TIER".to_string())]);
+    assert_eq!(
+        activity_date(&t, &f, tiered, "TIER_EXPIRED").await,
+        preview[&(tiered.to_string(), "EXPIRE_TIER".to_string())]
+    );
     let p = shown(&f, "919800000952", "SkyMiles").await;
     assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(tier_expiry), "{p}");
 
     assert_eq!(activity_date(&t, &f, migrated, "PARTNER_PROGRAM_EARLY_EXPIRY").await, expiry);
-    assert_eq!(activity_date(&t, &f, migrated, "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").await, preview[&("ShortMiles".to_string(), "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".to_string())]);
+    assert_eq!(
+        activity_date(&t, &f, migrated, "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED").await,
+        preview[&("ShortMiles".to_string(), "BACKUP_SUPPLEMENTARY_MEMBERSHIP_STARTED".to_string())]
+    );
     let old = linkage_in(&t.app.state, f.org.org_id, migrated, "ShortMiles").await;
     assert_eq!(at(&s(&old, "lastUpdated")), expiry);
     let p = shown(&f, "919800000953", "BackupPass").await;
-    assert_eq!(p["partnerProgramMembershipStartDate"], format_z(expiry), "the backup starts at the program's expiry: {p}");
+    assert_eq!(
+        p["partnerProgramMembershipStartDate"],
+        format_z(expiry),
+        "the backup starts at the program's expiry: {p}"
+    );
     assert_eq!(p["partnerProgramMembershipEndDate"], format_z(expiry + Duration::days(60)), "{p}");
     assert_eq!(p["partnerProgramMembershipLastUpdatedDate"], format_z(expiry), "{p}");
 }
@@ -684,8 +860,12 @@ async fn update(org: &TestOrg, mobile: &str, program: &str, update_type: &str, d
     if let Some(d) = details {
         entry["updateDetails"] = d;
     }
-    org.post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", json!({"customersPartnerUpdates": [{"customer": {"mobile": mobile}, "partnerProgramUpdates": [entry]}]}))
-        .await
+    org.post(
+        &org.api,
+        "/v2/partnerProgram/customerPartnerProgramUpdate",
+        json!({"customersPartnerUpdates": [{"customer": {"mobile": mobile}, "partnerProgramUpdates": [entry]}]}),
+    )
+    .await
 }
 
 fn update_status(r: &Resp) -> Value {
@@ -712,10 +892,20 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     let (explicit, swept) = (ids[0], ids[1]);
     let ok = |r: &Resp| assert_eq!(r.status, 200, "{}", r.text);
     ok(&org.link(link_body(json!({"mobile": "919722200001"}), "FlexiPass", json!({}))).await);
-    ok(&org.link(link_body(json!({"mobile": "919722200001"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2027-12-31"}))).await);
+    ok(&org
+        .link(link_body(
+            json!({"mobile": "919722200001"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2027-12-31"}),
+        ))
+        .await);
     ok(&org.link(link_body(json!({"mobile": "919722200002"}), "DayPass", json!({}))).await);
     let end_of = |item: &Item| at(&s(item, "membershipEndDate"));
-    assert_eq!(end_of(&linkage_in(&t.app.state, org.org_id, explicit, "FlexiPass").await), at("2027-04-09T14:00:00Z"), "30 local days: 10:00 EDT");
+    assert_eq!(
+        end_of(&linkage_in(&t.app.state, org.org_id, explicit, "FlexiPass").await),
+        at("2027-04-09T14:00:00Z"),
+        "30 local days: 10:00 EDT"
+    );
 
     // Refusals, each with its code and a detail.
     let r = update(&org, "919722200001", "SkyMiles", "PAUSE", Some(json!({"pauseEndDate": "2027-03-20"}))).await;
@@ -729,15 +919,26 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     assert_eq!(update_status(&r)["code"], 2001, "nothing to resume: {}", r.text);
     assert!(update_status(&r)["detail"].as_str().unwrap().contains("not paused"), "{}", r.text);
 
-    ok(&update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-31T00:00:00-04:00"}))).await);
-    ok(&update(&org, "919722200002", "DayPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-16T10:00:00-04:00"}))).await);
+    ok(&update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-31T00:00:00-04:00"})))
+        .await);
+    ok(&update(&org, "919722200002", "DayPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-16T10:00:00-04:00"})))
+        .await);
     let r = update(&org, "919722200001", "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2027-03-25"}))).await;
     assert_eq!(update_status(&r)["code"], 2001, "pausing twice: {}", r.text);
     assert!(update_status(&r)["detail"].as_str().unwrap().contains("already paused"), "{}", r.text);
     let shown = org.linked_programs("mobile", "919722200001").await;
-    let flexi = shown.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == "FlexiPass").unwrap().clone();
+    let flexi = shown.body["linkedPartnerPrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partnerProgramName"] == "FlexiPass")
+        .unwrap()
+        .clone();
     assert_eq!(flexi["status"], "PAUSED", "{flexi}");
-    assert_eq!(flexi["membershipPause"], json!({"pausedFrom": "2027-03-10T15:00:00Z", "pausedUntil": "2027-03-31T04:00:00Z"}));
+    assert_eq!(
+        flexi["membershipPause"],
+        json!({"pausedFrom": "2027-03-10T15:00:00Z", "pausedUntil": "2027-03-31T04:00:00Z"})
+    );
 
     // Past DayPass's own end: paused, it does not expire.
     t.advance(Duration::days(2));
@@ -748,9 +949,17 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     *t.now.lock().unwrap() = at("2027-03-17T14:00:00Z");
     ok(&update(&org, "919722200001", "FlexiPass", "RESUME", None).await);
     let l = linkage_in(&t.app.state, org.org_id, explicit, "FlexiPass").await;
-    assert_eq!((s(&l, "status"), end_of(&l)), ("ACTIVE".into(), at("2027-04-16T14:00:00Z")), "moved by exactly 7 local days");
     assert_eq!(
-        activity_types(&t.app.state, org.org_id, explicit).await.into_iter().filter(|a| a != "ENROLLMENT").collect::<Vec<_>>(),
+        (s(&l, "status"), end_of(&l)),
+        ("ACTIVE".into(), at("2027-04-16T14:00:00Z")),
+        "moved by exactly 7 local days"
+    );
+    assert_eq!(
+        activity_types(&t.app.state, org.org_id, explicit)
+            .await
+            .into_iter()
+            .filter(|a| a != "ENROLLMENT")
+            .collect::<Vec<_>>(),
         vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_PAUSED", "MEMBERSHIP_RESUMED"]
     );
     let r = update(&org, "919722200001", "FlexiPass", "RESUME", None).await;
@@ -759,10 +968,19 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     // DayPass's window ended at 10:00 EDT on the 16th: the sweep resumed it then (6 local days
     // paused), and its moved end (10:00 EDT on the 17th) is due at once.
     let summary = t.sweep().await;
-    assert_eq!(actions(&summary), vec![("MEMBERSHIP_RESUMED".into(), 1), ("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)], "{summary:?}");
+    assert_eq!(
+        actions(&summary),
+        vec![("MEMBERSHIP_RESUMED".into(), 1), ("SUPPLEMENTARY_MEMBERSHIP_EXPIRED".into(), 1)],
+        "{summary:?}"
+    );
     assert_eq!(
         activity_types(&t.app.state, org.org_id, swept).await,
-        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_PAUSED", "MEMBERSHIP_RESUMED", "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"]
+        vec![
+            "SUPPLEMENTARY_MEMBERSHIP_STARTED",
+            "MEMBERSHIP_PAUSED",
+            "MEMBERSHIP_RESUMED",
+            "SUPPLEMENTARY_MEMBERSHIP_EXPIRED"
+        ]
     );
     let l = linkage_in(&t.app.state, org.org_id, swept, "DayPass").await;
     assert_eq!(end_of(&l), at("2027-03-17T14:00:00Z"));
@@ -770,7 +988,12 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     let dated = |kind: &str| at(&s(hist.iter().find(|h| s(h, "activityType") == kind).unwrap(), "activityDate"));
     assert_eq!(dated("MEMBERSHIP_RESUMED"), at("2027-03-16T14:00:00Z"), "resumed when the window ended");
     assert_eq!(dated("SUPPLEMENTARY_MEMBERSHIP_EXPIRED"), at("2027-03-17T14:00:00Z"));
-    let names: Vec<String> = t.events_of(swept).await.iter().map(|e| format!("{}/{}", e["eventName"].as_str().unwrap(), e["data"]["updateType"].as_str().unwrap_or(""))).collect();
+    let names: Vec<String> = t
+        .events_of(swept)
+        .await
+        .iter()
+        .map(|e| format!("{}/{}", e["eventName"].as_str().unwrap(), e["data"]["updateType"].as_str().unwrap_or("")))
+        .collect();
     assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_PAUSED".to_string()), "{names:?}");
     assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_RESUMED".to_string()), "{names:?}");
 }
@@ -794,7 +1017,12 @@ async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_
     let guard = t.app.state.store.subscription(f.org.org_id, id).await.unwrap();
     assert_eq!(guard.map(|g| g.partner_program_name).as_deref(), Some("FlexiPass"), "kept for the pending relink");
     let r = f.org.link(link_body(json!({"mobile": "919800000961"}), "DayPass", json!({}))).await;
-    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 2001, "{}", r.text);
+    assert_eq!(
+        first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"],
+        2001,
+        "{}",
+        r.text
+    );
 
     let r = f
         .org

@@ -52,7 +52,15 @@ impl Schedule {
         use Fault::*;
         Schedule {
             rate,
-            kinds: vec![Delay, Reset, Http500, Throttling, ProvisionedThroughputExceeded, InternalServerError, TransactionConflict],
+            kinds: vec![
+                Delay,
+                Reset,
+                Http500,
+                Throttling,
+                ProvisionedThroughputExceeded,
+                InternalServerError,
+                TransactionConflict,
+            ],
             seed,
             targets: vec![],
         }
@@ -99,7 +107,8 @@ impl FaultProxy {
                         let p = p.clone();
                         async move { p.handle(req).await }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ =
+                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
             }
         });
@@ -183,15 +192,24 @@ impl FaultProxy {
         }
     }
 
-    async fn forward(&self, parts: http::request::Parts, body: Bytes) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
+    async fn forward(
+        &self,
+        parts: http::request::Parts,
+        body: Bytes,
+    ) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
         let stream = tokio::net::TcpStream::connect(&self.upstream).await?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
         tokio::spawn(conn);
-        let mut b = hyper::Request::builder().method(parts.method).uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+        let mut b =
+            hyper::Request::builder().method(parts.method).uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
         for (k, v) in &parts.headers {
             b = b.header(k, v);
         }
-        let resp = sender.send_request(b.body(Full::new(body)).map_err(std::io::Error::other)?).await.map_err(std::io::Error::other)?;
+        let resp = sender
+            .send_request(b.body(Full::new(body)).map_err(std::io::Error::other)?)
+            .await
+            .map_err(std::io::Error::other)?;
         let (rparts, rbody) = resp.into_parts();
         let bytes = rbody.collect().await.map_err(std::io::Error::other)?.to_bytes();
         Ok(hyper::Response::from_parts(rparts, Full::new(bytes)))
@@ -208,16 +226,22 @@ fn fault_response(kind: Fault, request: &Bytes) -> Result<hyper::Response<Full<B
             .body(Full::new(Bytes::from(body)))
             .unwrap())
     };
-    let typed = |t: &str, msg: &str| format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{t}","message":"{msg}"}}"#);
+    let typed =
+        |t: &str, msg: &str| format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{t}","message":"{msg}"}}"#);
     match kind {
         Fault::Delay => unreachable!("a delay forwards the request"),
         // An error from the service closes the connection without an answer.
         Fault::Reset => Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault proxy: reset")),
         Fault::Http500 => json(500, String::new()),
-        Fault::Throttling => json(400, typed("ThrottlingException", "Rate of requests exceeds the allowed throughput.")),
+        Fault::Throttling => {
+            json(400, typed("ThrottlingException", "Rate of requests exceeds the allowed throughput."))
+        }
         Fault::ProvisionedThroughputExceeded => json(
             400,
-            typed("ProvisionedThroughputExceededException", "The level of configured provisioned throughput for the table was exceeded."),
+            typed(
+                "ProvisionedThroughputExceededException",
+                "The level of configured provisioned throughput for the table was exceeded.",
+            ),
         ),
         Fault::InternalServerError => json(500, typed("InternalServerError", "Internal server error")),
         Fault::TransactionConflict => {

@@ -241,7 +241,8 @@ async fn client(ctx: Arc<Ctx>, c: usize) -> Vec<ItemResult> {
             60..=87 => Kind::Benefits,
             _ => Kind::Delink,
         };
-        let programs: Vec<&'static str> = if rng.random_bool(0.25) { PROGRAMS.to_vec() } else { vec![PROGRAMS[rng.random_range(0..2)]] };
+        let programs: Vec<&'static str> =
+            if rng.random_bool(0.25) { PROGRAMS.to_vec() } else { vec![PROGRAMS[rng.random_range(0..2)]] };
         let keyed = rng.random_bool(0.65);
         let items = programs
             .into_iter()
@@ -291,7 +292,13 @@ struct Stored {
 }
 
 /// Checks the stored state of every linkage of the workload's customers; returns the violations.
-async fn check_storage(app: &TestApp, org: u64, customer_ids: &[u64], program_ids: &HashMap<u64, &'static str>, stored: &mut Stored) -> Vec<String> {
+async fn check_storage(
+    app: &TestApp,
+    org: u64,
+    customer_ids: &[u64],
+    program_ids: &HashMap<u64, &'static str>,
+    stored: &mut Stored,
+) -> Vec<String> {
     let mut violations = Vec::new();
     let mut events: HashMap<(u64, u64), u64> = HashMap::new();
     for e in scan_entities(&app.state, "EVENT", Some(org)).await {
@@ -300,7 +307,8 @@ async fn check_storage(app: &TestApp, org: u64, customer_ids: &[u64], program_id
         *events.entry((customer, payload["data"]["partnerProgramId"].as_u64().unwrap())).or_default() += 1;
     }
     for (ci, &cid) in customer_ids.iter().enumerate() {
-        let linkages: Vec<LinkageRecord> = stored_items(app, org, cid, "LINK#").await.into_iter().map(|i| from_item(i).unwrap()).collect();
+        let linkages: Vec<LinkageRecord> =
+            stored_items(app, org, cid, "LINK#").await.into_iter().map(|i| from_item(i).unwrap()).collect();
         let mut activities: HashMap<u64, Vec<shared::model::Activity>> = HashMap::new();
         for i in stored_items(app, org, cid, "HIST#").await {
             let a = from_item::<ActivityRecord>(i).unwrap().activity;
@@ -324,12 +332,18 @@ async fn check_storage(app: &TestApp, org: u64, customer_ids: &[u64], program_id
             let mut previous: Option<LinkState> = None;
             for a in acts.iter().filter(|a| !a.activity_type.is_benefit()) {
                 if a.from != previous {
-                    violations.push(format!("{here}: {:?} at version {}: from {:?}, the record before ended at {previous:?}", a.activity_type, a.version, a.from));
+                    violations.push(format!(
+                        "{here}: {:?} at version {}: from {:?}, the record before ended at {previous:?}",
+                        a.activity_type, a.version, a.from
+                    ));
                 }
                 previous = a.to.clone();
             }
             if previous.as_ref() != Some(&LinkState::of(&l)) {
-                violations.push(format!("{here}: the newest linking record ends at {previous:?}, the linkage is {:?}", LinkState::of(&l)));
+                violations.push(format!(
+                    "{here}: the newest linking record ends at {previous:?}, the linkage is {:?}",
+                    LinkState::of(&l)
+                ));
             }
             // Counters: the cycle begins at a link or a RENEW; the quota holds after every record.
             let mut cycle: BTreeMap<String, u64> = BTreeMap::new();
@@ -337,21 +351,31 @@ async fn check_storage(app: &TestApp, org: u64, customer_ids: &[u64], program_id
                 match a.activity_type {
                     ActivityType::Enrollment | ActivityType::Renew => cycle.clear(),
                     ActivityType::Benefitsavailed => {
-                        for b in a.benefit_details.as_ref().and_then(|d| d["benefits"].as_array()).into_iter().flatten() {
-                            *cycle.entry(b["name"].as_str().unwrap().to_string()).or_default() += b["count"].as_u64().unwrap();
+                        for b in a.benefit_details.as_ref().and_then(|d| d["benefits"].as_array()).into_iter().flatten()
+                        {
+                            *cycle.entry(b["name"].as_str().unwrap().to_string()).or_default() +=
+                                b["count"].as_u64().unwrap();
                         }
                         if cycle.get("LoungeAccess").copied().unwrap_or(0) > LOUNGE_QUOTA {
-                            violations.push(format!("{here}: LoungeAccess at {} in a cycle after version {}", cycle["LoungeAccess"], a.version));
+                            violations.push(format!(
+                                "{here}: LoungeAccess at {} in a cycle after version {}",
+                                cycle["LoungeAccess"], a.version
+                            ));
                         }
                     }
                     _ => {}
                 }
                 let tag = match a.activity_type {
                     ActivityType::Enrollment
-                    | ActivityType::Upgrade | ActivityType::Downgrade | ActivityType::Update | ActivityType::Renew => {
+                    | ActivityType::Upgrade
+                    | ActivityType::Downgrade
+                    | ActivityType::Update
+                    | ActivityType::Renew => {
                         a.to.as_ref().and_then(|t| t.tier_expiry_date).map(|t| t.timestamp().to_string())
                     }
-                    ActivityType::Benefitsavailed => a.benefit_details.as_ref().and_then(|d| d["billNumber"].as_str()).map(str::to_string),
+                    ActivityType::Benefitsavailed => {
+                        a.benefit_details.as_ref().and_then(|d| d["billNumber"].as_str()).map(str::to_string)
+                    }
                     ActivityType::Delink => {
                         *stored.delinks.entry((ci, program)).or_default() += 1;
                         None
@@ -385,7 +409,12 @@ async fn check_storage(app: &TestApp, org: u64, customer_ids: &[u64], program_id
     violations
 }
 
-async fn stored_items(app: &TestApp, org: u64, customer: u64, prefix: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+async fn stored_items(
+    app: &TestApp,
+    org: u64,
+    customer: u64,
+    prefix: &str,
+) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     stored(&app.state, org, customer, prefix).await
 }
 
@@ -407,13 +436,22 @@ fn check_outcomes(results: &[ItemResult], stored: &Stored, fixture_tags: &[Strin
         }
         asked.insert(&i.tag, ());
         let found = stored.tags.get(&i.tag).copied().unwrap_or(0);
-        let what = format!("{:?} {} customer {} {} ({})", i.kind, i.tag, i.customer, i.program, if r.keyed { "keyed" } else { "no key" });
+        let what = format!(
+            "{:?} {} customer {} {} ({})",
+            i.kind,
+            i.tag,
+            i.customer,
+            i.program,
+            if r.keyed { "keyed" } else { "no key" }
+        );
         if found > 1 {
             violations.push(format!("{what}: applied {found} times"));
         }
         match r.outcome {
             Outcome::Applied if found == 0 => violations.push(format!("{what}: reported applied, not stored")),
-            Outcome::Failed(code) if found > 0 => violations.push(format!("{what}: reported failed ({code}), but applied")),
+            Outcome::Failed(code) if found > 0 => {
+                violations.push(format!("{what}: reported failed ({code}), but applied"))
+            }
             _ => {}
         }
     }
@@ -426,7 +464,10 @@ fn check_outcomes(results: &[ItemResult], stored: &Stored, fixture_tags: &[Strin
         let (applied, unknown) = delinks.get(at).copied().unwrap_or_default();
         // The fixture's links are never delinked by it: every DELINK record is the workload's.
         if *stored_n < applied || *stored_n > applied + unknown {
-            violations.push(format!("customer {} {}: {stored_n} DELINK records, {applied} delinks reported applied, {unknown} unknown", at.0, at.1));
+            violations.push(format!(
+                "customer {} {}: {stored_n} DELINK records, {applied} delinks reported applied, {unknown} unknown",
+                at.0, at.1
+            ));
         }
     }
     for (at, (applied, _)) in &delinks {
@@ -438,7 +479,8 @@ fn check_outcomes(results: &[ItemResult], stored: &Stored, fixture_tags: &[Strin
 }
 
 async fn run_workload(rate: f64, seed: u64) {
-    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed, targets: vec![] }).await;
+    let proxy =
+        FaultProxy::start(&TestApp::dynamodb_url(), Schedule { rate: 0.0, kinds: vec![], seed, targets: vec![] }).await;
     let app = TestApp::start_through(&proxy).await;
     let f = fixture(&app).await;
     f.org.partner_program("AirPlus", skymiles(f.rewards)).await;
@@ -451,7 +493,14 @@ async fn run_workload(rate: f64, seed: u64) {
         for program in PROGRAMS {
             let mid = format!("F{seed}-{i}-{program}");
             let expiry = future_date(200);
-            let r = f.org.link(link_body(json!({"mobile": m}), program, json!({"partnerMembershipId": mid, "partnerTierName": "Gold", "partnerTierExpiryDate": expiry}))).await;
+            let r = f
+                .org
+                .link(link_body(
+                    json!({"mobile": m}),
+                    program,
+                    json!({"partnerMembershipId": mid, "partnerTierName": "Gold", "partnerTierExpiryDate": expiry}),
+                ))
+                .await;
             assert_eq!(r.status, 200, "{}", r.text);
             // A link is tagged by its tier expiry (linking records keep no membership id).
             fixture_tags.push(chrono::DateTime::parse_from_rfc3339(&expiry).unwrap().timestamp().to_string());
@@ -500,10 +549,18 @@ async fn run_workload(rate: f64, seed: u64) {
     let resolved = results.iter().filter(|r| r.was_unknown && r.outcome != Outcome::Unknown).count();
     let unknown_applied = results
         .iter()
-        .filter(|r| r.outcome == Outcome::Unknown && r.item.kind != Kind::Delink && stored.tags.contains_key(&r.item.tag))
+        .filter(|r| {
+            r.outcome == Outcome::Unknown && r.item.kind != Kind::Delink && stored.tags.contains_key(&r.item.tag)
+        })
         .count();
     println!("\n== mixed workload through the fault proxy: {:.0}% faults, seed {seed} ==", rate * 100.0);
-    println!("clients {CLIENTS}, operations {}, write items {}, HTTP requests {} (retries included), {:.1} s", CLIENTS * OPS_PER_CLIENT, results.len(), stats.requests, elapsed.as_secs_f64());
+    println!(
+        "clients {CLIENTS}, operations {}, write items {}, HTTP requests {} (retries included), {:.1} s",
+        CLIENTS * OPS_PER_CLIENT,
+        results.len(),
+        stats.requests,
+        elapsed.as_secs_f64()
+    );
     println!("DynamoDB requests forwarded {}, faults injected {}:", proxy.forwarded(), injected.values().sum::<u64>());
     for ((kind, when), n) in &injected {
         println!("  {:<32} {n:>5}", format!("{kind:?} {when:?}"));

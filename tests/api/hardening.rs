@@ -37,7 +37,8 @@ async fn benefit_counts_are_bounded_and_a_customers_history_never_fails() {
     let f = fixture(&app).await;
     let mobile = "919790000001";
     let id = linked_gold(&f, mobile, 30).await;
-    let avail = |count: Value| f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", priority_boarding(mobile, count));
+    let avail =
+        |count: Value| f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", priority_boarding(mobile, count));
     let huge = [avail(json!(9223372036854775808u64)).await, avail(json!(9223372036854775808u64)).await];
     let read = f.org.get(&f.org.api, &format!("{HISTORY}?identifierName=mobile&identifierValue={mobile}")).await;
     assert_eq!(read.status, 200, "history after two huge counts: {}", read.text);
@@ -88,7 +89,13 @@ async fn concurrent_mixed_updates_leave_the_history_in_commit_order() {
     let f = fixture(&app).await;
     let mobile = "919790000002";
     linked_gold(&f, mobile, 30).await;
-    let kinds = [("UPGRADE", "Platinum"), ("DOWNGRADE", "Silver"), ("UPDATE", "Gold"), ("UPDATE", "Platinum"), ("UPDATE", "Silver")];
+    let kinds = [
+        ("UPGRADE", "Platinum"),
+        ("DOWNGRADE", "Silver"),
+        ("UPDATE", "Gold"),
+        ("UPDATE", "Platinum"),
+        ("UPDATE", "Silver"),
+    ];
     let bodies: Vec<Value> = (0..20)
         .map(|i| {
             let (kind, tier) = kinds[i % kinds.len()];
@@ -100,8 +107,17 @@ async fn concurrent_mixed_updates_leave_the_history_in_commit_order() {
             )
         })
         .collect();
-    futures::future::join_all(bodies.into_iter().map(|b| f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", b))).await;
-    let read = f.org.get(&f.org.api, &format!("{HISTORY}?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES&limit=100")).await;
+    futures::future::join_all(
+        bodies.into_iter().map(|b| f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", b)),
+    )
+    .await;
+    let read = f
+        .org
+        .get(
+            &f.org.api,
+            &format!("{HISTORY}?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES&limit=100"),
+        )
+        .await;
     assert_eq!(read.status, 200, "{}", read.text);
     let details = &read.body["data"][0]["partnerProgramDetails"];
     let records = read.body["data"][0]["customerActivityHistory"].as_array().unwrap().clone();
@@ -132,12 +148,20 @@ async fn path_and_query_parameters_are_decoded_strictly() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let admin = [("authorization", f.org.admin.as_str()), ("content-type", "application/json")];
-    let victim = json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "original"});
+    let victim =
+        json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "original"});
     f.org.partner_program("Victim", victim.clone()).await;
     let mut attack = victim.clone();
     attack["partnerProgramDescription"] = json!("replaced");
     for raw in ["Victim&x=1", "Bad%FF", "Bad%C0%AF", "Bad%00", "Bad%0A", "Bad%2", "Bad%zz"] {
-        let r = request(&app.base, "PUT", &format!("/v2/organization/partnerPrograms/{raw}"), &admin, attack.to_string().into_bytes()).await;
+        let r = request(
+            &app.base,
+            "PUT",
+            &format!("/v2/organization/partnerPrograms/{raw}"),
+            &admin,
+            attack.to_string().into_bytes(),
+        )
+        .await;
         assert_eq!(r.status, 400, "{raw}: {}", r.text);
         assert!(error_message(&r).contains("partnerProgramName"), "{raw}: {}", r.text);
     }
@@ -145,7 +169,14 @@ async fn path_and_query_parameters_are_decoded_strictly() {
     assert!(listing.text.contains("original") && !listing.text.contains("replaced"), "{}", listing.text);
     assert!(!listing.text.contains('\u{fffd}') && !listing.text.contains("\\u0000"), "{}", listing.text);
     // Percent-encoding is how a name carries such characters.
-    let r = request(&app.base, "PUT", "/v2/organization/partnerPrograms/Sky%20%26%20Sea", &admin, victim.to_string().into_bytes()).await;
+    let r = request(
+        &app.base,
+        "PUT",
+        "/v2/organization/partnerPrograms/Sky%20%26%20Sea",
+        &admin,
+        victim.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["partnerProgramName"], "Sky & Sea");
 
@@ -166,7 +197,13 @@ async fn path_and_query_parameters_are_decoded_strictly() {
         assert_eq!(r.status, 400, "{query}: {}", r.text);
         assert!(error_message(&r).contains(name), "{query}: {}", r.text);
     }
-    let r = f.org.get(&f.org.api, "/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue=%2B91%209790000003").await;
+    let r = f
+        .org
+        .get(
+            &f.org.api,
+            "/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue=%2B91%209790000003",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -177,7 +214,11 @@ async fn identifiers_too_long_for_a_key_are_client_errors_naming_the_field() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let long = "x".repeat(3000);
-    for (field, value) in [("externalId", json!(long)), ("email", json!(format!("{long}@example.com"))), ("mobile", json!("9".repeat(3000)))] {
+    for (field, value) in [
+        ("externalId", json!(long)),
+        ("email", json!(format!("{long}@example.com"))),
+        ("mobile", json!("9".repeat(3000))),
+    ] {
         let r = f.org.link(link_body(json!({ field: value }), "FlexiPass", json!({}))).await;
         assert_eq!(r.status, 201, "{field}: {}", r.text);
         let c = &r.body["linkCustomers"][0]["customer"]["status"];
@@ -193,7 +234,14 @@ async fn identifiers_too_long_for_a_key_are_client_errors_naming_the_field() {
         assert!(error_message(&r).contains("identifierValue"), "{path}: {}", r.text);
     }
     f.enrolled("919790000004").await;
-    let r = f.org.link(link_body(json!({"mobile": "919790000004"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerMembershipId": long}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919790000004"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerMembershipId": long}),
+        ))
+        .await;
     let s = link_status(&r);
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("partnerMembershipId"), "{s}");
@@ -208,12 +256,29 @@ async fn points_exchange_rates_out_of_range_are_400_naming_the_field() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     for rate in ["1e308", "-1", "1e-200", "123456789012345678901234567890123456789012"] {
-        let body = format!(r#"{{"programId": {}, "partnerProgramType": "EXTERNAL", "pointsExchangeRate": {rate}}}"#, f.rewards);
-        let r = request(&app.base, "PUT", "/v2/organization/partnerPrograms/Rated", &[("authorization", &f.org.admin), ("content-type", "application/json")], body.into_bytes()).await;
+        let body = format!(
+            r#"{{"programId": {}, "partnerProgramType": "EXTERNAL", "pointsExchangeRate": {rate}}}"#,
+            f.rewards
+        );
+        let r = request(
+            &app.base,
+            "PUT",
+            "/v2/organization/partnerPrograms/Rated",
+            &[("authorization", &f.org.admin), ("content-type", "application/json")],
+            body.into_bytes(),
+        )
+        .await;
         assert_eq!(r.status, 400, "{rate}: {}", r.text);
         assert!(error_message(&r).contains("pointsExchangeRate"), "{rate}: {}", r.text);
     }
-    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/Rated", json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "pointsExchangeRate": 0.25})).await;
+    let r = f
+        .org
+        .put(
+            &f.org.admin,
+            "/v2/organization/partnerPrograms/Rated",
+            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "pointsExchangeRate": 0.25}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["pointsExchangeRate"], json!(0.25));
 }
@@ -224,7 +289,11 @@ async fn trailing_garbage_after_the_json_body_is_400() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let h = [("authorization", f.org.admin.as_str()), ("content-type", "application/json")];
-    for body in [&br#"{"programName":"x"} garbage"#[..], br#"{"programName":"x"}{"programName":"y"}"#, br#"{"programName":"x"},"#] {
+    for body in [
+        &br#"{"programName":"x"} garbage"#[..],
+        br#"{"programName":"x"}{"programName":"y"}"#,
+        br#"{"programName":"x"},"#,
+    ] {
         let r = request(&app.base, "POST", "/v2/organization/programs", &h, body.to_vec()).await;
         assert_eq!(r.status, 400, "{}: {}", String::from_utf8_lossy(body), r.text);
     }
@@ -239,22 +308,61 @@ async fn dates_outside_years_1_to_9999_or_with_stray_whitespace_are_refused() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919790000005").await;
-    for raw in ["+99999-01-01", "0000-01-01", "2030-01-01\n", " 2030-01-01", "2030-01-01T10:00:00+05:30 ", "9999-12-31T23:59:59-05:00", "10000-01-01"] {
-        let r = f.org.link(link_body(json!({"mobile": "919790000005"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": raw}))).await;
+    for raw in [
+        "+99999-01-01",
+        "0000-01-01",
+        "2030-01-01\n",
+        " 2030-01-01",
+        "2030-01-01T10:00:00+05:30 ",
+        "9999-12-31T23:59:59-05:00",
+        "10000-01-01",
+    ] {
+        let r = f
+            .org
+            .link(link_body(
+                json!({"mobile": "919790000005"}),
+                "SkyMiles",
+                json!({"partnerTierName": "Gold", "partnerTierExpiryDate": raw}),
+            ))
+            .await;
         let s = link_status(&r);
         assert_code(&s, 2001, M2001);
         assert!(detail(&s).contains("partnerTierExpiryDate"), "{raw:?}: {s}");
     }
     // The latest date there is works, and what is derived from it never prints a fifth digit.
-    let r = f.org.link(link_body(json!({"mobile": "919790000005"}), "FlexiPass", json!({"membershipStartDate": "9999-12-20T00:00:00Z"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919790000005"}),
+            "FlexiPass",
+            json!({"membershipStartDate": "9999-12-20T00:00:00Z"}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = f.org.link(link_body(json!({"mobile": "919790000005"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "9999-12-31"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919790000005"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "9999-12-31"}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919790000005").await;
     assert!(!read.text.contains("+10000") && !read.text.contains("\"10000-"), "{}", read.text);
-    let flexi = read.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == "FlexiPass").unwrap();
+    let flexi = read.body["linkedPartnerPrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partnerProgramName"] == "FlexiPass")
+        .unwrap();
     assert_eq!(flexi["partnerProgramMembershipEndDate"], "9999-12-31T23:59:59Z", "{flexi}");
-    let sky = read.body["linkedPartnerPrograms"].as_array().unwrap().iter().find(|p| p["partnerProgramName"] == "SkyMiles").unwrap();
+    let sky = read.body["linkedPartnerPrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partnerProgramName"] == "SkyMiles")
+        .unwrap();
     assert_eq!(sky["partnerTierExpiryDate"], "9999-12-31T18:29:59Z", "end of day in Asia/Kolkata: {sky}");
     let history = f.org.get(&f.org.api, &format!("{HISTORY}?identifierName=mobile&identifierValue=919790000005")).await;
     assert_eq!(history.status, 200, "{}", history.text);
@@ -268,7 +376,14 @@ async fn dates_with_a_space_before_the_offset_are_accepted() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919790000006").await;
-    let r = f.org.link(link_body(json!({"mobile": "919790000006"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2030-11-30 17:55:00 +05:30"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919790000006"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2030-11-30 17:55:00 +05:30"}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919790000006").await;
     assert_eq!(read.body["linkedPartnerPrograms"][0]["partnerTierExpiryDate"], "2030-11-30T12:25:00Z", "{}", read.text);
@@ -281,7 +396,10 @@ async fn more_than_50_program_entries_for_one_customer_is_2008() {
     let f = fixture(&app).await;
     f.enrolled("919790000007").await;
     let entries: Vec<Value> = (0..51).map(|_| json!({"partnerProgramName": "FlexiPass"})).collect();
-    let r = f.org.link(json!({"linkCustomers": [{"customer": {"mobile": "919790000007"}, "linkToPartnerPrograms": entries}]})).await;
+    let r = f
+        .org
+        .link(json!({"linkCustomers": [{"customer": {"mobile": "919790000007"}, "linkToPartnerPrograms": entries}]}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["errors"][0]["code"], 2008, "{}", r.text);
     assert_eq!(r.body["errors"][0]["message"], M2008);
@@ -300,18 +418,38 @@ async fn logs_mask_external_ids_and_record_every_refused_request() {
     let secret_ext = format!("EXT-{marker}");
     let r = f.org.link(link_body(json!({"externalId": secret_ext}), "FlexiPass", json!({}))).await;
     assert_eq!(r.body["linkCustomers"][0]["customer"]["status"]["code"], 8015);
-    let r = f.org.get(&f.org.api, &format!("/v2/partnerProgram/customerPartnerPrograms?identifierName=externalId&identifierValue={secret_ext}")).await;
+    let r = f
+        .org
+        .get(
+            &f.org.api,
+            &format!(
+                "/v2/partnerProgram/customerPartnerPrograms?identifierName=externalId&identifierValue={secret_ext}"
+            ),
+        )
+        .await;
     assert_eq!(r.status, 200);
 
     let probe_key = format!("ck_{marker}");
     let probe_secret = format!("secret-{marker}");
-    let r = request(&app.base, "GET", "/v2/organization/programs", &[("authorization", &basic_raw(&probe_key, &probe_secret))], vec![]).await;
+    let r = request(
+        &app.base,
+        "GET",
+        "/v2/organization/programs",
+        &[("authorization", &basic_raw(&probe_key, &probe_secret))],
+        vec![],
+    )
+    .await;
     assert_eq!(r.status, 401);
     let r = f.org.post(&f.org.api, &format!("/v2/organization/programs?m={marker}"), json!({"programName": "X"})).await;
     assert_eq!(r.status, 403);
     let missing = format!("/v2/nothing-{marker}");
     assert_eq!(f.org.get(&f.org.api, &missing).await.status, 404);
-    assert_eq!(request(&app.base, "DELETE", &format!("/v2/customers?m={marker}"), &[("authorization", &f.org.api)], vec![]).await.status, 405);
+    assert_eq!(
+        request(&app.base, "DELETE", &format!("/v2/customers?m={marker}"), &[("authorization", &f.org.api)], vec![])
+            .await
+            .status,
+        405
+    );
 
     // Lines are written as the response goes out; give the writer a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -321,14 +459,23 @@ async fn logs_mask_external_ids_and_record_every_refused_request() {
     let lines = logs.lines();
     let unauthorized = lines
         .iter()
-        .find(|l| l["status"] == 401 && l["clientKey"].as_str().is_some_and(|k| k.ends_with(&probe_key[probe_key.len() - 4..])))
+        .find(|l| {
+            l["status"] == 401
+                && l["clientKey"].as_str().is_some_and(|k| k.ends_with(&probe_key[probe_key.len() - 4..]))
+        })
         .unwrap_or_else(|| panic!("no 401 line with the masked client key"));
     assert!(!unauthorized.to_string().contains(&probe_key), "client key in clear: {unauthorized}");
     assert_eq!(unauthorized["method"], "GET", "{unauthorized}");
     assert_eq!(unauthorized["path"], "/v2/organization/programs", "{unauthorized}");
     assert!(lines.iter().any(|l| l["status"] == 404 && l["path"] == missing.as_str()), "no 404 line");
-    assert!(lines.iter().any(|l| l["status"] == 405 && l["method"] == "DELETE" && l["path"] == "/v2/customers"), "no 405 line");
-    assert!(lines.iter().any(|l| l["status"] == 403 && l["method"] == "POST" && l["path"] == "/v2/organization/programs"), "no 403 line");
+    assert!(
+        lines.iter().any(|l| l["status"] == 405 && l["method"] == "DELETE" && l["path"] == "/v2/customers"),
+        "no 405 line"
+    );
+    assert!(
+        lines.iter().any(|l| l["status"] == 403 && l["method"] == "POST" && l["path"] == "/v2/organization/programs"),
+        "no 403 line"
+    );
 }
 
 /// Defect 10: the local server kept idle and half-sent connections open for ever.

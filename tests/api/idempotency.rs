@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 
 const LINK: &str = "/v2/partnerProgram/linkCustomer";
 
-
 fn replayed(r: &Resp) -> bool {
     r.headers.get("idempotent-replayed").map(String::as_str) == Some("true")
 }
@@ -174,7 +173,12 @@ async fn keys_are_forgotten_after_24_hours() {
     *now.lock().unwrap() = start + Duration::hours(24) + Duration::seconds(1);
     let r = f.org.post_keyed(LINK, "k-day", &body).await;
     assert!(!replayed(&r));
-    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 2005, "{}", r.text);
+    assert_eq!(
+        first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"],
+        2005,
+        "{}",
+        r.text
+    );
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }
 
@@ -188,7 +192,11 @@ impl Intercept for TransactionsDown {
         "TransactionsDown"
     }
 
-    fn read_before_execution(&self, ctx: &BeforeSerializationInterceptorContextRef<'_>, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if self.0.load(Ordering::SeqCst) && ctx.input().downcast_ref::<TransactWriteItemsInput>().is_some() {
             return Err("injected: transactions unavailable".into());
         }

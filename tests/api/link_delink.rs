@@ -32,7 +32,10 @@ async fn link_succeeds_with_200_and_reads_back() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(status(&r), json!({"status": true, "code": 200, "message": "Success"}));
-    assert_eq!(r.body["linkCustomers"][0]["customer"]["status"], json!({"status": true, "code": 1000, "message": "Customer successfully retrieved"}));
+    assert_eq!(
+        r.body["linkCustomers"][0]["customer"]["status"],
+        json!({"status": true, "code": 1000, "message": "Customer successfully retrieved"})
+    );
     assert_eq!(r.body["warnings"], json!([]));
     let read = f.org.linked_programs("mobile", "919700000001").await;
     let p = &read.body["linkedPartnerPrograms"][0];
@@ -53,12 +56,27 @@ async fn empty_program_name_reports_2002() {
     for name in ["", "  "] {
         let r = f.org.link(link_body(json!({"mobile": "919700000002"}), name, gold(30))).await;
         assert_eq!(r.status, 201);
-        assert_code(&status(&r), 2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.");
+        assert_code(
+            &status(&r),
+            2002,
+            "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
+        );
     }
-    let r = f.org.link(json!({"linkCustomers": [{"customer": {"mobile": "919700000002"}, "linkToPartnerPrograms": [{}]}]})).await;
-    assert_code(&status(&r), 2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.");
+    let r = f
+        .org
+        .link(json!({"linkCustomers": [{"customer": {"mobile": "919700000002"}, "linkToPartnerPrograms": [{}]}]}))
+        .await;
+    assert_code(
+        &status(&r),
+        2002,
+        "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
+    );
     let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": ""}]}]})).await;
-    assert_code(&delink_status(&r), 2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.");
+    assert_code(
+        &delink_status(&r),
+        2002,
+        "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
+    );
 }
 
 #[tokio::test]
@@ -66,15 +84,43 @@ async fn past_tier_expiry_reports_2003_and_bare_dates_use_org_zone() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919700000003").await;
-    let r = f.org.link(link_body(json!({"mobile": "919700000003"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2020-01-01T00:00:00+05:30"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000003"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2020-01-01T00:00:00+05:30"}),
+        ))
+        .await;
     assert_code(&status(&r), 2003, "Partner tier expiry date should not be a past date.");
-    let r = f.org.link(link_body(json!({"mobile": "919700000003"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2020-01-01"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000003"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2020-01-01"}),
+        ))
+        .await;
     assert_code(&status(&r), 2003, "Partner tier expiry date should not be a past date.");
-    let r = f.org.link(link_body(json!({"mobile": "919700000003"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "31/12/2031"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000003"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "31/12/2031"}),
+        ))
+        .await;
     let s = status(&r);
     assert_eq!(s["code"], 2001);
     assert!(s["detail"].as_str().unwrap().contains("partnerTierExpiryDate"), "{s}");
-    let r = f.org.link(link_body(json!({"mobile": "919700000003"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2031-06-30"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000003"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2031-06-30"}),
+        ))
+        .await;
     assert_eq!(status(&r)["code"], 200);
     let read = f.org.linked_programs("mobile", "919700000003").await;
     // End of 30 June in Asia/Kolkata is 18:29:59 UTC.
@@ -98,7 +144,11 @@ async fn link_twice_reports_2005_already_linked() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919700000005").await;
-    let body = link_body(json!({"mobile": "919700000005"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(90)}));
+    let body = link_body(
+        json!({"mobile": "919700000005"}),
+        "SkyMiles",
+        json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(90)}),
+    );
     assert_eq!(f.org.link(body.clone()).await.status, 200);
     let r = f.org.link(body).await;
     assert_eq!(r.status, 201);
@@ -164,13 +214,17 @@ async fn expired_program_and_taken_membership_id_report_2001_with_detail() {
     let mut cfg = skymiles(f.rewards);
     cfg["expiryDate"] = json!("2020-01-01");
     f.org.partner_program("OldMiles", cfg).await;
-    let r = f.org.link(link_body(json!({"mobile": "919700000010"}), "OldMiles", json!({"partnerTierName": "Gold"}))).await;
+    let r =
+        f.org.link(link_body(json!({"mobile": "919700000010"}), "OldMiles", json!({"partnerTierName": "Gold"}))).await;
     let s = status(&r);
     assert_code(&s, 2001, "Cannot process the partner program event.");
     assert!(s["detail"].as_str().unwrap().contains("expired"), "{s}");
 
     let reference = json!({"partnerMembershipId": "SM-SHARED", "partnerTierName": "Gold"});
-    assert_eq!(f.org.link(link_body(json!({"mobile": "919700000010"}), "SkyMiles", reference.clone())).await.status, 200);
+    assert_eq!(
+        f.org.link(link_body(json!({"mobile": "919700000010"}), "SkyMiles", reference.clone())).await.status,
+        200
+    );
     let r = f.org.link(link_body(json!({"mobile": "919700000011"}), "SkyMiles", reference.clone())).await;
     let s = status(&r);
     assert_code(&s, 2001, "Cannot process the partner program event.");
@@ -214,7 +268,14 @@ async fn supplementary_link_ends_after_its_period() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919700000013").await;
-    let r = f.org.link(link_body(json!({"mobile": "919700000013"}), "FlexiPass", json!({"membershipStartDate": "2026-12-01T00:00:00+05:30"}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000013"}),
+            "FlexiPass",
+            json!({"membershipStartDate": "2026-12-01T00:00:00+05:30"}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919700000013").await;
     let p = &read.body["linkedPartnerPrograms"][0];
@@ -233,19 +294,35 @@ async fn future_start_on_linked_supplementary_schedules_a_pending_relink() {
     let r = f.org.link(link_body(json!({"mobile": "919700000014"}), "FlexiPass", json!({}))).await;
     assert_eq!(status(&r)["code"], 2005);
     let start = future_date(20);
-    let r = f.org.link(link_body(json!({"mobile": "919700000014"}), "FlexiPass", json!({"membershipStartDate": start}))).await;
+    let r = f
+        .org
+        .link(link_body(json!({"mobile": "919700000014"}), "FlexiPass", json!({"membershipStartDate": start})))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // A newer one replaces it.
     let later = future_date(25);
-    let r = f.org.link(link_body(json!({"mobile": "919700000014"}), "FlexiPass", json!({"membershipStartDate": later}))).await;
+    let r = f
+        .org
+        .link(link_body(json!({"mobile": "919700000014"}), "FlexiPass", json!({"membershipStartDate": later})))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919700000014").await;
     let pending = &read.body["linkedPartnerPrograms"][0]["pendingRelink"];
     let expected_start = chrono::DateTime::parse_from_rfc3339(&later).unwrap().with_timezone(&chrono::Utc);
     assert_eq!(pending["partnerProgramMembershipStartDate"], shared::dates::format_utc(expected_start));
-    assert_eq!(pending["partnerProgramMembershipEndDate"], shared::dates::format_utc(expected_start + chrono::Duration::days(30)));
-    let kinds: Vec<String> = stored(&app.state, f.org.org_id, id, "HIST#").await.iter().map(|i| i["activityType"].as_s().unwrap().clone()).collect();
-    assert_eq!(kinds, vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "MEMBERSHIP_RELINKING_SCHEDULED"]);
+    assert_eq!(
+        pending["partnerProgramMembershipEndDate"],
+        shared::dates::format_utc(expected_start + chrono::Duration::days(30))
+    );
+    let kinds: Vec<String> = stored(&app.state, f.org.org_id, id, "HIST#")
+        .await
+        .iter()
+        .map(|i| i["activityType"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "MEMBERSHIP_RELINKING_SCHEDULED"]
+    );
     // The linkage is in the due index at the pending start (before the current membership ends).
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
     assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::dates::key_time(expected_start)), "{linkage:?}");
@@ -312,13 +389,25 @@ async fn a_replaced_pending_relink_frees_its_membership_id() {
     f.enrolled("919700000015").await;
     f.enrolled("919700000016").await;
     assert_eq!(f.org.link(link_body(json!({"mobile": "919700000015"}), "FlexiPass", json!({}))).await.status, 200);
-    let relink = |mid: &str, days| link_body(json!({"mobile": "919700000015"}), "FlexiPass", json!({"partnerMembershipId": mid, "membershipStartDate": future_date(days)}));
+    let relink = |mid: &str, days| {
+        link_body(
+            json!({"mobile": "919700000015"}),
+            "FlexiPass",
+            json!({"partnerMembershipId": mid, "membershipStartDate": future_date(days)}),
+        )
+    };
     assert_eq!(f.org.link(relink("FP-A", 10)).await.status, 200);
     // While FP-A is claimed by the pending relink, nobody else may use it.
-    let r = f.org.link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"}))).await;
+    let r = f
+        .org
+        .link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"})))
+        .await;
     assert_eq!(status(&r)["code"], 2001, "{}", r.text);
     assert_eq!(f.org.link(relink("FP-B", 12)).await.status, 200);
-    let r = f.org.link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"}))).await;
+    let r = f
+        .org
+        .link(link_body(json!({"mobile": "919700000016"}), "FlexiPass", json!({"partnerMembershipId": "FP-A"})))
+        .await;
     assert_eq!(status(&r)["code"], 200, "{}", r.text);
 }
 
@@ -330,13 +419,21 @@ async fn members_of_an_expired_program_read_as_expired_before_the_sweep_and_get_
     let mut cfg = skymiles(f.rewards);
     cfg["expiryDate"] = json!(future_date(2));
     f.org.partner_program("ShortMiles", cfg).await;
-    let r = f.org.link(link_body(json!({"mobile": "919700000017"}), "ShortMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(30)}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": "919700000017"}),
+            "ShortMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(30)}),
+        ))
+        .await;
     assert_eq!(status(&r)["code"], 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919700000017").await;
     assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "ACTIVE");
     // Three days on (a server whose clock runs ahead), no sweep has run.
     let later = TestApp::start_with_clock(std::sync::Arc::new(|| chrono::Utc::now() + chrono::Duration::days(3))).await;
-    let org = TestOrg { org_id: f.org.org_id, admin: f.org.admin.clone(), api: f.org.api.clone(), base: later.base.clone() };
+    let org =
+        TestOrg { org_id: f.org.org_id, admin: f.org.admin.clone(), api: f.org.api.clone(), base: later.base.clone() };
     let read = org.linked_programs("mobile", "919700000017").await;
     assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "EXPIRED", "{}", read.text);
     let r = org

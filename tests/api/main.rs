@@ -7,15 +7,15 @@ mod support;
 mod sweep_kills;
 
 mod activity_history;
-mod capillary_examples;
 mod auth_and_tenancy;
 mod bench_auth;
 mod benefits;
+mod capillary_examples;
 mod contention;
 mod customers;
 mod erasure;
-mod expiry_sweep;
 mod exactly_once;
+mod expiry_sweep;
 mod fault_proxy;
 mod fault_workload;
 mod hardening;

@@ -21,10 +21,14 @@ fn escape(segment: &str) -> String {
 /// The path template of the document that `path` matches, if any.
 fn template_for(path: &str) -> Option<String> {
     let got: Vec<&str> = path.trim_matches('/').split('/').collect();
-    document()["paths"].as_object()?.keys().find(|t| {
-        let pat: Vec<&str> = t.trim_matches('/').split('/').collect();
-        pat.len() == got.len() && pat.iter().zip(&got).all(|(p, g)| (p.starts_with('{') && !g.is_empty()) || p == g)
-    }).cloned()
+    document()["paths"]
+        .as_object()?
+        .keys()
+        .find(|t| {
+            let pat: Vec<&str> = t.trim_matches('/').split('/').collect();
+            pat.len() == got.len() && pat.iter().zip(&got).all(|(p, g)| (p.starts_with('{') && !g.is_empty()) || p == g)
+        })
+        .cloned()
 }
 
 /// JSON pointer (within the document) of the schema of the response to `method path` with `status`.
@@ -39,7 +43,9 @@ fn schema_pointer(method: &str, path: &str, status: u16) -> Result<String, Strin
                 "/components/responses/MethodNotAllowed".to_string()
             } else {
                 let r = format!("{op}/responses/{status}");
-                let resp = doc.pointer(&r).ok_or_else(|| format!("{method} {t} answered {status}, which openapi.yaml does not document"))?;
+                let resp = doc
+                    .pointer(&r)
+                    .ok_or_else(|| format!("{method} {t} answered {status}, which openapi.yaml does not document"))?;
                 match resp.get("$ref").and_then(Value::as_str) {
                     Some(target) => target.trim_start_matches('#').to_string(),
                     None => r,
@@ -77,10 +83,15 @@ pub fn check_response(method: &str, path_and_query: &str, status: u16, content_t
     let path = path_and_query.split('?').next().unwrap_or_default();
     let pointer = schema_pointer(method, path, status).unwrap_or_else(|e| panic!("{e}\nbody: {text}"));
     assert_eq!(content_type, Some("application/json"), "{method} {path} → {status} is not JSON: {text}");
-    let body: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{method} {path} → {status}: body is not JSON ({e}): {text}"));
+    let body: Value = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("{method} {path} → {status}: body is not JSON ({e}): {text}"));
     let v = validator(&pointer);
     let errors: Vec<String> = v.iter_errors(&body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "{method} {path} → {status} does not conform to openapi.yaml ({pointer}):\n{}\nbody: {text}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{method} {path} → {status} does not conform to openapi.yaml ({pointer}):\n{}\nbody: {text}",
+        errors.join("\n")
+    );
     record(method, path, status);
 }
 
@@ -100,7 +111,10 @@ fn template_routes() -> BTreeSet<(String, String)> {
         for (_, ev) in events {
             if ev["Type"].as_str() == Some("HttpApi") {
                 let p = &ev["Properties"];
-                routes.insert((p["Method"].as_str().unwrap().to_ascii_lowercase(), p["Path"].as_str().unwrap().to_string()));
+                routes.insert((
+                    p["Method"].as_str().unwrap().to_ascii_lowercase(),
+                    p["Path"].as_str().unwrap().to_string(),
+                ));
             }
         }
     }
@@ -149,9 +163,13 @@ fn the_validator_rejects_an_undocumented_field_and_a_wrong_type() {
         r#"{"errors":[{"status":false,"code":"2008","message":"m"}],"warnings":[]}"#,
         r#"{"errors":[],"warnings":[]}"#,
     ] {
-        let r = std::panic::catch_unwind(|| check_response("POST", "/v2/partnerProgram/linkCustomer", 400, Some("application/json"), bad));
+        let r = std::panic::catch_unwind(|| {
+            check_response("POST", "/v2/partnerProgram/linkCustomer", 400, Some("application/json"), bad)
+        });
         assert!(r.is_err(), "accepted {bad}");
     }
-    let r = std::panic::catch_unwind(|| check_response("POST", "/v2/partnerProgram/linkCustomer", 418, Some("application/json"), ok));
+    let r = std::panic::catch_unwind(|| {
+        check_response("POST", "/v2/partnerProgram/linkCustomer", 418, Some("application/json"), ok)
+    });
     assert!(r.is_err(), "an undocumented status passed");
 }

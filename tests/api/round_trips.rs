@@ -33,7 +33,11 @@ impl Intercept for Calls {
         "Calls"
     }
 
-    fn read_before_execution(&self, ctx: &BeforeSerializationInterceptorContextRef<'_>, _cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_execution(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let input = ctx.input();
         let name = if input.downcast_ref::<GetItemInput>().is_some() {
             "GetItem"
@@ -64,9 +68,14 @@ async fn single_item_writes_and_reads_make_the_fewest_round_trips() {
     assert_eq!(f.org.linked_programs("mobile", "919740000101").await.status, 200);
     calls.0.lock().unwrap().clear();
 
-    let r = f.org.link(link_body(json!({"mobile": "919740000100"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
+    let r =
+        f.org.link(link_body(json!({"mobile": "919740000100"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(calls.take(), ["GetItem", "Query", "TransactWriteItems"], "link by mobile: identifier, customer with linkages, commit");
+    assert_eq!(
+        calls.take(),
+        ["GetItem", "Query", "TransactWriteItems"],
+        "link by mobile: identifier, customer with linkages, commit"
+    );
 
     let body = json!({"customersPartnerUpdates": [{"customer": {"id": id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;

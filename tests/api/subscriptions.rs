@@ -44,7 +44,12 @@ async fn one_subscription_rule_lets_exactly_one_of_ten_concurrent_links_win() {
     for (name, r) in names.iter().zip(&responses).filter(|(n, _)| *n != winner) {
         assert_eq!(r.status, 201, "{name}: {}", r.text);
         let status = link_status(r);
-        assert_eq!((status["status"].as_bool(), status["code"].as_u64()), (Some(false), Some(2001)), "{name}: {}", r.text);
+        assert_eq!(
+            (status["status"].as_bool(), status["code"].as_u64()),
+            (Some(false), Some(2001)),
+            "{name}: {}",
+            r.text
+        );
         assert_eq!(status["message"], "Cannot process the partner program event.");
         let detail = status["detail"].as_str().unwrap();
         assert!(detail.contains(&format!("membership in {winner};")), "{name}: {detail}");
@@ -100,7 +105,11 @@ async fn the_rule_names_a_membership_linked_before_it_was_on_and_leaves_external
 
     let r = f
         .org
-        .link(link_body(json!({"mobile": "919700000003"}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(30)})))
+        .link(link_body(
+            json!({"mobile": "919700000003"}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(30)}),
+        ))
         .await;
     assert_eq!(r.status, 200, "EXTERNAL programs are not subscriptions: {}", r.text);
 }

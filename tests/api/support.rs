@@ -191,17 +191,32 @@ pub struct TestOrg {
 
 impl TestOrg {
     pub async fn post(&self, auth: &str, path: &str, body: Value) -> Resp {
-        request(&self.base, "POST", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
+        request(
+            &self.base,
+            "POST",
+            path,
+            &[("authorization", auth), ("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     /// A POST as the api client with an `Idempotency-Key`.
     pub async fn post_keyed(&self, path: &str, key: &str, body: &Value) -> Resp {
-        let headers = [("authorization", self.api.as_str()), ("content-type", "application/json"), ("idempotency-key", key)];
+        let headers =
+            [("authorization", self.api.as_str()), ("content-type", "application/json"), ("idempotency-key", key)];
         request(&self.base, "POST", path, &headers, body.to_string().into_bytes()).await
     }
 
     pub async fn put(&self, auth: &str, path: &str, body: Value) -> Resp {
-        request(&self.base, "PUT", path, &[("authorization", auth), ("content-type", "application/json")], body.to_string().into_bytes()).await
+        request(
+            &self.base,
+            "PUT",
+            path,
+            &[("authorization", auth), ("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub async fn get(&self, auth: &str, path: &str) -> Resp {
@@ -235,7 +250,11 @@ impl TestOrg {
     }
 
     pub async fn linked_programs(&self, name: &str, value: &str) -> Resp {
-        self.get(&self.api, &format!("/v2/partnerProgram/customerPartnerPrograms?identifierName={name}&identifierValue={value}")).await
+        self.get(
+            &self.api,
+            &format!("/v2/partnerProgram/customerPartnerPrograms?identifierName={name}&identifierValue={value}"),
+        )
+        .await
     }
 }
 
@@ -310,13 +329,22 @@ pub fn future_date(days: i64) -> String {
 }
 
 /// Raw items of a customer's partition with a sort-key prefix (for checking what was stored).
-pub async fn stored(state: &AppState, org: u64, customer: u64, prefix: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn stored(
+    state: &AppState,
+    org: u64,
+    customer: u64,
+    prefix: &str,
+) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     state.store.query_prefix(&shared::keys::customer_pk(org, customer), prefix).await.unwrap()
 }
 
 /// Every item of one entity in the test table, of one org when `org` is given (a test-only Scan
 /// with a filter, following every page; production code never scans).
-pub async fn scan_entities(state: &AppState, entity: &str, org: Option<u64>) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+pub async fn scan_entities(
+    state: &AppState,
+    entity: &str,
+    org: Option<u64>,
+) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let mut out = Vec::new();
     let mut start = None;
@@ -328,7 +356,9 @@ pub async fn scan_entities(state: &AppState, entity: &str, org: Option<u64>) -> 
             .table_name(state.store.table())
             .expression_attribute_values(":e", AttributeValue::S(entity.into()));
         scan = match org {
-            Some(o) => scan.filter_expression("entity = :e AND orgId = :o").expression_attribute_values(":o", AttributeValue::N(o.to_string())),
+            Some(o) => scan
+                .filter_expression("entity = :e AND orgId = :o")
+                .expression_attribute_values(":o", AttributeValue::N(o.to_string())),
             None => scan.filter_expression("entity = :e"),
         };
         let page = scan.set_exclusive_start_key(start).send().await.unwrap();

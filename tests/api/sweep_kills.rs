@@ -16,9 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn ppsweep() -> std::path::PathBuf {
-    let dir = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
     let bin = dir.join("debug/ppsweep");
-    assert!(bin.exists(), "{} is missing: make test builds the binaries first (cargo build --workspace --bins)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: make test builds the binaries first (cargo build --workspace --bins)",
+        bin.display()
+    );
     bin
 }
 
@@ -71,7 +76,10 @@ async fn a_sweep_killed_again_and_again_under_faults_changes_each_due_linkage_ex
             println!("run {runs}: no summary: {}", String::from_utf8_lossy(&out.stdout));
             continue;
         };
-        println!("run {runs}: changed {} skipped {} failed {} backlog {}", s["changed"], s["skipped"], s["failed"], s["backlogRemaining"]);
+        println!(
+            "run {runs}: changed {} skipped {} failed {} backlog {}",
+            s["changed"], s["skipped"], s["failed"], s["backlogRemaining"]
+        );
         if s["backlogRemaining"] == false && s["failed"] == 0 {
             break;
         }
@@ -99,9 +107,26 @@ async fn a_sweep_killed_again_and_again_under_faults_changes_each_due_linkage_ex
     let left: Vec<String> = linkages
         .iter()
         .filter(|l| !changes.contains_key(l["customerId"].as_n().unwrap()))
-        .filter(|l| l.get("DUE_PK").and_then(|d| d.as_s().ok()).is_some_and(|d| d.contains(&chrono::Utc::now().format("%Y-%m-%d").to_string())))
-        .filter(|l| l.get("DUE_SK").and_then(|d| d.as_s().ok()).is_some_and(|d| d.as_str() < chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string().as_str()))
-        .map(|l| format!("{:?} {:?} {:?} v{:?} {:?}", l.get("customerId"), l.get("DUE_PK"), l.get("DUE_SK"), l.get("version"), l.get("status")))
+        .filter(|l| {
+            l.get("DUE_PK")
+                .and_then(|d| d.as_s().ok())
+                .is_some_and(|d| d.contains(&chrono::Utc::now().format("%Y-%m-%d").to_string()))
+        })
+        .filter(|l| {
+            l.get("DUE_SK")
+                .and_then(|d| d.as_s().ok())
+                .is_some_and(|d| d.as_str() < chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string().as_str())
+        })
+        .map(|l| {
+            format!(
+                "{:?} {:?} {:?} v{:?} {:?}",
+                l.get("customerId"),
+                l.get("DUE_PK"),
+                l.get("DUE_SK"),
+                l.get("version"),
+                l.get("status")
+            )
+        })
         .collect();
     assert!(left.is_empty(), "due linkages left unchanged: {left:#?}");
     assert_eq!(duplicates, 0, "{changes:?}");

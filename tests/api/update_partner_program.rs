@@ -47,7 +47,14 @@ pub fn detail(s: &Value) -> String {
 /// Registers a customer and links it to SkyMiles at Gold, expiring in `days`.
 pub async fn linked_gold(f: &Fixture, mobile: &str, days: i64) -> u64 {
     let id = f.enrolled(mobile).await;
-    let r = f.org.link(link_body(json!({"mobile": mobile}), "SkyMiles", json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(days)}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            json!({"mobile": mobile}),
+            "SkyMiles",
+            json!({"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(days)}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     id
 }
@@ -98,7 +105,16 @@ async fn upgrade_downgrade_renew_leave_right_tier_expiry_and_one_activity_each()
     let who = json!({"mobile": "919710000001"});
 
     let e1 = future_date(200);
-    let r = update(&f.org, update_body(who.clone(), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": e1})))).await;
+    let r = update(
+        &f.org,
+        update_body(
+            who.clone(),
+            "SkyMiles",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": e1})),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(status(&r), json!({"status": true, "code": 200, "message": "Success"}));
     assert_eq!(r.body["customersPartnerUpdates"][0]["customer"]["status"]["code"], 1000);
@@ -110,7 +126,9 @@ async fn upgrade_downgrade_renew_leave_right_tier_expiry_and_one_activity_each()
     assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "UPGRADE");
 
     // DOWNGRADE without a new expiry keeps the current one.
-    let r = update(&f.org, update_body(who.clone(), "SkyMiles", "DOWNGRADE", Some(json!({"updatedTierName": "silver"})))).await;
+    let r =
+        update(&f.org, update_body(who.clone(), "SkyMiles", "DOWNGRADE", Some(json!({"updatedTierName": "silver"}))))
+            .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919710000001").await;
     let p = &read.body["linkedPartnerPrograms"][0];
@@ -118,7 +136,11 @@ async fn upgrade_downgrade_renew_leave_right_tier_expiry_and_one_activity_each()
     assert_eq!(p["partnerTierExpiryDate"], utc(&e1));
 
     // RENEW: same tier, new expiry; updatedTierName may be omitted; a bare date is the end of that day in the org zone.
-    let r = update(&f.org, update_body(who.clone(), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": "2031-03-31"})))).await;
+    let r = update(
+        &f.org,
+        update_body(who.clone(), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": "2031-03-31"}))),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919710000001").await;
     let p = &read.body["linkedPartnerPrograms"][0];
@@ -145,10 +167,18 @@ async fn wrong_direction_reports_2001_with_detail_and_changes_nothing() {
     let id = linked_gold(&f, "919710000002", 30).await;
     let who = json!({"mobile": "919710000002"});
     let cases = [
-        ("UPGRADE", json!({"updatedTierName": "Silver", "updatedTierExpiryDate": future_date(60)}), "UPGRADE needs a tier above the current Gold"),
+        (
+            "UPGRADE",
+            json!({"updatedTierName": "Silver", "updatedTierExpiryDate": future_date(60)}),
+            "UPGRADE needs a tier above the current Gold",
+        ),
         ("UPGRADE", json!({"updatedTierName": "Gold"}), "UPGRADE needs a tier above the current Gold"),
         ("DOWNGRADE", json!({"updatedTierName": "Platinum"}), "DOWNGRADE needs a tier below the current Gold"),
-        ("RENEW", json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": future_date(60)}), "RENEW keeps the current tier Gold"),
+        (
+            "RENEW",
+            json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": future_date(60)}),
+            "RENEW keeps the current tier Gold",
+        ),
     ];
     for (kind, details, expected) in cases {
         let r = update(&f.org, update_body(who.clone(), "SkyMiles", kind, Some(details))).await;
@@ -158,7 +188,8 @@ async fn wrong_direction_reports_2001_with_detail_and_changes_nothing() {
         assert!(detail(&s).starts_with(expected), "{kind}: {s}");
     }
     // UPDATE moves to any tier, the same one included.
-    let r = update(&f.org, update_body(who.clone(), "SkyMiles", "UPDATE", Some(json!({"updatedTierName": "Gold"})))).await;
+    let r =
+        update(&f.org, update_body(who.clone(), "SkyMiles", "UPDATE", Some(json!({"updatedTierName": "Gold"})))).await;
     assert_eq!(status(&r)["code"], 200, "{}", r.text);
     assert_eq!(activity_types(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPDATE"]);
     assert_eq!(n(&stored(&app.state, f.org.org_id, id, "LINK#").await[0], "version"), 2);
@@ -175,8 +206,14 @@ async fn empty_program_name_or_missing_details_report_2002() {
         (update_body(who.clone(), "  ", "NONSENSE", None), "partnerProgramName"),
         (update_body(who.clone(), "SkyMiles", "UPGRADE", None), "updateDetails is required"),
         (update_body(who.clone(), "SkyMiles", "DOWNGRADE", Some(json!({"updatedTierName": ""}))), "updatedTierName"),
-        (update_body(who.clone(), "SkyMiles", "UPDATE", Some(json!({"updatedTierExpiryDate": future_date(10)}))), "updatedTierName"),
-        (update_body(who.clone(), "SkyMiles", "RENEW", Some(json!({"updatedTierName": "Gold"}))), "updatedTierExpiryDate"),
+        (
+            update_body(who.clone(), "SkyMiles", "UPDATE", Some(json!({"updatedTierExpiryDate": future_date(10)}))),
+            "updatedTierName",
+        ),
+        (
+            update_body(who.clone(), "SkyMiles", "RENEW", Some(json!({"updatedTierName": "Gold"}))),
+            "updatedTierExpiryDate",
+        ),
         (update_body(who.clone(), "SkyMiles", "RENEW", None), "updateDetails is required"),
     ];
     for (body, expected) in cases {
@@ -186,7 +223,8 @@ async fn empty_program_name_or_missing_details_report_2002() {
         assert_code(&s, 2002, M2002);
         assert!(detail(&s).contains(expected), "{body}: {s}");
     }
-    let r = update(&f.org, json!({"customersPartnerUpdates": [{"customer": who, "partnerProgramUpdates": [{}]}]})).await;
+    let r =
+        update(&f.org, json!({"customersPartnerUpdates": [{"customer": who, "partnerProgramUpdates": [{}]}]})).await;
     assert_code(&status(&r), 2002, M2002);
 }
 
@@ -209,7 +247,8 @@ async fn past_expiry_reports_2003() {
         }
     }
     // A date in no accepted format is refused with a detail naming the field.
-    let r = update(&f.org, update_body(who, "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": "31/12/2031"})))).await;
+    let r = update(&f.org, update_body(who, "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": "31/12/2031"}))))
+        .await;
     let s = status(&r);
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("updatedTierExpiryDate"), "{s}");
@@ -231,7 +270,16 @@ async fn update_of_unlinked_or_delinked_customer_reports_2004() {
     linked_gold(&f, "919710000006", 30).await;
     let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919710000006"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = update(&f.org, update_body(json!({"mobile": "919710000006"}), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum"})))).await;
+    let r = update(
+        &f.org,
+        update_body(
+            json!({"mobile": "919710000006"}),
+            "SkyMiles",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Platinum"})),
+        ),
+    )
+    .await;
     assert_code(&status(&r), 2004, M2004);
 }
 
@@ -240,7 +288,16 @@ async fn unknown_program_reports_2006() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919710000007").await;
-    let r = update(&f.org, update_body(json!({"mobile": "919710000007"}), "NoSuchProgram", "UPGRADE", Some(json!({"updatedTierName": "Gold"})))).await;
+    let r = update(
+        &f.org,
+        update_body(
+            json!({"mobile": "919710000007"}),
+            "NoSuchProgram",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Gold"})),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 201);
     let s = status(&r);
     assert_code(&s, 2006, M2006);
@@ -267,7 +324,16 @@ async fn unsupported_update_type_reports_2009() {
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919710000009", 30).await;
     for kind in ["PROMOTE", "", "LINK", "DELINK"] {
-        let r = update(&f.org, update_body(json!({"mobile": "919710000009"}), "SkyMiles", kind, Some(json!({"updatedTierName": "Platinum"})))).await;
+        let r = update(
+            &f.org,
+            update_body(
+                json!({"mobile": "919710000009"}),
+                "SkyMiles",
+                kind,
+                Some(json!({"updatedTierName": "Platinum"})),
+            ),
+        )
+        .await;
         assert_eq!(r.status, 201);
         let s = status(&r);
         assert_code(&s, 2009, M2009);
@@ -287,7 +353,10 @@ async fn cancelling_a_pending_relink_removes_it_and_records_membership_relinking
     let f = fixture(&app).await;
     let id = f.enrolled("919710000010").await;
     let who = json!({"mobile": "919710000010"});
-    assert_eq!(f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-1"}))).await.status, 200);
+    assert_eq!(
+        f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-1"}))).await.status,
+        200
+    );
     // Nothing pending yet.
     let cancel = update_body(who.clone(), "FlexiPass", "MEMBERSHIP_RELINKING_CANCELLED", None);
     let r = update(&f.org, cancel.clone()).await;
@@ -295,7 +364,14 @@ async fn cancelling_a_pending_relink_removes_it_and_records_membership_relinking
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("no pending relink"), "{s}");
 
-    let r = f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-2", "membershipStartDate": future_date(20)}))).await;
+    let r = f
+        .org
+        .link(link_body(
+            who.clone(),
+            "FlexiPass",
+            json!({"partnerMembershipId": "FP-2", "membershipStartDate": future_date(20)}),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = f.org.linked_programs("mobile", "919710000010").await;
     assert!(read.body["linkedPartnerPrograms"][0]["pendingRelink"].is_object(), "{}", read.text);
@@ -309,14 +385,22 @@ async fn cancelling_a_pending_relink_removes_it_and_records_membership_relinking
     assert_eq!(p["partnerMembershipId"], "FP-1");
     assert_eq!(p["partnerProgramMembershipLastUpdatedActivity"], "MEMBERSHIP_RELINKING_CANCELLED");
     let history = stored(&app.state, f.org.org_id, id, "HIST#").await;
-    assert_eq!(activity_types(&history), vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "MEMBERSHIP_RELINKING_CANCELLED"]);
+    assert_eq!(
+        activity_types(&history),
+        vec!["SUPPLEMENTARY_MEMBERSHIP_STARTED", "MEMBERSHIP_RELINKING_SCHEDULED", "MEMBERSHIP_RELINKING_CANCELLED"]
+    );
     // The linkage leaves the due index at the relink's start: only the membership end is due now.
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
-    let end = chrono::DateTime::parse_from_rfc3339(p["partnerProgramMembershipEndDate"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
+    let end = chrono::DateTime::parse_from_rfc3339(p["partnerProgramMembershipEndDate"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::dates::key_time(end)[..19]), "{linkage:?}");
     // The membership id the relink had claimed is free for another customer.
     f.enrolled("919710000011").await;
-    let r = f.org.link(link_body(json!({"mobile": "919710000011"}), "FlexiPass", json!({"partnerMembershipId": "FP-2"}))).await;
+    let r = f
+        .org
+        .link(link_body(json!({"mobile": "919710000011"}), "FlexiPass", json!({"partnerMembershipId": "FP-2"})))
+        .await;
     assert_eq!(status_of_link(&r)["code"], 200, "{}", r.text);
     // Cancelling twice: nothing pending any more.
     let s = status(&update(&f.org, cancel).await);
@@ -339,14 +423,41 @@ async fn upgrade_or_renew_of_an_expired_tier_makes_the_linkage_active_again() {
     let read = org.linked_programs("mobile", "919710000012").await;
     assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "TIER_EXPIRED", "{}", read.text);
     // Without a new expiry the tier would still be expired.
-    let r = update(&org, update_body(json!({"mobile": "919710000012"}), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum"})))).await;
+    let r = update(
+        &org,
+        update_body(
+            json!({"mobile": "919710000012"}),
+            "SkyMiles",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Platinum"})),
+        ),
+    )
+    .await;
     let s = status(&r);
     assert_code(&s, 2003, M2003);
     assert!(detail(&s).contains("updatedTierExpiryDate"), "{s}");
 
-    let r = update(&org, update_body(json!({"mobile": "919710000012"}), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": future_date(60)})))).await;
+    let r = update(
+        &org,
+        update_body(
+            json!({"mobile": "919710000012"}),
+            "SkyMiles",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": future_date(60)})),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = update(&org, update_body(json!({"mobile": "919710000013"}), "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": future_date(60)})))).await;
+    let r = update(
+        &org,
+        update_body(
+            json!({"mobile": "919710000013"}),
+            "SkyMiles",
+            "RENEW",
+            Some(json!({"updatedTierExpiryDate": future_date(60)})),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     for mobile in ["919710000012", "919710000013"] {
         let read = org.linked_programs("mobile", mobile).await;
@@ -360,7 +471,11 @@ async fn update_of_a_non_tier_based_program_reports_2001_with_detail() {
     let f = fixture(&app).await;
     f.enrolled("919710000014").await;
     assert_eq!(f.org.link(link_body(json!({"mobile": "919710000014"}), "FlexiPass", json!({}))).await.status, 200);
-    let r = update(&f.org, update_body(json!({"mobile": "919710000014"}), "FlexiPass", "UPDATE", Some(json!({"updatedTierName": "Gold"})))).await;
+    let r = update(
+        &f.org,
+        update_body(json!({"mobile": "919710000014"}), "FlexiPass", "UPDATE", Some(json!({"updatedTierName": "Gold"}))),
+    )
+    .await;
     let s = status(&r);
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("not tier based"), "{s}");
@@ -405,13 +520,17 @@ async fn forty_concurrent_updates_each_success_has_one_activity_and_one_event() 
     assert_eq!(kinds.len() as u64, 1 + successes, "one activity per success, none for a 2010: {kinds:?}");
     let events = payloads(&app, f.org.org_id, "partnerProgramUpdated").await;
     assert_eq!(events.len() as u64, successes, "one event per success");
-    let versions: BTreeSet<u64> = events.iter().map(|p| p["data"]["customerPartnerProgramDetails"]["version"].as_u64().unwrap()).collect();
+    let versions: BTreeSet<u64> =
+        events.iter().map(|p| p["data"]["customerPartnerProgramDetails"]["version"].as_u64().unwrap()).collect();
     assert_eq!(versions, (2..=1 + successes).collect::<BTreeSet<_>>(), "each success is its own version");
     // The last event describes the stored state, and each event matches an activity.
     let last = &events[events.len() - 1]["data"]["customerPartnerProgramDetails"];
     assert_eq!(last["partnerTierName"].as_str(), linkage["tierName"].as_s().ok().map(String::as_str));
-    let activity_states: BTreeSet<(String, String)> =
-        history.iter().filter(|i| i["activityType"].as_s().unwrap() != "ENROLLMENT").map(|i| (i["tierName"].as_s().unwrap().clone(), i["tierExpiryDate"].as_s().unwrap().clone())).collect();
+    let activity_states: BTreeSet<(String, String)> = history
+        .iter()
+        .filter(|i| i["activityType"].as_s().unwrap() != "ENROLLMENT")
+        .map(|i| (i["tierName"].as_s().unwrap().clone(), i["tierExpiryDate"].as_s().unwrap().clone()))
+        .collect();
     for e in &events {
         let d = &e["data"]["customerPartnerProgramDetails"];
         let tier = d["partnerTierName"].as_str().unwrap().to_string();
@@ -429,9 +548,22 @@ async fn update_event_carries_the_documented_capillary_fields() {
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919710000016", 30).await;
     let expiry = future_date(90);
-    let r = update(&f.org, update_body(json!({"externalId": "X-919710000016"}), "SkyMiles", "UPGRADE", Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": expiry})))).await;
+    let r = update(
+        &f.org,
+        update_body(
+            json!({"externalId": "X-919710000016"}),
+            "SkyMiles",
+            "UPGRADE",
+            Some(json!({"updatedTierName": "Platinum", "updatedTierExpiryDate": expiry})),
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let items: Vec<Item> = events_of(&app, f.org.org_id).await.into_iter().filter(|i| i["eventName"].as_s().unwrap() == "partnerProgramUpdated").collect();
+    let items: Vec<Item> = events_of(&app, f.org.org_id)
+        .await
+        .into_iter()
+        .filter(|i| i["eventName"].as_s().unwrap() == "partnerProgramUpdated")
+        .collect();
     assert_eq!(items.len(), 1);
     let item = &items[0];
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
@@ -450,7 +582,10 @@ async fn update_event_carries_the_documented_capillary_fields() {
     assert!((created - chrono::Utc::now().timestamp_millis()).abs() < 60_000, "{created}");
     assert_eq!(p["eventSearchKey"], "data.customerIdentifiers.customerId");
     let d = &p["data"];
-    assert_eq!(d["customerIdentifiers"], json!({"customerId": id, "instore": {"mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}}));
+    assert_eq!(
+        d["customerIdentifiers"],
+        json!({"customerId": id, "instore": {"mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}})
+    );
     assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], program_id);
     assert_eq!(d["partnerProgramName"], "SkyMiles");
@@ -462,7 +597,10 @@ async fn update_event_carries_the_documented_capillary_fields() {
     // The documented date (the day in the org's zone) with the exact instant in milliseconds.
     let exact = chrono::DateTime::parse_from_rfc3339(&utc(&expiry)).unwrap();
     assert_eq!(c["partnerTierExpiryDateInMillis"], exact.timestamp_millis());
-    assert_eq!(c["partnerTierExpiryDate"], exact.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d").to_string());
+    assert_eq!(
+        c["partnerTierExpiryDate"],
+        exact.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d").to_string()
+    );
     assert_eq!(c["linked"], true);
     assert_eq!(c["status"], "ACTIVE");
     assert_eq!(c["version"], 2);

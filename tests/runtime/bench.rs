@@ -10,15 +10,23 @@ use std::time::Duration;
 #[ignore = "benchmark: run through `make bench-init`"]
 async fn init_time() {
     let starts: usize = std::env::var("INIT_BENCH_STARTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    println!("\n{:<34} {:>8} {:>8} {:>8}   (ms, {starts} starts, bins from {})", "binary", "p50", "min", "max",
-        crate::lambda_process::bin_dir().display());
+    println!(
+        "\n{:<34} {:>8} {:>8} {:>8}   (ms, {starts} starts, bins from {})",
+        "binary",
+        "p50",
+        "min",
+        "max",
+        crate::lambda_process::bin_dir().display()
+    );
     for f in functions(&table_name()) {
         let mut times = Vec::with_capacity(starts);
         for _ in 0..starts {
             let sandbox = Sandbox::start(&f).await;
-            let polled = sandbox.api.first_poll(Duration::from_secs(10)).await.unwrap_or_else(|| {
-                panic!("{} did not poll /next\n{}", f.binary, sandbox.process.logs())
-            });
+            let polled = sandbox
+                .api
+                .first_poll(Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("{} did not poll /next\n{}", f.binary, sandbox.process.logs()));
             times.push(polled.duration_since(sandbox.process.started).as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);

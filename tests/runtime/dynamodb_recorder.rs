@@ -102,7 +102,8 @@ fn describe(target: &str, body: &[u8]) -> SdkCall {
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(|i| i.as_object()?.keys().next().cloned()).collect())
         .unwrap_or_default();
-    let warm_up = operation == "GetItem" && json.pointer("/Key/PK/S").and_then(Value::as_str) == Some(shared::keys::org(0).pk.as_str());
+    let warm_up = operation == "GetItem"
+        && json.pointer("/Key/PK/S").and_then(Value::as_str) == Some(shared::keys::org(0).pk.as_str());
     SdkCall { operation, index, items, warm_up }
 }
 
@@ -118,11 +119,16 @@ async fn forward(calls: &Mutex<Vec<SdkCall>>, upstream: &str, req: Request<Incom
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
-        let mut up = Request::builder().method(parts.method.clone()).uri(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+        let mut up = Request::builder()
+            .method(parts.method.clone())
+            .uri(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
         for (k, v) in &parts.headers {
             up = up.header(k, v);
         }
-        let resp = sender.send_request(up.body(Full::new(body)).map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(up.body(Full::new(body)).map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
         let (rparts, rbody) = resp.into_parts();
         let rbody = rbody.collect().await.map_err(|e| e.to_string())?.to_bytes();
         let mut out = Response::new(Full::new(rbody));

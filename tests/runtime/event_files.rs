@@ -31,7 +31,11 @@ fn check(f: &Function, name: &str, ev: &Value) -> Result<(), String> {
             return fail("requestContext.authorizer.lambda needs orgId (number) and role");
         }
     } else if name.ends_with(".v1.json") {
-        let route = format!("{} {}", ev["httpMethod"].as_str().unwrap_or_default(), ev["resource"].as_str().unwrap_or_default());
+        let route = format!(
+            "{} {}",
+            ev["httpMethod"].as_str().unwrap_or_default(),
+            ev["resource"].as_str().unwrap_or_default()
+        );
         if !routes.contains(&route) {
             return fail(&format!("httpMethod + resource must be one of {routes:?}, got {route:?}"));
         }
@@ -80,7 +84,8 @@ fn every_event_file_belongs_to_a_function() {
 /// Cargo.toml names the same (method, path, binary) triples as the HttpApi events.
 #[test]
 fn cargo_lambda_watch_router_matches_the_template() {
-    let manifest = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let manifest =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let mut router = std::collections::BTreeSet::new();
     for line in manifest
         .lines()
@@ -91,7 +96,9 @@ fn cargo_lambda_watch_router_matches_the_template() {
     {
         let (path, routes) = line.split_once(" = ").unwrap();
         for route in routes.split('{').skip(1) {
-            let field = |name: &str| route.split(&format!("{name} = \"")).nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+            let field = |name: &str| {
+                route.split(&format!("{name} = \"")).nth(1).and_then(|r| r.split('"').next()).unwrap().to_string()
+            };
             router.insert((field("method"), path.trim_matches('"').to_string(), field("function")));
         }
     }

@@ -73,7 +73,15 @@ pub struct DemoOrg {
 pub async fn demo_org(state: &AppState) -> DemoOrg {
     let _one_at_a_time = SEEDING.lock().await;
     let marker = shared::keys::demo_marker();
-    state.store.client().delete_item().table_name(state.store.table()).set_key(Some(marker.to_item())).send().await.unwrap();
+    state
+        .store
+        .client()
+        .delete_item()
+        .table_name(state.store.table())
+        .set_key(Some(marker.to_item()))
+        .send()
+        .await
+        .unwrap();
     let seed = shared::admin::seed_demo(state).await.unwrap();
     DemoOrg { org_id: seed.org.org_id, admin: seed.admin, api: seed.api }
 }
@@ -161,13 +169,18 @@ impl Sandbox {
     }
 
     pub async fn invoke(&self, payload: impl Into<Vec<u8>>) -> Result<Outcome, String> {
-        self.api.invoke(payload, INVOKE_TIMEOUT).await.map_err(|e| format!("{}: {e}\n--- log ---\n{}", self.name, self.process.logs()))
+        self.api
+            .invoke(payload, INVOKE_TIMEOUT)
+            .await
+            .map_err(|e| format!("{}: {e}\n--- log ---\n{}", self.name, self.process.logs()))
     }
 
     /// Invokes and expects a `/response` holding JSON.
     pub async fn respond(&self, event: &Value) -> Result<Value, String> {
         match self.invoke(event.to_string()).await? {
-            Outcome::Response(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: response is not JSON: {e}", self.name)),
+            Outcome::Response(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: response is not JSON: {e}", self.name))
+            }
             Outcome::Error { error_type, body } => Err(format!(
                 "{}: expected a response, got /error {error_type:?} {body}\n--- log ---\n{}",
                 self.name,
@@ -180,7 +193,11 @@ impl Sandbox {
     pub async fn expect_error(&self, payload: &[u8]) -> Result<(), String> {
         match self.invoke(payload.to_vec()).await? {
             Outcome::Error { body, .. } if body.get("errorMessage").is_some() => Ok(()),
-            other => Err(format!("{}: {:?} should have been reported to /error, got {other:?}", self.name, String::from_utf8_lossy(payload))),
+            other => Err(format!(
+                "{}: {:?} should have been reported to /error, got {other:?}",
+                self.name,
+                String::from_utf8_lossy(payload)
+            )),
         }
     }
 }

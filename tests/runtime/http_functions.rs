@@ -41,7 +41,10 @@ pub fn successful_body(name: &str, kind: &str, resp: &Value) -> Result<Value, St
         return Err(format!("{name} {kind}: status {status}, body {body}"));
     }
     // v1 responses carry their headers in multiValueHeaders.
-    let content_type = resp["headers"]["content-type"].as_str().or_else(|| resp["multiValueHeaders"]["content-type"][0].as_str()).unwrap_or_default();
+    let content_type = resp["headers"]["content-type"]
+        .as_str()
+        .or_else(|| resp["multiValueHeaders"]["content-type"][0].as_str())
+        .unwrap_or_default();
     if !content_type.starts_with("application/json") {
         return Err(format!("{name} {kind}: content-type {content_type:?}"));
     }

@@ -14,7 +14,10 @@ async fn expect_init_error(edit: fn(&mut std::collections::BTreeMap<String, Stri
         };
         let message = report.body["errorMessage"].as_str().unwrap_or_default();
         if !message.contains(expected) || report.body["errorType"].as_str().is_none() || report.error_type.is_none() {
-            return Err(format!("{}: /init/error said {:?} {} (expected a message with {expected:?})", f.binary, report.error_type, report.body));
+            return Err(format!(
+                "{}: /init/error said {:?} {} (expected a message with {expected:?})",
+                f.binary, report.error_type, report.body
+            ));
         }
         if sandbox.process.exited(Duration::from_secs(10)).await.is_none_or(|s| s.success()) {
             return Err(format!("{}: should exit with a failure after reporting the init error", f.binary));
@@ -36,5 +39,6 @@ async fn missing_table_name_is_reported_as_an_init_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unparsable_setting_is_reported_as_an_init_error() {
-    expect_init_error(|env| drop(env.insert("DUE_SHARDS".into(), "eight".into())), "DUE_SHARDS must be an integer").await;
+    expect_init_error(|env| drop(env.insert("DUE_SHARDS".into(), "eight".into())), "DUE_SHARDS must be an integer")
+        .await;
 }

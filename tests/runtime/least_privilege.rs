@@ -2,9 +2,9 @@
 //! (`policies::code_paths`), and no more: no Scan, no wildcard, no SAM CRUD template. The Runtime
 //! API tests check the other half, that the binaries call nothing beyond `code_paths`.
 
+use crate::fixtures::table_name;
 use crate::policies::{code_paths, declared_grants};
 use crate::template::{functions, intrinsic};
-use crate::fixtures::table_name;
 use std::path::Path;
 
 #[test]
@@ -12,7 +12,10 @@ fn every_policy_grants_exactly_what_its_code_path_calls() {
     let mut problems = Vec::new();
     for f in functions(&table_name()) {
         let Some(uses) = code_paths(&f) else {
-            problems.push(format!("{} ({}): add its code path to tests/runtime/policies.rs code_paths", f.logical_id, f.binary));
+            problems.push(format!(
+                "{} ({}): add its code path to tests/runtime/policies.rs code_paths",
+                f.logical_id, f.binary
+            ));
             continue;
         };
         let declared = declared_grants(&uses);
@@ -64,15 +67,24 @@ fn no_code_scans_the_table() {
 #[test]
 fn outbox_pipe_reads_the_attributes_outbox_items_have() {
     let doc = crate::template::document();
-    let pipes: Vec<_> = doc["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"] == "AWS::Pipes::Pipe").collect();
+    let pipes: Vec<_> =
+        doc["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"] == "AWS::Pipes::Pipe").collect();
     assert_eq!(pipes.len(), 1, "expected one AWS::Pipes::Pipe");
     let props = &pipes[0]["Properties"];
-    assert!(matches!(intrinsic(&props["Source"]), Some((f, v)) if f == "GetAtt" && v.as_str().is_some_and(|s| s.ends_with(".StreamArn"))));
+    assert!(
+        matches!(intrinsic(&props["Source"]), Some((f, v)) if f == "GetAtt" && v.as_str().is_some_and(|s| s.ends_with(".StreamArn")))
+    );
     let filters = props["SourceParameters"]["FilterCriteria"]["Filters"].as_sequence().unwrap();
     assert_eq!(filters.len(), 1);
     let pattern: serde_json::Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
-    assert_eq!(pattern, serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["EVENT"]}}}}));
-    assert!(props["SourceParameters"]["DynamoDBStreamParameters"]["DeadLetterConfig"]["Arn"] != serde_yaml::Value::Null, "no DLQ");
+    assert_eq!(
+        pattern,
+        serde_json::json!({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["EVENT"]}}}})
+    );
+    assert!(
+        props["SourceParameters"]["DynamoDBStreamParameters"]["DeadLetterConfig"]["Arn"] != serde_yaml::Value::Null,
+        "no DLQ"
+    );
 
     let record = shared::records::EventRecord {
         pk: "p".into(),
@@ -97,7 +109,13 @@ fn outbox_pipe_reads_the_attributes_outbox_items_have() {
         let path: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '_').collect();
         let (attr, ty) = path.split_once('.').unwrap();
         let value = item.get(attr).unwrap_or_else(|| panic!("outbox items have no attribute {attr}"));
-        let actual = if value.is_s() { "S" } else if value.is_n() { "N" } else { "?" };
+        let actual = if value.is_s() {
+            "S"
+        } else if value.is_n() {
+            "N"
+        } else {
+            "?"
+        };
         assert_eq!(actual, ty, "attribute {attr} is {actual}, the pipe reads it as {ty}");
         refs += 1;
     }

@@ -70,11 +70,14 @@ const NEXT_ID: &[Use] = &[on_table("dynamodb:UpdateItem", "Store::next_id (ADD o
 const AUTHENTICATE: &[Use] = &[on_table("dynamodb:GetItem", "auth::authenticate → Store::client_record")];
 const CREATE_LOYALTY_PROGRAM: Use =
     on_table("dynamodb:PutItem", "programs::create_loyalty_program → TransactWriteItems Put (program, name guard)");
-const LIST_PROGRAMS: Use = on_table("dynamodb:Query", "programs::list → Store::loyalty_programs, Store::partner_programs");
-const FIRST_PROGRAM: Use = on_table("dynamodb:Query", "programs::create → Store::loyalty_programs (is it the org's default)");
+const LIST_PROGRAMS: Use =
+    on_table("dynamodb:Query", "programs::list → Store::loyalty_programs, Store::partner_programs");
+const FIRST_PROGRAM: Use =
+    on_table("dynamodb:Query", "programs::create → Store::loyalty_programs (is it the org's default)");
 const PUT_PARTNER_PROGRAM: Use =
     on_table("dynamodb:PutItem", "partner_program_config::handle → TransactWriteItems Put (program, id record)");
-const REGISTER_CUSTOMER: Use = on_table("dynamodb:PutItem", "customers::register → TransactWriteItems Put (profile, identifier guards)");
+const REGISTER_CUSTOMER: Use =
+    on_table("dynamodb:PutItem", "customers::register → TransactWriteItems Put (profile, identifier guards)");
 const CHECK_ENROLLED: Use = on_table("dynamodb:ConditionCheckItem", "link_customer::link_one → tx::check_enrolled");
 const RELEASE_MEMBERSHIP_ID: Use =
     on_table("dynamodb:DeleteItem", "delink_customer::delink_one → tx::delete (membership-id claim)");
@@ -109,12 +112,22 @@ const SWEEP: &[Use] = &[
     rarely("dynamodb:DeleteItem", "expiry_sweep::transaction_items, a freed membership-id claim"),
     rarely("dynamodb:ConditionCheckItem", "expiry_sweep::transaction_items, enrolment check of a backup membership"),
     rarely("dynamodb:BatchGetItem", "expiry_sweep::batch_get, members of an expired program"),
-    Use { action: "dynamodb:Query", index: Some("ProgramMembers"), code: "expiry_sweep::member_page, an expired program", exercised: false },
+    Use {
+        action: "dynamodb:Query",
+        index: Some("ProgramMembers"),
+        code: "expiry_sweep::member_page, an expired program",
+        exercised: false,
+    },
 ];
 
 /// `expiry_preview::handle` (issue 4): the catalog, the watermark, the due index.
 const EXPIRY_PREVIEW: &[Use] = &[
-    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "expiry_preview::preview → query_due_page", exercised: true },
+    Use {
+        action: "dynamodb:Query",
+        index: Some("DueIndex"),
+        code: "expiry_preview::preview → query_due_page",
+        exercised: true,
+    },
     on_table("dynamodb:GetItem", "expiry_sweep::first_unfinished_day (watermark)"),
 ];
 
@@ -130,7 +143,9 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "DelinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_MEMBERSHIP_ID]],
         "CustomerPartnerProgramsFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[LIST_LINKAGES]],
         "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
-        "UpdateCustomerPartnerProgramFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID]],
+        "UpdateCustomerPartnerProgramFunction" => {
+            &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID]]
+        }
         "CustomerBenefitsFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE],
         "EraseCustomerFunction" => &[CATALOG, CHANGE_LINKAGE, ERASE_CUSTOMER],
         "TierExpirySweepFunction" => &[SWEEP],
@@ -152,7 +167,8 @@ pub fn declared_grants(uses: &[Use]) -> BTreeSet<Grant> {
 /// After a binary handled the event files: every call it made is declared, and every declared
 /// grant was used unless marked as unreachable from the event files.
 pub fn check_recorded(f: &Function, recorder: &DynamoDbRecorder) -> Result<(), String> {
-    let uses = code_paths(f).ok_or_else(|| format!("{}: no entry in tests/runtime/policies.rs code_paths", f.logical_id))?;
+    let uses =
+        code_paths(f).ok_or_else(|| format!("{}: no entry in tests/runtime/policies.rs code_paths", f.logical_id))?;
     let declared = declared_grants(&uses);
     let used = recorder.grants_used();
     let undeclared: Vec<String> = used.difference(&declared).map(ToString::to_string).collect();

@@ -6,7 +6,10 @@ use std::path::Path;
 fn tls_comes_from_rustls_only() {
     let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
     for banned in ["openssl-sys", "openssl", "native-tls", "hyper-tls"] {
-        assert!(!lock.contains(&format!("name = \"{banned}\"")), "{banned} is in Cargo.lock: keep TLS on rustls (see TOOLING.md)");
+        assert!(
+            !lock.contains(&format!("name = \"{banned}\"")),
+            "{banned} is in Cargo.lock: keep TLS on rustls (see TOOLING.md)"
+        );
     }
     assert!(lock.contains("name = \"rustls\""), "rustls should provide TLS");
 }

@@ -151,11 +151,8 @@ fn reply(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
 async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
-    let error_type = req
-        .headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let error_type =
+        req.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return reply(StatusCode::NOT_FOUND, "unknown path");
@@ -182,7 +179,10 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
                     "lambda-runtime-invoked-function-arn",
                     format!("arn:aws:lambda:us-east-1:123456789012:function:{}", inner.function_name),
                 )
-                .header("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0")
+                .header(
+                    "lambda-runtime-trace-id",
+                    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+                )
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from(inv.payload)))
                 .unwrap_or_else(|_| reply(StatusCode::INTERNAL_SERVER_ERROR, "bad response"))
@@ -198,7 +198,8 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
             let (id, outcome) = if let Some(id) = tail.strip_suffix("/response") {
                 (id, Outcome::Response(body))
             } else if let Some(id) = tail.strip_suffix("/error") {
-                let body = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
+                let body =
+                    serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()));
                 (id, Outcome::Error { error_type, body })
             } else {
                 return reply(StatusCode::NOT_FOUND, "unknown path");

@@ -113,7 +113,10 @@ fn policy_grants(policies: &Value, table: &str) -> BTreeSet<Grant> {
             Value::Mapping(m) => {
                 // A SAM policy template such as DynamoDBCrudPolicy.
                 for (name, _) in m {
-                    grants.insert(Grant { action: format!("policy:{}", name.as_str().unwrap_or("?")), resource: "*".into() });
+                    grants.insert(Grant {
+                        action: format!("policy:{}", name.as_str().unwrap_or("?")),
+                        resource: "*".into(),
+                    });
                 }
                 continue;
             }
@@ -129,7 +132,10 @@ fn policy_grants(policies: &Value, table: &str) -> BTreeSet<Grant> {
             }
             for action in as_list(&st["Action"]) {
                 for resource in as_list(&st["Resource"]) {
-                    grants.insert(Grant { action: action.as_str().unwrap_or("?").to_string(), resource: resource_name(&resource, table) });
+                    grants.insert(Grant {
+                        action: action.as_str().unwrap_or("?").to_string(),
+                        resource: resource_name(&resource, table),
+                    });
                 }
             }
         }

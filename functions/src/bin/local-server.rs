@@ -24,8 +24,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--seed-demo") {
         let demo = shared::admin::seed_demo(&state).await?;
         let how = if demo.reused { "reused (fresh credentials below)" } else { "seeded" };
-        println!("\nDemo org {} ({}) {how}: loyalty programs Demo Rewards and Demo Plus,", demo.org.org_id, demo.org.time_zone);
-        println!("partner programs SkyMiles (EXTERNAL, tiers Silver/Gold/Platinum) and FlexiPass (SUPPLEMENTARY, 30 days),");
+        println!(
+            "\nDemo org {} ({}) {how}: loyalty programs Demo Rewards and Demo Plus,",
+            demo.org.org_id, demo.org.time_zone
+        );
+        println!(
+            "partner programs SkyMiles (EXTERNAL, tiers Silver/Gold/Platinum) and FlexiPass (SUPPLEMENTARY, 30 days),"
+        );
         println!("customers with mobiles 919740000001..3.\n");
         println!("admin client: {}  secret: {}", demo.admin.client_key, demo.admin.secret);
         println!("api client:   {}  secret: {}\n", demo.api.client_key, demo.api.secret);

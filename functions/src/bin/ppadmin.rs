@@ -25,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let org = shared::admin::create_org(&state.store, name, tz).await?;
             let creds = shared::auth::create_client(&state.store, org.org_id, Role::Admin).await?;
             println!("org {} created ({}, time zone {})", org.org_id, org.name, org.time_zone);
-            println!("admin client key: {}\nadmin secret:     {}   (shown once; only its SHA-256 is stored)", creds.client_key, creds.secret);
+            println!(
+                "admin client key: {}\nadmin secret:     {}   (shown once; only its SHA-256 is stored)",
+                creds.client_key, creds.secret
+            );
         }
         Some("create-client") => {
             let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;

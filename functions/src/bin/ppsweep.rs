@@ -35,7 +35,8 @@ fn number(args: &[String], name: &str, default: u64) -> Result<u64, Error> {
 
 fn progress_bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
+    let template =
+        format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -65,7 +66,8 @@ async fn run(args: &[String]) -> Result<(), Error> {
         state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(move || at));
     }
     let settings = SweepSettings::from_env()?;
-    let options = SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
+    let options =
+        SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
     let summary = expiry_sweep::run(&state, &settings, options).await;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
@@ -168,7 +170,15 @@ async fn bench(args: &[String]) -> Result<(), Error> {
                 let now = Utc::now();
                 let first = b.row.linkages + (rep - 1) * due + 1;
                 let fresh = (first..first + due)
-                    .map(|c| sweep_seed::external_linkage(b.report.org_id, c, &b.report.program, now - Duration::seconds(1 + (c as i64 % 3600)), now))
+                    .map(|c| {
+                        sweep_seed::external_linkage(
+                            b.report.org_id,
+                            c,
+                            &b.report.program,
+                            now - Duration::seconds(1 + (c as i64 % 3600)),
+                            now,
+                        )
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 sweep_seed::write_linkages(&b.state, fresh, concurrency).await?;
             }

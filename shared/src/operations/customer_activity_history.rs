@@ -10,9 +10,9 @@ use crate::dates::{format_utc, parse_history_date};
 use crate::error_catalog::{ErrorCode, ItemStatus};
 use crate::limits::MAX_HISTORY_OFFSET;
 use crate::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
-use crate::wire::{ActivityEntry, BenefitSummary};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::wire::{ActivityEntry, BenefitSummary};
 use chrono::{DateTime, Duration, Months, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
@@ -36,7 +36,14 @@ struct Params {
 }
 
 /// A response of this API: the envelope is the same whatever happened.
-fn envelope(status: u16, limit: usize, offset: u64, data: Vec<Value>, warnings: Vec<Value>, errors: Vec<ItemStatus>) -> ApiResponse {
+fn envelope(
+    status: u16,
+    limit: usize,
+    offset: u64,
+    data: Vec<Value>,
+    warnings: Vec<Value>,
+    errors: Vec<ItemStatus>,
+) -> ApiResponse {
     ApiResponse::json(
         status,
         &json!({"pagination": {"limit": limit, "offset": offset}, "data": data, "warnings": warnings, "errors": errors}),
@@ -69,7 +76,10 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     let kinds = match req.query_param("activityType") {
         None => Kinds::Both,
         Some(raw) => Kinds::parse(raw).ok_or_else(|| {
-            invalid(ErrorCode::InvalidActivityType.with_detail(format!("activityType {raw:?} is neither LINKINGUPDATES nor BENEFITSAVAILED")))
+            invalid(
+                ErrorCode::InvalidActivityType
+                    .with_detail(format!("activityType {raw:?} is neither LINKINGUPDATES nor BENEFITSAVAILED")),
+            )
         })?,
     };
     let start = req.query_param("startDate").map(str::to_string);
@@ -94,16 +104,17 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
     };
     let offset = match req.query_param("offset") {
         None => 0,
-        Some(raw) => raw
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|o| *o <= MAX_HISTORY_OFFSET)
-            .ok_or_else(|| bad_request(format!("offset must be an integer from 0 to {MAX_HISTORY_OFFSET}; page further with nextCursor")))?,
+        Some(raw) => raw.trim().parse::<u64>().ok().filter(|o| *o <= MAX_HISTORY_OFFSET).ok_or_else(|| {
+            bad_request(format!(
+                "offset must be an integer from 0 to {MAX_HISTORY_OFFSET}; page further with nextCursor"
+            ))
+        })?,
     };
     let program_id = match req.query_param("partnerProgramId") {
         None => None,
-        Some(raw) => Some(raw.trim().parse::<ProgramId>().map_err(|_| bad_request("partnerProgramId must be a number"))?),
+        Some(raw) => {
+            Some(raw.trim().parse::<ProgramId>().map_err(|_| bad_request("partnerProgramId must be a number"))?)
+        }
     };
     let program_type = match req.query_param("partnerProgramType").map(|t| t.trim().to_ascii_uppercase()) {
         None => None,
@@ -150,7 +161,8 @@ fn storage_failed(e: &StoreError, p_limit: usize, request_id: &str) -> ApiRespon
         return bad_request("identifierValue cannot be looked up (too large or invalid)");
     }
     tracing::error!(error = %e, request_id, "activity history read failed");
-    envelope(503, p_limit, 0, vec![], vec![], vec![ErrorCode::ActivityFetchFailed.status()]).with_header("retry-after", "2")
+    envelope(503, p_limit, 0, vec![], vec![], vec![ErrorCode::ActivityFetchFailed.status()])
+        .with_header("retry-after", "2")
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
@@ -161,10 +173,11 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let org = req.auth.org_id;
     let now = state.now();
     // The customer and its linkages in two round trips (one by id), the catalog alongside.
-    let ((resolution, linkages), catalog) = match futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org)) {
-        Ok(r) => r,
-        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
-    };
+    let ((resolution, linkages), catalog) =
+        match futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org)) {
+            Ok(r) => r,
+            Err(e) => return storage_failed(&e, p.limit, &req.request_id),
+        };
     let (benefits_from, to) = match window(&p, catalog.org.tz(), now) {
         Ok(w) => w,
         Err(resp) => return resp,
@@ -213,7 +226,14 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Err(e) => return storage_failed(&e, p.limit, &req.request_id),
     };
     if page.activities.is_empty() {
-        return envelope(200, p.limit, page.offset, vec![], std::mem::take(&mut p.warnings), vec![ErrorCode::NoActivity.status()]);
+        return envelope(
+            200,
+            p.limit,
+            page.offset,
+            vec![],
+            std::mem::take(&mut p.warnings),
+            vec![ErrorCode::NoActivity.status()],
+        );
     }
 
     // Group the page per program, programs ordered by their newest activity on the page.
@@ -285,8 +305,15 @@ async fn benefits_summary(
     let Some(program) = program.filter(|p| !p.benefits.is_empty()) else {
         return Ok(Vec::new());
     };
-    let last_year =
-        activity_history::benefits_availed(&state.store, org, customer, program.partner_program_id, now - Duration::days(365), now).await?;
+    let last_year = activity_history::benefits_availed(
+        &state.store,
+        org,
+        customer,
+        program.partner_program_id,
+        now - Duration::days(365),
+        now,
+    )
+    .await?;
     Ok(program
         .benefits
         .iter()

@@ -77,7 +77,11 @@ pub struct BenefitUse {
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let customers = |body: BenefitsRequest| {
-        body.customer_benefits.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits }).collect())
+        body.customer_benefits.map(|cs| {
+            cs.into_iter()
+                .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits })
+                .collect()
+        })
     };
     batch::handle(state, req, &batch::BENEFITS, customers, |catalog, customer, entry| async move {
         avail_one(state, &catalog, &customer, &entry).await
@@ -107,22 +111,34 @@ const MAX_BILL_TEXT_CHARS: usize = 200;
 /// string), names are bounded text, `billDate` a request date; each kept under its documented name.
 fn bill_fields(entry: &BenefitsEntry, tz: Tz) -> Result<Map<String, Value>, ItemStatus> {
     let mut bill = Map::new();
-    for (field, raw) in [("billNumber", entry.bill_number.as_ref().and_then(value_as_text)), ("tillName", entry.till_name.clone()), ("storeName", entry.store_name.clone())] {
+    for (field, raw) in [
+        ("billNumber", entry.bill_number.as_ref().and_then(value_as_text)),
+        ("tillName", entry.till_name.clone()),
+        ("storeName", entry.store_name.clone()),
+    ] {
         let Some(text) = raw.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) else { continue };
         if text.chars().count() > MAX_BILL_TEXT_CHARS || text.chars().any(char::is_control) {
-            return Err(ErrorCode::CannotProcess.with_detail(format!("{field} must be at most {MAX_BILL_TEXT_CHARS} characters without control characters")));
+            return Err(ErrorCode::CannotProcess.with_detail(format!(
+                "{field} must be at most {MAX_BILL_TEXT_CHARS} characters without control characters"
+            )));
         }
         bill.insert(field.into(), json!(text));
     }
     for (field, raw) in [("billId", &entry.bill_id), ("tillId", &entry.till_id)] {
-        let Some(v) = raw.as_ref().filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty())) else { continue };
-        let id = value_as_text(v).and_then(|t| t.parse::<u64>().ok()).filter(|n| *n <= MAX_SAFE_INTEGER).ok_or_else(|| {
-            ErrorCode::CannotProcess.with_detail(format!("{field} must be a non-negative integer up to {MAX_SAFE_INTEGER} (got {v})"))
-        })?;
+        let Some(v) = raw.as_ref().filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty())) else {
+            continue;
+        };
+        let id = value_as_text(v).and_then(|t| t.parse::<u64>().ok()).filter(|n| *n <= MAX_SAFE_INTEGER).ok_or_else(
+            || {
+                ErrorCode::CannotProcess
+                    .with_detail(format!("{field} must be a non-negative integer up to {MAX_SAFE_INTEGER} (got {v})"))
+            },
+        )?;
         bill.insert(field.into(), json!(id));
     }
     if let Some(raw) = entry.bill_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let t = parse_request_date("billDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+        let t =
+            parse_request_date("billDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
         bill.insert("billDate".into(), json!(format_utc(t)));
     }
     Ok(bill)
@@ -146,15 +162,15 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
     let mut resolved = Vec::with_capacity(uses.len());
     for u in uses {
         let benefit_name = u.name.as_deref().map(str::trim).unwrap_or("");
-        let benefit = program
-            .benefits
-            .iter()
-            .find(|b| b.name.eq_ignore_ascii_case(benefit_name))
-            .ok_or_else(|| ErrorCode::IncorrectBenefitName.with_detail(format!("{name} has no benefit named {benefit_name:?}")))?;
+        let benefit = program.benefits.iter().find(|b| b.name.eq_ignore_ascii_case(benefit_name)).ok_or_else(|| {
+            ErrorCode::IncorrectBenefitName.with_detail(format!("{name} has no benefit named {benefit_name:?}"))
+        })?;
         resolved.push((benefit, u));
     }
     if resolved.is_empty() {
-        return Err(ErrorCode::NonPositiveBenefitCount.with_detail("benefits is empty: name at least one benefit with a count"));
+        return Err(
+            ErrorCode::NonPositiveBenefitCount.with_detail("benefits is empty: name at least one benefit with a count")
+        );
     }
     let mut availed: Vec<Availed<'a>> = Vec::new();
     let out_of_range = |name: &str, got: String| {
@@ -162,11 +178,9 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
             .with_detail(format!("count of {name} must be a whole number from 1 to {MAX_BENEFIT_COUNT} (got {got})"))
     };
     for (benefit, u) in resolved {
-        let count = u
-            .count
-            .as_ref()
-            .and_then(positive_count)
-            .ok_or_else(|| out_of_range(&benefit.name, u.count.as_ref().map_or_else(|| "nothing".to_string(), Value::to_string)))?;
+        let count = u.count.as_ref().and_then(positive_count).ok_or_else(|| {
+            out_of_range(&benefit.name, u.count.as_ref().map_or_else(|| "nothing".to_string(), Value::to_string))
+        })?;
         match availed.iter_mut().find(|a| a.benefit.name == benefit.name) {
             Some(a) => {
                 a.count = a
@@ -178,7 +192,10 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
             None => availed.push(Availed { benefit, count }),
         }
     }
-    for (field, text) in [("storeName", entry.store_name.as_deref()), ("billNumber", entry.bill_number.as_ref().and_then(value_as_text).as_deref())] {
+    for (field, text) in [
+        ("storeName", entry.store_name.as_deref()),
+        ("billNumber", entry.bill_number.as_ref().and_then(value_as_text).as_deref()),
+    ] {
         if let Some(t) = text {
             check_text(field, t, MAX_TEXT_CHARS).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
         }
@@ -199,7 +216,8 @@ fn positive_count(v: &Value) -> Option<u64> {
 /// `availedDate` as an instant: a bare date for today (in the org's zone) means now, since its
 /// end of day is still ahead; anything later than now is refused.
 fn availed_date(raw: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, ItemStatus> {
-    let t = parse_request_date("availedDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+    let t =
+        parse_request_date("availedDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     if t <= now {
         return Ok(t);
     }
@@ -210,7 +228,12 @@ fn availed_date(raw: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, 
     Err(ErrorCode::CannotProcess.with_detail(format!("availedDate {raw} is in the future")))
 }
 
-async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &BenefitsEntry) -> Result<ItemStatus, StorageFailure> {
+async fn avail_one(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    entry: &BenefitsEntry,
+) -> Result<ItemStatus, StorageFailure> {
     let now = state.now();
     let plan = match plan(catalog, entry, now) {
         Ok(p) => p,
@@ -228,11 +251,13 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
             LinkageStatus::TierExpired => {
                 let tier = cur.tier_name.as_deref().unwrap_or("the tier");
                 let at = cur.tier_expiry_date.map(format_utc).unwrap_or_default();
-                return Err(ErrorCode::CannotProcess
-                    .with_detail(format!("{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first")));
+                return Err(ErrorCode::CannotProcess.with_detail(format!(
+                    "{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first"
+                )));
             }
             LinkageStatus::Expired => {
-                return Err(ErrorCode::CannotProcess.with_detail(format!("{name} has expired; its members get no more benefits")));
+                return Err(ErrorCode::CannotProcess
+                    .with_detail(format!("{name} has expired; its members get no more benefits")));
             }
             LinkageStatus::Pending => {
                 return Err(ErrorCode::CannotProcess.with_detail(format!(
@@ -270,8 +295,23 @@ async fn avail_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, 
         after.version = cur.version + 1;
         let mut activity = activity_for(current, &after, ActivityType::Benefitsavailed, plan.availed_at);
         activity.benefit_details = Some(details.clone());
-        let event = outbox::event(EventName::BenefitsAvailed, ActivityType::Benefitsavailed.as_str(), org, customer, program, &after, now, catalog.org.tz());
-        Ok(Prepared { activity, event: Some(with_benefit_details(event, &details)), expected_version: Some(cur.version), after, extras: Vec::new() })
+        let event = outbox::event(
+            EventName::BenefitsAvailed,
+            ActivityType::Benefitsavailed.as_str(),
+            org,
+            customer,
+            program,
+            &after,
+            now,
+            catalog.org.tz(),
+        );
+        Ok(Prepared {
+            activity,
+            event: Some(with_benefit_details(event, &details)),
+            expected_version: Some(cur.version),
+            after,
+            extras: Vec::new(),
+        })
     })
     .await
 }
@@ -285,8 +325,11 @@ fn current_cycle_start(l: &Linkage) -> DateTime<Utc> {
 /// The `benefitDetails` of the activity record (and of the event): the benefits with their
 /// counts, the bill fields, and when they were availed.
 fn benefit_details(plan: &AvailPlan<'_>) -> Value {
-    let benefits: Vec<Value> =
-        plan.availed.iter().map(|a| json!({"name": a.benefit.name, "type": a.benefit.benefit_type, "count": a.count})).collect();
+    let benefits: Vec<Value> = plan
+        .availed
+        .iter()
+        .map(|a| json!({"name": a.benefit.name, "type": a.benefit.benefit_type, "count": a.count}))
+        .collect();
     let mut d = plan.bill.clone();
     d.insert("benefits".into(), Value::Array(benefits));
     d.insert("availedDate".into(), json!(format_utc(plan.availed_at)));

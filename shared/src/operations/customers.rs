@@ -10,8 +10,8 @@
 
 use crate::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
 use crate::customer_identity::{check_email, check_external_id, check_mobile, normalize_email, normalize_mobile};
-use crate::limits::{check_text, MAX_NAME_CHARS};
 use crate::keys::{self, IdentifierKind};
+use crate::limits::{check_text, MAX_NAME_CHARS};
 use crate::model::{Customer, OrgId, ProgramId};
 use crate::records::{to_item, CustomerRecord, IdentifierRecord};
 use crate::state::AppState;
@@ -142,7 +142,10 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         Err(TransactError::Store(e)) if e.is_refused_value() => Err(RegisterError::Store(TransactError::Store(e))),
         Err(e) => {
             if let Some(own) = own_registration(state, org, &customer, &change).await {
-                tracing::info!(customer_id = own.customer_id, "registration found already applied; reporting its customer");
+                tracing::info!(
+                    customer_id = own.customer_id,
+                    "registration found already applied; reporting its customer"
+                );
                 return Ok(own);
             }
             if let Some(kind) = kinds.iter().enumerate().find(|(i, _)| e.condition_failed_at(i + 1)).map(|(_, k)| *k) {

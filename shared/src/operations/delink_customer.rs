@@ -37,7 +37,11 @@ pub struct DelinkEntry {
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let customers = |body: DelinkRequest| {
-        body.de_link_customers.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs }).collect())
+        body.de_link_customers.map(|cs| {
+            cs.into_iter()
+                .map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs })
+                .collect()
+        })
     };
     batch::handle(state, req, &batch::DELINK, customers, |catalog, customer, entry| async move {
         delink_one(state, &catalog, &customer, &entry).await
@@ -45,7 +49,12 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await
 }
 
-async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &DelinkEntry) -> Result<ItemStatus, StorageFailure> {
+async fn delink_one(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    entry: &DelinkEntry,
+) -> Result<ItemStatus, StorageFailure> {
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
     if name.is_empty() {
         return Ok(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
@@ -73,7 +82,8 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         };
         let mut extras = Vec::new();
         if let Some(mid) = &cur.partner_membership_id {
-            let item = tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(internal)?;
+            let item =
+                tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(internal)?;
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         if cur.holds_subscription {
@@ -83,7 +93,16 @@ async fn delink_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         }
         Ok(Prepared {
             activity: activity_for(current, &after, ActivityType::Delink, now),
-            event: Some(outbox::event(EventName::Delinked, "DELINK", org, customer, program, &after, now, catalog.org.tz())),
+            event: Some(outbox::event(
+                EventName::Delinked,
+                "DELINK",
+                org,
+                customer,
+                program,
+                &after,
+                now,
+                catalog.org.tz(),
+            )),
             expected_version: Some(cur.version),
             after,
             extras,

@@ -61,10 +61,19 @@ pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Optio
 
 /// Profile without identifiers or enrolments, identifier lookup items deleted, `customerErased`
 /// emitted: one transaction. A concurrent erasure that won is read back.
-async fn erase_profile(state: &AppState, org: OrgId, customer: &Customer, now: DateTime<Utc>) -> Result<Customer, StoreError> {
+async fn erase_profile(
+    state: &AppState,
+    org: OrgId,
+    customer: &Customer,
+    now: DateTime<Utc>,
+) -> Result<Customer, StoreError> {
     let table = state.store.table();
     let erased = customer.erased(now);
-    let mut items = vec![tx::put_where(table, to_item(&CustomerRecord::new(org, erased.clone()))?, "attribute_not_exists(erasedAt)")?];
+    let mut items = vec![tx::put_where(
+        table,
+        to_item(&CustomerRecord::new(org, erased.clone()))?,
+        "attribute_not_exists(erasedAt)",
+    )?];
     for (kind, value) in [
         (IdentifierKind::Mobile, &customer.mobile),
         (IdentifierKind::Email, &customer.email),
@@ -144,11 +153,18 @@ async fn scrub_linkage(
     .await
     .map_err(|f| f.0)?;
     if !outcome.status {
-        return Err(StoreError::Service { operation: "TransactWriteItems", message: format!("delink refused: {}", outcome.code), throttled: false });
+        return Err(StoreError::Service {
+            operation: "TransactWriteItems",
+            message: format!("delink refused: {}", outcome.code),
+            throttled: false,
+        });
     }
     // `Some(true)`: delinked now; `Some(false)` with no change written: only ids to clear.
     match was_linked {
-        Some(true) => Ok(catalog.partner_program_by_id(program_id).map(|p| p.partner_program_name.clone()).or(Some(program_id.to_string()))),
+        Some(true) => Ok(catalog
+            .partner_program_by_id(program_id)
+            .map(|p| p.partner_program_name.clone())
+            .or(Some(program_id.to_string()))),
         Some(false) => {
             clear_ids(state, org, customer.customer_id, program_id).await?;
             Ok(None)
@@ -186,12 +202,21 @@ fn released_items(
 
 /// An ended linkage: drop its partner membership ids (and any pending relink with its claim),
 /// conditioned on the version read, retried when another writer got there first.
-async fn clear_ids(state: &AppState, org: OrgId, customer: CustomerId, program_id: ProgramId) -> Result<(), StoreError> {
+async fn clear_ids(
+    state: &AppState,
+    org: OrgId,
+    customer: CustomerId,
+    program_id: ProgramId,
+) -> Result<(), StoreError> {
     // Bounded like the write path's contention loop: another writer winning this often is news.
     for _ in 0..8 {
         let Some(cur) = state.store.linkage(org, customer, program_id).await? else { return Ok(()) };
         if cur.linked {
-            return Err(StoreError::Service { operation: "TransactWriteItems", message: "linked again during erasure".into(), throttled: false });
+            return Err(StoreError::Service {
+                operation: "TransactWriteItems",
+                message: "linked again during erasure".into(),
+                throttled: false,
+            });
         }
         if cur.partner_membership_id.is_none() && cur.pending_relink.is_none() && !cur.holds_subscription {
             return Ok(());
@@ -202,16 +227,28 @@ async fn clear_ids(state: &AppState, org: OrgId, customer: CustomerId, program_i
         after.pending_relink = None;
         after.holds_subscription = false;
         after.version = cur.version + 1;
-        let mut items = vec![tx::put_versioned(table, to_item(&LinkageRecord::new(after, state.config.due_shards))?, Some(cur.version))?];
+        let mut items = vec![tx::put_versioned(
+            table,
+            to_item(&LinkageRecord::new(after, state.config.due_shards))?,
+            Some(cur.version),
+        )?];
         items.extend(released_items(table, org, &cur)?.into_iter().map(|(i, _)| i));
         match state.store.transact(items).await {
             Ok(()) => return Ok(()),
             Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) || e.is_conflict() => continue,
             Err(TransactError::Cancelled { reasons }) => {
-                return Err(StoreError::Service { operation: "TransactWriteItems", message: format!("{reasons:?}"), throttled: false })
+                return Err(StoreError::Service {
+                    operation: "TransactWriteItems",
+                    message: format!("{reasons:?}"),
+                    throttled: false,
+                })
             }
             Err(TransactError::Store(e)) => return Err(e),
         }
     }
-    Err(StoreError::Service { operation: "TransactWriteItems", message: "linkage kept changing during erasure".into(), throttled: false })
+    Err(StoreError::Service {
+        operation: "TransactWriteItems",
+        message: "linkage kept changing during erasure".into(),
+        throttled: false,
+    })
 }

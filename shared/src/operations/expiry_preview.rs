@@ -61,7 +61,9 @@ impl Cursor {
     }
 
     fn start_key(&self) -> Option<Item> {
-        self.k.as_ref().map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect::<HashMap<_, _>>())
+        self.k
+            .as_ref()
+            .map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect::<HashMap<_, _>>())
     }
 }
 
@@ -146,7 +148,16 @@ async fn preview(
             break;
         }
         let page_size = remaining.min(100) as i32;
-        let page = query_due_page(state, &keys::due_pk(&day_string(day), shard), &upper, page_size, start.take(), Some(org), true).await?;
+        let page = query_due_page(
+            state,
+            &keys::due_pk(&day_string(day), shard),
+            &upper,
+            page_size,
+            start.take(),
+            Some(org),
+            true,
+        )
+        .await?;
         queries += 1;
         for item in page.items {
             if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
@@ -233,7 +244,9 @@ fn describe(
             let expiry = program.expiry_date.filter(|e| *e <= until)?;
             *program_expiries += 1;
             let a = SweepAction::ProgramEarlyExpiry.as_str();
-            let mut steps = vec![json!({"action": a, "activityType": a, "at": format_utc(expiry), "appliesTo": "EVERY_LINKED_MEMBER"})];
+            let mut steps = vec![
+                json!({"action": a, "activityType": a, "at": format_utc(expiry), "appliesTo": "EVERY_LINKED_MEMBER"}),
+            ];
             if let Some(backup) = &program.backup_partner_program_name {
                 let b = SweepAction::BackupMembershipStarted.as_str();
                 steps.push(json!({"action": b, "activityType": b, "at": format_utc(expiry), "partnerProgramName": backup, "appliesTo": "EVERY_LINKED_MEMBER"}));

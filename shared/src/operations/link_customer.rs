@@ -56,7 +56,11 @@ pub struct PartnerReference {
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let customers = |body: LinkRequest| {
-        body.link_customers.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs }).collect())
+        body.link_customers.map(|cs| {
+            cs.into_iter()
+                .map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs })
+                .collect()
+        })
     };
     batch::handle(state, req, &batch::LINK, customers, |catalog, customer, entry| async move {
         link_one(state, &catalog, &customer, &entry).await
@@ -75,7 +79,12 @@ struct LinkPlan<'a> {
     end: Option<DateTime<Utc>>,
 }
 
-fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now: DateTime<Utc>) -> Result<LinkPlan<'a>, ItemStatus> {
+fn plan<'a>(
+    catalog: &'a OrgCatalog,
+    customer: &Customer,
+    entry: &LinkEntry,
+    now: DateTime<Utc>,
+) -> Result<LinkPlan<'a>, ItemStatus> {
     let tz = catalog.org.tz();
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
     if name.is_empty() {
@@ -94,11 +103,16 @@ fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now
     let tier = if program.tier_based {
         let tier_name = reference.partner_tier_name.as_deref().map(str::trim).unwrap_or("");
         if tier_name.is_empty() {
-            return Err(ErrorCode::UnknownTier.with_detail(format!("{name} is tier based: partnerTierName is required")));
+            return Err(
+                ErrorCode::UnknownTier.with_detail(format!("{name} is tier based: partnerTierName is required"))
+            );
         }
-        Some(program.tier_by_name(tier_name).cloned().ok_or_else(|| {
-            ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}"))
-        })?)
+        Some(
+            program
+                .tier_by_name(tier_name)
+                .cloned()
+                .ok_or_else(|| ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}")))?,
+        )
     } else {
         None
     };
@@ -107,14 +121,17 @@ fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now
             let t = parse_request_date("partnerTierExpiryDate", raw, tz)
                 .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
             if t <= now {
-                return Err(ErrorCode::PastTierExpiry.with_detail(format!("partnerTierExpiryDate {raw} is not in the future")));
+                return Err(
+                    ErrorCode::PastTierExpiry.with_detail(format!("partnerTierExpiryDate {raw} is not in the future"))
+                );
             }
             Some(t)
         }
         _ => None,
     };
     let start = match reference.membership_start_date.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(raw) => parse_request_date("membershipStartDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?,
+        Some(raw) => parse_request_date("membershipStartDate", raw, tz)
+            .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?,
         None => now,
     };
     let end = match (program.partner_program_type, program.period()) {
@@ -124,7 +141,8 @@ fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now
                 end = end.min(exp);
             }
             if end <= now {
-                return Err(ErrorCode::CannotProcess.with_detail("the membership would end before now; check membershipStartDate"));
+                return Err(ErrorCode::CannotProcess
+                    .with_detail("the membership would end before now; check membershipStartDate"));
             }
             Some(end)
         }
@@ -133,19 +151,18 @@ fn plan<'a>(catalog: &'a OrgCatalog, customer: &Customer, entry: &LinkEntry, now
     let membership_id = reference.partner_membership_id.as_ref().and_then(value_as_text);
     if let Some(mid) = &membership_id {
         // Part of the id's uniqueness key: checked before the key is built.
-        check_text("partnerMembershipId", mid, MAX_MEMBERSHIP_ID_CHARS).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+        check_text("partnerMembershipId", mid, MAX_MEMBERSHIP_ID_CHARS)
+            .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     }
-    Ok(LinkPlan {
-        program,
-        membership_id,
-        tier,
-        tier_expiry,
-        start,
-        end,
-    })
+    Ok(LinkPlan { program, membership_id, tier, tier_expiry, start, end })
 }
 
-async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &LinkEntry) -> Result<ItemStatus, StorageFailure> {
+async fn link_one(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    entry: &LinkEntry,
+) -> Result<ItemStatus, StorageFailure> {
     let now = state.now();
     let plan = match plan(catalog, customer, entry, now) {
         Ok(p) => p,
@@ -154,7 +171,8 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
     let org = catalog.org.org_id;
     let program = plan.program;
     let table = state.store.table().to_string();
-    let one_subscription = catalog.org.one_supplementary_per_customer && program.partner_program_type == PartnerProgramType::Supplementary;
+    let one_subscription =
+        catalog.org.one_supplementary_per_customer && program.partner_program_type == PartnerProgramType::Supplementary;
     if one_subscription {
         if let Some(status) = other_subscription(state, catalog, customer.customer_id, program, now).await? {
             return Ok(status);
@@ -165,10 +183,13 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
         let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
         let schedule_relink = already_linked && is_supplementary && plan.start > now;
         if already_linked && !schedule_relink {
-            return Err(ErrorCode::AlreadyLinked.with_detail(format!("already linked to {}", program.partner_program_name)));
+            return Err(
+                ErrorCode::AlreadyLinked.with_detail(format!("already linked to {}", program.partner_program_name))
+            );
         }
         if program.is_expired_at(now) {
-            return Err(ErrorCode::CannotProcess.with_detail(format!("{} expired; it accepts no new links", program.partner_program_name)));
+            return Err(ErrorCode::CannotProcess
+                .with_detail(format!("{} expired; it accepts no new links", program.partner_program_name)));
         }
         let (after, kind, event_name, update_type) = match (current, schedule_relink) {
             (Some(cur), true) => {
@@ -230,8 +251,11 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
         )];
         // A replaced pending relink gives back the membership id it had claimed, unless the
         // current membership or the new relink still uses it.
-        if let Some(old) = current.and_then(|c| c.pending_relink.as_ref()).and_then(|p| p.partner_membership_id.as_ref()) {
-            let still_used = current.and_then(|c| c.partner_membership_id.as_ref()) == Some(old) || plan.membership_id.as_ref() == Some(old);
+        if let Some(old) =
+            current.and_then(|c| c.pending_relink.as_ref()).and_then(|p| p.partner_membership_id.as_ref())
+        {
+            let still_used = current.and_then(|c| c.partner_membership_id.as_ref()) == Some(old)
+                || plan.membership_id.as_ref() == Some(old);
             if schedule_relink && !still_used {
                 extras.push((
                     tx::delete(&table, &keys::membership_id(org, program.partner_program_id, old)).map_err(internal)?,
@@ -244,16 +268,27 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
         if one_subscription && !after.holds_subscription {
             let rec = SubscriptionRecord::new(org, customer.customer_id, program);
             extras.push((
-                tx::claim_subscription(&table, to_item(&rec).map_err(|e| internal(e.into()))?, program.partner_program_id).map_err(internal)?,
+                tx::claim_subscription(
+                    &table,
+                    to_item(&rec).map_err(|e| internal(e.into()))?,
+                    program.partner_program_id,
+                )
+                .map_err(internal)?,
                 ErrorCode::CannotProcess.with_detail(SUBSCRIPTION_TAKEN),
             ));
             after.holds_subscription = true;
         }
         if let Some(mid) = &plan.membership_id {
             let k = keys::membership_id(org, program.partner_program_id, mid);
-            let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer.customer_id };
+            let rec = MembershipIdRecord {
+                pk: k.pk,
+                sk: k.sk,
+                entity: "MEMBERSHIP_ID".into(),
+                customer_id: customer.customer_id,
+            };
             extras.push((
-                tx::claim_for_customer(&table, to_item(&rec).map_err(|e| internal(e.into()))?, customer.customer_id).map_err(internal)?,
+                tx::claim_for_customer(&table, to_item(&rec).map_err(|e| internal(e.into()))?, customer.customer_id)
+                    .map_err(internal)?,
                 ErrorCode::CannotProcess.with_detail(format!(
                     "partnerMembershipId is already used by another customer in {}",
                     program.partner_program_name
@@ -280,7 +315,8 @@ async fn link_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, e
 
 /// Detail of a link that lost the one-subscription guard inside its transaction (replaced by one
 /// naming the winner once it is read back).
-const SUBSCRIPTION_TAKEN: &str = "the customer took another SUPPLEMENTARY membership meanwhile; this org allows one at a time";
+const SUBSCRIPTION_TAKEN: &str =
+    "the customer took another SUPPLEMENTARY membership meanwhile; this org allows one at a time";
 
 /// With the org's one-subscription rule on: the 2001 a link to `program` gets because the customer
 /// already has another active SUPPLEMENTARY membership (the guard's holder, or one linked before
@@ -306,7 +342,10 @@ async fn other_subscription(
     let held = linkages.iter().find(|l| {
         l.partner_program_id != program.partner_program_id
             && l.partner_program_type == PartnerProgramType::Supplementary
-            && matches!(l.effective_status(now, catalog.partner_program_by_id(l.partner_program_id)), LinkageStatus::Active | LinkageStatus::Pending)
+            && matches!(
+                l.effective_status(now, catalog.partner_program_by_id(l.partner_program_id)),
+                LinkageStatus::Active | LinkageStatus::Pending
+            )
     });
     Ok(held.map(|l| refuse(&l.partner_program_name)))
 }

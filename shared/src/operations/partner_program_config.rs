@@ -87,20 +87,38 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             }
             None => (None, None),
         };
-        let rec = PartnerProgramRecord { pk: k.pk, sk: k.sk, entity: "PARTNER_PROGRAM".into(), due_pk, due_sk, program: program.clone() };
+        let rec = PartnerProgramRecord {
+            pk: k.pk,
+            sk: k.sk,
+            entity: "PARTNER_PROGRAM".into(),
+            due_pk,
+            due_sk,
+            program: program.clone(),
+        };
         let idk = keys::partner_program_id(org, program.partner_program_id);
-        let id_rec = PartnerProgramIdRecord { pk: idk.pk, sk: idk.sk, entity: "PARTNER_PROGRAM_ID".into(), partner_program_name: name.clone() };
+        let id_rec = PartnerProgramIdRecord {
+            pk: idk.pk,
+            sk: idk.sk,
+            entity: "PARTNER_PROGRAM_ID".into(),
+            partner_program_name: name.clone(),
+        };
         let rec_item = to_item(&rec).map_err(crate::store::StoreError::from)?;
         let items = if created {
-            vec![tx::put_new(table, rec_item)?, tx::put_new(table, to_item(&id_rec).map_err(crate::store::StoreError::from)?)?]
+            vec![
+                tx::put_new(table, rec_item)?,
+                tx::put_new(table, to_item(&id_rec).map_err(crate::store::StoreError::from)?)?,
+            ]
         } else {
             vec![tx::put_versioned_config(table, rec_item, existing.as_ref().map(|e| e.partner_program_id))?]
         };
         match state.store.transact(items).await {
             Ok(()) => Ok(created),
-            Err(crate::store::TransactError::Store(e)) if e.is_refused_value() => Err(crate::store::TransactError::Store(e)),
+            Err(crate::store::TransactError::Store(e)) if e.is_refused_value() => {
+                Err(crate::store::TransactError::Store(e))
+            }
             Err(e) => {
-                let stored: Option<PartnerProgramRecord> = state.store.get(&keys::partner_program(org, &name)).await.ok().flatten();
+                let stored: Option<PartnerProgramRecord> =
+                    state.store.get(&keys::partner_program(org, &name)).await.ok().flatten();
                 if stored.is_some_and(|r| r.program == program) {
                     tracing::info!("configuration found already written by this request; reporting its success");
                     return Ok(created);
@@ -112,7 +130,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await;
     state.invalidate(org);
     match result {
-        Ok(created) => ApiResponse::json(if created { 201 } else { 200 }, &crate::wire::PartnerProgramConfigView::from(&program)),
+        Ok(created) => {
+            ApiResponse::json(if created { 201 } else { 200 }, &crate::wire::PartnerProgramConfigView::from(&program))
+        }
         Err(crate::store::TransactError::Cancelled { .. }) => {
             ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
         }
@@ -134,7 +154,9 @@ fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_
     let value = n.as_f64().filter(|v| v.is_finite());
     let in_range = value.is_some_and(|v| v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
     if !in_range {
-        return Err(format!("pointsExchangeRate must be 0 or from {MIN_POSITIVE_RATE} to {MAX_POINTS_EXCHANGE_RATE} (got {n})"));
+        return Err(format!(
+            "pointsExchangeRate must be 0 or from {MIN_POSITIVE_RATE} to {MAX_POINTS_EXCHANGE_RATE} (got {n})"
+        ));
     }
     if n.is_u64() {
         return Ok(Some(n));
@@ -190,7 +212,10 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
             return Err(format!("benefit {:?} appears twice", b.name));
         }
         if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
-            return Err(format!("benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}", b.name));
+            return Err(format!(
+                "benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}",
+                b.name
+            ));
         }
     }
     match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
@@ -242,8 +267,16 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         partner_program_type: c.partner_program_type,
         description: c.partner_program_description,
         tier_based: c.tier_based,
-        tiers: c.partner_program_tiers.into_iter().map(|t| Tier { tier_name: t.tier_name.trim().to_string(), ..t }).collect(),
-        benefits: c.benefits.into_iter().map(|b| Benefit { name: b.name.trim().to_string(), benefit_type: b.benefit_type.trim().to_string(), ..b }).collect(),
+        tiers: c
+            .partner_program_tiers
+            .into_iter()
+            .map(|t| Tier { tier_name: t.tier_name.trim().to_string(), ..t })
+            .collect(),
+        benefits: c
+            .benefits
+            .into_iter()
+            .map(|b| Benefit { name: b.name.trim().to_string(), benefit_type: b.benefit_type.trim().to_string(), ..b })
+            .collect(),
         points_exchange_rate,
         membership_period_type: c.membership_period_type,
         membership_period_value: c.membership_period_value,

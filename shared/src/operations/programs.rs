@@ -7,8 +7,8 @@ use crate::model::{LoyaltyProgram, PartnerProgram};
 use crate::records::{to_item, LoyaltyProgramRecord};
 use crate::state::AppState;
 use crate::store::tx;
-use serde::Deserialize;
 use crate::wire::{one_point_zero, LoyaltyProgramView, PartnerProgramSummary};
+use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Deserialize)]
@@ -41,12 +41,20 @@ pub async fn create(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
     let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return ApiResponse::error(400, 400, format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"));
+        return ApiResponse::error(
+            400,
+            400,
+            format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
     }
     if let Some(r) = &body.points_to_currency_ratio {
         // Bounded so that storage (DynamoDB numbers stop at 1e-130) and arithmetic never see an extreme.
         if !r.as_f64().is_some_and(|v| (MIN_RATIO..=MAX_RATIO).contains(&v)) {
-            return ApiResponse::error(400, 400, format!("pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"));
+            return ApiResponse::error(
+                400,
+                400,
+                format!("pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"),
+            );
         }
     }
     let program = LoyaltyProgram {
@@ -93,7 +101,10 @@ pub async fn create_loyalty_program(
     let mut guard_item = guard.to_item();
     guard_item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("LOYALTY_PROGRAM_NAME".into()));
     let table = state.store.table();
-    let items = vec![tx::put_new(table, to_item(&rec).map_err(crate::store::StoreError::from)?)?, tx::put_new(table, guard_item)?];
+    let items = vec![
+        tx::put_new(table, to_item(&rec).map_err(crate::store::StoreError::from)?)?,
+        tx::put_new(table, guard_item)?,
+    ];
     match state.store.transact(items).await {
         Ok(()) => Ok(Some(program)),
         Err(e) if e.condition_failed_at(1) => Ok(None),
@@ -103,13 +114,14 @@ pub async fn create_loyalty_program(
 
 pub async fn list(state: &AppState, req: ApiRequest) -> ApiResponse {
     let org = req.auth.org_id;
-    let (loyalty, partners) = match futures::try_join!(state.store.loyalty_programs(org), state.store.partner_programs(org)) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!(error = %e, "list programs failed");
-            return ApiResponse::unavailable(&req.request_id);
-        }
-    };
+    let (loyalty, partners) =
+        match futures::try_join!(state.store.loyalty_programs(org), state.store.partner_programs(org)) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "list programs failed");
+                return ApiResponse::unavailable(&req.request_id);
+            }
+        };
     // The org's first loyalty program is its default one.
     let default_id = loyalty.iter().map(|lp| lp.program_id).min();
     let data: Vec<LoyaltyProgramView> =

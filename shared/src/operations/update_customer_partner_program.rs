@@ -115,7 +115,9 @@ impl UpdateType {
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let customers = |body: UpdateRequest| {
-        body.customers_partner_updates.map(|cs| cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect())
+        body.customers_partner_updates.map(|cs| {
+            cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect()
+        })
     };
     batch::handle(state, req, &batch::UPDATE, customers, |catalog, customer, entry| async move {
         update_one(state, &catalog, &customer, &entry).await
@@ -169,7 +171,8 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Request<'_>), I
     let tier_name = details.updated_tier_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let expiry = details.updated_tier_expiry_date.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if tier_name.is_none() && kind != UpdateType::Renew {
-        return Err(ErrorCode::EmptyRequiredField.with_detail(format!("updateDetails.updatedTierName is required for {raw_type}")));
+        return Err(ErrorCode::EmptyRequiredField
+            .with_detail(format!("updateDetails.updatedTierName is required for {raw_type}")));
     }
     if expiry.is_none() && kind == UpdateType::Renew {
         return Err(ErrorCode::EmptyRequiredField.with_detail("RENEW needs a new updateDetails.updatedTierExpiryDate"));
@@ -177,7 +180,12 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Request<'_>), I
     Ok((name, kind, Request::Tier(TierRequest { kind, tier_name, expiry })))
 }
 
-async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer, entry: &UpdateEntry) -> Result<ItemStatus, StorageFailure> {
+async fn update_one(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    entry: &UpdateEntry,
+) -> Result<ItemStatus, StorageFailure> {
     let (name, kind, request) = match check_shape(entry) {
         Ok(x) => x,
         Err(status) => return Ok(status),
@@ -196,7 +204,16 @@ async fn update_one(state: &AppState, catalog: &OrgCatalog, customer: &Customer,
         };
         Ok(Prepared {
             activity: activity_for(current, &after, kind.activity(), now),
-            event: Some(outbox::event(EventName::Updated, kind.activity().as_str(), org, customer, program, &after, now, catalog.org.tz())),
+            event: Some(outbox::event(
+                EventName::Updated,
+                kind.activity().as_str(),
+                org,
+                customer,
+                program,
+                &after,
+                now,
+                catalog.org.tz(),
+            )),
             expected_version: current.map(|c| c.version),
             after,
             extras,
@@ -234,7 +251,9 @@ fn change_tier(
             .ok_or_else(|| ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}")))?,
         None => match current_tier {
             Some((n, t)) => Tier { tier_number: n, tier_name: t.to_string() },
-            None => return Err(ErrorCode::UnknownTier.with_detail("the linkage has no tier to renew; send updatedTierName")),
+            None => {
+                return Err(ErrorCode::UnknownTier.with_detail("the linkage has no tier to renew; send updatedTierName"))
+            }
         },
     };
     let new_expiry = match request.expiry {
@@ -242,7 +261,9 @@ fn change_tier(
             let t = parse_request_date("updatedTierExpiryDate", raw, catalog.org.tz())
                 .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
             if t <= now {
-                return Err(ErrorCode::PastTierExpiry.with_detail(format!("updatedTierExpiryDate {raw} is not in the future")));
+                return Err(
+                    ErrorCode::PastTierExpiry.with_detail(format!("updatedTierExpiryDate {raw} is not in the future"))
+                );
             }
             Some(t)
         }
@@ -259,15 +280,17 @@ fn change_tier(
     let (from_number, from_name) = current_tier.unwrap_or((0, "none"));
     let to = &target.tier_name;
     let direction_error = match request.kind {
-        UpdateType::Upgrade if target.tier_number <= from_number => {
-            Some(format!("UPGRADE needs a tier above the current {from_name} (tier {from_number}); {to} is tier {}", target.tier_number))
-        }
-        UpdateType::Downgrade if target.tier_number >= from_number => {
-            Some(format!("DOWNGRADE needs a tier below the current {from_name} (tier {from_number}); {to} is tier {}", target.tier_number))
-        }
-        UpdateType::Renew if target.tier_number != from_number => Some(format!(
-            "RENEW keeps the current tier {from_name}; use UPGRADE, DOWNGRADE or UPDATE to move to {to}"
+        UpdateType::Upgrade if target.tier_number <= from_number => Some(format!(
+            "UPGRADE needs a tier above the current {from_name} (tier {from_number}); {to} is tier {}",
+            target.tier_number
         )),
+        UpdateType::Downgrade if target.tier_number >= from_number => Some(format!(
+            "DOWNGRADE needs a tier below the current {from_name} (tier {from_number}); {to} is tier {}",
+            target.tier_number
+        )),
+        UpdateType::Renew if target.tier_number != from_number => {
+            Some(format!("RENEW keeps the current tier {from_name}; use UPGRADE, DOWNGRADE or UPDATE to move to {to}"))
+        }
         _ => None,
     };
     if let Some(detail) = direction_error {
@@ -297,35 +320,56 @@ fn start_benefit_cycle(l: &mut Linkage, program: &PartnerProgram, now: DateTime<
         *counter = BenefitCounter { count_in_cycle: 0, cycle_start: Some(now) };
     }
     for b in &program.benefits {
-        l.benefit_counters.entry(b.name.clone()).or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(now) });
+        l.benefit_counters
+            .entry(b.name.clone())
+            .or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(now) });
     }
 }
 
 /// PAUSE: a SUPPLEMENTARY membership that is active now is paused from now until `raw_end`.
-fn pause(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linkage>, raw_end: &str, now: DateTime<Utc>) -> Result<Linkage, ItemStatus> {
+fn pause(
+    catalog: &OrgCatalog,
+    program: &PartnerProgram,
+    current: Option<&Linkage>,
+    raw_end: &str,
+    now: DateTime<Utc>,
+) -> Result<Linkage, ItemStatus> {
     let name = &program.partner_program_name;
     if program.partner_program_type != PartnerProgramType::Supplementary {
-        return Err(ErrorCode::CannotProcess.with_detail(format!("{name} is EXTERNAL; only SUPPLEMENTARY memberships can be paused")));
+        return Err(ErrorCode::CannotProcess
+            .with_detail(format!("{name} is EXTERNAL; only SUPPLEMENTARY memberships can be paused")));
     }
     let Some(cur) = current.filter(|l| l.linked) else {
         return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
     };
     if cur.status == LinkageStatus::Paused {
         let until = cur.pause.as_ref().map(|p| format_utc(p.paused_until)).unwrap_or_default();
-        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is already paused until {until}")));
+        return Err(
+            ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is already paused until {until}"))
+        );
     }
     let status = cur.effective_status(now, Some(program));
     let Some(end) = cur.membership_end_date.filter(|_| status == LinkageStatus::Active) else {
-        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is {status:?}, not active; only an active membership can be paused")));
+        return Err(ErrorCode::CannotProcess.with_detail(format!(
+            "the membership in {name} is {status:?}, not active; only an active membership can be paused"
+        )));
     };
     let tz = catalog.org.tz();
-    let until = parse_request_date("pauseEndDate", raw_end, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+    let until = parse_request_date("pauseEndDate", raw_end, tz)
+        .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     if until <= now {
-        return Err(ErrorCode::PastTierExpiry.with_detail(format!("pauseEndDate {raw_end} is not in the future; a pause runs from now to a later date")));
+        return Err(ErrorCode::PastTierExpiry.with_detail(format!(
+            "pauseEndDate {raw_end} is not in the future; a pause runs from now to a later date"
+        )));
     }
     let mut after = cur.clone();
     after.status = LinkageStatus::Paused;
-    after.pause = Some(MembershipPause { paused_from: now, paused_until: until, end_after_window: shift_by_local_span(end, now, until, tz), resumed_at: None });
+    after.pause = Some(MembershipPause {
+        paused_from: now,
+        paused_until: until,
+        end_after_window: shift_by_local_span(end, now, until, tz),
+        resumed_at: None,
+    });
     after.version = cur.version + 1;
     after.last_activity = ActivityType::MembershipPaused;
     after.last_updated = now;
@@ -333,17 +377,25 @@ fn pause(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linkag
 }
 
 /// RESUME: a paused membership is active again now, its end moved by the time it was paused.
-fn resume(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linkage>, now: DateTime<Utc>) -> Result<Linkage, ItemStatus> {
+fn resume(
+    catalog: &OrgCatalog,
+    program: &PartnerProgram,
+    current: Option<&Linkage>,
+    now: DateTime<Utc>,
+) -> Result<Linkage, ItemStatus> {
     let name = &program.partner_program_name;
     let Some(cur) = current.filter(|l| l.linked) else {
         return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
     };
     let (Some(p), Some(end), LinkageStatus::Paused) = (&cur.pause, cur.membership_end_date, cur.status) else {
-        return Err(ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is not paused; nothing to resume")));
+        return Err(
+            ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is not paused; nothing to resume"))
+        );
     };
     let mut after = cur.clone();
     after.status = LinkageStatus::Active;
-    after.membership_end_date = Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.org.tz()));
+    after.membership_end_date =
+        Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.org.tz()));
     after.pause = Some(MembershipPause { resumed_at: Some(now), ..p.clone() });
     after.version = cur.version + 1;
     after.last_activity = ActivityType::MembershipResumed;
@@ -353,7 +405,12 @@ fn resume(catalog: &OrgCatalog, program: &PartnerProgram, current: Option<&Linka
 
 /// `end` moved later by the span from `from` to `to` as the org's calendar counts it: wall-clock
 /// difference, so a pause of N local days moves the end by N local days across a DST change.
-pub fn shift_by_local_span(end: DateTime<Utc>, from: DateTime<Utc>, to: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
+pub fn shift_by_local_span(
+    end: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> DateTime<Utc> {
     use chrono::TimeZone;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).naive_local();
     let span = local(to) - local(from);
@@ -364,7 +421,12 @@ type Extras = Vec<(aws_sdk_dynamodb::types::TransactWriteItem, ItemStatus)>;
 
 /// MEMBERSHIP_RELINKING_CANCELLED: drops the pending relink and frees the membership id it had
 /// claimed (when it differs from the current one).
-fn cancel_relink(table: &str, program: &PartnerProgram, current: Option<&Linkage>, now: DateTime<Utc>) -> Result<(Linkage, Extras), ItemStatus> {
+fn cancel_relink(
+    table: &str,
+    program: &PartnerProgram,
+    current: Option<&Linkage>,
+    now: DateTime<Utc>,
+) -> Result<(Linkage, Extras), ItemStatus> {
     let name = &program.partner_program_name;
     let Some(cur) = current else {
         return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
@@ -376,11 +438,13 @@ fn cancel_relink(table: &str, program: &PartnerProgram, current: Option<&Linkage
         return Err(ErrorCode::CannotProcess.with_detail(format!("no pending relink to cancel in {name}")));
     };
     let mut extras = Vec::new();
-    if let Some(mid) = pending.partner_membership_id.as_ref().filter(|m| cur.partner_membership_id.as_ref() != Some(*m)) {
-        let item = tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(|e| {
-            tracing::error!(error = %e, "could not build a transaction item");
-            ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
-        })?;
+    if let Some(mid) = pending.partner_membership_id.as_ref().filter(|m| cur.partner_membership_id.as_ref() != Some(*m))
+    {
+        let item =
+            tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(|e| {
+                tracing::error!(error = %e, "could not build a transaction item");
+                ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+            })?;
         extras.push((item, ErrorCode::CannotProcess.status()));
     }
     let mut after = cur.clone();
@@ -433,7 +497,15 @@ mod tests {
         let (from, to) = (t("2027-03-27T09:00:00Z"), t("2027-03-29T08:00:00Z"));
         assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, berlin), t("2027-04-12T08:00:00Z"));
         // Without DST in the window, the same span as elapsed time.
-        assert_eq!(shift_by_local_span(t("2027-05-10T08:00:00Z"), t("2027-05-01T08:00:00Z"), t("2027-05-03T20:00:00Z"), berlin), t("2027-05-12T20:00:00Z"));
+        assert_eq!(
+            shift_by_local_span(
+                t("2027-05-10T08:00:00Z"),
+                t("2027-05-01T08:00:00Z"),
+                t("2027-05-03T20:00:00Z"),
+                berlin
+            ),
+            t("2027-05-12T20:00:00Z")
+        );
     }
 
     #[test]
@@ -445,9 +517,18 @@ mod tests {
             (serde_json::json!({"partnerProgramName": "P", "updateType": "BOGUS"}), 2009),
             (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE"}), 2002),
             (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE", "updateDetails": {}}), 2002),
-            (serde_json::json!({"partnerProgramName": "P", "updateType": "RENEW", "updateDetails": {"updatedTierName": "Gold"}}), 2002),
-            (serde_json::json!({"partnerProgramName": "P", "updateType": "renew", "updateDetails": {"updatedTierExpiryDate": "2030-01-01"}}), 200),
-            (serde_json::json!({"partnerProgramName": "P", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Gold"}}), 200),
+            (
+                serde_json::json!({"partnerProgramName": "P", "updateType": "RENEW", "updateDetails": {"updatedTierName": "Gold"}}),
+                2002,
+            ),
+            (
+                serde_json::json!({"partnerProgramName": "P", "updateType": "renew", "updateDetails": {"updatedTierExpiryDate": "2030-01-01"}}),
+                200,
+            ),
+            (
+                serde_json::json!({"partnerProgramName": "P", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Gold"}}),
+                200,
+            ),
             (serde_json::json!({"partnerProgramName": "P", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}), 200),
         ];
         for (body, expected) in cases {
