@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-tools.sh
-cargo build --locked --release --bin ppsweep
+cargo build --locked --release -p partner-devtools --bin ppsweep
 args=("$@")
 set --   # a sourced script sees the positional arguments: in-memory DynamoDB Local takes none
 source scripts/dynamodb-local.sh

@@ -73,7 +73,7 @@ x86_cold=false
 t0=$(date +%s%N)
 cargo build --release --locked "${bin_args[@]}"
 x86_seconds=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
-cargo build --release --locked --bin ppsweep
+cargo build --release --locked -p partner-devtools --bin ppsweep
 cargo build --release --locked -p partner-bench
 phase_done "setup_and_x86_64_build"
 

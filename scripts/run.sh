@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-tools.sh
-cargo build --locked -p partner-functions --bin local-server
+cargo build --locked -p partner-devtools --bin local-server
 DDB_LOG="$root/.local/dynamodb-local.log" source scripts/dynamodb-local.sh "$root/.local/ddb-data"
 server_pid=""
 cleanup() {

@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-tools.sh
-cargo build --locked --quiet --bin ppsweep
+cargo build --locked --quiet -p partner-devtools --bin ppsweep
 data="$root/.local/ddb-data"
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   port=$(ps -eo args | grep -F -- "-dbPath $data" | grep -v grep | sed -n 's/.*-port \([0-9][0-9]*\).*/\1/p' | head -n1 || true)

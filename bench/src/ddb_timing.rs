@@ -242,7 +242,7 @@ fn family(sk: &str) -> &str {
 }
 
 fn sk_of(key: Option<&HashMap<String, AttributeValue>>) -> String {
-    key.and_then(|k| k.get(shared::keys::SK))
+    key.and_then(|k| k.get(shared::storage::keys::SK))
         .and_then(|v| v.as_s().ok())
         .map(|s| family(s).to_string())
         .unwrap_or_default()

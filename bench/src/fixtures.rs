@@ -9,7 +9,7 @@ use crate::Error;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use shared::state::AppState;
-use shared::store::Store;
+use shared::storage::store::Store;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,8 +53,8 @@ impl World {
         }
         let client = instrumented_client(book.clone()).await;
         let table = format!("pp-bench-{}", uuid::Uuid::new_v4().simple());
-        let def = shared::table_definition::parse(shared::table_definition::TEMPLATE)?;
-        shared::table_definition::create_table(&client, &table, &def).await?;
+        let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE)?;
+        devtools::table_definition::create_table(&client, &table, &def).await?;
         // A warm container's view: the org's catalog stays cached for the whole run (Lambda
         // re-reads it every CONFIG_CACHE_SECONDS, 30 by default: once per thousands of requests).
         let config = shared::config::Config::from_lookup(|k| match k {
@@ -64,12 +64,12 @@ impl World {
         })
         .map_err(|e| e.to_string())?;
         let state = Arc::new(AppState::new(Store::new(client, table.clone()), config, Arc::new(chrono::Utc::now)));
-        let seed = shared::admin::seed_demo(&state).await?;
+        let seed = devtools::demo::seed_demo(&state).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server_state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = shared::local_server::serve(server_state, listener).await {
+            if let Err(e) = devtools::local_server::serve(server_state, listener).await {
                 eprintln!("local server stopped: {e}");
             }
         });

@@ -1,34 +1,23 @@
 //! Partner Programs: the domain, validation, storage and HTTP envelope every Lambda shares.
-//! Route → binary → rules: `router.rs` names each operation's module under `operations/`.
+//!
+//! The layers, each a folder (`docs/architecture.md` walks a request through them):
+//! - `domain`: the types and rules with no I/O (customers, linkages, tiers, dates, limits, the
+//!   error catalog, expiry rules).
+//! - `storage`: the single DynamoDB table — keys, item records and every call to the SDK (`Store`).
+//! - `http`: the request and response envelope, the route table, the Lambda adapter, the
+//!   authorizer, idempotency and the batch shape shared by every write.
+//! - `operations`: one module per API operation, named like its binary in `functions/`.
+//! - `sweep`: the scheduled tier-expiry sweep.
+//!
+//! `config`, `state` (what a container builds once), `logging` and `admin` (deployment bootstrap)
+//! sit beside them.
 
-pub mod activity_history;
 pub mod admin;
-pub mod api;
-pub mod auth;
-pub mod authorizer;
-pub mod batch;
-pub mod change_id;
 pub mod config;
-pub mod customer_identity;
-pub mod dates;
-pub mod error_catalog;
-pub mod expiry_rules;
-pub mod expiry_sweep;
-pub mod idempotency;
-pub mod keys;
-pub mod lambda_adapter;
-pub mod limits;
-pub mod linkage_write;
-pub mod local_server;
+pub mod domain;
+pub mod http;
 pub mod logging;
-pub mod model;
 pub mod operations;
-pub mod outbox;
-pub mod records;
-pub mod request_decoding;
-pub mod router;
 pub mod state;
-pub mod store;
-pub mod sweep_seed;
-pub mod table_definition;
-pub mod wire;
+pub mod storage;
+pub mod sweep;

@@ -2,9 +2,9 @@
 //! clock, and a short-lived cache of each org's program configuration.
 
 use crate::config::Config;
-use crate::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
-use crate::store::{Store, StoreError};
-use crate::wire::PartnerProgramDetails;
+use crate::domain::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
+use crate::http::wire::PartnerProgramDetails;
+use crate::storage::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -151,7 +151,7 @@ impl AppState {
     /// AccessDenied over the same, now warm, connection: that is expected, not worth a warning.
     pub async fn warm_up(&self) {
         use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-        let probe = crate::keys::org(0);
+        let probe = crate::storage::keys::org(0);
         let res =
             self.store.client().get_item().table_name(self.store.table()).set_key(Some(probe.to_item())).send().await;
         match res {

@@ -69,7 +69,7 @@ async fn forty_concurrent_renewals_are_served_in_turn_with_history_in_commit_ord
     let newest = &records[0]["to"];
     assert_eq!(newest["partnerTierName"], state["partnerTierName"]);
     assert_eq!(newest["partnerTierExpiryDate"], state["partnerTierExpiryDate"]);
-    let stored_expiry = shared::dates::format_utc(linkage["tierExpiryDate"].as_s().unwrap().parse().unwrap());
+    let stored_expiry = shared::domain::dates::format_utc(linkage["tierExpiryDate"].as_s().unwrap().parse().unwrap());
     assert_eq!(newest["partnerTierExpiryDate"], json!(stored_expiry));
     println!(
         "history: {} linking records, each from = previous to, newest = stored state (expiry {stored_expiry})",

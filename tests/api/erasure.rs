@@ -3,7 +3,7 @@
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
-use shared::keys::{self, IdentifierKind};
+use shared::storage::keys::{self, IdentifierKind};
 use std::collections::{BTreeMap, HashMap};
 
 type Item = HashMap<String, AttributeValue>;

@@ -7,9 +7,9 @@ use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use shared::expiry_sweep::{self, BeforeWrite, StopReason, SweepOptions, SweepSettings, SweepSummary};
 use shared::state::AppState;
-use shared::store::Store;
+use shared::storage::store::Store;
+use shared::sweep::{self, BeforeWrite, StopReason, SweepOptions, SweepSettings, SweepSummary};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,8 +25,8 @@ impl SweepApp {
     async fn start() -> SweepApp {
         let client = sdk_client().await;
         let table = format!("pp-sweep-{}", uuid::Uuid::new_v4().simple());
-        let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
-        shared::table_definition::create_table(&client, &table, &def).await.unwrap();
+        let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
+        devtools::table_definition::create_table(&client, &table, &def).await.unwrap();
         let now = Arc::new(Mutex::new(Utc::now()));
         let clock_now = now.clone();
         let state = Arc::new(AppState::new(
@@ -36,7 +36,7 @@ impl SweepApp {
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(shared::local_server::serve(state.clone(), listener));
+        tokio::spawn(devtools::local_server::serve(state.clone(), listener));
         SweepApp { app: TestApp { base, state }, now }
     }
 
@@ -63,7 +63,7 @@ impl SweepApp {
     }
 
     async fn sweep_with(&self, options: SweepOptions) -> SweepSummary {
-        expiry_sweep::run(&self.app.state, &SweepSettings::default(), options).await
+        sweep::run(&self.app.state, &SweepSettings::default(), options).await
     }
 
     /// Every item of one entity in the test's own table (a test-only Scan of a small table).
@@ -199,7 +199,7 @@ async fn each_on_tier_expiry_action_is_applied_when_the_tier_expires() {
                 .app
                 .state
                 .store
-                .get::<Value>(&shared::keys::membership_id(
+                .get::<Value>(&shared::storage::keys::membership_id(
                     f.org.org_id,
                     s(&l, "partnerProgramId").parse().unwrap(),
                     "M-3",
@@ -283,7 +283,7 @@ async fn supplementary_membership_end_unlinks_with_its_activity_and_event() {
         .app
         .state
         .store
-        .get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-1"))
+        .get::<Value>(&shared::storage::keys::membership_id(f.org.org_id, pp, "FP-1"))
         .await
         .unwrap()
         .is_none());
@@ -370,7 +370,7 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
         .app
         .state
         .store
-        .get::<Value>(&shared::keys::partner_program(f.org.org_id, "ShortMiles"))
+        .get::<Value>(&shared::storage::keys::partner_program(f.org.org_id, "ShortMiles"))
         .await
         .unwrap()
         .unwrap();
@@ -424,14 +424,20 @@ async fn pending_memberships_and_relinks_start_on_their_date() {
     assert_eq!(events.last().unwrap()["data"]["updateType"], "RELINK_ACTIVATED");
     let pp = s(&l, "partnerProgramId").parse().unwrap();
     assert!(
-        t.app.state.store.get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-A")).await.unwrap().is_none(),
+        t.app
+            .state
+            .store
+            .get::<Value>(&shared::storage::keys::membership_id(f.org.org_id, pp, "FP-A"))
+            .await
+            .unwrap()
+            .is_none(),
         "the old id is freed"
     );
     assert!(t
         .app
         .state
         .store
-        .get::<Value>(&shared::keys::membership_id(f.org.org_id, pp, "FP-B"))
+        .get::<Value>(&shared::storage::keys::membership_id(f.org.org_id, pp, "FP-B"))
         .await
         .unwrap()
         .is_some());
@@ -455,24 +461,26 @@ async fn a_renewal_between_found_due_and_changed_wins() {
     let calls = Arc::new(Mutex::new(0));
     let seen = calls.clone();
     // The sweep has read the due linkage; the customer renews through the API before it writes.
-    let hook: BeforeWrite = Arc::new(move |l: shared::model::Linkage| -> futures::future::BoxFuture<'static, ()> {
-        let (base, api, seen) = (base.clone(), api.clone(), seen.clone());
-        Box::pin(async move {
-            assert_eq!(l.version, 1);
-            *seen.lock().unwrap() += 1;
-            let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000601"}, "partnerProgramUpdates": [
+    let hook: BeforeWrite = Arc::new(
+        move |l: shared::domain::model::Linkage| -> futures::future::BoxFuture<'static, ()> {
+            let (base, api, seen) = (base.clone(), api.clone(), seen.clone());
+            Box::pin(async move {
+                assert_eq!(l.version, 1);
+                *seen.lock().unwrap() += 1;
+                let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000601"}, "partnerProgramUpdates": [
                 {"partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": iso(renewed_to)}}]}]});
-            let r = request(
-                &base,
-                "POST",
-                "/v2/partnerProgram/customerPartnerProgramUpdate",
-                &[("authorization", api.as_str()), ("content-type", "application/json")],
-                body.to_string().into_bytes(),
-            )
-            .await;
-            assert_eq!(r.status, 200, "{}", r.text);
-        })
-    });
+                let r = request(
+                    &base,
+                    "POST",
+                    "/v2/partnerProgram/customerPartnerProgramUpdate",
+                    &[("authorization", api.as_str()), ("content-type", "application/json")],
+                    body.to_string().into_bytes(),
+                )
+                .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+            })
+        },
+    );
     let summary = t.sweep_with(SweepOptions { before_write: Some(hook), ..Default::default() }).await;
     assert_eq!(*calls.lock().unwrap(), 1);
     assert_eq!((summary.changed, summary.skipped), (0, 1), "{summary:?}");
@@ -495,7 +503,7 @@ async fn seed_due(t: &SweepApp, f: &Fixture, first_customer: u64, n: u64) {
     let now = t.now();
     let linkages = (first_customer..first_customer + n)
         .map(|c| {
-            shared::sweep_seed::external_linkage(
+            devtools::sweep_seed::external_linkage(
                 f.org.org_id,
                 c,
                 &program,
@@ -505,7 +513,7 @@ async fn seed_due(t: &SweepApp, f: &Fixture, first_customer: u64, n: u64) {
             .unwrap()
         })
         .collect();
-    assert_eq!(shared::sweep_seed::write_linkages(&t.app.state, linkages, 16).await.unwrap(), n);
+    assert_eq!(devtools::sweep_seed::write_linkages(&t.app.state, linkages, 16).await.unwrap(), n);
 }
 
 /// Every linkage expired exactly once: one TIER_EXPIRED activity and one event per linkage.
@@ -534,8 +542,8 @@ async fn two_concurrent_sweeps_change_each_of_2000_due_linkages_once() {
     let other = t.second_state();
     let settings = SweepSettings::default();
     let (a, b) = tokio::join!(
-        expiry_sweep::run(&t.app.state, &settings, SweepOptions::default()),
-        expiry_sweep::run(&other, &settings, SweepOptions::default())
+        sweep::run(&t.app.state, &settings, SweepOptions::default()),
+        sweep::run(&other, &settings, SweepOptions::default())
     );
     assert_eq!(a.changed + b.changed, 2_000, "{a:?} {b:?}");
     assert_eq!(a.failed + b.failed, 0);
@@ -562,9 +570,7 @@ async fn a_sweep_stopped_part_way_finishes_on_the_next_run_without_duplicates() 
     assert_eq!((first.changed, first.stopped_by, first.backlog_remaining), (150, StopReason::MaxItems, true));
     let state = t.app.state.clone();
     let killed =
-        tokio::spawn(
-            async move { expiry_sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await },
-        );
+        tokio::spawn(async move { sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await });
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     killed.abort();
     let _ = killed.await;

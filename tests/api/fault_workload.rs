@@ -23,8 +23,8 @@ use crate::support::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use shared::model::{ActivityType, LinkState};
-use shared::records::{from_item, ActivityRecord, LinkageRecord};
+use shared::domain::model::{ActivityType, LinkState};
+use shared::storage::records::{from_item, ActivityRecord, LinkageRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -309,7 +309,7 @@ async fn check_storage(
     for (ci, &cid) in customer_ids.iter().enumerate() {
         let linkages: Vec<LinkageRecord> =
             stored_items(app, org, cid, "LINK#").await.into_iter().map(|i| from_item(i).unwrap()).collect();
-        let mut activities: HashMap<u64, Vec<shared::model::Activity>> = HashMap::new();
+        let mut activities: HashMap<u64, Vec<shared::domain::model::Activity>> = HashMap::new();
         for i in stored_items(app, org, cid, "HIST#").await {
             let a = from_item::<ActivityRecord>(i).unwrap().activity;
             activities.entry(a.partner_program_id).or_default().push(a);

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use shared::idempotency::{request_hash_of, ClaimState, IdempotencyRecord};
-use shared::records::to_item;
+use shared::http::idempotency::{request_hash_of, ClaimState, IdempotencyRecord};
+use shared::storage::records::to_item;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -126,7 +126,7 @@ async fn key_in_flight_gets_409_until_its_lease_expires_then_the_request_runs() 
     let customer = f.enrolled("919810000004").await;
     let body = link_body(json!({"mobile": "919810000004"}), "SkyMiles", gold());
     // A run that claimed the key and then crashed (its Lambda died) left this record behind.
-    let k = shared::keys::idempotency(f.org.org_id, "k-crash");
+    let k = shared::storage::keys::idempotency(f.org.org_id, "k-crash");
     let crashed = IdempotencyRecord {
         pk: k.pk,
         sk: k.sk,

@@ -309,10 +309,10 @@ async fn future_start_on_linked_supplementary_schedules_a_pending_relink() {
     let read = f.org.linked_programs("mobile", "919700000014").await;
     let pending = &read.body["linkedPartnerPrograms"][0]["pendingRelink"];
     let expected_start = chrono::DateTime::parse_from_rfc3339(&later).unwrap().with_timezone(&chrono::Utc);
-    assert_eq!(pending["partnerProgramMembershipStartDate"], shared::dates::format_utc(expected_start));
+    assert_eq!(pending["partnerProgramMembershipStartDate"], shared::domain::dates::format_utc(expected_start));
     assert_eq!(
         pending["partnerProgramMembershipEndDate"],
-        shared::dates::format_utc(expected_start + chrono::Duration::days(30))
+        shared::domain::dates::format_utc(expected_start + chrono::Duration::days(30))
     );
     let kinds: Vec<String> = stored(&app.state, f.org.org_id, id, "HIST#")
         .await
@@ -325,7 +325,10 @@ async fn future_start_on_linked_supplementary_schedules_a_pending_relink() {
     );
     // The linkage is in the due index at the pending start (before the current membership ends).
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
-    assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::dates::key_time(expected_start)), "{linkage:?}");
+    assert!(
+        linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::domain::dates::key_time(expected_start)),
+        "{linkage:?}"
+    );
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ fn record(method: &str, path: &str, status: u16) {
 }
 
 fn template_routes() -> BTreeSet<(String, String)> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(shared::table_definition::TEMPLATE).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
     let mut routes = BTreeSet::new();
     for (_, res) in doc["Resources"].as_mapping().unwrap() {
         let Some(events) = res["Properties"]["Events"].as_mapping() else { continue };

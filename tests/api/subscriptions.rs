@@ -4,8 +4,8 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use shared::keys;
-use shared::records::SubscriptionRecord;
+use shared::storage::keys;
+use shared::storage::records::SubscriptionRecord;
 
 fn supplementary(program_id: u64) -> Value {
     json!({"programId": program_id, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,

@@ -7,11 +7,11 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{json, Value};
-use shared::auth::IssuedCredentials;
 use shared::config::Config;
-use shared::model::Role;
+use shared::domain::model::Role;
+use shared::http::auth::IssuedCredentials;
 use shared::state::{AppState, Clock};
-use shared::store::Store;
+use shared::storage::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -43,8 +43,8 @@ pub fn table_name() -> String {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let client = sdk_client().await;
-                    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
-                    shared::table_definition::create_table(&client, &n, &def).await.unwrap();
+                    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
+                    devtools::table_definition::create_table(&client, &n, &def).await.unwrap();
                 });
             })
             .join()
@@ -123,15 +123,15 @@ impl TestApp {
         let state = Arc::new(AppState::new(store, config, clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(shared::local_server::serve(state.clone(), listener));
+        tokio::spawn(devtools::local_server::serve(state.clone(), listener));
         TestApp { base, state }
     }
 
     /// A new org with an admin and an api client.
     pub async fn org(&self, time_zone: &str) -> TestOrg {
         let org = shared::admin::create_org(&self.state.store, "Test Org", time_zone).await.unwrap();
-        let admin = shared::auth::create_client(&self.state.store, org.org_id, Role::Admin).await.unwrap();
-        let api = shared::auth::create_client(&self.state.store, org.org_id, Role::Api).await.unwrap();
+        let admin = shared::http::auth::create_client(&self.state.store, org.org_id, Role::Admin).await.unwrap();
+        let api = shared::http::auth::create_client(&self.state.store, org.org_id, Role::Api).await.unwrap();
         TestOrg { org_id: org.org_id, admin: admin.basic_header(), api: api.basic_header(), base: self.base.clone() }
     }
 }
@@ -335,7 +335,7 @@ pub async fn stored(
     customer: u64,
     prefix: &str,
 ) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    state.store.query_prefix(&shared::keys::customer_pk(org, customer), prefix).await.unwrap()
+    state.store.query_prefix(&shared::storage::keys::customer_pk(org, customer), prefix).await.unwrap()
 }
 
 /// Every item of one entity in the test table, of one org when `org` is given (a test-only Scan

@@ -5,11 +5,11 @@
 
 use crate::fault_proxy::{FaultProxy, Schedule};
 use crate::support::*;
+use devtools::sweep_seed::{self, SeedSpec};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use shared::state::AppState;
-use shared::store::Store;
-use shared::sweep_seed::{self, SeedSpec};
+use shared::storage::store::Store;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -51,8 +51,8 @@ async fn a_sweep_killed_again_and_again_under_faults_changes_each_due_linkage_ex
     // A table of its own: the sweep reads the whole due index.
     let client = sdk_client().await;
     let table = format!("pp-kill-{}", uuid::Uuid::new_v4().simple());
-    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
-    shared::table_definition::create_table(&client, &table, &def).await.unwrap();
+    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
+    devtools::table_definition::create_table(&client, &table, &def).await.unwrap();
     let state = AppState::new(Store::new(client, table.clone()), test_config(&table), Arc::new(chrono::Utc::now));
     let spec = SeedSpec { linkages: 400, due: 150, with_profiles: true, concurrency: 4 };
     let report = sweep_seed::seed(&state, &spec, chrono::Utc::now(), &|_| {}).await.unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 #[test]
 fn every_template_function_has_a_local_route_and_vice_versa() {
-    let doc: serde_yaml::Value = serde_yaml::from_str(shared::table_definition::TEMPLATE).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
     let mut template = BTreeSet::new();
     for (id, res) in doc["Resources"].as_mapping().unwrap() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -23,28 +23,52 @@ fn every_template_function_has_a_local_route_and_vice_versa() {
             }
         }
     }
-    let routes: BTreeSet<(String, String, String)> = shared::router::routes()
+    let routes: BTreeSet<(String, String, String)> = shared::http::router::routes()
         .iter()
         .map(|r| (r.function.to_string(), r.method.to_string(), r.path.to_string()))
         .collect();
     assert!(!routes.is_empty());
-    assert_eq!(template, routes, "template.yaml HttpApi events and shared::router::routes() differ");
+    assert_eq!(template, routes, "template.yaml HttpApi events and shared::http::router::routes() differ");
+}
+
+/// The operation a binary's `main` passes to `run_http` (comments skipped), if any.
+fn operation_run_by(source: &str) -> Option<String> {
+    let code: String = source.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let start = code.find("run_http(shared::operations::")? + "run_http(shared::operations::".len();
+    let len = code[start..].find(')')?;
+    Some(code[start..start + len].trim().to_string())
 }
 
 #[test]
-fn every_function_binary_named_in_the_template_exists() {
-    let doc: serde_yaml::Value = serde_yaml::from_str(shared::table_definition::TEMPLATE).unwrap();
+fn every_function_binary_runs_the_operation_its_routes_name() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
+    let routes = shared::http::router::routes();
+    let mut http_functions = 0;
     for (id, res) in doc["Resources"].as_mapping().unwrap() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let bin =
-            res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id:?} has no Binary"));
+        let id = id.as_str().unwrap();
+        let bin = res["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{id} has no Binary"));
         let path = format!("{}/functions/src/bin/{bin}.rs", env!("CARGO_MANIFEST_DIR"));
         let source = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path} missing"));
-        assert!(
-            source.contains(id.as_str().unwrap()) || bin == "authorizer" || bin == "tier-expiry-sweep",
-            "{bin} does not serve {id:?}"
-        );
+        let ran = operation_run_by(&source);
+        match routes.iter().find(|r| r.function == id) {
+            Some(route) => {
+                http_functions += 1;
+                assert_eq!(ran.as_deref(), Some(route.operation), "{bin} does not run the operation routed to {id}");
+            }
+            None => assert_eq!(ran, None, "{bin} ({id}) has no route but runs an HTTP operation"),
+        }
     }
+    assert_eq!(http_functions, 12, "HTTP functions in template.yaml");
+}
+
+#[test]
+fn the_binary_check_sees_the_operation_and_not_a_comment() {
+    let named_in_comment = "//! runs `run_http(shared::operations::link_customer::handle)`\nfn main() {}";
+    assert_eq!(operation_run_by(named_in_comment), None);
+    let real =
+        "fn main() {\n    shared::http::lambda_adapter::run_http(shared::operations::link_customer::handle).await\n}";
+    assert_eq!(operation_run_by(real).as_deref(), Some("link_customer::handle"));
 }

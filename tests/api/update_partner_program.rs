@@ -94,7 +94,7 @@ pub fn n(item: &Item, attr: &str) -> u64 {
 }
 
 fn utc(raw: &str) -> String {
-    shared::dates::format_utc(chrono::DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&chrono::Utc))
+    shared::domain::dates::format_utc(chrono::DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&chrono::Utc))
 }
 
 #[tokio::test]
@@ -394,7 +394,7 @@ async fn cancelling_a_pending_relink_removes_it_and_records_membership_relinking
     let end = chrono::DateTime::parse_from_rfc3339(p["partnerProgramMembershipEndDate"].as_str().unwrap())
         .unwrap()
         .with_timezone(&chrono::Utc);
-    assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::dates::key_time(end)[..19]), "{linkage:?}");
+    assert!(linkage["DUE_SK"].as_s().unwrap().starts_with(&shared::domain::dates::key_time(end)[..19]), "{linkage:?}");
     // The membership id the relink had claimed is free for another customer.
     f.enrolled("919710000011").await;
     let r = f

@@ -103,7 +103,7 @@ fn describe(target: &str, body: &[u8]) -> SdkCall {
         .map(|items| items.iter().filter_map(|i| i.as_object()?.keys().next().cloned()).collect())
         .unwrap_or_default();
     let warm_up = operation == "GetItem"
-        && json.pointer("/Key/PK/S").and_then(Value::as_str) == Some(shared::keys::org(0).pk.as_str());
+        && json.pointer("/Key/PK/S").and_then(Value::as_str) == Some(shared::storage::keys::org(0).pk.as_str());
     SdkCall { operation, index, items, warm_up }
 }
 

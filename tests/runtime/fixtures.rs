@@ -7,11 +7,11 @@ use crate::lambda_process::{lambda_environment, LambdaProcess};
 use crate::runtime_api::{Outcome, RuntimeApi};
 use crate::template::Function;
 use serde_json::Value;
-use shared::api::ApiRequest;
-use shared::auth::IssuedCredentials;
-use shared::model::{AuthContext, Role};
+use shared::domain::model::{AuthContext, Role};
+use shared::http::api::ApiRequest;
+use shared::http::auth::IssuedCredentials;
 use shared::state::AppState;
-use shared::store::Store;
+use shared::storage::store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -45,8 +45,8 @@ pub fn table_name() -> String {
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
-                    let def = shared::table_definition::parse(shared::table_definition::TEMPLATE).unwrap();
-                    shared::table_definition::create_table(&sdk_client().await, &n, &def).await.unwrap();
+                    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
+                    devtools::table_definition::create_table(&sdk_client().await, &n, &def).await.unwrap();
                 });
             })
             .join()
@@ -72,7 +72,7 @@ pub struct DemoOrg {
 /// 919740000001..3). `seed_demo` reuses the org its marker names, so the marker goes first.
 pub async fn demo_org(state: &AppState) -> DemoOrg {
     let _one_at_a_time = SEEDING.lock().await;
-    let marker = shared::keys::demo_marker();
+    let marker = shared::storage::keys::demo_marker();
     state
         .store
         .client()
@@ -82,7 +82,7 @@ pub async fn demo_org(state: &AppState) -> DemoOrg {
         .send()
         .await
         .unwrap();
-    let seed = shared::admin::seed_demo(state).await.unwrap();
+    let seed = devtools::demo::seed_demo(state).await.unwrap();
     DemoOrg { org_id: seed.org.org_id, admin: seed.admin, api: seed.api }
 }
 
@@ -128,7 +128,8 @@ pub async fn link_demo_customer(state: &AppState, org: u64) {
 
 /// Sends a linkCustomer body through the router in process, as an `api` client of `org`.
 pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
-    let Some(route) = shared::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer") else {
+    let Some(route) = shared::http::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer")
+    else {
         panic!("no linkCustomer route")
     };
     let req = ApiRequest {
@@ -141,7 +142,7 @@ pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
         auth: AuthContext { org_id: org, role: Role::Api },
         request_id: "fixture".into(),
     };
-    let resp = shared::router::dispatch(state, route.handler, req).await;
+    let resp = shared::http::router::dispatch(state, route.handler, req).await;
     assert_eq!(resp.status, 200, "fixture link failed: {}", resp.body);
 }
 

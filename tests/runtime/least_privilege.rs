@@ -86,7 +86,7 @@ fn outbox_pipe_reads_the_attributes_outbox_items_have() {
         "no DLQ"
     );
 
-    let record = shared::records::EventRecord {
+    let record = shared::storage::records::EventRecord {
         pk: "p".into(),
         sk: "s".into(),
         entity: "EVENT".into(),
@@ -98,7 +98,7 @@ fn outbox_pipe_reads_the_attributes_outbox_items_have() {
         payload: "{}".into(),
         ttl: 0,
     };
-    let item = shared::records::to_item(&record).unwrap();
+    let item = shared::storage::records::to_item(&record).unwrap();
     let text = format!(
         "{} {}",
         props["TargetParameters"]["InputTemplate"].as_str().unwrap(),

@@ -68,16 +68,18 @@ const NEXT_ID: &[Use] = &[on_table("dynamodb:UpdateItem", "Store::next_id (ADD o
 // ---- what the operations themselves call (shared/src/operations, auth) --------------------------
 
 const AUTHENTICATE: &[Use] = &[on_table("dynamodb:GetItem", "auth::authenticate → Store::client_record")];
-const CREATE_LOYALTY_PROGRAM: Use =
-    on_table("dynamodb:PutItem", "programs::create_loyalty_program → TransactWriteItems Put (program, name guard)");
+const CREATE_LOYALTY_PROGRAM: Use = on_table(
+    "dynamodb:PutItem",
+    "create_loyalty_program::create_loyalty_program → TransactWriteItems Put (program, name guard)",
+);
 const LIST_PROGRAMS: Use =
-    on_table("dynamodb:Query", "programs::list → Store::loyalty_programs, Store::partner_programs");
+    on_table("dynamodb:Query", "list_programs::handle → Store::loyalty_programs, Store::partner_programs");
 const FIRST_PROGRAM: Use =
-    on_table("dynamodb:Query", "programs::create → Store::loyalty_programs (is it the org's default)");
+    on_table("dynamodb:Query", "create_loyalty_program::handle → Store::loyalty_programs (is it the org's default)");
 const PUT_PARTNER_PROGRAM: Use =
-    on_table("dynamodb:PutItem", "partner_program_config::handle → TransactWriteItems Put (program, id record)");
+    on_table("dynamodb:PutItem", "put_partner_program::handle → TransactWriteItems Put (program, id record)");
 const REGISTER_CUSTOMER: Use =
-    on_table("dynamodb:PutItem", "customers::register → TransactWriteItems Put (profile, identifier guards)");
+    on_table("dynamodb:PutItem", "register_customer::register → TransactWriteItems Put (profile, identifier guards)");
 const CHECK_ENROLLED: Use = on_table("dynamodb:ConditionCheckItem", "link_customer::link_one → tx::check_enrolled");
 const RELEASE_MEMBERSHIP_ID: Use =
     on_table("dynamodb:DeleteItem", "delink_customer::delink_one → tx::delete (membership-id claim)");
@@ -97,25 +99,25 @@ const ERASE_CUSTOMER: &[Use] = &[
 const LIST_LINKAGES: Use = on_table("dynamodb:Query", "customer_partner_programs::handle → Store::linkages");
 const READ_HISTORY: Use = on_table(
     "dynamodb:Query",
-    "customer_activity_history::handle → Store::linkages, activity_history::read_page / benefits_availed (key ranges)",
+    "customer_activity_histories::handle → Store::linkages, activity_history::read_page / benefits_availed (key ranges)",
 );
 
 /// `expiry_sweep` (issue 4): the due index and the watermark on every run; the catalog and the
 /// change transaction when something is due (the scheduled test lets a tier expire first);
 /// program fan-out and backup memberships only for an expiring program.
 const SWEEP: &[Use] = &[
-    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "expiry_sweep::query_due_page", exercised: true },
-    on_table("dynamodb:GetItem", "expiry_sweep::first_unfinished_day (watermark), AppState::warm_up"),
-    rarely("dynamodb:UpdateItem", "expiry_sweep::advance_watermark / finish_program, when a past day was finished"),
+    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "sweep::query_due_page", exercised: true },
+    on_table("dynamodb:GetItem", "sweep::first_unfinished_day (watermark), AppState::warm_up"),
+    rarely("dynamodb:UpdateItem", "sweep::advance_watermark / finish_program, when a past day was finished"),
     on_table("dynamodb:Query", "AppState::catalog of an org with due work"),
-    on_table("dynamodb:PutItem", "expiry_sweep::transaction_items (linkage, activity, event), only with due work"),
-    rarely("dynamodb:DeleteItem", "expiry_sweep::transaction_items, a freed membership-id claim"),
-    rarely("dynamodb:ConditionCheckItem", "expiry_sweep::transaction_items, enrolment check of a backup membership"),
-    rarely("dynamodb:BatchGetItem", "expiry_sweep::batch_get, members of an expired program"),
+    on_table("dynamodb:PutItem", "sweep::transaction_items (linkage, activity, event), only with due work"),
+    rarely("dynamodb:DeleteItem", "sweep::transaction_items, a freed membership-id claim"),
+    rarely("dynamodb:ConditionCheckItem", "sweep::transaction_items, enrolment check of a backup membership"),
+    rarely("dynamodb:BatchGetItem", "sweep::batch_get, members of an expired program"),
     Use {
         action: "dynamodb:Query",
         index: Some("ProgramMembers"),
-        code: "expiry_sweep::member_page, an expired program",
+        code: "sweep::member_page, an expired program",
         exercised: false,
     },
 ];
@@ -128,7 +130,7 @@ const EXPIRY_PREVIEW: &[Use] = &[
         code: "expiry_preview::preview → query_due_page",
         exercised: true,
     },
-    on_table("dynamodb:GetItem", "expiry_sweep::first_unfinished_day (watermark)"),
+    on_table("dynamodb:GetItem", "sweep::first_unfinished_day (watermark)"),
 ];
 
 /// The DynamoDB calls of each function's code path (its operation plus the layers around it).

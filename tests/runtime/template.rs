@@ -52,7 +52,7 @@ pub struct Function {
 }
 
 pub fn document() -> Value {
-    serde_yaml::from_str(shared::table_definition::TEMPLATE).expect("template.yaml parses")
+    serde_yaml::from_str(devtools::table_definition::TEMPLATE).expect("template.yaml parses")
 }
 
 /// An intrinsic function in either spelling: `!Ref X` (a YAML tag) or `{Ref: X}` / `{Fn::GetAtt: ..}`.

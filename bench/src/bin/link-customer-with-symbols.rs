@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("LinkCustomerFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::link_customer::handle).await
 }

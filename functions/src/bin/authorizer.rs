@@ -6,10 +6,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let state = shared::lambda_adapter::init_state().await?;
+    let state = shared::http::lambda_adapter::init_state().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = state.clone();
-        async move { Ok::<Value, Error>(shared::authorizer::authorize(&state.store, &event.payload).await?) }
+        async move { Ok::<Value, Error>(shared::http::authorizer::authorize(&state.store, &event.payload).await?) }
     }))
     .await
 }

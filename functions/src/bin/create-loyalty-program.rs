@@ -1,6 +1,6 @@
-//! Lambda for `CreateLoyaltyProgramFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `CreateLoyaltyProgramFunction` in template.yaml: runs `shared::operations::create_loyalty_program::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("CreateLoyaltyProgramFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::create_loyalty_program::handle).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("CustomerActivityHistoriesFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::customer_activity_histories::handle).await
 }

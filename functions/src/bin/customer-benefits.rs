@@ -1,6 +1,6 @@
-//! Lambda for `CustomerBenefitsFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `CustomerBenefitsFunction` in template.yaml: runs `shared::operations::customer_benefits::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("CustomerBenefitsFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::customer_benefits::handle).await
 }

@@ -1,6 +1,6 @@
-//! Lambda for `CustomerPartnerProgramsFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `CustomerPartnerProgramsFunction` in template.yaml: runs `shared::operations::customer_partner_programs::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("CustomerPartnerProgramsFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::customer_partner_programs::handle).await
 }

@@ -1,6 +1,6 @@
-//! Lambda for `DelinkCustomerFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `DelinkCustomerFunction` in template.yaml: runs `shared::operations::delink_customer::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("DelinkCustomerFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::delink_customer::handle).await
 }

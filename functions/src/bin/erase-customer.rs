@@ -1,6 +1,6 @@
-//! Lambda for `EraseCustomerFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `EraseCustomerFunction` in template.yaml: runs `shared::operations::erase_customer::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("EraseCustomerFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::erase_customer::handle).await
 }

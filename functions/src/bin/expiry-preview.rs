@@ -1,6 +1,6 @@
-//! Lambda for `ExpiryPreviewFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `ExpiryPreviewFunction` in template.yaml: runs `shared::operations::expiry_preview::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("ExpiryPreviewFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::expiry_preview::handle).await
 }

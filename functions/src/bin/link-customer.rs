@@ -1,6 +1,6 @@
-//! Lambda for `LinkCustomerFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `LinkCustomerFunction` in template.yaml: runs `shared::operations::link_customer::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("LinkCustomerFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::link_customer::handle).await
 }

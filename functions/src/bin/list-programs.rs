@@ -1,6 +1,6 @@
-//! Lambda for `ListProgramsFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `ListProgramsFunction` in template.yaml: runs `shared::operations::list_programs::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("ListProgramsFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::list_programs::handle).await
 }

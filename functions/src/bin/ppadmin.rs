@@ -5,9 +5,8 @@
 //!   ppadmin create-client --org 7 --role api|admin
 //!   ppadmin set-org --org 7 --one-supplementary-per-customer true|false
 //!                                                                 (org settings; containers see them within CONFIG_CACHE_SECONDS)
-//!   ppadmin create-table                                          (local use: table from template.yaml)
 
-use shared::model::Role;
+use shared::domain::model::Role;
 use shared::state::AppState;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -23,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let name = arg(&args, "--name").ok_or("--name is required")?;
             let tz = arg(&args, "--time-zone").unwrap_or("UTC");
             let org = shared::admin::create_org(&state.store, name, tz).await?;
-            let creds = shared::auth::create_client(&state.store, org.org_id, Role::Admin).await?;
+            let creds = shared::http::auth::create_client(&state.store, org.org_id, Role::Admin).await?;
             println!("org {} created ({}, time zone {})", org.org_id, org.name, org.time_zone);
             println!(
                 "admin client key: {}\nadmin secret:     {}   (shown once; only its SHA-256 is stored)",
@@ -36,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if state.store.org(org).await?.is_none() {
                 return Err(format!("org {org} does not exist").into());
             }
-            let creds = shared::auth::create_client(&state.store, org, role).await?;
+            let creds = shared::http::auth::create_client(&state.store, org, role).await?;
             println!("{} client key: {}\nsecret: {}   (shown once)", role.as_str(), creds.client_key, creds.secret);
         }
         Some("set-org") => {
@@ -51,12 +50,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("org {org}: oneSupplementaryPerCustomer = {on}");
         }
-        Some("create-table") => {
-            let created = shared::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
-            println!("table {} {}", state.store.table(), if created { "created" } else { "exists" });
-        }
         _ => {
-            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | set-org --org ID --one-supplementary-per-customer true|false | create-table");
+            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | set-org --org ID --one-supplementary-per-customer true|false");
             std::process::exit(2);
         }
     }

@@ -1,6 +1,6 @@
-//! Lambda for `PutPartnerProgramFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `PutPartnerProgramFunction` in template.yaml: runs `shared::operations::put_partner_program::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("PutPartnerProgramFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::put_partner_program::handle).await
 }

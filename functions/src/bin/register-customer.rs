@@ -1,6 +1,6 @@
-//! Lambda for `RegisterCustomerFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `RegisterCustomerFunction` in template.yaml: runs `shared::operations::register_customer::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("RegisterCustomerFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::register_customer::handle).await
 }

@@ -3,8 +3,8 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::expiry_sweep::{handle_scheduled, SweepSettings};
-use shared::lambda_adapter::{init_failed, init_state};
+use shared::http::lambda_adapter::{init_failed, init_state};
+use shared::sweep::{handle_scheduled, SweepSettings};
 use std::sync::Arc;
 
 #[tokio::main]

@@ -1,6 +1,6 @@
-//! Lambda for `UpdateCustomerPartnerProgramFunction` in template.yaml; the operation itself lives in `shared`.
+//! Lambda for `UpdateCustomerPartnerProgramFunction` in template.yaml: runs `shared::operations::update_customer_partner_program::handle`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda_adapter::run_http("UpdateCustomerPartnerProgramFunction").await
+    shared::http::lambda_adapter::run_http(shared::operations::update_customer_partner_program::handle).await
 }

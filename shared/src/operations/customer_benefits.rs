@@ -11,16 +11,16 @@
 //!
 //! Availing a benefit is not a linking update: the linkage's `lastUpdatedActivity` stays as it was.
 
-use crate::api::{value_as_text, ApiRequest, ApiResponse};
-use crate::batch::{self, BatchCustomer};
-use crate::dates::{format_utc, parse_request_date};
-use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
-use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
-use crate::model::*;
-use crate::outbox::{self, EventName};
-use crate::records::EventRecord;
+use crate::domain::dates::{format_utc, parse_request_date};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
+use crate::domain::model::*;
+use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
+use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::outbox::{self, EventName};
+use crate::storage::records::EventRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};

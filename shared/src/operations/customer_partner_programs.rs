@@ -2,11 +2,11 @@
 //! Capillary's `loyaltyDetails.linkedPartnerPrograms` shows them, with expired tiers read as
 //! expired even before the sweep has run.
 
-use crate::api::{ApiRequest, ApiResponse};
-use crate::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
-use crate::model::Linkage;
+use crate::domain::model::Linkage;
+use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::wire::{CustomerIdentifiers, PartnerProgramDetails};
 use crate::state::AppState;
-use crate::wire::{CustomerIdentifiers, PartnerProgramDetails};
+use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use serde_json::json;
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
@@ -34,7 +34,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
         linked.sort_by_key(|l| l.partner_program_id);
         let programs: Vec<PartnerProgramDetails> = linked.into_iter().map(|l| catalog.details(l, now)).collect();
-        Ok::<_, crate::store::StoreError>(ApiResponse::json(
+        Ok::<_, crate::storage::store::StoreError>(ApiResponse::json(
             200,
             &json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": programs, "warnings": [], "errors": []}),
         ))

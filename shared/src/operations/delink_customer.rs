@@ -1,15 +1,15 @@
 //! `POST /v2/partnerProgram/deLinkCustomer` (PRODUCT.md §4.3): the linkage stays, reading as
 //! `linked: false`; its history is kept and its membership id is freed for reuse.
 
-use crate::api::{ApiRequest, ApiResponse};
-use crate::batch::{self, BatchCustomer};
-use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::keys;
-use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
-use crate::model::*;
-use crate::outbox::{self, EventName};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::*;
+use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
-use crate::store::tx;
+use crate::storage::keys;
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::outbox::{self, EventName};
+use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -76,7 +76,7 @@ async fn delink_one(
         after.last_activity = ActivityType::Delink;
         after.last_updated = now;
         after.holds_subscription = false;
-        let internal = |e: crate::store::StoreError| {
+        let internal = |e: crate::storage::store::StoreError| {
             tracing::error!(error = %e, "could not build a transaction item");
             ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
         };

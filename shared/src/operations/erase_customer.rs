@@ -8,16 +8,16 @@
 //! commit: links check enrolment in their transaction), and every call walks the linkages, which
 //! changes nothing once they are clean. Nothing here logs an identifier.
 
-use crate::api::{require_admin, ApiRequest, ApiResponse};
-use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::keys::{self, IdentifierKind};
-use crate::linkage_write::{activity_for, change_linkage, Prepared};
-use crate::model::*;
-use crate::outbox::{self, EventName};
-use crate::records::{to_item, CustomerRecord, LinkageRecord};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::*;
+use crate::http::api::{require_admin, ApiRequest, ApiResponse};
+use crate::http::wire::ErasedCustomer;
 use crate::state::{AppState, OrgCatalog};
-use crate::store::{tx, StoreError, TransactError};
-use crate::wire::ErasedCustomer;
+use crate::storage::keys::{self, IdentifierKind};
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared};
+use crate::storage::outbox::{self, EventName};
+use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
+use crate::storage::store::{tx, StoreError, TransactError};
 use chrono::{DateTime, Utc};
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {

@@ -6,13 +6,13 @@
 //! Query: `until` (ISO 8601 with offset, or a bare date = end of that day in the org's zone;
 //! default now; at most 92 days ahead), `limit` (default 100, at most 500), `cursor`.
 
-use crate::api::{require_admin, ApiRequest, ApiResponse};
-use crate::dates::{format_utc, parse_request_date};
-use crate::expiry_rules::{self, SweepAction};
-use crate::expiry_sweep::{day_string, due_sk_upper, first_unfinished_day, query_due_page, SweepSettings};
-use crate::keys;
-use crate::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
+use crate::domain::dates::{format_utc, parse_request_date};
+use crate::domain::expiry_rules::{self, SweepAction};
+use crate::http::api::{require_admin, ApiRequest, ApiResponse};
 use crate::state::{AppState, OrgCatalog};
+use crate::storage::keys;
+use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
+use crate::sweep::{day_string, due_sk_upper, first_unfinished_day, query_due_page, SweepSettings};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -124,7 +124,7 @@ async fn preview(
     limit: usize,
     cursor: Option<Cursor>,
     settings: &SweepSettings,
-) -> Result<Value, crate::store::StoreError> {
+) -> Result<Value, crate::storage::store::StoreError> {
     let org = catalog.org.org_id;
     let shards = state.config.due_shards.max(1);
     let last_day = until.date_naive();
@@ -223,7 +223,7 @@ fn describe(
                 steps.push(json!({"action": a, "activityType": a, "at": format_utc(at), "partnerProgramName": backup}));
                 *actions.entry(a).or_default() += 1;
             }
-            Some(crate::wire::without_nulls(json!({
+            Some(crate::http::wire::without_nulls(json!({
                 "customerId": linkage.customer_id,
                 "partnerProgramId": linkage.partner_program_id,
                 "partnerProgramName": linkage.partner_program_name,

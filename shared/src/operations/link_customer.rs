@@ -1,18 +1,18 @@
 //! `POST /v2/partnerProgram/linkCustomer` (PRODUCT.md §4.1): rules checked in the documented
 //! order per program entry; SUPPLEMENTARY membership end; pending relinks.
 
-use crate::api::{value_as_text, ApiRequest, ApiResponse};
-use crate::batch::{self, BatchCustomer};
-use crate::dates::{add_period, parse_request_date};
-use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::keys;
-use crate::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
-use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
-use crate::model::*;
-use crate::outbox::{self, EventName};
-use crate::records::{to_item, MembershipIdRecord, SubscriptionRecord};
+use crate::domain::dates::{add_period, parse_request_date};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
+use crate::domain::model::*;
+use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
+use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
-use crate::store::tx;
+use crate::storage::keys;
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::outbox::{self, EventName};
+use crate::storage::records::{to_item, MembershipIdRecord, SubscriptionRecord};
+use crate::storage::store::tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -350,7 +350,7 @@ async fn other_subscription(
     Ok(held.map(|l| refuse(&l.partner_program_name)))
 }
 
-fn internal(e: crate::store::StoreError) -> ItemStatus {
+fn internal(e: crate::storage::store::StoreError) -> ItemStatus {
     tracing::error!(error = %e, "could not build a transaction item");
     ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
 }

@@ -1,14 +1,16 @@
-//! One module per API operation; each exposes `handle(&AppState, ApiRequest) -> ApiResponse`
-//! (or a named function per method), called by its Lambda binary and by the local server alike.
+//! One module per API operation, named like its Lambda binary in `functions/src/bin/`; each
+//! exposes `handle(&AppState, ApiRequest) -> ApiResponse`, which its binary passes to
+//! `http::lambda_adapter::run_http` and the route table (`http::router`) names for the local server.
 
-pub mod customer_activity_history;
+pub mod create_loyalty_program;
+pub mod customer_activity_histories;
 pub mod customer_benefits;
 pub mod customer_partner_programs;
-pub mod customers;
 pub mod delink_customer;
 pub mod erase_customer;
 pub mod expiry_preview;
 pub mod link_customer;
-pub mod partner_program_config;
-pub mod programs;
+pub mod list_programs;
+pub mod put_partner_program;
+pub mod register_customer;
 pub mod update_customer_partner_program;

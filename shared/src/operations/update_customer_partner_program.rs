@@ -24,16 +24,16 @@
 //! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
 //! stays `PENDING`. RENEW starts a new benefit cycle.
 
-use crate::api::{ApiRequest, ApiResponse};
-use crate::batch::{self, BatchCustomer};
-use crate::dates::{format_utc, parse_request_date};
-use crate::error_catalog::{ErrorCode, ItemStatus};
-use crate::keys;
-use crate::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
-use crate::model::*;
-use crate::outbox::{self, EventName};
+use crate::domain::dates::{format_utc, parse_request_date};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::*;
+use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
-use crate::store::tx;
+use crate::storage::keys;
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::outbox::{self, EventName};
+use crate::storage::store::tx;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

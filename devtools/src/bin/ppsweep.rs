@@ -1,0 +1,283 @@
+//! Local tool for the tier-expiry sweep (not a Lambda): runs it once, seeds data for it, and
+//! benchmarks it, against the DynamoDB that `AWS_ENDPOINT_URL_DYNAMODB` names and `TABLE_NAME`.
+//!
+//!   ppsweep run   [--max-items N] [--at 2031-01-01T00:00:00Z]   sweep once, print the JSON summary
+//!   ppsweep seed  --linkages N --due M [--no-profiles] [--concurrency C]
+//!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C] [--json FILE]
+//!
+//! `bench` creates a fresh table per size (named after TABLE_NAME), seeds it with BatchWriteItem,
+//! then sweeps `--due` due linkages `--reps` times per size (re-seeding the due ones between runs,
+//! interleaving the sizes so load drift hits all alike) and prints
+//! items read per item changed, sweep time and changes per second (`--json FILE` also writes them
+//! as JSON, for `make bench`).
+
+use chrono::{DateTime, Duration, Utc};
+use devtools::sweep_seed::{self, SeedSpec};
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::state::AppState;
+use shared::storage::store::Store;
+use shared::sweep::{self, SweepOptions, SweepSettings, SweepSummary};
+use std::sync::Arc;
+use std::time::Instant;
+
+type Error = Box<dyn std::error::Error>;
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+fn number(args: &[String], name: &str, default: u64) -> Result<u64, Error> {
+    match arg(args, name) {
+        Some(v) => Ok(v.replace('_', "").parse().map_err(|_| format!("{name} must be a number, got {v:?}"))?),
+        None => Ok(default),
+    }
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") => run(&args).await,
+        Some("seed") => seed(&args).await,
+        Some("bench") => bench(&args).await,
+        _ => {
+            eprintln!("usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--json FILE]");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), Error> {
+    shared::logging::init();
+    let mut state = AppState::from_env().await?;
+    devtools::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+    if let Some(at) = arg(args, "--at") {
+        let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).map_err(|e| format!("--at: {e}"))?.with_timezone(&Utc);
+        state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(move || at));
+    }
+    let settings = SweepSettings::from_env()?;
+    let options =
+        SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
+    let summary = sweep::run(&state, &settings, options).await;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+async fn seed(args: &[String]) -> Result<(), Error> {
+    let state = AppState::from_env().await?;
+    devtools::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+    let spec = SeedSpec {
+        linkages: number(args, "--linkages", 10_000)?,
+        due: number(args, "--due", 1_000)?,
+        with_profiles: !args.iter().any(|a| a == "--no-profiles"),
+        concurrency: number(args, "--concurrency", 16)? as usize,
+    };
+    let bar = progress_bar(spec.linkages, "linkages");
+    let started = Instant::now();
+    let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
+    bar.finish();
+    println!(
+        "seeded {} linkages ({} due now) in org {} program {} into {} in {:.1} s ({} items written)",
+        report.linkages,
+        report.due,
+        report.org_id,
+        report.program.partner_program_name,
+        state.store.table(),
+        started.elapsed().as_secs_f64(),
+        report.items_written
+    );
+    Ok(())
+}
+
+struct BenchRow {
+    linkages: u64,
+    seed_seconds: f64,
+    runs: Vec<SweepSummary>,
+    /// A run with nothing due: what the schedule costs between expiries.
+    idle: SweepSummary,
+}
+
+impl BenchRow {
+    fn median_seconds(&self) -> f64 {
+        let mut t: Vec<f64> = self.runs.iter().map(|r| r.elapsed_ms as f64 / 1000.0).collect();
+        t.sort_by(f64::total_cmp);
+        t.get(t.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    fn totals(&self) -> (u64, u64, f64, u64, u64) {
+        let changed = self.runs.iter().map(|r| r.changed).sum();
+        let read = self.runs.iter().map(|r| r.items_read).sum();
+        let rcu = self.runs.iter().map(|r| r.read_capacity_units).sum();
+        let skipped = self.runs.iter().map(|r| r.skipped + r.failed).sum();
+        let queries = self.runs.iter().map(|r| r.queries).sum();
+        (changed, read, rcu, skipped, queries)
+    }
+}
+
+async fn bench(args: &[String]) -> Result<(), Error> {
+    let base = AppState::from_env().await?;
+    let sizes: Vec<u64> = arg(args, "--sizes")
+        .unwrap_or("10000,100000")
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("--sizes: bad number {s:?}")))
+        .collect::<Result<_, _>>()?;
+    let due = number(args, "--due", 1_000)?;
+    let reps = number(args, "--reps", 3)?.max(1);
+    let concurrency = number(args, "--concurrency", 16)? as usize;
+    // Seeds fall due within the last six hours, so one day back covers them; every run then does
+    // the same index work (8 shards × at most 2 days).
+    let settings = SweepSettings { lookback_days: 1, ..SweepSettings::from_env()? };
+    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE)?;
+    // Seed every table first, then interleave the runs across sizes, so a change in machine load
+    // during the benchmark weighs on every size alike.
+    struct Bench {
+        table: String,
+        state: AppState,
+        report: sweep_seed::SeedReport,
+        row: BenchRow,
+    }
+    let mut benches = Vec::new();
+    for &size in &sizes {
+        let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
+        devtools::table_definition::create_table(base.store.client(), &table, &def).await?;
+        let config = shared::config::Config { table_name: table.clone(), ..base.config.clone() };
+        let state = AppState::new(Store::new(base.store.client().clone(), table.clone()), config, Arc::new(Utc::now));
+        println!("table {table}: seeding {size} linkages, {due} due ...");
+        let bar = progress_bar(size, "linkages");
+        let started = Instant::now();
+        let spec = SeedSpec { linkages: size, due, with_profiles: false, concurrency };
+        let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
+        bar.finish_and_clear();
+        let seed_seconds = started.elapsed().as_secs_f64();
+        println!("  seeded in {seed_seconds:.1} s ({:.0} linkages/s)", size as f64 / seed_seconds);
+        let row = BenchRow { linkages: size, seed_seconds, runs: Vec::new(), idle: SweepSummary::default() };
+        benches.push(Bench { table, state, report, row });
+    }
+    for rep in 0..reps {
+        for b in &mut benches {
+            if rep > 0 {
+                // Fresh due work for this run, on customers the table has not seen yet.
+                let now = Utc::now();
+                let first = b.row.linkages + (rep - 1) * due + 1;
+                let fresh = (first..first + due)
+                    .map(|c| {
+                        sweep_seed::external_linkage(
+                            b.report.org_id,
+                            c,
+                            &b.report.program,
+                            now - Duration::seconds(1 + (c as i64 % 3600)),
+                            now,
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                sweep_seed::write_linkages(&b.state, fresh, concurrency).await?;
+            }
+            // A fresh state per run: a cold container, no cached catalog.
+            let run_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
+            let summary = sweep::run(&run_state, &settings, SweepOptions::default()).await;
+            println!(
+                "  {} linkages, run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
+                b.row.linkages,
+                rep + 1,
+                summary.changed,
+                summary.skipped,
+                summary.items_read,
+                summary.queries,
+                summary.elapsed_ms as f64 / 1000.0
+            );
+            b.row.runs.push(summary);
+        }
+    }
+    let mut rows = Vec::new();
+    for mut b in benches {
+        let idle_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
+        b.row.idle = sweep::run(&idle_state, &settings, SweepOptions::default()).await;
+        if let Err(e) = base.store.client().delete_table().table_name(&b.table).send().await {
+            eprintln!("  could not delete {}: {e}", b.table);
+        }
+        rows.push(b.row);
+    }
+    println!();
+    println!(
+        "Tier-expiry sweep against DynamoDB Local: {} due shards, page {}, concurrency {}, {reps} run(s) per size of {due} due linkages each",
+        base.config.due_shards, settings.page_size, settings.concurrency
+    );
+    println!();
+    println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s | idle run (nothing due) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &rows {
+        let (changed, read, rcu, skipped, queries) = row.totals();
+        let per_change = if changed > 0 { read as f64 / changed as f64 } else { f64::NAN };
+        let rcu_per_change = if changed > 0 { rcu / changed as f64 } else { f64::NAN };
+        let median = row.median_seconds();
+        let rate = if median > 0.0 { (changed as f64 / row.runs.len() as f64) / median } else { f64::NAN };
+        println!(
+            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | {rate:.0} | {} queries, {} items, {:.3} s |",
+            row.linkages,
+            row.seed_seconds,
+            if skipped > 0 { format!(" ({skipped} skipped/failed)") } else { String::new() },
+            queries as f64 / row.runs.len() as f64,
+            row.idle.queries,
+            row.idle.items_read,
+            row.idle.elapsed_ms as f64 / 1000.0,
+        );
+    }
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        if rows.len() > 1 && first.median_seconds() > 0.0 {
+            let ratio = last.median_seconds() / first.median_seconds();
+            println!();
+            println!(
+                "sweep time {} vs {} linkages: ×{ratio:.2} ({:+.0}%; goal within 20%); items read per change goal ≤ 1.1",
+                last.linkages,
+                first.linkages,
+                (ratio - 1.0) * 100.0
+            );
+        }
+    }
+    if let Some(path) = arg(args, "--json") {
+        let json_rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                let (changed, read, rcu, skipped, queries) = row.totals();
+                let runs = row.runs.len().max(1) as f64;
+                let median = row.median_seconds();
+                serde_json::json!({
+                    "linkages": row.linkages,
+                    "seed_seconds": row.seed_seconds,
+                    "changed": changed,
+                    "skipped_or_failed": skipped,
+                    "items_read": read,
+                    "items_read_per_change": if changed > 0 { read as f64 / changed as f64 } else { 0.0 },
+                    "read_units_per_change": if changed > 0 { rcu / changed as f64 } else { 0.0 },
+                    "index_queries_per_run": queries as f64 / runs,
+                    "median_seconds": median,
+                    "changes_per_second": if median > 0.0 { changed as f64 / runs / median } else { 0.0 },
+                    "idle_queries": row.idle.queries,
+                    "idle_items_read": row.idle.items_read,
+                    "idle_seconds": row.idle.elapsed_ms as f64 / 1000.0,
+                    "runs": row.runs,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "due": due,
+            "reps": reps,
+            "due_shards": base.config.due_shards,
+            "page_size": settings.page_size,
+            "concurrency": settings.concurrency,
+            "rows": json_rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(())
+}

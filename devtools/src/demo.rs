@@ -1,0 +1,167 @@
+//! The demo org the local server seeds (`make run`): two loyalty programs, an EXTERNAL tier-based
+//! program, a SUPPLEMENTARY one and a few customers, written through the same validated operations
+//! the API runs. A dev tool: no Lambda links it.
+
+use shared::admin::{create_org, AdminError};
+use shared::domain::model::{Org, OrgId, Role};
+use shared::http::auth::{create_client, IssuedCredentials};
+use shared::state::AppState;
+use shared::storage::keys;
+
+pub struct DemoSeed {
+    pub org: Org,
+    pub admin: IssuedCredentials,
+    pub api: IssuedCredentials,
+    pub sample_mobile: String,
+    /// True when the database already had the demo org and only new credentials were issued.
+    pub reused: bool,
+}
+
+/// A demo org: two loyalty programs, an EXTERNAL tier-based program (3 tiers, 2 benefits), a
+/// SUPPLEMENTARY program (30 days) and a few enrolled customers.
+pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
+    use shared::domain::model::*;
+    use shared::operations::register_customer::{register, RegisterCustomer};
+    let marker = keys::demo_marker();
+    // A persisted local database keeps its demo org; a restart only issues fresh credentials,
+    // since secrets are stored as digests and cannot be shown again.
+    if let Some(existing) = state.store.get::<serde_json::Value>(&marker).await? {
+        if let Some(org) = existing.get("orgId").and_then(serde_json::Value::as_u64) {
+            if let Some(org) = state.store.org(org).await? {
+                let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
+                let api = create_client(&state.store, org.org_id, Role::Api).await?;
+                return Ok(DemoSeed { org, admin, api, sample_mobile: "919740000001".into(), reused: true });
+            }
+        }
+    }
+    let org = create_org(&state.store, "Demo Org", "Asia/Kolkata").await?;
+    let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
+    let api = create_client(&state.store, org.org_id, Role::Api).await?;
+    let other = |e: &dyn std::fmt::Display| AdminError::Other(e.to_string());
+    let rewards = shared::operations::create_loyalty_program::create_loyalty_program(
+        state,
+        org.org_id,
+        shared::domain::model::LoyaltyProgram::named("Demo Rewards"),
+    )
+    .await
+    .map_err(|e| other(&e))?
+    .ok_or_else(|| AdminError::Other("Demo Rewards exists".into()))?;
+    let _plus = shared::operations::create_loyalty_program::create_loyalty_program(
+        state,
+        org.org_id,
+        shared::domain::model::LoyaltyProgram::named("Demo Plus"),
+    )
+    .await
+    .map_err(|e| other(&e))?;
+    let tier = |n, name: &str| Tier { tier_number: n, tier_name: name.into() };
+    let programs = [
+        PartnerProgram {
+            partner_program_id: 0,
+            partner_program_name: "SkyMiles".into(),
+            loyalty_program_id: rewards.program_id,
+            partner_program_type: PartnerProgramType::External,
+            description: "Airline partner".into(),
+            tier_based: true,
+            tiers: vec![tier(1, "Silver"), tier(2, "Gold"), tier(3, "Platinum")],
+            benefits: vec![
+                Benefit {
+                    name: "LoungeAccess".into(),
+                    benefit_type: "LOUNGE".into(),
+                    maximum_available_in_cycle: Some(4),
+                },
+                Benefit {
+                    name: "PriorityBoarding".into(),
+                    benefit_type: "BOARDING".into(),
+                    maximum_available_in_cycle: None,
+                },
+            ],
+            points_exchange_rate: Some(serde_json::Number::from(2)),
+            membership_period_type: None,
+            membership_period_value: None,
+            expiry_date: None,
+            backup_partner_program_name: None,
+            on_tier_expiry: OnTierExpiry::DowngradeOneTier,
+            tier_grace_period_days: 7,
+        },
+        PartnerProgram {
+            partner_program_id: 0,
+            partner_program_name: "FlexiPass".into(),
+            loyalty_program_id: rewards.program_id,
+            partner_program_type: PartnerProgramType::Supplementary,
+            description: "30-day supplementary membership".into(),
+            tier_based: false,
+            tiers: vec![],
+            benefits: vec![],
+            points_exchange_rate: None,
+            membership_period_type: Some(PeriodType::Days),
+            membership_period_value: Some(30),
+            expiry_date: None,
+            backup_partner_program_name: None,
+            on_tier_expiry: OnTierExpiry::ExpireTier,
+            tier_grace_period_days: 0,
+        },
+    ];
+    for p in programs {
+        put_partner_program(state, org.org_id, p).await?;
+    }
+    let people = [
+        ("919740000001", "asha@example.com", "C-1001"),
+        ("919740000002", "ravi@example.com", "C-1002"),
+        ("919740000003", "meera@example.com", "C-1003"),
+    ];
+    for (mobile, email, ext) in people {
+        register(
+            state,
+            org.org_id,
+            RegisterCustomer {
+                mobile: Some(serde_json::Value::String(mobile.into())),
+                email: Some(email.into()),
+                external_id: Some(ext.into()),
+                program_ids: vec![rewards.program_id],
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| other(&e))?;
+    }
+    state.invalidate(org.org_id);
+    let mut item = marker.to_item();
+    item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
+    item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
+    state.store.put(item).await?;
+    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into(), reused: false })
+}
+
+/// Writes a partner program through the same validated API path an admin uses.
+async fn put_partner_program(
+    state: &AppState,
+    org: OrgId,
+    p: shared::domain::model::PartnerProgram,
+) -> Result<(), AdminError> {
+    use shared::domain::model::AuthContext;
+    use shared::http::api::ApiRequest;
+    let mut body = serde_json::to_value(&p).map_err(|e| AdminError::Other(e.to_string()))?;
+    if let Some(obj) = body.as_object_mut() {
+        for k in ["partnerProgramId", "partnerProgramName", "loyaltyProgramId", "description", "tiers"] {
+            obj.remove(k);
+        }
+        obj.insert("programId".into(), p.loyalty_program_id.into());
+        obj.insert("partnerProgramDescription".into(), p.description.clone().into());
+        obj.insert("partnerProgramTiers".into(), serde_json::to_value(&p.tiers).unwrap_or_default());
+    }
+    let req = ApiRequest {
+        method: "PUT".into(),
+        path: format!("/v2/organization/partnerPrograms/{}", p.partner_program_name),
+        path_params: [("partnerProgramName".to_string(), p.partner_program_name.clone())].into(),
+        query: Default::default(),
+        headers: [("content-type".to_string(), "application/json".to_string())].into(),
+        body: body.to_string().into_bytes(),
+        auth: AuthContext { org_id: org, role: Role::Admin },
+        request_id: "seed".into(),
+    };
+    let resp = shared::operations::put_partner_program::handle(state, req).await;
+    if resp.status >= 300 {
+        return Err(AdminError::Other(format!("seeding {} failed: {}", p.partner_program_name, resp.body)));
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The local HTTP server: routes every path of `template.yaml` (through `router`) to the same
+//! handlers the Lambda binaries run, after the same authentication the authorizer Lambda does and
+//! the same strict decoding of path and query (`request_decoding`) the Lambda adapter applies.
+//!
+//! Connections are bounded in time (API Gateway does the same in AWS): a client that sends nothing,
+//! stops half-way through its headers or stays idle between keep-alive requests is dropped after
+//! `HEADER_READ_TIMEOUT`; one that stops half-way through its body gets 408 after
+//! `BODY_READ_TIMEOUT`.
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use shared::http::auth::{authenticate, AuthError};
+use shared::http::request_decoding::{decode_path_params, decode_query};
+use shared::http::router::{dispatch, match_route, Matched};
+use shared::state::AppState;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+/// From accepting a connection (or finishing a response on it) to the end of the next request's
+/// headers: covers clients that send nothing, half-sent headers and idle keep-alive connections.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// To receive a request's whole body once its headers are in.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until the listener fails; each connection on its own task.
+pub async fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+}
+
+async fn handle(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", requestId = %request_id);
+    handle_in_span(state, req, request_id).instrument(span).await
+}
+
+/// A request refused before any handler ran (no route, bad credentials, undecodable): one log
+/// line with status, method, path and the masked client key, never the secret.
+fn refused(resp: ApiResponse, method: &str, path: &str, client_key: Option<&str>) -> ApiResponse {
+    let client_key = client_key.map(shared::logging::mask_key);
+    tracing::info!(method, path, status = resp.status, clientKey = client_key.as_deref(), "request refused");
+    resp
+}
+
+async fn handle_in_span(
+    state: &AppState,
+    req: hyper::Request<Incoming>,
+    request_id: String,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+    let client_key = header.and_then(|h| shared::http::auth::parse_basic(h).ok()).map(|(key, _)| key);
+    let resp = match match_route(&method, &path) {
+        Matched::NotFound => refused(
+            ApiResponse::error(404, 404, format!("No route for {method} {path}")),
+            &method,
+            &path,
+            client_key.as_deref(),
+        ),
+        Matched::MethodNotAllowed => refused(
+            ApiResponse::error(405, 405, format!("{method} is not allowed on {path}")),
+            &method,
+            &path,
+            client_key.as_deref(),
+        ),
+        Matched::Found(handler, raw_params) => match authenticate(&state.store, header).await {
+            Err(AuthError::Store(e)) => {
+                tracing::error!(error = %e, "authentication lookup failed");
+                ApiResponse::unavailable(&request_id)
+            }
+            Err(e) => refused(ApiResponse::unauthorized(&e.to_string()), &method, &path, client_key.as_deref()),
+            Ok(auth) => {
+                let decoded = decode_path_params(raw_params).and_then(|p| Ok((p, decode_query(parts.uri.query())?)));
+                match decoded {
+                    Err(e) => {
+                        refused(ApiResponse::error(400, 400, e.to_string()), &method, &path, client_key.as_deref())
+                    }
+                    Ok((path_params, query)) => {
+                        match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
+                            .await
+                        {
+                            Err(_) => refused(request_timeout(), &method, &path, client_key.as_deref()),
+                            Ok(Err(_)) => shared::http::api::payload_too_large(),
+                            Ok(Ok(collected)) => {
+                                let headers = parts
+                                    .headers
+                                    .iter()
+                                    .filter_map(|(k, v)| {
+                                        Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string()))
+                                    })
+                                    .collect();
+                                let api_req = ApiRequest {
+                                    method,
+                                    path,
+                                    path_params,
+                                    query,
+                                    headers,
+                                    body: collected.to_bytes().to_vec(),
+                                    auth,
+                                    request_id: request_id.clone(),
+                                };
+                                dispatch(state, handler, api_req).await
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    let mut builder = hyper::Response::builder().status(resp.status).header("x-request-id", request_id);
+    for (k, v) in &resp.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Full::new(Bytes::from(resp.body))).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+}
+
+/// 408, closing the connection: the rest of a half-sent body is not worth waiting for.
+fn request_timeout() -> ApiResponse {
+    ApiResponse::error(
+        408,
+        408,
+        format!("Request Timeout: the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+    )
+    .with_header("connection", "close")
+}

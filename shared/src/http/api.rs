@@ -1,0 +1,294 @@
+//! The HTTP envelope every operation shares, independent of how the request arrived (API Gateway
+//! v1/v2 through `lambda_http`, or the local server): body checks (415/413/400), the Capillary
+//! error body, and the status rules of batch responses.
+
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::{AuthContext, Role};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Bodies above this are refused with 413 (PRODUCT.md §3).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub path_params: HashMap<String, String>,
+    pub query: HashMap<String, String>,
+    /// Header names lower-cased.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    pub auth: AuthContext,
+    pub request_id: String,
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl ApiResponse {
+    pub fn json(status: u16, body: &impl Serialize) -> Self {
+        let body = serde_json::to_string(body).unwrap_or_else(|_| r#"{"errors":[],"warnings":[]}"#.to_string());
+        ApiResponse { status, headers: vec![("content-type".into(), "application/json".into())], body }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Request-level failure in Capillary's shape: `{"errors":[{status,code,message}],"warnings":[]}`.
+    pub fn error(status: u16, code: u16, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiResponse::json(
+            status,
+            &json!({"errors": [{"status": false, "code": code, "message": message}], "warnings": []}),
+        )
+    }
+
+    /// Request-level failure carrying a catalog code (for example 2008 → 400).
+    pub fn catalog_error(status: u16, status_obj: ItemStatus) -> Self {
+        ApiResponse::json(status, &json!({"errors": [status_obj], "warnings": []}))
+    }
+
+    pub fn unauthorized(reason: &str) -> Self {
+        ApiResponse::error(401, 401, format!("Unauthorized: {reason}"))
+            .with_header("www-authenticate", "Basic realm=\"partner-programs\"")
+    }
+
+    pub fn forbidden() -> Self {
+        ApiResponse::error(403, 403, "Forbidden: this operation needs an admin client")
+    }
+
+    /// 500 with a generic message and the request id; details go to the log only.
+    pub fn internal(request_id: &str) -> Self {
+        ApiResponse::error(500, 500, format!("Internal server error (request id {request_id})"))
+    }
+
+    /// Nothing could be processed because storage is unavailable or throttling.
+    pub fn unavailable(request_id: &str) -> Self {
+        ApiResponse::error(503, 503, format!("Service temporarily unavailable, retry later (request id {request_id})"))
+            .with_header("retry-after", "2")
+    }
+}
+
+/// A request the operation refuses as a whole.
+#[derive(Debug)]
+pub struct Rejection(pub ApiResponse);
+
+impl From<Rejection> for ApiResponse {
+    fn from(r: Rejection) -> Self {
+        r.0
+    }
+}
+
+pub fn require_admin(req: &ApiRequest) -> Result<(), Rejection> {
+    if req.auth.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(Rejection(ApiResponse::forbidden()))
+    }
+}
+
+/// Checks content type and size and parses the JSON body; errors name the position and field.
+pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejection> {
+    let content_type = req.header("content-type").unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media != "application/json" {
+        return Err(Rejection(ApiResponse::error(
+            415,
+            415,
+            format!(
+                "Unsupported Media Type: send Content-Type: application/json (got {:?})",
+                if content_type.is_empty() { "nothing" } else { content_type }
+            ),
+        )));
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(Rejection(payload_too_large()));
+    }
+    let mut de = serde_json::Deserializer::from_slice(&req.body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." || path.is_empty() { String::new() } else { format!(" at field `{path}`") };
+        Rejection(ApiResponse::error(
+            400,
+            400,
+            format!(
+                "Malformed JSON{field} (line {}, column {}): {}",
+                inner.line(),
+                inner.column(),
+                strip_position(&inner.to_string())
+            ),
+        ))
+    })?;
+    // One JSON document and nothing after it but whitespace: trailing bytes are refused, not ignored.
+    de.end().map_err(|e| {
+        Rejection(ApiResponse::error(
+            400,
+            400,
+            format!(
+                "Malformed JSON (line {}, column {}): trailing characters after the JSON document",
+                e.line(),
+                e.column()
+            ),
+        ))
+    })?;
+    Ok(value)
+}
+
+pub fn payload_too_large() -> ApiResponse {
+    ApiResponse::error(413, 413, format!("Payload Too Large: bodies are limited to {} KB", MAX_BODY_BYTES / 1024))
+}
+
+fn strip_position(msg: &str) -> &str {
+    msg.find(" at line ").map_or(msg, |i| &msg[..i])
+}
+
+/// HTTP status of a batch write: 200 all succeeded, 201 at least one item failed (Capillary's meaning).
+pub fn batch_status(statuses: impl IntoIterator<Item = bool>) -> u16 {
+    if statuses.into_iter().all(|ok| ok) {
+        200
+    } else {
+        201
+    }
+}
+
+/// Batch limits shared by every write API (PRODUCT.md §3), defined in `limits`.
+pub use crate::domain::limits::{MAX_CUSTOMERS_PER_REQUEST, MAX_ENTRIES_PER_CUSTOMER};
+
+pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
+    if len > MAX_CUSTOMERS_PER_REQUEST {
+        Err(Rejection(ApiResponse::catalog_error(
+            400,
+            ErrorCode::BatchLimit
+                .with_detail(format!("{len} customers in one request; send at most {MAX_CUSTOMERS_PER_REQUEST}")),
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// At most `MAX_ENTRIES_PER_CUSTOMER` program entries under each customer (2008 too, naming the
+/// customer by its position); `counts` are the entries of each customer in request order.
+pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Result<(), Rejection> {
+    match counts.into_iter().enumerate().find(|(_, n)| *n > MAX_ENTRIES_PER_CUSTOMER) {
+        Some((i, n)) => Err(Rejection(ApiResponse::catalog_error(
+            400,
+            ErrorCode::BatchLimit.with_detail(format!(
+                "customer {} of the request has {n} partner program entries; send at most {MAX_ENTRIES_PER_CUSTOMER} per customer",
+                i + 1
+            )),
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A batch-array field may be absent or null; anything else must be an array.
+pub fn empty_batch(name: &str) -> Rejection {
+    Rejection(ApiResponse::error(400, 400, format!("`{name}` must be a non-empty array")))
+}
+
+pub fn value_as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(ct: Option<&str>, body: &str) -> ApiRequest {
+        let mut headers = HashMap::new();
+        if let Some(ct) = ct {
+            headers.insert("content-type".into(), ct.into());
+        }
+        ApiRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            path_params: HashMap::new(),
+            query: HashMap::new(),
+            headers,
+            body: body.as_bytes().to_vec(),
+            auth: AuthContext { org_id: 1, role: Role::Api },
+            request_id: "r".into(),
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        items: Vec<Inner>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    #[test]
+    fn malformed_json_names_field_and_position() {
+        let r = parse_json_body::<Body>(&req(Some("application/json"), r#"{"items":[{"count":"x"}]}"#)).unwrap_err().0;
+        assert_eq!(r.status, 400);
+        assert!(r.body.contains("items[0].count"), "{}", r.body);
+        assert!(r.body.contains("column"), "{}", r.body);
+        let r = parse_json_body::<Body>(&req(Some("application/json"), "{\"items\": [")).unwrap_err().0;
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn content_type_and_size_are_checked_first() {
+        assert_eq!(parse_json_body::<Body>(&req(None, "{}")).unwrap_err().0.status, 415);
+        assert_eq!(parse_json_body::<Body>(&req(Some("text/plain"), "{}")).unwrap_err().0.status, 415);
+        let big = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big)).unwrap_err().0.status,
+            413
+        );
+    }
+
+    #[test]
+    fn trailing_characters_after_the_document_are_refused() {
+        let ok = r#" {"items":[{"count":1}]} "#;
+        assert!(parse_json_body::<Body>(&req(Some("application/json"), ok)).is_ok());
+        for bad in [r#"{"items":[]} x"#, r#"{"items":[]}{}"#, r#"{"items":[]},"#] {
+            let r = parse_json_body::<Body>(&req(Some("application/json"), bad)).unwrap_err().0;
+            assert_eq!(r.status, 400, "{bad}");
+            assert!(r.body.contains("trailing characters"), "{}", r.body);
+        }
+    }
+
+    #[test]
+    fn entries_per_customer_are_limited_naming_the_customer() {
+        assert!(check_entries_per_customer([1, 50, 0]).is_ok());
+        let r = check_entries_per_customer([1, 51]).unwrap_err().0;
+        assert_eq!(r.status, 400);
+        assert!(r.body.contains("2008") && r.body.contains("customer 2 of the request has 51"), "{}", r.body);
+    }
+
+    #[test]
+    fn batch_status_is_201_when_any_item_failed() {
+        assert_eq!(batch_status([true, true]), 200);
+        assert_eq!(batch_status([true, false]), 201);
+    }
+}

@@ -1,0 +1,253 @@
+//! The batch shape shared by every write API: customers processed concurrently (bounded) and
+//! independently, each customer's program entries in order, results reported in request order
+//! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
+
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::{Customer, OrgId};
+use crate::http::api::{
+    batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse,
+};
+use crate::http::wire::CustomerBlock;
+use crate::state::{AppState, OrgCatalog};
+use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
+use crate::storage::linkage_write::StorageFailure;
+use futures::StreamExt;
+use rand::seq::SliceRandom;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::future::Future;
+use std::sync::Arc;
+
+/// The array and status names of one write API (PRODUCT.md §3 table), and the fields of a program
+/// entry its response echoes (what Capillary's examples echo: the name, and for updates the type).
+pub struct BatchNames {
+    pub batch: &'static str,
+    pub programs: &'static str,
+    pub status: &'static str,
+    pub echo: &'static [&'static str],
+}
+
+pub const LINK: BatchNames = BatchNames {
+    batch: "linkCustomers",
+    programs: "linkToPartnerPrograms",
+    status: "partnerLinkStatus",
+    echo: &["partnerProgramName"],
+};
+pub const UPDATE: BatchNames = BatchNames {
+    batch: "customersPartnerUpdates",
+    programs: "partnerProgramUpdates",
+    status: "updateStatus",
+    echo: &["partnerProgramName", "updateType"],
+};
+pub const DELINK: BatchNames = BatchNames {
+    batch: "deLinkCustomers",
+    programs: "deLinkFromPartnerPrograms",
+    status: "partnerDeLinkStatus",
+    echo: &["partnerProgramName"],
+};
+pub const BENEFITS: BatchNames = BatchNames {
+    batch: "customerBenefits",
+    programs: "partnerProgramBenefits",
+    status: "benefitStatus",
+    echo: &["partnerProgramName"],
+};
+
+/// The echoed part of one program entry: its documented fields as sent (text only), in order.
+fn echo_entry(names: &BatchNames, entry: &impl Serialize) -> Map<String, Value> {
+    let sent = serde_json::to_value(entry).unwrap_or(Value::Null);
+    let mut echo = Map::new();
+    for field in names.echo {
+        if let Some(v) = sent.get(*field).filter(|v| v.is_string()) {
+            echo.insert((*field).to_string(), v.clone());
+        }
+    }
+    echo
+}
+
+/// One customer of a batch: its identifiers as sent, and its program entries.
+pub struct BatchCustomer<E> {
+    pub customer: Map<String, Value>,
+    pub entries: Vec<E>,
+}
+
+struct CustomerResult {
+    json: Value,
+    all_ok: bool,
+    attempted: usize,
+    storage_failures: usize,
+}
+
+fn storage_status() -> ItemStatus {
+    ErrorCode::CannotProcess.with_detail(
+        "storage is unavailable or throttling, and whether the change was applied is unknown; retry the request \
+         unchanged with the same Idempotency-Key (a retry under the key never applies it twice)",
+    )
+}
+
+/// The whole of a batch write handler: parse the body (415/413/400), take its customers out with
+/// `customers` (absent or empty → 400, over 50 → 2008), read the org's catalog once, then run
+/// `process` for every entry of every customer.
+pub async fn handle<R, E, F, Fut>(
+    state: &AppState,
+    req: ApiRequest,
+    names: &BatchNames,
+    customers: impl FnOnce(R) -> Option<Vec<BatchCustomer<E>>>,
+    process: F,
+) -> ApiResponse
+where
+    R: DeserializeOwned,
+    E: Serialize,
+    F: Fn(Arc<OrgCatalog>, Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let body: R = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let Some(items) = customers(body).filter(|c| !c.is_empty()) else {
+        return empty_batch(names.batch).into();
+    };
+    if let Err(r) =
+        check_batch_size(items.len()).and_then(|()| check_entries_per_customer(items.iter().map(|c| c.entries.len())))
+    {
+        return r.into();
+    }
+    let catalog = match state.catalog(req.auth.org_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let process = &process;
+    run(state, &req, names, items, |customer, entry| process(catalog.clone(), customer, entry)).await
+}
+
+/// Runs `process` for every entry of every customer and builds the batch response.
+pub async fn run<E, F, Fut>(
+    state: &AppState,
+    req: &ApiRequest,
+    names: &BatchNames,
+    customers: Vec<BatchCustomer<E>>,
+    process: F,
+) -> ApiResponse
+where
+    E: Serialize,
+    F: Fn(Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let process = &process;
+    let org = req.auth.org_id;
+    // Customers run in a shuffled order (results stay in request order): concurrent batches over
+    // the same customers (parallel workers fed one list, a client's retries) would otherwise reach
+    // every customer at the same moment and contend on each one in lockstep.
+    let mut jobs: Vec<(usize, BatchCustomer<E>)> = customers.into_iter().enumerate().collect();
+    jobs.shuffle(&mut rand::rng());
+    let mut results: Vec<(usize, CustomerResult)> = futures::stream::iter(jobs)
+        .map(|(i, bc)| async move { (i, one_customer(state, org, names, i, bc, process).await) })
+        .buffer_unordered(state.config.batch_concurrency)
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<CustomerResult> = results.into_iter().map(|(_, r)| r).collect();
+    let attempted: usize = results.iter().map(|r| r.attempted).sum();
+    let storage_failures: usize = results.iter().map(|r| r.storage_failures).sum();
+    if attempted > 0 && storage_failures == attempted {
+        return ApiResponse::unavailable(&req.request_id);
+    }
+    let status = batch_status(results.iter().map(|r| r.all_ok));
+    let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });
+    ApiResponse::json(status, &body)
+}
+
+async fn one_customer<E, F, Fut>(
+    state: &AppState,
+    org: OrgId,
+    names: &BatchNames,
+    customer_index: usize,
+    bc: BatchCustomer<E>,
+    process: &F,
+) -> CustomerResult
+where
+    E: Serialize,
+    F: Fn(Customer, E) -> Fut,
+    Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
+{
+    let ids = Identifiers::from_json(&bc.customer);
+    let echoes: Vec<Map<String, Value>> = bc.entries.iter().map(|e| echo_entry(names, e)).collect();
+    let echo_entries = |statuses: Vec<ItemStatus>| -> Vec<Value> {
+        echoes
+            .iter()
+            .zip(statuses)
+            .map(|(echo, st)| {
+                let mut v = echo.clone();
+                v.insert(names.status.into(), json!(st));
+                Value::Object(v)
+            })
+            .collect()
+    };
+    // The customer and all its linkages in (at most) two round trips; each item's first attempt
+    // decides on the linkage read here rather than reading it again.
+    let (resolution, linkages) = match resolve_with_linkages(&state.store, org, &ids).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "customer lookup failed");
+            crate::http::idempotency::note_outcome_unknown();
+            let n = bc.entries.len();
+            let status = storage_status();
+            return CustomerResult {
+                json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; n])}),
+                all_ok: false,
+                attempted: n.max(1),
+                storage_failures: n.max(1),
+            };
+        }
+    };
+    let status = resolution.status();
+    let Resolution::Found(customer) = resolution else {
+        tracing::info!(customer = %ids.masked(), "customer not found");
+        // Every program entry carries the failure too: a client reading item statuses sees it.
+        return CustomerResult {
+            json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; bc.entries.len()])}),
+            all_ok: false,
+            attempted: 0,
+            storage_failures: 0,
+        };
+    };
+    let customer_block = CustomerBlock::resolved(&customer, status);
+    let customer_id = customer.customer_id;
+    let (statuses, storage_failures) =
+        crate::storage::linkage_write::with_known_linkages(customer_id, linkages, async {
+            let mut statuses = Vec::with_capacity(bc.entries.len());
+            let mut storage_failures = 0;
+            for (entry_index, entry) in bc.entries.into_iter().enumerate() {
+                // Each item is one logical change with an identity of its own (see `change_id`).
+                let status = match crate::domain::change_id::for_item(
+                    customer_index,
+                    entry_index,
+                    process(customer.clone(), entry),
+                )
+                .await
+                {
+                    Ok(s) => s,
+                    Err(StorageFailure(e)) => {
+                        tracing::error!(error = %e, customer_id, "storage failed for a batch item");
+                        crate::http::idempotency::note_outcome_unknown();
+                        storage_failures += 1;
+                        storage_status()
+                    }
+                };
+                statuses.push(status);
+            }
+            (statuses, storage_failures)
+        })
+        .await;
+    let all_ok = statuses.iter().all(ItemStatus::is_success);
+    CustomerResult {
+        attempted: statuses.len(),
+        json: json!({"customer": customer_block, names.programs: echo_entries(statuses)}),
+        all_ok,
+        storage_failures,
+    }
+}

@@ -1,0 +1,390 @@
+//! `Idempotency-Key` on every POST (PRODUCT.md §5, DESIGN.md pattern 11), as one layer that
+//! `router::dispatch` runs around every handler: claim the key → run the request → keep its response.
+//!
+//! Why a layer and not a Put inside each change's transaction: a write request is a batch of up to
+//! 50 customers whose items commit independently (PRODUCT.md §3), each in its own transaction, and
+//! the response exists only once all of them have run — no single transaction carries the whole
+//! request. So the record is claimed before the handler runs and completed after it. What holds:
+//! - At most one run per key at a time: the claim is a conditional Put (`attribute_not_exists`, or
+//!   the previous record expired); a second request with the key while the first runs gets 409.
+//! - Once a run completed, a repeat with the same method, path and body within 24 h gets the stored
+//!   status and body byte for byte, with `Idempotent-Replayed: true`, and writes nothing; another
+//!   body under that key gets 422. Expiry is checked in code (`expiresAt`); `ttl` only tidies up.
+//! - A crash mid-request does not lock the key: the claim is a lease (`leaseUntil`, 30 s — longer
+//!   than the Lambda timeout, so a lease never ends while its request can still run). After it, the
+//!   same request may run again; every item write is itself conditional (linkage version, unique
+//!   items), so a second run never applies a change twice — it reports what it then finds (e.g.
+//!   2005 for a link the crashed run committed). A 5xx response (nothing or not everything could be
+//!   processed) releases the claim at once for the same reason, so the client's retry runs.
+//! - A response in which some item's outcome is unknown (2001 "whether the change was applied is
+//!   unknown", see `batch`) is not kept either: it tells the client to retry under the same key,
+//!   so that retry must run, not replay the unknown. The run recognises every item an earlier run
+//!   committed (`change_id`) and reports it as applied; the others are decided afresh.
+//!   Releasing is retried a few times, so a storage fault on the release does not hold the key
+//!   for the whole lease.
+
+use crate::http::api::{ApiRequest, ApiResponse};
+use crate::state::AppState;
+use crate::storage::keys;
+use crate::storage::records::{from_item, to_item, Item};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::future::Future;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+/// How long a completed response is replayed.
+pub const RETENTION_HOURS: i64 = 24;
+/// How long a claim holds the key without completing (the longest Lambda timeout is 25 s).
+pub const LEASE_SECONDS: i64 = 30;
+/// Stored bodies stay well under DynamoDB's 400 KB item limit.
+pub const MAX_STORED_BODY: usize = 300 * 1024;
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClaimState {
+    InFlight,
+    Completed,
+    /// Given up after a 5xx: the same request may run again at once.
+    Released,
+}
+
+/// The record of one key within one org.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub state: ClaimState,
+    /// Hex SHA-256 of method, path and body.
+    pub request_hash: String,
+    /// Which run holds the claim.
+    pub owner: String,
+    /// Epoch milliseconds.
+    pub lease_until: i64,
+    /// Epoch milliseconds; after it the key is free again, whatever DynamoDB's TTL has done.
+    pub expires_at: i64,
+    /// Epoch seconds, for DynamoDB TTL.
+    pub ttl: i64,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_headers: Option<Vec<(String, String)>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_body: Option<String>,
+}
+
+tokio::task_local! {
+    /// Set when an item of the running request ended with an unknown outcome.
+    static OUTCOME_UNKNOWN: std::sync::atomic::AtomicBool;
+}
+
+/// Notes that an item of the current request ended with an unknown outcome (the write may have
+/// been applied with its answer lost), so its response is not kept for replay.
+pub fn note_outcome_unknown() {
+    let _ = OUTCOME_UNKNOWN.try_with(|u| u.store(true, std::sync::atomic::Ordering::Relaxed));
+}
+
+/// Runs `run` under the request's `Idempotency-Key`, if it is a POST carrying one.
+pub async fn guard<F, Fut>(state: &AppState, req: ApiRequest, run: F) -> ApiResponse
+where
+    F: FnOnce(ApiRequest) -> Fut,
+    Fut: Future<Output = ApiResponse>,
+{
+    let unkeyed = crate::domain::change_id::request_base(&req.request_id);
+    if !req.method.eq_ignore_ascii_case("POST") {
+        return crate::domain::change_id::with_base(unkeyed, run(req)).await;
+    }
+    let Some(raw) = req.header(HEADER) else {
+        return crate::domain::change_id::with_base(unkeyed, run(req)).await;
+    };
+    let Some(key) = valid_key(raw) else {
+        return ApiResponse::error(
+            400,
+            400,
+            format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        );
+    };
+    let k = keys::idempotency(req.auth.org_id, &key);
+    let hash = request_hash(&req);
+    let owner = uuid::Uuid::new_v4().to_string();
+    let request_id = req.request_id.clone();
+    let now = state.now();
+    let claimed = match claim(state, &k, &hash, &owner, now).await {
+        Ok(Claim::Won(record)) => record,
+        Ok(Claim::Answer(resp)) => return resp,
+        Err(e) => {
+            tracing::error!(error = %e, "idempotency claim failed");
+            return ApiResponse::unavailable(&request_id);
+        }
+    };
+    // The changes of this request are named after its key and body, so a retry under the key
+    // recognises what an earlier run of it committed (see `change_id`).
+    let base = crate::domain::change_id::keyed_base(req.auth.org_id, &key, &hash);
+    let (resp, unknown) = OUTCOME_UNKNOWN
+        .scope(std::sync::atomic::AtomicBool::new(false), async {
+            let resp = crate::domain::change_id::with_base(base, run(req)).await;
+            (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
+        })
+        .await;
+    let outcome = if resp.status >= 500 || unknown {
+        release(state, claimed).await
+    } else {
+        complete(state, claimed, &resp).await
+    };
+    if let Err(e) = outcome {
+        // The lease expires by itself; until then a repeat gets 409.
+        tracing::error!(error = %e, "idempotency record could not be completed");
+    }
+    resp
+}
+
+fn valid_key(raw: &str) -> Option<String> {
+    let k = raw.trim();
+    (!k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())).then(|| k.to_string())
+}
+
+fn request_hash(req: &ApiRequest) -> String {
+    request_hash_of(&req.method, &req.path, &req.body)
+}
+
+/// What "the same request" means: the same method, path and body bytes.
+pub fn request_hash_of(method: &str, path: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.to_ascii_uppercase().as_bytes());
+    h.update(b"\n");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(body);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("idempotency record: {0}")]
+pub struct IdempotencyError(String);
+
+enum Claim {
+    /// This run holds the key.
+    Won(IdempotencyRecord),
+    /// Answer without running: the replay, 409 or 422.
+    Answer(ApiResponse),
+}
+
+async fn claim(
+    state: &AppState,
+    k: &keys::Key,
+    hash: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<Claim, IdempotencyError> {
+    let now_ms = now.timestamp_millis();
+    let expires = now + Duration::hours(RETENTION_HOURS);
+    let record = IdempotencyRecord {
+        pk: k.pk.clone(),
+        sk: k.sk.clone(),
+        entity: "IDEMPOTENCY".into(),
+        state: ClaimState::InFlight,
+        request_hash: hash.to_string(),
+        owner: owner.to_string(),
+        lease_until: (now + Duration::seconds(LEASE_SECONDS)).timestamp_millis(),
+        expires_at: expires.timestamp_millis(),
+        ttl: expires.timestamp(),
+        created_at: now,
+        response_status: None,
+        response_headers: None,
+        response_body: None,
+    };
+    let item = to_item(&record).map_err(|e| IdempotencyError(e.to_string()))?;
+    // A record that vanishes between our Put and our look at it (TTL) is claimed on the next try.
+    for _ in 0..3 {
+        let res = state
+            .store
+            .client()
+            .put_item()
+            .table_name(state.store.table())
+            .set_item(Some(item.clone()))
+            .condition_expression(
+                "attribute_not_exists(PK) OR expiresAt <= :now \
+                 OR (requestHash = :h AND #st <> :completed AND leaseUntil <= :now)",
+            )
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
+            .expression_attribute_values(":completed", AttributeValue::S("COMPLETED".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old: Option<Item> = match res {
+            Ok(_) => return Ok(Claim::Won(record)),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(c) => c.item,
+                other => {
+                    // The claim may have been applied with its answer lost: give back what may be
+                    // ours (a no-op when it was not applied), or the client's retry would find the
+                    // key held for the whole lease.
+                    if let Err(e) = release(state, record.clone()).await {
+                        tracing::info!(error = %e, "no claim of ours to give back");
+                    }
+                    return Err(IdempotencyError(DisplayErrorContext(&other).to_string()));
+                }
+            },
+        };
+        let old: Option<IdempotencyRecord> = match old {
+            Some(item) => Some(from_item(item).map_err(|e| IdempotencyError(e.to_string()))?),
+            None => state.store.get(k).await.map_err(|e| IdempotencyError(e.to_string()))?,
+        };
+        let Some(old) = old else { continue };
+        // Our own claim, applied by an earlier attempt of this Put whose answer was lost: we hold it.
+        if old.owner == owner {
+            return Ok(Claim::Won(record));
+        }
+        if old.expires_at <= now_ms {
+            continue;
+        }
+        if old.request_hash != hash {
+            return Ok(Claim::Answer(ApiResponse::error(
+                422,
+                422,
+                "Idempotency-Key was already used with a different request; send a new key for a new request",
+            )));
+        }
+        if old.state == ClaimState::Completed {
+            tracing::info!("idempotent replay of a completed request");
+            return Ok(Claim::Answer(replay(old)));
+        }
+        if old.lease_until <= now_ms {
+            continue;
+        }
+        let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
+        return Ok(Claim::Answer(
+            ApiResponse::error(
+                409,
+                409,
+                "A request with this Idempotency-Key is still in progress; retry when it has completed",
+            )
+            .with_header("retry-after", wait.to_string()),
+        ));
+    }
+    Err(IdempotencyError("the key changed hands repeatedly while claiming it".into()))
+}
+
+fn replay(old: IdempotencyRecord) -> ApiResponse {
+    let mut headers = old.response_headers.unwrap_or_default();
+    headers.push((REPLAYED_HEADER.to_string(), "true".to_string()));
+    ApiResponse { status: old.response_status.unwrap_or(200), headers, body: old.response_body.unwrap_or_default() }
+}
+
+/// Puts `record` only if this run still holds the claim.
+async fn put_owned(state: &AppState, record: &IdempotencyRecord) -> Result<(), IdempotencyError> {
+    let item = to_item(record).map_err(|e| IdempotencyError(e.to_string()))?;
+    let res = state
+        .store
+        .client()
+        .put_item()
+        .table_name(state.store.table())
+        .set_item(Some(item))
+        .condition_expression("#ow = :me")
+        .expression_attribute_names("#ow", "owner")
+        .expression_attribute_values(":me", AttributeValue::S(record.owner.clone()))
+        .send()
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) => match e.into_service_error() {
+            PutItemError::ConditionalCheckFailedException(_) => {
+                Err(IdempotencyError("the lease ran out and another run took the key".into()))
+            }
+            other => Err(IdempotencyError(DisplayErrorContext(&other).to_string())),
+        },
+    }
+}
+
+async fn complete(state: &AppState, mut record: IdempotencyRecord, resp: &ApiResponse) -> Result<(), IdempotencyError> {
+    record.state = ClaimState::Completed;
+    if resp.body.len() <= MAX_STORED_BODY {
+        record.response_status = Some(resp.status);
+        record.response_headers = Some(resp.headers.clone());
+        record.response_body = Some(resp.body.clone());
+    } else {
+        // Too large to keep: a repeat must still not run twice, so it is told so instead.
+        tracing::warn!(bytes = resp.body.len(), "response too large to store for idempotent replay");
+        let substitute = ApiResponse::error(
+            409,
+            409,
+            "This request was already processed, but its response was too large to keep for replay; read the current state instead",
+        );
+        record.response_status = Some(substitute.status);
+        record.response_headers = Some(substitute.headers);
+        record.response_body = Some(substitute.body);
+    }
+    put_owned(state, &record).await
+}
+
+/// How many times a release is tried (each with the SDK's own retries) before the key is left
+/// to its lease.
+const RELEASE_TRIES: u32 = 3;
+
+async fn release(state: &AppState, mut record: IdempotencyRecord) -> Result<(), IdempotencyError> {
+    record.state = ClaimState::Released;
+    record.lease_until = 0;
+    let mut tries = 1;
+    loop {
+        match put_owned(state, &record).await {
+            Err(e) if tries < RELEASE_TRIES && !e.0.starts_with("the lease ran out") => {
+                tracing::warn!(error = %e, tries, "idempotency release failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(tries))).await;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        assert_eq!(valid_key(" abc-123 ").as_deref(), Some("abc-123"));
+        assert!(valid_key("").is_none());
+        assert!(valid_key("has space").is_none());
+        assert!(valid_key("ключ").is_none());
+        assert!(valid_key(&"k".repeat(255)).is_some());
+        assert!(valid_key(&"k".repeat(256)).is_none());
+    }
+
+    #[test]
+    fn records_map_to_items_with_the_ttl_attribute() {
+        let k = keys::idempotency(7, "abc");
+        let r = IdempotencyRecord {
+            pk: k.pk,
+            sk: k.sk,
+            entity: "IDEMPOTENCY".into(),
+            state: ClaimState::InFlight,
+            request_hash: "h".into(),
+            owner: "o".into(),
+            lease_until: 1,
+            expires_at: 2,
+            ttl: 3,
+            created_at: Utc::now(),
+            response_status: Some(200),
+            response_headers: Some(vec![("content-type".into(), "application/json".into())]),
+            response_body: Some("{}".into()),
+        };
+        let item = to_item(&r).unwrap();
+        assert_eq!(item.get(keys::TTL).and_then(|v| v.as_n().ok()).map(String::as_str), Some("3"));
+        assert_eq!(item.get("state").and_then(|v| v.as_s().ok()).map(String::as_str), Some("IN_FLIGHT"));
+        let back: IdempotencyRecord = from_item(item).unwrap();
+        assert_eq!(back.response_headers, r.response_headers);
+    }
+}

@@ -1,0 +1,111 @@
+//! `POST /v2/organization/programs` (admin): creates a loyalty program.
+
+use crate::domain::model::LoyaltyProgram;
+use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
+use crate::http::wire::loyalty_program_view;
+use crate::state::AppState;
+use crate::storage::keys;
+use crate::storage::records::{to_item, LoyaltyProgramRecord};
+use crate::storage::store::tx;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateProgram {
+    program_name: String,
+    #[serde(default)]
+    program_description: Option<String>,
+    #[serde(default)]
+    points_to_currency_ratio: Option<serde_json::Number>,
+}
+
+const MIN_RATIO: f64 = 0.000001;
+const MAX_RATIO: f64 = 1_000_000.0;
+
+/// The most a description may hold (it is stored in the org's catalog item, read on every request).
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let body: CreateProgram = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let name = body.program_name.trim().to_string();
+    if let Err(e) = crate::domain::limits::check_name("programName", &name) {
+        return ApiResponse::error(400, 400, e.to_string());
+    }
+    let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return ApiResponse::error(
+            400,
+            400,
+            format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
+    }
+    if let Some(r) = &body.points_to_currency_ratio {
+        // Bounded so that storage (DynamoDB numbers stop at 1e-130) and arithmetic never see an extreme.
+        if !r.as_f64().is_some_and(|v| (MIN_RATIO..=MAX_RATIO).contains(&v)) {
+            return ApiResponse::error(
+                400,
+                400,
+                format!("pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"),
+            );
+        }
+    }
+    let program = LoyaltyProgram {
+        program_id: 0,
+        program_name: name.clone(),
+        program_description: description,
+        points_to_currency_ratio: body.points_to_currency_ratio,
+    };
+    let org = req.auth.org_id;
+    match create_loyalty_program(state, org, program).await {
+        Ok(Some(program)) => {
+            state.invalidate(org);
+            // Default when it is the org's first (lowest id) loyalty program.
+            let default = match state.store.loyalty_programs(org).await {
+                Ok(all) => all.iter().all(|lp| lp.program_id >= program.program_id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the org's loyalty programs after creating one");
+                    false
+                }
+            };
+            ApiResponse::json(201, &loyalty_program_view(&program, &[], default))
+        }
+        Ok(None) => ApiResponse::error(409, 409, format!("A loyalty program named {name:?} already exists")),
+        Err(e) => {
+            tracing::error!(error = %e, "create loyalty program failed");
+            ApiResponse::internal(&req.request_id)
+        }
+    }
+}
+
+/// Creates a loyalty program with a fresh id; `None` when the name is taken (names are unique,
+/// case-insensitively, through a guard item written in the same transaction).
+pub async fn create_loyalty_program(
+    state: &AppState,
+    org: u64,
+    mut program: LoyaltyProgram,
+) -> Result<Option<LoyaltyProgram>, crate::storage::store::TransactError> {
+    let id = state.store.next_id(&keys::sequence(Some(org), "program")).await?;
+    program.program_id = id;
+    let name = program.program_name.clone();
+    let k = keys::loyalty_program(org, id);
+    let rec = LoyaltyProgramRecord { pk: k.pk, sk: k.sk, entity: "LOYALTY_PROGRAM".into(), program: program.clone() };
+    let guard = keys::loyalty_program_name(org, &name);
+    let mut guard_item = guard.to_item();
+    guard_item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("LOYALTY_PROGRAM_NAME".into()));
+    let table = state.store.table();
+    let items = vec![
+        tx::put_new(table, to_item(&rec).map_err(crate::storage::store::StoreError::from)?)?,
+        tx::put_new(table, guard_item)?,
+    ];
+    match state.store.transact(items).await {
+        Ok(()) => Ok(Some(program)),
+        Err(e) if e.condition_failed_at(1) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,331 @@
+//! `GET /v2/partnerProgram/customerActivityHistories` (alias `.../customerActivityHistory`,
+//! PRODUCT.md §4.5): validates the query (2013, 2014, 2015), reads one page of the customer's
+//! history through `activity_history`, and groups it per partner program with its current details
+//! and a benefits summary. Nothing found → 200 with 2011; storage failing → 503 with 2012.
+
+use crate::domain::dates::{format_utc, parse_history_date};
+use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::limits::MAX_HISTORY_OFFSET;
+use crate::domain::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
+use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::wire::{ActivityEntry, BenefitSummary};
+use crate::state::AppState;
+use crate::storage::activity_history::{self, check_cursor, default_window, fingerprint, Cursor, Kinds, Plan};
+use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
+use crate::storage::store::StoreError;
+use chrono::{DateTime, Duration, Months, Utc};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 100;
+
+/// The query parameters, checked before anything is read.
+struct Params {
+    ids: Identifiers,
+    kinds: Kinds,
+    start: Option<String>,
+    end: Option<String>,
+    program_id: Option<ProgramId>,
+    program_type: Option<PartnerProgramType>,
+    limit: usize,
+    offset: u64,
+    cursor: Option<Cursor>,
+    warnings: Vec<Value>,
+}
+
+/// A response of this API: the envelope is the same whatever happened.
+fn envelope(
+    status: u16,
+    limit: usize,
+    offset: u64,
+    data: Vec<Value>,
+    warnings: Vec<Value>,
+    errors: Vec<ItemStatus>,
+) -> ApiResponse {
+    ApiResponse::json(
+        status,
+        &json!({"pagination": {"limit": limit, "offset": offset}, "data": data, "warnings": warnings, "errors": errors}),
+    )
+}
+
+fn invalid(status: ItemStatus) -> ApiResponse {
+    envelope(400, DEFAULT_LIMIT, 0, vec![], vec![], vec![status])
+}
+
+fn bad_request(message: impl Into<String>) -> ApiResponse {
+    let message = message.into();
+    ApiResponse::json(
+        400,
+        &json!({"pagination": {"limit": DEFAULT_LIMIT, "offset": 0}, "data": [],
+                "errors": [{"status": false, "code": 400, "message": message}], "warnings": []}),
+    )
+}
+
+fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
+    let (Some(name), Some(value)) = (req.query_param("identifierName"), req.query_param("identifierValue")) else {
+        return Err(bad_request("identifierName and identifierValue are required"));
+    };
+    let Some(ids) = Identifiers::from_query(name, value) else {
+        return Err(bad_request("identifierName must be one of mobile, email, externalId, id"));
+    };
+    if let Some(problem) = &ids.problem {
+        return Err(bad_request(format!("identifierValue: {problem}")));
+    }
+    let kinds = match req.query_param("activityType") {
+        None => Kinds::Both,
+        Some(raw) => Kinds::parse(raw).ok_or_else(|| {
+            invalid(
+                ErrorCode::InvalidActivityType
+                    .with_detail(format!("activityType {raw:?} is neither LINKINGUPDATES nor BENEFITSAVAILED")),
+            )
+        })?,
+    };
+    let start = req.query_param("startDate").map(str::to_string);
+    let end = req.query_param("endDate").map(str::to_string);
+    if (start.is_some() || end.is_some()) && kinds != Kinds::BenefitsAvailed {
+        return Err(invalid(ErrorCode::DateWithLinkingUpdates.with_detail(
+            "startDate and endDate filter benefits availed only: send activityType=BENEFITSAVAILED with them",
+        )));
+    }
+    let mut warnings = Vec::new();
+    let limit = match req.query_param("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => {
+                if n > MAX_LIMIT {
+                    warnings.push(json!({"message": format!("limit {n} is above the maximum; {MAX_LIMIT} records per page are returned")}));
+                }
+                n.min(MAX_LIMIT)
+            }
+            _ => return Err(bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
+        },
+    };
+    let offset = match req.query_param("offset") {
+        None => 0,
+        Some(raw) => raw.trim().parse::<u64>().ok().filter(|o| *o <= MAX_HISTORY_OFFSET).ok_or_else(|| {
+            bad_request(format!(
+                "offset must be an integer from 0 to {MAX_HISTORY_OFFSET}; page further with nextCursor"
+            ))
+        })?,
+    };
+    let program_id = match req.query_param("partnerProgramId") {
+        None => None,
+        Some(raw) => {
+            Some(raw.trim().parse::<ProgramId>().map_err(|_| bad_request("partnerProgramId must be a number"))?)
+        }
+    };
+    let program_type = match req.query_param("partnerProgramType").map(|t| t.trim().to_ascii_uppercase()) {
+        None => None,
+        Some(t) if t == "EXTERNAL" => Some(PartnerProgramType::External),
+        Some(t) if t == "SUPPLEMENTARY" => Some(PartnerProgramType::Supplementary),
+        Some(_) => return Err(bad_request("partnerProgramType must be EXTERNAL or SUPPLEMENTARY")),
+    };
+    let cursor = match req.query_param("cursor") {
+        None => None,
+        Some(raw) => Some(Cursor::decode(raw).map_err(|e| bad_request(e.to_string()))?),
+    };
+    Ok(Params { ids, kinds, start, end, program_id, program_type, limit, offset, cursor, warnings })
+}
+
+/// The benefits window a request asks for, checked against the one-year rule (2013).
+fn window(p: &Params, tz: Tz, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiResponse> {
+    let end = match &p.end {
+        Some(raw) => parse_history_date("endDate", raw, tz, true).map_err(|e| bad_request(e.to_string()))?,
+        None => now,
+    };
+    let Some(raw_start) = &p.start else {
+        // No start: the default window, the 365 days up to the end.
+        return Ok((default_window(end).0, end));
+    };
+    let start = parse_history_date("startDate", raw_start, tz, false).map_err(|e| bad_request(e.to_string()))?;
+    if end < start {
+        return Err(bad_request("endDate must not be before startDate"));
+    }
+    // "Under one year" in the org's calendar: a window reaching the same wall-clock time a year on is refused.
+    let local_start = start.with_timezone(&tz);
+    let year_later = local_start.checked_add_months(Months::new(12)).map(|t| t.with_timezone(&Utc));
+    if year_later.is_none_or(|limit| end >= limit) {
+        return Err(invalid(ErrorCode::IntervalTooLong.with_detail(format!(
+            "from {} to {} is a year or more; ask for less than a year at a time",
+            format_utc(start),
+            format_utc(end)
+        ))));
+    }
+    Ok((start, end))
+}
+
+fn storage_failed(e: &StoreError, p_limit: usize, request_id: &str) -> ApiResponse {
+    if e.is_refused_value() {
+        return bad_request("identifierValue cannot be looked up (too large or invalid)");
+    }
+    tracing::error!(error = %e, request_id, "activity history read failed");
+    envelope(503, p_limit, 0, vec![], vec![], vec![ErrorCode::ActivityFetchFailed.status()])
+        .with_header("retry-after", "2")
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    let mut p = match parse_params(&req) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let org = req.auth.org_id;
+    let now = state.now();
+    // The customer and its linkages in two round trips (one by id), the catalog alongside.
+    let ((resolution, linkages), catalog) =
+        match futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org)) {
+            Ok(r) => r,
+            Err(e) => return storage_failed(&e, p.limit, &req.request_id),
+        };
+    let (benefits_from, to) = match window(&p, catalog.org.tz(), now) {
+        Ok(w) => w,
+        Err(resp) => return resp,
+    };
+    let Resolution::Found(customer) = resolution else {
+        return envelope(200, p.limit, 0, vec![], std::mem::take(&mut p.warnings), vec![resolution.status()]);
+    };
+    let linkages: BTreeMap<ProgramId, Linkage> = linkages
+        .into_iter()
+        .filter(|l| p.program_id.is_none_or(|id| id == l.partner_program_id))
+        .filter(|l| p.program_type.is_none_or(|t| t == l.partner_program_type))
+        .map(|l| (l.partner_program_id, l))
+        .collect();
+
+    let fp = fingerprint(&[
+        &customer.customer_id.to_string(),
+        &format!("{:?}", p.kinds),
+        &format!("{:?}", p.program_id),
+        &format!("{:?}", p.program_type),
+        p.start.as_deref().unwrap_or(""),
+        p.end.as_deref().unwrap_or(""),
+    ]);
+    let mut plan = Plan {
+        org,
+        customer: customer.customer_id,
+        fingerprint: fp,
+        programs: linkages.keys().copied().collect(),
+        kinds: p.kinds,
+        benefits_from,
+        to,
+        link_versions: linkages.iter().map(|(id, l)| (*id, l.version)).collect(),
+    };
+    if let Some(c) = &p.cursor {
+        // Later pages read the window and the versions the first page fixed.
+        if let Some((from, to)) = c.window() {
+            plan.benefits_from = from;
+            plan.to = to;
+        }
+        plan.link_versions = c.link_versions();
+        if let Err(e) = check_cursor(&plan, c) {
+            return bad_request(e.to_string());
+        }
+    }
+    let page = match activity_history::read_page(&state.store, &plan, p.cursor.as_ref(), p.limit, p.offset).await {
+        Ok(page) => page,
+        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
+    };
+    if page.activities.is_empty() {
+        return envelope(
+            200,
+            p.limit,
+            page.offset,
+            vec![],
+            std::mem::take(&mut p.warnings),
+            vec![ErrorCode::NoActivity.status()],
+        );
+    }
+
+    // Group the page per program, programs ordered by their newest activity on the page.
+    let mut groups: Vec<(ProgramId, Vec<&Activity>)> = Vec::new();
+    for a in &page.activities {
+        match groups.iter_mut().find(|(id, _)| *id == a.partner_program_id) {
+            Some((_, list)) => list.push(a),
+            None => groups.push((a.partner_program_id, vec![a])),
+        }
+    }
+    let summaries = futures::future::try_join_all(groups.iter().map(|(id, _)| {
+        benefits_summary(state, org, customer.customer_id, catalog.partner_program_by_id(*id), linkages.get(id), now)
+    }))
+    .await;
+    let summaries = match summaries {
+        Ok(s) => s,
+        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
+    };
+    let notes = (p.kinds != Kinds::LinkingUpdates).then(|| {
+        format!(
+            "Benefits availed from {} to {}; linking updates over the whole membership.",
+            format_utc(plan.benefits_from),
+            format_utc(plan.to)
+        )
+    });
+    let data: Vec<Value> = groups
+        .iter()
+        .zip(summaries)
+        .map(|((id, list), summary)| {
+            let mut details = match linkages.get(id) {
+                Some(l) => serde_json::to_value(catalog.details(l, now)).unwrap_or(Value::Null),
+                None => json!({"partnerProgramId": id}),
+            };
+            // A program without benefits has no summary (omitted, as the docs' examples do).
+            if let (Some(obj), false) = (details.as_object_mut(), summary.is_empty()) {
+                obj.insert("benefitsSummary".into(), json!(summary));
+            }
+            let history: Vec<ActivityEntry> = list.iter().flat_map(|a| ActivityEntry::of(a)).collect();
+            let mut entry = json!({"partnerProgramDetails": details, "customerActivityHistory": history});
+            if let (Some(obj), Some(n)) = (entry.as_object_mut(), &notes) {
+                obj.insert("notes".into(), json!(n));
+            }
+            entry
+        })
+        .collect();
+
+    let mut pagination = json!({"limit": p.limit, "offset": page.offset});
+    if let Some(obj) = pagination.as_object_mut() {
+        if let Some(total) = page.total {
+            obj.insert("total".into(), json!(total));
+        }
+        if let Some(next) = &page.next {
+            obj.insert("nextCursor".into(), json!(next.encode()));
+        }
+    }
+    ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []}))
+}
+
+/// Every configured benefit with its use in the current cycle (the linkage's counter) and over
+/// the last 365 days (summed from the benefit records of that window).
+async fn benefits_summary(
+    state: &AppState,
+    org: u64,
+    customer: u64,
+    program: Option<&PartnerProgram>,
+    linkage: Option<&Linkage>,
+    now: DateTime<Utc>,
+) -> Result<Vec<BenefitSummary>, StoreError> {
+    let Some(program) = program.filter(|p| !p.benefits.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let last_year = activity_history::benefits_availed(
+        &state.store,
+        org,
+        customer,
+        program.partner_program_id,
+        now - Duration::days(365),
+        now,
+    )
+    .await?;
+    Ok(program
+        .benefits
+        .iter()
+        .map(|b| {
+            let in_cycle = linkage.and_then(|l| l.benefit_counters.get(&b.name)).map_or(0, |c| c.count_in_cycle);
+            BenefitSummary {
+                name: b.name.clone(),
+                benefit_type: b.benefit_type.clone(),
+                maximum_available_in_cycle: b.maximum_available_in_cycle,
+                count_availed_in_current_cycle: in_cycle,
+                count_availed_in_last365_days: last_year.get(&b.name).copied().unwrap_or(0),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,318 @@
+//! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): create or replace a partner
+//! program's configuration, validated as a whole before anything is written.
+//!
+//! A PUT recognises itself (issue 10): when its transaction fails (its answer lost, the SDK's
+//! retry refused or failing), the stored configuration is read back; if it is exactly the one this
+//! request wrote (a created program's id is drawn fresh, so only this request can have stored it
+//! under that id), the answer is the success, not a 409 "changed concurrently" or a 500.
+
+use crate::domain::dates::parse_request_date;
+use crate::domain::limits::*;
+use crate::domain::model::*;
+use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
+use crate::state::AppState;
+use crate::storage::keys;
+use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
+use crate::storage::store::tx;
+use serde::Deserialize;
+use std::collections::HashSet;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProgramConfig {
+    program_id: ProgramId,
+    partner_program_type: PartnerProgramType,
+    #[serde(default)]
+    partner_program_description: String,
+    #[serde(default)]
+    tier_based: bool,
+    #[serde(default)]
+    partner_program_tiers: Vec<Tier>,
+    #[serde(default)]
+    benefits: Vec<Benefit>,
+    #[serde(default)]
+    points_exchange_rate: Option<serde_json::Number>,
+    #[serde(default)]
+    membership_period_type: Option<PeriodType>,
+    #[serde(default)]
+    membership_period_value: Option<u32>,
+    #[serde(default)]
+    expiry_date: Option<String>,
+    #[serde(default)]
+    backup_partner_program_name: Option<String>,
+    #[serde(default)]
+    on_tier_expiry: Option<OnTierExpiry>,
+    #[serde(default)]
+    tier_grace_period_days: Option<u32>,
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let body: ProgramConfig = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    let org = req.auth.org_id;
+    let name = req.path_params.get("partnerProgramName").map(|s| s.trim().to_string()).unwrap_or_default();
+    state.invalidate(org);
+    let catalog = match state.catalog(org).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "catalog read failed");
+            return ApiResponse::unavailable(&req.request_id);
+        }
+    };
+    let existing = catalog.partner_program(&name).cloned();
+    let mut program = match validate(&name, body, &catalog) {
+        Ok(p) => p,
+        Err(msg) => return ApiResponse::error(400, 400, msg),
+    };
+    let table = state.store.table();
+    let result = async {
+        let created = existing.is_none();
+        program.partner_program_id = match &existing {
+            Some(e) => e.partner_program_id,
+            None => state.store.next_id(&keys::sequence(Some(org), "program")).await?,
+        };
+        let k = keys::partner_program(org, &name);
+        let (due_pk, due_sk) = match program.expiry_date {
+            Some(at) => {
+                // An expiry already past is due now: keyed on its own (older) day it could fall
+                // behind the sweep's watermark and never be found.
+                let due = at.max(state.now());
+                let (p, s) = keys::due_keys(due, org, 0, program.partner_program_id, state.config.due_shards);
+                (Some(p), Some(s))
+            }
+            None => (None, None),
+        };
+        let rec = PartnerProgramRecord {
+            pk: k.pk,
+            sk: k.sk,
+            entity: "PARTNER_PROGRAM".into(),
+            due_pk,
+            due_sk,
+            program: program.clone(),
+        };
+        let idk = keys::partner_program_id(org, program.partner_program_id);
+        let id_rec = PartnerProgramIdRecord {
+            pk: idk.pk,
+            sk: idk.sk,
+            entity: "PARTNER_PROGRAM_ID".into(),
+            partner_program_name: name.clone(),
+        };
+        let rec_item = to_item(&rec).map_err(crate::storage::store::StoreError::from)?;
+        let items = if created {
+            vec![
+                tx::put_new(table, rec_item)?,
+                tx::put_new(table, to_item(&id_rec).map_err(crate::storage::store::StoreError::from)?)?,
+            ]
+        } else {
+            vec![tx::put_versioned_config(table, rec_item, existing.as_ref().map(|e| e.partner_program_id))?]
+        };
+        match state.store.transact(items).await {
+            Ok(()) => Ok(created),
+            Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => {
+                Err(crate::storage::store::TransactError::Store(e))
+            }
+            Err(e) => {
+                let stored: Option<PartnerProgramRecord> =
+                    state.store.get(&keys::partner_program(org, &name)).await.ok().flatten();
+                if stored.is_some_and(|r| r.program == program) {
+                    tracing::info!("configuration found already written by this request; reporting its success");
+                    return Ok(created);
+                }
+                Err(e)
+            }
+        }
+    }
+    .await;
+    state.invalidate(org);
+    match result {
+        Ok(created) => ApiResponse::json(
+            if created { 201 } else { 200 },
+            &crate::http::wire::PartnerProgramConfigView::from(&program),
+        ),
+        Err(crate::storage::store::TransactError::Cancelled { .. }) => {
+            ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
+        }
+        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => {
+            ApiResponse::error(400, 400, "a value of this configuration cannot be stored (too large or invalid)")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "put partner program failed");
+            ApiResponse::internal(&req.request_id)
+        }
+    }
+}
+
+/// `pointsExchangeRate` as DynamoDB can keep it and reads can print it: 0, or within
+/// `MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE`; integers stay as sent, other values are kept as
+/// their shortest f64 form (at most 17 significant digits, DynamoDB keeps 38).
+fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_json::Number>, String> {
+    let Some(n) = raw else { return Ok(None) };
+    let value = n.as_f64().filter(|v| v.is_finite());
+    let in_range = value.is_some_and(|v| v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
+    if !in_range {
+        return Err(format!(
+            "pointsExchangeRate must be 0 or from {MIN_POSITIVE_RATE} to {MAX_POINTS_EXCHANGE_RATE} (got {n})"
+        ));
+    }
+    if n.is_u64() {
+        return Ok(Some(n));
+    }
+    Ok(value.and_then(serde_json::Number::from_f64))
+}
+
+fn limit(r: Result<(), LimitError>) -> Result<(), String> {
+    r.map_err(|e| e.to_string())
+}
+
+fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, String> {
+    limit(check_name("partnerProgramName (in the path)", name))?;
+    limit(check_text("partnerProgramDescription", &c.partner_program_description, MAX_DESCRIPTION_CHARS))?;
+    if c.partner_program_tiers.len() > MAX_TIERS || c.benefits.len() > MAX_BENEFITS {
+        return Err(format!("a partner program has at most {MAX_TIERS} tiers and {MAX_BENEFITS} benefits"));
+    }
+    let points_exchange_rate = points_exchange_rate(c.points_exchange_rate)?;
+    if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == c.program_id) {
+        return Err(format!("programId {} is not a loyalty program of this org", c.program_id));
+    }
+    let mut numbers = HashSet::new();
+    let mut names = HashSet::new();
+    for t in &c.partner_program_tiers {
+        if t.tier_number == 0 || t.tier_number > MAX_TIER_NUMBER {
+            return Err(format!("tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"));
+        }
+        if t.tier_name.trim().is_empty() {
+            return Err("every tier needs a tierName".into());
+        }
+        limit(check_name("tierName", t.tier_name.trim()))?;
+        if !numbers.insert(t.tier_number) {
+            return Err(format!("tierNumber {} appears twice", t.tier_number));
+        }
+        if !names.insert(t.tier_name.trim().to_lowercase()) {
+            return Err(format!("tierName {:?} appears twice", t.tier_name));
+        }
+    }
+    if c.tier_based && c.partner_program_tiers.is_empty() {
+        return Err("a tierBased program needs partnerProgramTiers".into());
+    }
+    if !c.tier_based && !c.partner_program_tiers.is_empty() {
+        return Err("partnerProgramTiers given but tierBased is false".into());
+    }
+    let mut benefit_names = HashSet::new();
+    for b in &c.benefits {
+        if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
+            return Err("every benefit needs a name and a type".into());
+        }
+        limit(check_name("benefit name", b.name.trim()))?;
+        limit(check_name("benefit type", b.benefit_type.trim()))?;
+        if !benefit_names.insert(b.name.trim().to_lowercase()) {
+            return Err(format!("benefit {:?} appears twice", b.name));
+        }
+        if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
+            return Err(format!(
+                "benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}",
+                b.name
+            ));
+        }
+    }
+    match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
+        (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, _, _) => {
+            return Err(format!(
+                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
+            ))
+        }
+        (PartnerProgramType::External, None, None) => {}
+        (PartnerProgramType::External, _, _) => return Err("membershipPeriodType/Value apply to SUPPLEMENTARY programs only".into()),
+    }
+    let grace = c.tier_grace_period_days.unwrap_or(0);
+    if grace > 365 {
+        return Err("tierGracePeriodDays must be from 0 to 365".into());
+    }
+    let expiry_date = match c.expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(raw) => Some(parse_request_date("expiryDate", raw, catalog.org.tz()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let backup = c.backup_partner_program_name.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
+    if let Some(b) = &backup {
+        limit(check_name("backupPartnerProgramName", b))?;
+    }
+    if let Some(b) = &backup {
+        if b == name {
+            return Err("backupPartnerProgramName cannot be the program itself".into());
+        }
+        let Some(bp) = catalog.partner_program(b) else {
+            return Err(format!("backupPartnerProgramName {b:?} is not a partner program of this org"));
+        };
+        if bp.partner_program_type != PartnerProgramType::Supplementary {
+            return Err(format!("backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"));
+        }
+        let later = match (expiry_date, bp.expiry_date) {
+            (_, None) => true,
+            (Some(mine), Some(theirs)) => theirs > mine,
+            (None, Some(_)) => false,
+        };
+        if !later {
+            return Err(format!("backup program {b:?} must expire after this program"));
+        }
+    }
+    Ok(PartnerProgram {
+        partner_program_id: 0,
+        partner_program_name: name.to_string(),
+        loyalty_program_id: c.program_id,
+        partner_program_type: c.partner_program_type,
+        description: c.partner_program_description,
+        tier_based: c.tier_based,
+        tiers: c
+            .partner_program_tiers
+            .into_iter()
+            .map(|t| Tier { tier_name: t.tier_name.trim().to_string(), ..t })
+            .collect(),
+        benefits: c
+            .benefits
+            .into_iter()
+            .map(|b| Benefit { name: b.name.trim().to_string(), benefit_type: b.benefit_type.trim().to_string(), ..b })
+            .collect(),
+        points_exchange_rate,
+        membership_period_type: c.membership_period_type,
+        membership_period_value: c.membership_period_value,
+        expiry_date,
+        backup_partner_program_name: backup,
+        on_tier_expiry: c.on_tier_expiry.unwrap_or_default(),
+        tier_grace_period_days: grace,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn points_exchange_rates_are_kept_in_a_form_dynamodb_takes() {
+        let n = |raw: &str| serde_json::from_str::<serde_json::Number>(raw).ok();
+        assert_eq!(points_exchange_rate(n("2")).unwrap(), n("2"));
+        assert_eq!(points_exchange_rate(n("0.25")).unwrap(), n("0.25"));
+        assert_eq!(points_exchange_rate(None).unwrap(), None);
+        for bad in ["1e308", "-1", "1e-200", "1000000.5", "123456789012345678901234567890123456789012"] {
+            assert!(points_exchange_rate(n(bad)).unwrap_err().starts_with("pointsExchangeRate"), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?") {
+            if let Ok(Some(kept)) = points_exchange_rate(serde_json::from_str::<serde_json::Number>(&text).ok()) {
+                let digits = kept.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
+                prop_assert!(digits.trim_start_matches('0').trim_end_matches('0').len() <= 17, "{}", kept);
+                let v = kept.as_f64().unwrap_or(-1.0);
+                prop_assert!(v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
+            }
+        }
+    }
+}

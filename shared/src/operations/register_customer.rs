@@ -1,0 +1,176 @@
+//! `POST /v2/customers` (admin): register a customer with its identifiers and enrol it in loyalty
+//! programs. Identifiers are unique within the org: profile and one guard item per identifier are
+//! written in one transaction, each guard conditioned on not existing.
+//!
+//! A registration recognises itself (issue 10): the profile carries the request's change id
+//! (`change_id::of_request`, from its `Idempotency-Key` and body, else its request id). When the
+//! transaction fails — its answer lost, the SDK's retry refused — or an identifier is taken, the
+//! identifier's customer is read back: if it carries this change id, it is this registration's own
+//! customer and the answer is 201 with it, not a 500 or a 409 "duplicate".
+
+use crate::domain::limits::{check_text, MAX_NAME_CHARS};
+use crate::domain::model::{Customer, OrgId, ProgramId};
+use crate::http::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
+use crate::state::AppState;
+use crate::storage::customer_identity::{
+    check_email, check_external_id, check_mobile, normalize_email, normalize_mobile,
+};
+use crate::storage::keys::{self, IdentifierKind};
+use crate::storage::records::{to_item, CustomerRecord, IdentifierRecord};
+use crate::storage::store::{tx, StoreError, TransactError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterCustomer {
+    #[serde(default)]
+    pub mobile: Option<Value>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub program_ids: Vec<ProgramId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a customer with this {0} already exists")]
+    Duplicate(&'static str),
+    #[error(transparent)]
+    Store(#[from] TransactError),
+}
+
+impl From<StoreError> for RegisterError {
+    fn from(e: StoreError) -> Self {
+        RegisterError::Store(e.into())
+    }
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+    if let Err(r) = require_admin(&req) {
+        return r.into();
+    }
+    let body: RegisterCustomer = match parse_json_body(&req) {
+        Ok(b) => b,
+        Err(r) => return r.into(),
+    };
+    match register(state, req.auth.org_id, body).await {
+        Ok(c) => {
+            ApiResponse::json(201, &serde_json::json!({"customer": crate::http::wire::RegisteredCustomer::from(&c)}))
+        }
+        Err(RegisterError::Invalid(m)) => ApiResponse::error(400, 400, m),
+        Err(e @ RegisterError::Duplicate(_)) => ApiResponse::error(409, 409, e.to_string()),
+        Err(RegisterError::Store(crate::storage::store::TransactError::Store(e))) if e.is_refused_value() => {
+            ApiResponse::error(400, 400, "a value of this customer cannot be stored (too large or invalid)")
+        }
+        Err(RegisterError::Store(e)) => {
+            tracing::error!(error = %e, "register customer failed");
+            ApiResponse::internal(&req.request_id)
+        }
+    }
+}
+
+/// Registers one customer; shared by the API, the admin tool and the demo seed.
+pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> Result<Customer, RegisterError> {
+    let mobile = body.mobile.as_ref().and_then(value_as_text).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty());
+    let email = body.email.as_deref().map(normalize_email).filter(|e| !e.is_empty());
+    let external_id = body.external_id.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+    if mobile.is_none() && email.is_none() && external_id.is_none() {
+        return Err(RegisterError::Invalid("give at least one of mobile, email, externalId".into()));
+    }
+    // The same limits lookups apply, checked before any key is built (`limits`).
+    let invalid = |e: crate::domain::limits::LimitError| RegisterError::Invalid(e.to_string());
+    if let Some(m) = &mobile {
+        check_mobile(m).map_err(invalid)?;
+    }
+    if let Some(e) = &email {
+        check_email(e).map_err(invalid)?;
+    }
+    if let Some(x) = &external_id {
+        check_external_id(x).map_err(invalid)?;
+    }
+    for (field, name) in [("firstName", &body.first_name), ("lastName", &body.last_name)] {
+        if let Some(n) = name {
+            check_text(field, n, MAX_NAME_CHARS).map_err(invalid)?;
+        }
+    }
+    let catalog = state.catalog(org).await?;
+    let now = state.now();
+    let mut enrollments = BTreeMap::new();
+    for id in &body.program_ids {
+        if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == *id) {
+            return Err(RegisterError::Invalid(format!("programIds: {id} is not a loyalty program of this org")));
+        }
+        enrollments.insert(id.to_string(), now);
+    }
+    let customer_id = state.store.next_id(&keys::sequence(Some(org), "customer")).await?;
+    let customer = Customer {
+        customer_id,
+        mobile,
+        email,
+        external_id,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        enrollments,
+        created_at: now,
+        erased_at: None,
+    };
+    let table = state.store.table();
+    let change = crate::domain::change_id::of_request();
+    let record = CustomerRecord { change_id: Some(change.clone()), ..CustomerRecord::new(org, customer.clone()) };
+    let mut items = vec![tx::put_new(table, to_item(&record).map_err(StoreError::from)?)?];
+    let mut kinds = Vec::new();
+    for (kind, value) in [
+        (IdentifierKind::Mobile, &customer.mobile),
+        (IdentifierKind::Email, &customer.email),
+        (IdentifierKind::ExternalId, &customer.external_id),
+    ] {
+        if let Some(v) = value {
+            let k = keys::identifier(org, kind, v);
+            let rec = IdentifierRecord { pk: k.pk, sk: k.sk, entity: "IDENTIFIER".into(), customer_id };
+            items.push(tx::put_new(table, to_item(&rec).map_err(StoreError::from)?)?);
+            kinds.push(kind);
+        }
+    }
+    match state.store.transact(items).await {
+        Ok(()) => Ok(customer),
+        Err(TransactError::Store(e)) if e.is_refused_value() => Err(RegisterError::Store(TransactError::Store(e))),
+        Err(e) => {
+            if let Some(own) = own_registration(state, org, &customer, &change).await {
+                tracing::info!(
+                    customer_id = own.customer_id,
+                    "registration found already applied; reporting its customer"
+                );
+                return Ok(own);
+            }
+            if let Some(kind) = kinds.iter().enumerate().find(|(i, _)| e.condition_failed_at(i + 1)).map(|(_, k)| *k) {
+                return Err(RegisterError::Duplicate(kind.as_str()));
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// The customer this registration (`change`) already wrote, if the first of its identifiers names
+/// one: an earlier attempt whose answer was lost, or an earlier run of the same keyed request.
+async fn own_registration(state: &AppState, org: OrgId, customer: &Customer, change: &str) -> Option<Customer> {
+    let (kind, value) = [
+        (IdentifierKind::Mobile, &customer.mobile),
+        (IdentifierKind::Email, &customer.email),
+        (IdentifierKind::ExternalId, &customer.external_id),
+    ]
+    .into_iter()
+    .find_map(|(k, v)| v.as_ref().map(|v| (k, v)))?;
+    let ident: IdentifierRecord = state.store.get(&keys::identifier(org, kind, value)).await.ok()??;
+    let profile: CustomerRecord = state.store.get(&keys::customer_profile(org, ident.customer_id)).await.ok()??;
+    (profile.change_id.as_deref() == Some(change)).then_some(profile.customer)
+}

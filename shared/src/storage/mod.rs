@@ -1,0 +1,11 @@
+//! The single DynamoDB table: key design (`keys`), item records (`records`), the one client
+//! wrapper every SDK call goes through (`store`), and the reads and conditional writes built on
+//! it (customer lookup, linkage changes, activity history, the outbox).
+
+pub mod activity_history;
+pub mod customer_identity;
+pub mod keys;
+pub mod linkage_write;
+pub mod outbox;
+pub mod records;
+pub mod store;
