@@ -12,8 +12,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, UNBUILDABLE_RESPONSE};
 use shared::http::auth::{authenticate, AuthError};
+use shared::http::error::ApiError;
 use shared::http::request_decoding::{decode_path_params, decode_query};
 use shared::http::router::{dispatch, match_route, Matched};
 use shared::state::AppState;
@@ -58,7 +59,8 @@ async fn handle(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Respo
 
 /// A request refused before any handler ran (no route, bad credentials, undecodable): one log
 /// line with status, method, path and the masked client key, never the secret.
-fn refused(resp: ApiResponse, method: &str, path: &str, client_key: Option<&str>) -> ApiResponse {
+fn refused(resp: impl Into<ApiResponse>, method: &str, path: &str, client_key: Option<&str>) -> ApiResponse {
+    let resp = resp.into();
     let client_key = client_key.map(shared::logging::mask_key);
     tracing::info!(method, path, status = resp.status, clientKey = client_key.as_deref(), "request refused");
     resp
@@ -76,13 +78,13 @@ async fn handle_in_span(
     let client_key = header.and_then(|h| shared::http::auth::parse_basic(h).ok()).map(|(key, _)| key);
     let resp = match match_route(&method, &path) {
         Matched::NotFound => refused(
-            ApiResponse::error(404, 404, format!("No route for {method} {path}")),
+            ApiError::RouteNotFound { method: method.clone(), path: path.clone() },
             &method,
             &path,
             client_key.as_deref(),
         ),
         Matched::MethodNotAllowed => refused(
-            ApiResponse::error(405, 405, format!("{method} is not allowed on {path}")),
+            ApiError::MethodNotAllowed { method: method.clone(), path: path.clone() },
             &method,
             &path,
             client_key.as_deref(),
@@ -90,21 +92,19 @@ async fn handle_in_span(
         Matched::Found(handler, raw_params) => match authenticate(&state.store, header).await {
             Err(AuthError::Store(e)) => {
                 tracing::error!(error = %e, "authentication lookup failed");
-                ApiResponse::unavailable(&request_id)
+                ApiResponse::from(ApiError::unavailable(&request_id))
             }
-            Err(e) => refused(ApiResponse::unauthorized(&e.to_string()), &method, &path, client_key.as_deref()),
+            Err(e) => refused(ApiError::Unauthorized(e.to_string()), &method, &path, client_key.as_deref()),
             Ok(auth) => {
                 let decoded = decode_path_params(raw_params).and_then(|p| Ok((p, decode_query(parts.uri.query())?)));
                 match decoded {
-                    Err(e) => {
-                        refused(ApiResponse::error(400, 400, e.to_string()), &method, &path, client_key.as_deref())
-                    }
+                    Err(e) => refused(ApiError::BadRequest(e.to_string()), &method, &path, client_key.as_deref()),
                     Ok((path_params, query)) => {
                         match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
                             .await
                         {
                             Err(_) => refused(request_timeout(), &method, &path, client_key.as_deref()),
-                            Ok(Err(_)) => shared::http::api::payload_too_large(),
+                            Ok(Err(_)) => ApiError::PayloadTooLarge.into(),
                             Ok(Ok(collected)) => {
                                 let headers = parts
                                     .headers
@@ -135,15 +135,18 @@ async fn handle_in_span(
     for (k, v) in &resp.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Full::new(Bytes::from(resp.body))).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+    // A response that cannot be built (a bug) is a 500, as in the Lambda adapter.
+    builder.body(Full::new(Bytes::from(resp.body))).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "response could not be built");
+        let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(UNBUILDABLE_RESPONSE.as_bytes())));
+        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+        fallback
+    })
 }
 
 /// 408, closing the connection: the rest of a half-sent body is not worth waiting for.
 fn request_timeout() -> ApiResponse {
-    ApiResponse::error(
-        408,
-        408,
-        format!("Request Timeout: the body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
-    )
-    .with_header("connection", "close")
+    ApiResponse::from(ApiError::RequestTimeout { seconds: BODY_READ_TIMEOUT.as_secs() })
+        .with_header("connection", "close")
 }

@@ -3,76 +3,60 @@
 
 use serde::Serialize;
 
-/// One entry of the catalog. 2005 has two meanings, told apart by variant (and message).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    CannotProcess,
-    EmptyRequiredField,
-    PastTierExpiry,
-    NotLinked,
-    AlreadyLinked,
-    NotEnrolled,
-    UnknownPartnerProgram,
-    UnknownTier,
-    BatchLimit,
-    UnsupportedUpdateType,
-    QueuedForCustomer,
-    NoActivity,
-    ActivityFetchFailed,
-    IntervalTooLong,
-    InvalidActivityType,
-    DateWithLinkingUpdates,
-    IncorrectBenefitName,
-    NonPositiveBenefitCount,
-    BenefitsOnSupplementary,
+/// Defines `ErrorCode` and its catalog from one list, so a code cannot exist without its number
+/// and message, `ErrorCode::ALL` cannot miss a variant, and `entry` is an exhaustive `match`.
+macro_rules! catalog {
+    ($($variant:ident => ($code:literal, $message:literal),)+) => {
+        /// One entry of the catalog. 2005 has two meanings, told apart by variant (and message).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in catalog order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The code's number and exact message.
+            pub const fn entry(self) -> (u16, &'static str) {
+                match self {
+                    $(ErrorCode::$variant => ($code, $message),)+
+                }
+            }
+        }
+    };
 }
 
-/// The catalog: every code with its exact message (Markdown backticks removed, as PRODUCT.md says).
-pub const CATALOG: &[(ErrorCode, u16, &str)] = &[
-    (ErrorCode::CannotProcess, 2001, "Cannot process the partner program event."),
-    (
-        ErrorCode::EmptyRequiredField,
-        2002,
-        "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
-    ),
-    (ErrorCode::PastTierExpiry, 2003, "Partner tier expiry date should not be a past date."),
-    (ErrorCode::NotLinked, 2004, "Link the customer with the partner program."),
-    (ErrorCode::AlreadyLinked, 2005, "Customer is already linked with the partner program."),
-    (ErrorCode::NotEnrolled, 2005, "Enroll the customer in the Loyalty Program."),
-    (ErrorCode::UnknownPartnerProgram, 2006, "Cannot find the partner program."),
-    (ErrorCode::UnknownTier, 2007, "Cannot find the partner program tier."),
-    (ErrorCode::BatchLimit, 2008, "Cannot process if partner program limit is more than 50."),
-    (ErrorCode::UnsupportedUpdateType, 2009, "updateType supports only UPDATE, RENEW, DOWNGRADE."),
-    (ErrorCode::QueuedForCustomer, 2010, "Partner program events are presented in a queue for the user."),
-    (ErrorCode::NoActivity, 2011, "Cannot find partner program activity for the customer."),
-    (ErrorCode::ActivityFetchFailed, 2012, "Cannot fetch partner program activity."),
-    (ErrorCode::IntervalTooLong, 2013, "Input time interval should be less than a year for activity history."),
-    (
-        ErrorCode::InvalidActivityType,
-        2014,
-        "Invalid input. Activity type passed should be LINKINGUPDATES or BENEFITSAVAILED.",
-    ),
-    (ErrorCode::DateWithLinkingUpdates, 2015, "Cannot allow the date parameter if activityType = linkingUpdates."),
-    (ErrorCode::IncorrectBenefitName, 2016, "Incorrect benefit name."),
-    (ErrorCode::NonPositiveBenefitCount, 2017, "Benefits count should be more than 0."),
-    (ErrorCode::BenefitsOnSupplementary, 2018, "Cannot add benefits to supplementary membership."),
-];
+// The Capillary Partner Program catalog (docs/contract.md#errors), byte for byte: messages as the
+// entity page has them with the Markdown backticks removed.
+catalog! {
+    CannotProcess => (2001, "Cannot process the partner program event."),
+    EmptyRequiredField => (2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null."),
+    PastTierExpiry => (2003, "Partner tier expiry date should not be a past date."),
+    NotLinked => (2004, "Link the customer with the partner program."),
+    AlreadyLinked => (2005, "Customer is already linked with the partner program."),
+    NotEnrolled => (2005, "Enroll the customer in the Loyalty Program."),
+    UnknownPartnerProgram => (2006, "Cannot find the partner program."),
+    UnknownTier => (2007, "Cannot find the partner program tier."),
+    BatchLimit => (2008, "Cannot process if partner program limit is more than 50."),
+    UnsupportedUpdateType => (2009, "updateType supports only UPDATE, RENEW, DOWNGRADE."),
+    QueuedForCustomer => (2010, "Partner program events are presented in a queue for the user."),
+    NoActivity => (2011, "Cannot find partner program activity for the customer."),
+    ActivityFetchFailed => (2012, "Cannot fetch partner program activity."),
+    IntervalTooLong => (2013, "Input time interval should be less than a year for activity history."),
+    InvalidActivityType => (2014, "Invalid input. Activity type passed should be LINKINGUPDATES or BENEFITSAVAILED."),
+    DateWithLinkingUpdates => (2015, "Cannot allow the date parameter if activityType = linkingUpdates."),
+    IncorrectBenefitName => (2016, "Incorrect benefit name."),
+    NonPositiveBenefitCount => (2017, "Benefits count should be more than 0."),
+    BenefitsOnSupplementary => (2018, "Cannot add benefits to supplementary membership."),
+}
 
 impl ErrorCode {
-    fn entry(self) -> (u16, &'static str) {
-        CATALOG
-            .iter()
-            .find(|(c, _, _)| *c == self)
-            .map(|(_, n, m)| (*n, *m))
-            // Every variant is in CATALOG; the unit test `every_variant_is_in_the_catalog` guards it.
-            .unwrap_or((2001, "Cannot process the partner program event."))
-    }
-
-    pub fn code(self) -> u16 {
+    pub const fn code(self) -> u16 {
         self.entry().0
     }
 
-    pub fn message(self) -> &'static str {
+    pub const fn message(self) -> &'static str {
         self.entry().1
     }
 
@@ -124,34 +108,20 @@ impl ItemStatus {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 19] = [
-        ErrorCode::CannotProcess,
-        ErrorCode::EmptyRequiredField,
-        ErrorCode::PastTierExpiry,
-        ErrorCode::NotLinked,
-        ErrorCode::AlreadyLinked,
-        ErrorCode::NotEnrolled,
-        ErrorCode::UnknownPartnerProgram,
-        ErrorCode::UnknownTier,
-        ErrorCode::BatchLimit,
-        ErrorCode::UnsupportedUpdateType,
-        ErrorCode::QueuedForCustomer,
-        ErrorCode::NoActivity,
-        ErrorCode::ActivityFetchFailed,
-        ErrorCode::IntervalTooLong,
-        ErrorCode::InvalidActivityType,
-        ErrorCode::DateWithLinkingUpdates,
-        ErrorCode::IncorrectBenefitName,
-        ErrorCode::NonPositiveBenefitCount,
-        ErrorCode::BenefitsOnSupplementary,
-    ];
-
     #[test]
-    fn every_variant_is_in_the_catalog_once() {
-        for code in ALL {
-            assert_eq!(CATALOG.iter().filter(|(c, _, _)| *c == code).count(), 1, "{code:?}");
-        }
-        assert_eq!(CATALOG.len(), 19);
+    fn every_code_and_message_pair_is_distinct() {
+        // 19 entries, one per catalog row of the entity page; 2005 is the only number used twice.
+        assert_eq!(ErrorCode::ALL.len(), 19);
+        let mut pairs: Vec<_> = ErrorCode::ALL.iter().map(|c| c.entry()).collect();
+        pairs.sort();
+        pairs.dedup();
+        assert_eq!(pairs.len(), ErrorCode::ALL.len());
+        let twice: Vec<u16> = ErrorCode::ALL
+            .iter()
+            .map(|c| c.code())
+            .filter(|n| ErrorCode::ALL.iter().filter(|c| c.code() == *n).count() > 1)
+            .collect();
+        assert_eq!(twice, [2005, 2005]);
     }
 
     #[test]
@@ -165,7 +135,7 @@ mod tests {
             let msg = cells[2].replace('`', "").split_whitespace().collect::<Vec<_>>().join(" ");
             rows.push((code, msg));
         }
-        let ours: Vec<(u16, String)> = CATALOG.iter().map(|(_, n, m)| (*n, m.to_string())).collect();
+        let ours: Vec<(u16, String)> = ErrorCode::ALL.iter().map(|c| (c.code(), c.message().to_string())).collect();
         assert_eq!(ours, rows);
     }
 

@@ -2,11 +2,12 @@
 //! v1/v2 through `lambda_http`, or the local server): body checks (415/413/400), the Capillary
 //! error body, and the status rules of batch responses.
 
-use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::error_catalog::ErrorCode;
 use crate::domain::model::{AuthContext, Role};
+use crate::http::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Bodies above this are refused with 413 (PRODUCT.md §3).
@@ -35,6 +36,9 @@ impl ApiRequest {
     }
 }
 
+/// What a response that could not be built is replaced with (a 500 in the request-level envelope).
+pub const UNBUILDABLE_RESPONSE: &str = r#"{"errors":[{"status":false,"code":500,"message":"Internal server error: the response could not be built"}],"warnings":[]}"#;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
     pub status: u16,
@@ -43,8 +47,16 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// A JSON response. A body that cannot be serialized is a bug, never a success: it becomes a
+    /// 500 (logged), whatever `status` was asked for.
     pub fn json(status: u16, body: &impl Serialize) -> Self {
-        let body = serde_json::to_string(body).unwrap_or_else(|_| r#"{"errors":[],"warnings":[]}"#.to_string());
+        let (status, body) = match serde_json::to_string(body) {
+            Ok(body) => (status, body),
+            Err(e) => {
+                tracing::error!(error = %e, "response body could not be serialized");
+                (500, UNBUILDABLE_RESPONSE.to_string())
+            }
+        };
         ApiResponse { status, headers: vec![("content-type".into(), "application/json".into())], body }
     }
 
@@ -52,110 +64,48 @@ impl ApiResponse {
         self.headers.push((name.to_string(), value.into()));
         self
     }
-
-    /// Request-level failure in Capillary's shape: `{"errors":[{status,code,message}],"warnings":[]}`.
-    pub fn error(status: u16, code: u16, message: impl Into<String>) -> Self {
-        let message = message.into();
-        ApiResponse::json(
-            status,
-            &json!({"errors": [{"status": false, "code": code, "message": message}], "warnings": []}),
-        )
-    }
-
-    /// Request-level failure carrying a catalog code (for example 2008 → 400).
-    pub fn catalog_error(status: u16, status_obj: ItemStatus) -> Self {
-        ApiResponse::json(status, &json!({"errors": [status_obj], "warnings": []}))
-    }
-
-    pub fn unauthorized(reason: &str) -> Self {
-        ApiResponse::error(401, 401, format!("Unauthorized: {reason}"))
-            .with_header("www-authenticate", "Basic realm=\"partner-programs\"")
-    }
-
-    pub fn forbidden() -> Self {
-        ApiResponse::error(403, 403, "Forbidden: this operation needs an admin client")
-    }
-
-    /// 500 with a generic message and the request id; details go to the log only.
-    pub fn internal(request_id: &str) -> Self {
-        ApiResponse::error(500, 500, format!("Internal server error (request id {request_id})"))
-    }
-
-    /// Nothing could be processed because storage is unavailable or throttling.
-    pub fn unavailable(request_id: &str) -> Self {
-        ApiResponse::error(503, 503, format!("Service temporarily unavailable, retry later (request id {request_id})"))
-            .with_header("retry-after", "2")
-    }
 }
 
-/// A request the operation refuses as a whole.
-#[derive(Debug)]
-pub struct Rejection(pub ApiResponse);
-
-impl From<Rejection> for ApiResponse {
-    fn from(r: Rejection) -> Self {
-        r.0
-    }
-}
-
-pub fn require_admin(req: &ApiRequest) -> Result<(), Rejection> {
+pub fn require_admin(req: &ApiRequest) -> Result<(), ApiError> {
     if req.auth.role == Role::Admin {
         Ok(())
     } else {
-        Err(Rejection(ApiResponse::forbidden()))
+        Err(ApiError::Forbidden)
     }
 }
 
 /// Checks content type and size and parses the JSON body; errors name the position and field.
-pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Rejection> {
+pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
     let content_type = req.header("content-type").unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != "application/json" {
-        return Err(Rejection(ApiResponse::error(
-            415,
-            415,
-            format!(
-                "Unsupported Media Type: send Content-Type: application/json (got {:?})",
-                if content_type.is_empty() { "nothing" } else { content_type }
-            ),
-        )));
+        let sent = if content_type.is_empty() { "nothing" } else { content_type };
+        return Err(ApiError::UnsupportedMediaType(sent.to_string()));
     }
     if req.body.len() > MAX_BODY_BYTES {
-        return Err(Rejection(payload_too_large()));
+        return Err(ApiError::PayloadTooLarge);
     }
     let mut de = serde_json::Deserializer::from_slice(&req.body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = if path == "." || path.is_empty() { String::new() } else { format!(" at field `{path}`") };
-        Rejection(ApiResponse::error(
-            400,
-            400,
-            format!(
-                "Malformed JSON{field} (line {}, column {}): {}",
-                inner.line(),
-                inner.column(),
-                strip_position(&inner.to_string())
-            ),
+        ApiError::BadRequest(format!(
+            "Malformed JSON{field} (line {}, column {}): {}",
+            inner.line(),
+            inner.column(),
+            strip_position(&inner.to_string())
         ))
     })?;
     // One JSON document and nothing after it but whitespace: trailing bytes are refused, not ignored.
     de.end().map_err(|e| {
-        Rejection(ApiResponse::error(
-            400,
-            400,
-            format!(
-                "Malformed JSON (line {}, column {}): trailing characters after the JSON document",
-                e.line(),
-                e.column()
-            ),
+        ApiError::BadRequest(format!(
+            "Malformed JSON (line {}, column {}): trailing characters after the JSON document",
+            e.line(),
+            e.column()
         ))
     })?;
     Ok(value)
-}
-
-pub fn payload_too_large() -> ApiResponse {
-    ApiResponse::error(413, 413, format!("Payload Too Large: bodies are limited to {} KB", MAX_BODY_BYTES / 1024))
 }
 
 fn strip_position(msg: &str) -> &str {
@@ -174,13 +124,13 @@ pub fn batch_status(statuses: impl IntoIterator<Item = bool>) -> u16 {
 /// Batch limits shared by every write API (PRODUCT.md §3), defined in `limits`.
 pub use crate::domain::limits::{MAX_CUSTOMERS_PER_REQUEST, MAX_ENTRIES_PER_CUSTOMER};
 
-pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
+pub fn check_batch_size(len: usize) -> Result<(), ApiError> {
     if len > MAX_CUSTOMERS_PER_REQUEST {
-        Err(Rejection(ApiResponse::catalog_error(
-            400,
-            ErrorCode::BatchLimit
+        Err(ApiError::Catalog {
+            status: 400,
+            item: ErrorCode::BatchLimit
                 .with_detail(format!("{len} customers in one request; send at most {MAX_CUSTOMERS_PER_REQUEST}")),
-        )))
+        })
     } else {
         Ok(())
     }
@@ -188,22 +138,22 @@ pub fn check_batch_size(len: usize) -> Result<(), Rejection> {
 
 /// At most `MAX_ENTRIES_PER_CUSTOMER` program entries under each customer (2008 too, naming the
 /// customer by its position); `counts` are the entries of each customer in request order.
-pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Result<(), Rejection> {
+pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Result<(), ApiError> {
     match counts.into_iter().enumerate().find(|(_, n)| *n > MAX_ENTRIES_PER_CUSTOMER) {
-        Some((i, n)) => Err(Rejection(ApiResponse::catalog_error(
-            400,
-            ErrorCode::BatchLimit.with_detail(format!(
+        Some((i, n)) => Err(ApiError::Catalog {
+            status: 400,
+            item: ErrorCode::BatchLimit.with_detail(format!(
                 "customer {} of the request has {n} partner program entries; send at most {MAX_ENTRIES_PER_CUSTOMER} per customer",
                 i + 1
             )),
-        ))),
+        }),
         None => Ok(()),
     }
 }
 
 /// A batch-array field may be absent or null; anything else must be an array.
-pub fn empty_batch(name: &str) -> Rejection {
-    Rejection(ApiResponse::error(400, 400, format!("`{name}` must be a non-empty array")))
+pub fn empty_batch(name: &str) -> ApiError {
+    ApiError::BadRequest(format!("`{name}` must be a non-empty array"))
 }
 
 pub fn value_as_text(v: &Value) -> Option<String> {
@@ -248,21 +198,34 @@ mod tests {
 
     #[test]
     fn malformed_json_names_field_and_position() {
-        let r = parse_json_body::<Body>(&req(Some("application/json"), r#"{"items":[{"count":"x"}]}"#)).unwrap_err().0;
+        let r = parse_json_body::<Body>(&req(Some("application/json"), r#"{"items":[{"count":"x"}]}"#))
+            .err()
+            .map(ApiResponse::from)
+            .unwrap();
         assert_eq!(r.status, 400);
         assert!(r.body.contains("items[0].count"), "{}", r.body);
         assert!(r.body.contains("column"), "{}", r.body);
-        let r = parse_json_body::<Body>(&req(Some("application/json"), "{\"items\": [")).unwrap_err().0;
+        let r = parse_json_body::<Body>(&req(Some("application/json"), "{\"items\": ["))
+            .err()
+            .map(ApiResponse::from)
+            .unwrap();
         assert_eq!(r.status, 400);
     }
 
     #[test]
     fn content_type_and_size_are_checked_first() {
-        assert_eq!(parse_json_body::<Body>(&req(None, "{}")).unwrap_err().0.status, 415);
-        assert_eq!(parse_json_body::<Body>(&req(Some("text/plain"), "{}")).unwrap_err().0.status, 415);
+        assert_eq!(parse_json_body::<Body>(&req(None, "{}")).err().map(ApiResponse::from).unwrap().status, 415);
+        assert_eq!(
+            parse_json_body::<Body>(&req(Some("text/plain"), "{}")).err().map(ApiResponse::from).unwrap().status,
+            415
+        );
         let big = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_BODY_BYTES));
         assert_eq!(
-            parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big)).unwrap_err().0.status,
+            parse_json_body::<Body>(&req(Some("application/json; charset=utf-8"), &big))
+                .err()
+                .map(ApiResponse::from)
+                .unwrap()
+                .status,
             413
         );
     }
@@ -272,7 +235,7 @@ mod tests {
         let ok = r#" {"items":[{"count":1}]} "#;
         assert!(parse_json_body::<Body>(&req(Some("application/json"), ok)).is_ok());
         for bad in [r#"{"items":[]} x"#, r#"{"items":[]}{}"#, r#"{"items":[]},"#] {
-            let r = parse_json_body::<Body>(&req(Some("application/json"), bad)).unwrap_err().0;
+            let r = parse_json_body::<Body>(&req(Some("application/json"), bad)).err().map(ApiResponse::from).unwrap();
             assert_eq!(r.status, 400, "{bad}");
             assert!(r.body.contains("trailing characters"), "{}", r.body);
         }
@@ -281,7 +244,7 @@ mod tests {
     #[test]
     fn entries_per_customer_are_limited_naming_the_customer() {
         assert!(check_entries_per_customer([1, 50, 0]).is_ok());
-        let r = check_entries_per_customer([1, 51]).unwrap_err().0;
+        let r = check_entries_per_customer([1, 51]).err().map(ApiResponse::from).unwrap();
         assert_eq!(r.status, 400);
         assert!(r.body.contains("2008") && r.body.contains("customer 2 of the request has 51"), "{}", r.body);
     }

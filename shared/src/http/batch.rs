@@ -7,6 +7,7 @@ use crate::domain::model::{Customer, OrgId};
 use crate::http::api::{
     batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse,
 };
+use crate::http::error::ApiError;
 use crate::http::wire::CustomerBlock;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
@@ -117,7 +118,7 @@ where
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
+            return ApiResponse::from(ApiError::unavailable(&req.request_id));
         }
     };
     let process = &process;
@@ -154,7 +155,7 @@ where
     let attempted: usize = results.iter().map(|r| r.attempted).sum();
     let storage_failures: usize = results.iter().map(|r| r.storage_failures).sum();
     if attempted > 0 && storage_failures == attempted {
-        return ApiResponse::unavailable(&req.request_id);
+        return ApiResponse::from(ApiError::unavailable(&req.request_id));
     }
     let status = batch_status(results.iter().map(|r| r.all_ok));
     let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });

@@ -24,6 +24,7 @@
 //!   for the whole lease.
 
 use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::keys;
 use crate::storage::records::{from_item, to_item, Item};
@@ -108,11 +109,9 @@ where
         return crate::domain::change_id::with_base(unkeyed, run(req)).await;
     };
     let Some(key) = valid_key(raw) else {
-        return ApiResponse::error(
-            400,
-            400,
-            format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
-        );
+        return ApiResponse::from(ApiError::BadRequest(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
+        )));
     };
     let k = keys::idempotency(req.auth.org_id, &key);
     let hash = request_hash(&req);
@@ -124,7 +123,7 @@ where
         Ok(Claim::Answer(resp)) => return resp,
         Err(e) => {
             tracing::error!(error = %e, "idempotency claim failed");
-            return ApiResponse::unavailable(&request_id);
+            return ApiResponse::from(ApiError::unavailable(&request_id));
         }
     };
     // The changes of this request are named after its key and body, so a retry under the key
@@ -251,11 +250,10 @@ async fn claim(
             continue;
         }
         if old.request_hash != hash {
-            return Ok(Claim::Answer(ApiResponse::error(
-                422,
-                422,
-                "Idempotency-Key was already used with a different request; send a new key for a new request",
-            )));
+            return Ok(Claim::Answer(ApiResponse::from(ApiError::Unprocessable(
+                "Idempotency-Key was already used with a different request; send a new key for a new request"
+                    .to_string(),
+            ))));
         }
         if old.state == ClaimState::Completed {
             tracing::info!("idempotent replay of a completed request");
@@ -266,11 +264,9 @@ async fn claim(
         }
         let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
         return Ok(Claim::Answer(
-            ApiResponse::error(
-                409,
-                409,
-                "A request with this Idempotency-Key is still in progress; retry when it has completed",
-            )
+            ApiResponse::from(ApiError::Conflict(
+                "A request with this Idempotency-Key is still in progress; retry when it has completed".to_string(),
+            ))
             .with_header("retry-after", wait.to_string()),
         ));
     }
@@ -317,11 +313,7 @@ async fn complete(state: &AppState, mut record: IdempotencyRecord, resp: &ApiRes
     } else {
         // Too large to keep: a repeat must still not run twice, so it is told so instead.
         tracing::warn!(bytes = resp.body.len(), "response too large to store for idempotent replay");
-        let substitute = ApiResponse::error(
-            409,
-            409,
-            "This request was already processed, but its response was too large to keep for replay; read the current state instead",
-        );
+        let substitute = ApiResponse::from(ApiError::Conflict("This request was already processed, but its response was too large to keep for replay; read the current state instead".to_string()));
         record.response_status = Some(substitute.status);
         record.response_headers = Some(substitute.headers);
         record.response_body = Some(substitute.body);

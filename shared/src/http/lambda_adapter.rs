@@ -3,7 +3,8 @@
 //! from the authorizer context, and reports init failures through the Runtime API.
 
 use crate::domain::model::{AuthContext, Role};
-use crate::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use crate::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, UNBUILDABLE_RESPONSE};
+use crate::http::error::ApiError;
 use crate::http::request_decoding::{check_decoded, decode_path_segment, decode_query};
 use crate::http::router::{dispatch, Operation};
 use crate::state::AppState;
@@ -30,8 +31,8 @@ pub fn auth_from_context(ctx: Option<&RequestContext>) -> Option<AuthContext> {
 /// sent; lambda_http rebuilds an encoded one for REST), path parameters decoded for REST (which
 /// passes them encoded) and checked for the HTTP API (which passes them decoded). An undecodable
 /// parameter is a 400 naming it.
-pub fn to_api_request(req: &Request, auth: AuthContext) -> Result<ApiRequest, ApiResponse> {
-    let bad = |e: crate::http::request_decoding::DecodeError| ApiResponse::error(400, 400, e.to_string());
+pub fn to_api_request(req: &Request, auth: AuthContext) -> Result<ApiRequest, ApiError> {
+    let bad = |e: crate::http::request_decoding::DecodeError| ApiError::BadRequest(e.to_string());
     let query = decode_query(req.uri().query()).map_err(bad)?;
     let encoded_path_params = matches!(req.request_context_ref(), Some(RequestContext::ApiGatewayV1(_)));
     let mut path_params = HashMap::new();
@@ -60,12 +61,20 @@ pub fn to_api_request(req: &Request, auth: AuthContext) -> Result<ApiRequest, Ap
     })
 }
 
+/// The Lambda response for `resp`. One that cannot be built (a status or header value HTTP does
+/// not allow: a bug) is a 500 in the request-level envelope, never an empty success.
 pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
     let mut builder = Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Body::Text(resp.body)).unwrap_or_else(|_| Response::new(Body::Empty))
+    builder.body(Body::Text(resp.body)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "response could not be built");
+        let mut fallback = Response::new(Body::Text(UNBUILDABLE_RESPONSE.to_string()));
+        *fallback.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+        fallback
+    })
 }
 
 /// Entry point of every HTTP Lambda binary: `main` passes its operation,
@@ -82,10 +91,12 @@ where
             let Some(auth) = auth_from_context(req.request_context_ref()) else {
                 // Reached only if the route is deployed without the authorizer: refuse, never guess.
                 tracing::error!("request without authorizer context");
-                return Ok::<_, lambda_http::Error>(to_lambda_response(ApiResponse::unauthorized("no authorizer context")));
+                return Ok::<_, lambda_http::Error>(to_lambda_response(
+                    ApiError::Unauthorized("no authorizer context".into()).into(),
+                ));
             };
             if req.body().len() > MAX_BODY_BYTES {
-                return Ok(to_lambda_response(crate::http::api::payload_too_large()));
+                return Ok(to_lambda_response(ApiError::PayloadTooLarge.into()));
             }
             match to_api_request(&req, auth) {
                 Ok(api_req) => {
@@ -93,7 +104,8 @@ where
                     let resp = crate::storage::linkage_write::WRITE_DEADLINE.scope(deadline, dispatch(&state, handler, api_req)).await;
                     Ok(to_lambda_response(resp))
                 }
-                Err(resp) => {
+                Err(e) => {
+                    let resp = ApiResponse::from(e);
                     tracing::info!(method = %req.method(), path = %req.uri().path(), status = resp.status, "request refused");
                     Ok(to_lambda_response(resp))
                 }
@@ -180,5 +192,18 @@ mod tests {
         assert!(write_deadline(Some(now + Duration::from_secs(2))) <= Instant::now());
         assert!(write_deadline(Some(now - Duration::from_secs(2))) <= Instant::now());
         assert!(write_deadline(None) > Instant::now() + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_response_that_cannot_be_built_is_a_500_not_an_empty_success() {
+        let ok = to_lambda_response(ApiResponse::json(200, &serde_json::json!({"a": 1})));
+        assert_eq!(ok.status(), 200);
+        let bad = ApiResponse::json(200, &serde_json::json!({})).with_header("x-bad", "line\nbreak");
+        let resp = to_lambda_response(bad);
+        assert_eq!(resp.status(), 500);
+        let Body::Text(body) = resp.body() else { panic!("not a text body") };
+        assert_eq!(body, UNBUILDABLE_RESPONSE);
+        let status = ApiResponse::json(1000, &serde_json::json!({}));
+        assert_eq!(to_lambda_response(status).status(), 500);
     }
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod authorizer;
 pub mod batch;
+pub mod error;
 pub mod idempotency;
 pub mod lambda_adapter;
 pub mod request_decoding;

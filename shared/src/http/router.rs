@@ -4,6 +4,7 @@
 //! checks both against the template. `dispatch` is the one layer every request goes through.
 
 use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::operations::*;
 use crate::state::AppState;
 use futures::future::BoxFuture;
@@ -150,7 +151,7 @@ where
             Ok(resp) => resp,
             Err(_) => {
                 tracing::error!("handler panicked");
-                ApiResponse::internal(&request_id)
+                ApiResponse::from(ApiError::internal(&request_id))
             }
         }
     });

@@ -2,6 +2,7 @@
 
 use crate::domain::model::LoyaltyProgram;
 use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::http::wire::loyalty_program_view;
 use crate::state::AppState;
 use crate::storage::keys;
@@ -35,24 +36,20 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     };
     let name = body.program_name.trim().to_string();
     if let Err(e) = crate::domain::limits::check_name("programName", &name) {
-        return ApiResponse::error(400, 400, e.to_string());
+        return ApiResponse::from(ApiError::BadRequest(e.to_string()));
     }
     let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return ApiResponse::error(
-            400,
-            400,
-            format!("programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"),
-        );
+        return ApiResponse::from(ApiError::BadRequest(format!(
+            "programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
     }
     if let Some(r) = &body.points_to_currency_ratio {
         // Bounded so that storage (DynamoDB numbers stop at 1e-130) and arithmetic never see an extreme.
         if !r.as_f64().is_some_and(|v| (MIN_RATIO..=MAX_RATIO).contains(&v)) {
-            return ApiResponse::error(
-                400,
-                400,
-                format!("pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"),
-            );
+            return ApiResponse::from(ApiError::BadRequest(format!(
+                "pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"
+            )));
         }
     }
     let program = LoyaltyProgram {
@@ -75,10 +72,10 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             };
             ApiResponse::json(201, &loyalty_program_view(&program, &[], default))
         }
-        Ok(None) => ApiResponse::error(409, 409, format!("A loyalty program named {name:?} already exists")),
+        Ok(None) => ApiResponse::from(ApiError::Conflict(format!("A loyalty program named {name:?} already exists"))),
         Err(e) => {
             tracing::error!(error = %e, "create loyalty program failed");
-            ApiResponse::internal(&req.request_id)
+            ApiResponse::from(ApiError::internal(&req.request_id))
         }
     }
 }

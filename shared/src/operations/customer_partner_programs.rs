@@ -4,6 +4,7 @@
 
 use crate::domain::model::Linkage;
 use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::http::wire::{CustomerIdentifiers, PartnerProgramDetails};
 use crate::state::AppState;
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
@@ -11,13 +12,15 @@ use serde_json::json;
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let (Some(name), Some(value)) = (req.query_param("identifierName"), req.query_param("identifierValue")) else {
-        return ApiResponse::error(400, 400, "identifierName and identifierValue are required");
+        return ApiResponse::from(ApiError::BadRequest("identifierName and identifierValue are required".to_string()));
     };
     let Some(ids) = Identifiers::from_query(name, value) else {
-        return ApiResponse::error(400, 400, "identifierName must be one of mobile, email, externalId, id");
+        return ApiResponse::from(ApiError::BadRequest(
+            "identifierName must be one of mobile, email, externalId, id".to_string(),
+        ));
     };
     if let Some(problem) = &ids.problem {
-        return ApiResponse::error(400, 400, format!("identifierValue: {problem}"));
+        return ApiResponse::from(ApiError::BadRequest(format!("identifierValue: {problem}")));
     }
     let org = req.auth.org_id;
     let result = async {
@@ -42,9 +45,11 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await;
     result.unwrap_or_else(|e| {
         if e.is_refused_value() {
-            return ApiResponse::error(400, 400, "identifierValue cannot be looked up (too large or invalid)");
+            return ApiResponse::from(ApiError::BadRequest(
+                "identifierValue cannot be looked up (too large or invalid)".to_string(),
+            ));
         }
         tracing::error!(error = %e, "customer partner programs read failed");
-        ApiResponse::unavailable(&req.request_id)
+        ApiResponse::from(ApiError::unavailable(&req.request_id))
     })
 }

@@ -11,6 +11,7 @@
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::*;
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::http::wire::ErasedCustomer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys::{self, IdentifierKind};
@@ -26,14 +27,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
     let raw = req.path_params.get("id").map(String::as_str).unwrap_or("");
     let Some(id) = raw.trim().parse::<CustomerId>().ok().filter(|n| *n > 0) else {
-        return ApiResponse::error(400, 400, "id must be a customer's numeric id (a positive integer)");
+        return ApiResponse::from(ApiError::BadRequest(
+            "id must be a customer's numeric id (a positive integer)".to_string(),
+        ));
     };
     match erase(state, req.auth.org_id, id).await {
         Ok(Some(erasure)) => ApiResponse::json(200, &erasure),
-        Ok(None) => ApiResponse::error(404, 8015, "No customer found with the given identifier"),
+        Ok(None) => ApiResponse::from(ApiError::CustomerNotFound),
         Err(e) => {
             tracing::error!(error = %e, customer = id, "customer erasure failed");
-            ApiResponse::unavailable(&req.request_id)
+            ApiResponse::from(ApiError::unavailable(&req.request_id))
         }
     }
 }

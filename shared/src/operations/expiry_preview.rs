@@ -9,6 +9,7 @@
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::expiry_rules::{self, SweepAction};
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
@@ -68,7 +69,7 @@ impl Cursor {
 }
 
 fn bad_request(message: impl Into<String>) -> ApiResponse {
-    ApiResponse::error(400, 400, message)
+    ApiResponse::from(ApiError::bad_request(message))
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
@@ -80,7 +81,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
+            return ApiResponse::from(ApiError::unavailable(&req.request_id));
         }
     };
     let now = state.now();
@@ -112,7 +113,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(body) => ApiResponse::json(200, &body),
         Err(e) => {
             tracing::error!(error = %e, "expiry preview read failed");
-            ApiResponse::unavailable(&req.request_id)
+            ApiResponse::from(ApiError::unavailable(&req.request_id))
         }
     }
 }

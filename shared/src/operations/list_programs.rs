@@ -1,6 +1,7 @@
 //! `GET /v2/organization/programs`: the org's loyalty programs with their partner programs and tiers.
 
 use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::http::wire::{loyalty_program_view, LoyaltyProgramView};
 use crate::state::AppState;
 use serde_json::json;
@@ -12,7 +13,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "list programs failed");
-                return ApiResponse::unavailable(&req.request_id);
+                return ApiResponse::from(ApiError::unavailable(&req.request_id));
             }
         };
     // The org's first loyalty program is its default one.

@@ -10,6 +10,7 @@ use crate::domain::dates::parse_request_date;
 use crate::domain::limits::*;
 use crate::domain::model::*;
 use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::keys;
 use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
@@ -61,13 +62,13 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::unavailable(&req.request_id);
+            return ApiResponse::from(ApiError::unavailable(&req.request_id));
         }
     };
     let existing = catalog.partner_program(&name).cloned();
     let mut program = match validate(&name, body, &catalog) {
         Ok(p) => p,
-        Err(msg) => return ApiResponse::error(400, 400, msg),
+        Err(msg) => return ApiResponse::from(ApiError::BadRequest(msg)),
     };
     let table = state.store.table();
     let result = async {
@@ -135,14 +136,14 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             &crate::http::wire::PartnerProgramConfigView::from(&program),
         ),
         Err(crate::storage::store::TransactError::Cancelled { .. }) => {
-            ApiResponse::error(409, 409, format!("{name} was changed concurrently; retry"))
+            ApiResponse::from(ApiError::Conflict(format!("{name} was changed concurrently; retry")))
         }
-        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => {
-            ApiResponse::error(400, 400, "a value of this configuration cannot be stored (too large or invalid)")
-        }
+        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => ApiResponse::from(
+            ApiError::BadRequest("a value of this configuration cannot be stored (too large or invalid)".to_string()),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "put partner program failed");
-            ApiResponse::internal(&req.request_id)
+            ApiResponse::from(ApiError::internal(&req.request_id))
         }
     }
 }

@@ -11,6 +11,7 @@
 use crate::domain::limits::{check_text, MAX_NAME_CHARS};
 use crate::domain::model::{Customer, OrgId, ProgramId};
 use crate::http::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::customer_identity::{
     check_email, check_external_id, check_mobile, normalize_email, normalize_mobile,
@@ -67,14 +68,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(c) => {
             ApiResponse::json(201, &serde_json::json!({"customer": crate::http::wire::RegisteredCustomer::from(&c)}))
         }
-        Err(RegisterError::Invalid(m)) => ApiResponse::error(400, 400, m),
-        Err(e @ RegisterError::Duplicate(_)) => ApiResponse::error(409, 409, e.to_string()),
+        Err(RegisterError::Invalid(m)) => ApiResponse::from(ApiError::BadRequest(m)),
+        Err(e @ RegisterError::Duplicate(_)) => ApiResponse::from(ApiError::Conflict(e.to_string())),
         Err(RegisterError::Store(crate::storage::store::TransactError::Store(e))) if e.is_refused_value() => {
-            ApiResponse::error(400, 400, "a value of this customer cannot be stored (too large or invalid)")
+            ApiResponse::from(ApiError::BadRequest(
+                "a value of this customer cannot be stored (too large or invalid)".to_string(),
+            ))
         }
         Err(RegisterError::Store(e)) => {
             tracing::error!(error = %e, "register customer failed");
-            ApiResponse::internal(&req.request_id)
+            ApiResponse::from(ApiError::internal(&req.request_id))
         }
     }
 }
