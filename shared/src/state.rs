@@ -150,14 +150,11 @@ impl AppState {
     /// request does not pay for it. A function whose policy has no GetItem is answered
     /// AccessDenied over the same, now warm, connection: that is expected, not worth a warning.
     pub async fn warm_up(&self) {
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-        let probe = crate::storage::keys::org(0);
-        let res =
-            self.store.client().get_item().table_name(self.store.table()).set_key(Some(probe.to_item())).send().await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("AccessDeniedException") => tracing::debug!("warm-up read denied by policy"),
-            Err(e) => tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "warm-up read failed"),
+        use crate::storage::conditional::WarmUp;
+        match self.store.warm_up(&crate::storage::keys::org(0)).await {
+            Ok(WarmUp::Done) => {}
+            Ok(WarmUp::DeniedByPolicy) => tracing::debug!("warm-up read denied by policy"),
+            Err(e) => tracing::warn!(error = %e, "warm-up read failed"),
         }
     }
 }

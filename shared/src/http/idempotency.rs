@@ -26,11 +26,10 @@
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
 use crate::state::AppState;
+use crate::storage::conditional::{Condition, PutOutcome};
 use crate::storage::keys;
 use crate::storage::records::{from_item, to_item, Item};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -205,37 +204,26 @@ async fn claim(
     let item = to_item(&record).map_err(|e| IdempotencyError(e.to_string()))?;
     // A record that vanishes between our Put and our look at it (TTL) is claimed on the next try.
     for _ in 0..3 {
-        let res = state
-            .store
-            .client()
-            .put_item()
-            .table_name(state.store.table())
-            .set_item(Some(item.clone()))
-            .condition_expression(
-                "attribute_not_exists(PK) OR expiresAt <= :now \
-                 OR (requestHash = :h AND #st <> :completed AND leaseUntil <= :now)",
-            )
-            .expression_attribute_names("#st", "state")
-            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
-            .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
-            .expression_attribute_values(":completed", AttributeValue::S("COMPLETED".into()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old: Option<Item> = match res {
-            Ok(_) => return Ok(Claim::Won(record)),
-            Err(e) => match e.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(c) => c.item,
-                other => {
-                    // The claim may have been applied with its answer lost: give back what may be
-                    // ours (a no-op when it was not applied), or the client's retry would find the
-                    // key held for the whole lease.
-                    if let Err(e) = release(state, record.clone()).await {
-                        tracing::info!(error = %e, "no claim of ours to give back");
-                    }
-                    return Err(IdempotencyError(DisplayErrorContext(&other).to_string()));
+        let condition = Condition::new(
+            "attribute_not_exists(PK) OR expiresAt <= :now \
+             OR (requestHash = :h AND #st <> :completed AND leaseUntil <= :now)",
+        )
+        .name("#st", "state")
+        .value(":now", AttributeValue::N(now_ms.to_string()))
+        .value(":h", AttributeValue::S(hash.to_string()))
+        .value(":completed", AttributeValue::S("COMPLETED".into()));
+        let old: Option<Item> = match state.store.put_if(item.clone(), condition, true).await {
+            Ok(PutOutcome::Written) => return Ok(Claim::Won(record)),
+            Ok(PutOutcome::Refused { current }) => current,
+            Err(e) => {
+                // The claim may have been applied with its answer lost: give back what may be
+                // ours (a no-op when it was not applied), or the client's retry would find the
+                // key held for the whole lease.
+                if let Err(e) = release(state, record.clone()).await {
+                    tracing::info!(error = %e, "no claim of ours to give back");
                 }
-            },
+                return Err(IdempotencyError(e.to_string()));
+            }
         };
         let old: Option<IdempotencyRecord> = match old {
             Some(item) => Some(from_item(item).map_err(|e| IdempotencyError(e.to_string()))?),
@@ -282,25 +270,14 @@ fn replay(old: IdempotencyRecord) -> ApiResponse {
 /// Puts `record` only if this run still holds the claim.
 async fn put_owned(state: &AppState, record: &IdempotencyRecord) -> Result<(), IdempotencyError> {
     let item = to_item(record).map_err(|e| IdempotencyError(e.to_string()))?;
-    let res = state
-        .store
-        .client()
-        .put_item()
-        .table_name(state.store.table())
-        .set_item(Some(item))
-        .condition_expression("#ow = :me")
-        .expression_attribute_names("#ow", "owner")
-        .expression_attribute_values(":me", AttributeValue::S(record.owner.clone()))
-        .send()
-        .await;
-    match res {
-        Ok(_) => Ok(()),
-        Err(e) => match e.into_service_error() {
-            PutItemError::ConditionalCheckFailedException(_) => {
-                Err(IdempotencyError("the lease ran out and another run took the key".into()))
-            }
-            other => Err(IdempotencyError(DisplayErrorContext(&other).to_string())),
-        },
+    let condition =
+        Condition::new("#ow = :me").name("#ow", "owner").value(":me", AttributeValue::S(record.owner.clone()));
+    match state.store.put_if(item, condition, false).await {
+        Ok(PutOutcome::Written) => Ok(()),
+        Ok(PutOutcome::Refused { .. }) => {
+            Err(IdempotencyError("the lease ran out and another run took the key".into()))
+        }
+        Err(e) => Err(IdempotencyError(e.to_string())),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, Stor
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{to_item, MembershipIdRecord, SubscriptionRecord};
 use crate::storage::store::tx;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -168,9 +169,7 @@ async fn link_one(
         Ok(p) => p,
         Err(status) => return Ok(status),
     };
-    let org = catalog.org.org_id;
     let program = plan.program;
-    let table = state.store.table().to_string();
     let one_subscription =
         catalog.org.one_supplementary_per_customer && program.partner_program_type == PartnerProgramType::Supplementary;
     if one_subscription {
@@ -178,132 +177,12 @@ async fn link_one(
             return Ok(status);
         }
     }
-    let status = change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
-        let already_linked = current.is_some_and(|l| l.linked);
-        let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
-        let schedule_relink = already_linked && is_supplementary && plan.start > now;
-        if already_linked && !schedule_relink {
-            return Err(
-                ErrorCode::AlreadyLinked.with_detail(format!("already linked to {}", program.partner_program_name))
-            );
-        }
-        if program.is_expired_at(now) {
-            return Err(ErrorCode::CannotProcess
-                .with_detail(format!("{} expired; it accepts no new links", program.partner_program_name)));
-        }
-        let (after, kind, event_name, update_type) = match (current, schedule_relink) {
-            (Some(cur), true) => {
-                let mut after = cur.clone();
-                after.pending_relink = Some(PendingRelink {
-                    membership_start_date: plan.start,
-                    membership_end_date: plan.end.unwrap_or(plan.start),
-                    partner_membership_id: plan.membership_id.clone(),
-                    tier_number: plan.tier.as_ref().map(|t| t.tier_number),
-                    tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
-                    tier_expiry_date: plan.tier_expiry,
-                    scheduled_at: now,
-                });
-                let kind = ActivityType::MembershipRelinkingScheduled;
-                (after, kind, EventName::Updated, kind.as_str())
-            }
-            _ => {
-                // A membership starting later is scheduled now and started by the sweep, so the
-                // history records each when it happens.
-                let kind = match (plan.start > now, is_supplementary) {
-                    (true, _) => ActivityType::MembershipStartScheduled,
-                    (false, true) => ActivityType::SupplementaryMembershipStarted,
-                    (false, false) => ActivityType::Enrollment,
-                };
-                let after = Linkage {
-                    org_id: org,
-                    customer_id: customer.customer_id,
-                    partner_program_id: program.partner_program_id,
-                    partner_program_name: program.partner_program_name.clone(),
-                    partner_program_type: program.partner_program_type,
-                    partner_membership_id: plan.membership_id.clone(),
-                    tier_number: plan.tier.as_ref().map(|t| t.tier_number),
-                    tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
-                    tier_expiry_date: plan.tier_expiry,
-                    membership_start_date: plan.start,
-                    membership_end_date: plan.end,
-                    status: if plan.start > now { LinkageStatus::Pending } else { LinkageStatus::Active },
-                    linked: true,
-                    version: 0,
-                    last_activity: kind,
-                    last_updated: now,
-                    pending_relink: None,
-                    benefit_counters: Default::default(),
-                    grace_ends_at: None,
-                    recent_changes: Vec::new(),
-                    holds_subscription: false,
-                    pause: None,
-                };
-                (after, kind, EventName::Linked, "LINK")
-            }
-        };
-        let mut after = after;
-        after.version = current.map_or(1, |c| c.version + 1);
-        after.last_activity = kind;
-        after.last_updated = now;
-        let mut extras = vec![(
-            tx::check_enrolled(&table, org, customer.customer_id, program.loyalty_program_id).map_err(internal)?,
-            ErrorCode::NotEnrolled.with_detail("the customer's enrolment changed while linking"),
-        )];
-        // A replaced pending relink gives back the membership id it had claimed, unless the
-        // current membership or the new relink still uses it.
-        if let Some(old) =
-            current.and_then(|c| c.pending_relink.as_ref()).and_then(|p| p.partner_membership_id.as_ref())
-        {
-            let still_used = current.and_then(|c| c.partner_membership_id.as_ref()) == Some(old)
-                || plan.membership_id.as_ref() == Some(old);
-            if schedule_relink && !still_used {
-                extras.push((
-                    tx::delete(&table, &keys::membership_id(org, program.partner_program_id, old)).map_err(internal)?,
-                    ErrorCode::CannotProcess.status(),
-                ));
-            }
-        }
-        // The one-subscription rule holds inside the transaction: of concurrent links to
-        // different programs, only the one that claims the guard commits.
-        if one_subscription && !after.holds_subscription {
-            let rec = SubscriptionRecord::new(org, customer.customer_id, program);
-            extras.push((
-                tx::claim_subscription(
-                    &table,
-                    to_item(&rec).map_err(|e| internal(e.into()))?,
-                    program.partner_program_id,
-                )
-                .map_err(internal)?,
-                ErrorCode::CannotProcess.with_detail(SUBSCRIPTION_TAKEN),
-            ));
-            after.holds_subscription = true;
-        }
-        if let Some(mid) = &plan.membership_id {
-            let k = keys::membership_id(org, program.partner_program_id, mid);
-            let rec = MembershipIdRecord {
-                pk: k.pk,
-                sk: k.sk,
-                entity: "MEMBERSHIP_ID".into(),
-                customer_id: customer.customer_id,
-            };
-            extras.push((
-                tx::claim_for_customer(&table, to_item(&rec).map_err(|e| internal(e.into()))?, customer.customer_id)
-                    .map_err(internal)?,
-                ErrorCode::CannotProcess.with_detail(format!(
-                    "partnerMembershipId is already used by another customer in {}",
-                    program.partner_program_name
-                )),
-            ));
-        }
-        Ok(Prepared {
-            activity: activity_for(current, &after, kind, now),
-            event: Some(outbox::event(event_name, update_type, org, customer, program, &after, now, catalog.org.tz())),
-            expected_version: current.map(|c| c.version),
-            after,
-            extras,
+    let link = Link { table: state.store.table(), catalog, customer, plan: &plan, one_subscription };
+    let status =
+        change_linkage(state, catalog.org.org_id, customer.customer_id, program.partner_program_id, |current, now| {
+            link.prepare(current, now)
         })
-    })
-    .await?;
+        .await?;
     if status.detail.as_deref() == Some(SUBSCRIPTION_TAKEN) {
         // Lost the guard to a concurrent link: name the program that won it.
         if let Some(named) = other_subscription(state, catalog, customer.customer_id, program, now).await? {
@@ -311,6 +190,203 @@ async fn link_one(
         }
     }
     Ok(status)
+}
+
+/// What a link applies, given the linkage as it is now: the rules that depend on the current
+/// linkage (`decide`), the linkage after (`new_linkage` / `with_pending_relink`) and the
+/// conditions that commit with it (`guards`).
+struct Link<'a> {
+    table: &'a str,
+    catalog: &'a OrgCatalog,
+    customer: &'a Customer,
+    plan: &'a LinkPlan<'a>,
+    one_subscription: bool,
+}
+
+/// How a link applies to the current linkage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkMode {
+    /// A new membership (no linkage, or a delinked one).
+    New,
+    /// Linked already to a SUPPLEMENTARY program, and the new membership starts later: kept as a
+    /// pending relink the sweep applies when the current one ends.
+    ScheduleRelink,
+}
+
+/// The rules a link checks against the current linkage: linked already → 2005 (unless it schedules
+/// a SUPPLEMENTARY relink for later); an expired program takes no new links → 2001.
+fn decide(
+    program: &PartnerProgram,
+    current: Option<&Linkage>,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<LinkMode, ItemStatus> {
+    let already_linked = current.is_some_and(|l| l.linked);
+    let is_supplementary = program.partner_program_type == PartnerProgramType::Supplementary;
+    let schedule_relink = already_linked && is_supplementary && start > now;
+    if already_linked && !schedule_relink {
+        return Err(ErrorCode::AlreadyLinked.with_detail(format!("already linked to {}", program.partner_program_name)));
+    }
+    if program.is_expired_at(now) {
+        return Err(ErrorCode::CannotProcess
+            .with_detail(format!("{} expired; it accepts no new links", program.partner_program_name)));
+    }
+    Ok(if schedule_relink { LinkMode::ScheduleRelink } else { LinkMode::New })
+}
+
+/// The activity a new membership records: one starting later is scheduled now and started by the
+/// sweep, so the history records each when it happens.
+fn new_membership_activity(program: &PartnerProgram, start: DateTime<Utc>, now: DateTime<Utc>) -> ActivityType {
+    match (start > now, program.partner_program_type == PartnerProgramType::Supplementary) {
+        (true, _) => ActivityType::MembershipStartScheduled,
+        (false, true) => ActivityType::SupplementaryMembershipStarted,
+        (false, false) => ActivityType::Enrollment,
+    }
+}
+
+/// The linkage a new membership creates (version and bookkeeping are set by `Link::prepare`).
+fn new_linkage(
+    org: OrgId,
+    customer: CustomerId,
+    plan: &LinkPlan<'_>,
+    kind: ActivityType,
+    now: DateTime<Utc>,
+) -> Linkage {
+    let program = plan.program;
+    Linkage {
+        org_id: org,
+        customer_id: customer,
+        partner_program_id: program.partner_program_id,
+        partner_program_name: program.partner_program_name.clone(),
+        partner_program_type: program.partner_program_type,
+        partner_membership_id: plan.membership_id.clone(),
+        tier_number: plan.tier.as_ref().map(|t| t.tier_number),
+        tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
+        tier_expiry_date: plan.tier_expiry,
+        membership_start_date: plan.start,
+        membership_end_date: plan.end,
+        status: if plan.start > now { LinkageStatus::Pending } else { LinkageStatus::Active },
+        linked: true,
+        version: 0,
+        last_activity: kind,
+        last_updated: now,
+        pending_relink: None,
+        benefit_counters: Default::default(),
+        grace_ends_at: None,
+        recent_changes: Vec::new(),
+        holds_subscription: false,
+        pause: None,
+    }
+}
+
+/// The relink a SUPPLEMENTARY membership keeps until its current one ends.
+fn pending_relink(plan: &LinkPlan<'_>, now: DateTime<Utc>) -> PendingRelink {
+    PendingRelink {
+        membership_start_date: plan.start,
+        membership_end_date: plan.end.unwrap_or(plan.start),
+        partner_membership_id: plan.membership_id.clone(),
+        tier_number: plan.tier.as_ref().map(|t| t.tier_number),
+        tier_name: plan.tier.as_ref().map(|t| t.tier_name.clone()),
+        tier_expiry_date: plan.tier_expiry,
+        scheduled_at: now,
+    }
+}
+
+/// The membership id a replaced pending relink claimed and nobody uses any more, if any: given
+/// back in the same transaction, unless the current membership or the new relink still uses it.
+fn released_relink_id<'a>(current: Option<&'a Linkage>, plan: &LinkPlan<'_>) -> Option<&'a String> {
+    let old = current.and_then(|c| c.pending_relink.as_ref()).and_then(|p| p.partner_membership_id.as_ref())?;
+    let still_used =
+        current.and_then(|c| c.partner_membership_id.as_ref()) == Some(old) || plan.membership_id.as_ref() == Some(old);
+    (!still_used).then_some(old)
+}
+
+impl Link<'_> {
+    fn prepare(&self, current: Option<&Linkage>, now: DateTime<Utc>) -> Result<Prepared, ItemStatus> {
+        let (program, org, customer) = (self.plan.program, self.catalog.org.org_id, self.customer);
+        let mode = decide(program, current, self.plan.start, now)?;
+        let (mut after, kind, event_name, update_type) = match (current, mode) {
+            (Some(cur), LinkMode::ScheduleRelink) => {
+                let mut after = cur.clone();
+                after.pending_relink = Some(pending_relink(self.plan, now));
+                let kind = ActivityType::MembershipRelinkingScheduled;
+                (after, kind, EventName::Updated, kind.as_str())
+            }
+            _ => {
+                let kind = new_membership_activity(program, self.plan.start, now);
+                (new_linkage(org, customer.customer_id, self.plan, kind, now), kind, EventName::Linked, "LINK")
+            }
+        };
+        after.version = current.map_or(1, |c| c.version + 1);
+        after.last_activity = kind;
+        after.last_updated = now;
+        let extras = self.guards(current, mode, &mut after)?;
+        Ok(Prepared {
+            activity: activity_for(current, &after, kind, now),
+            event: Some(outbox::event(
+                event_name,
+                update_type,
+                org,
+                customer,
+                program,
+                &after,
+                now,
+                self.catalog.org.tz(),
+            )),
+            expected_version: current.map(|c| c.version),
+            after,
+            extras,
+        })
+    }
+
+    /// The conditions that commit with the link, each with the status it gives when it fails:
+    /// still enrolled; a replaced relink's id given back; the one-subscription guard claimed;
+    /// the membership id claimed for this customer.
+    fn guards(
+        &self,
+        current: Option<&Linkage>,
+        mode: LinkMode,
+        after: &mut Linkage,
+    ) -> Result<Vec<(TransactWriteItem, ItemStatus)>, ItemStatus> {
+        let (table, program, org, customer) =
+            (self.table, self.plan.program, self.catalog.org.org_id, self.customer.customer_id);
+        let mut extras = vec![(
+            tx::check_enrolled(table, org, customer, program.loyalty_program_id).map_err(internal)?,
+            ErrorCode::NotEnrolled.with_detail("the customer's enrolment changed while linking"),
+        )];
+        if mode == LinkMode::ScheduleRelink {
+            if let Some(old) = released_relink_id(current, self.plan) {
+                extras.push((
+                    tx::delete(table, &keys::membership_id(org, program.partner_program_id, old)).map_err(internal)?,
+                    ErrorCode::CannotProcess.status(),
+                ));
+            }
+        }
+        // The one-subscription rule holds inside the transaction: of concurrent links to
+        // different programs, only the one that claims the guard commits.
+        if self.one_subscription && !after.holds_subscription {
+            let rec = SubscriptionRecord::new(org, customer, program);
+            let item = to_item(&rec).map_err(|e| internal(e.into()))?;
+            extras.push((
+                tx::claim_subscription(table, item, program.partner_program_id).map_err(internal)?,
+                ErrorCode::CannotProcess.with_detail(SUBSCRIPTION_TAKEN),
+            ));
+            after.holds_subscription = true;
+        }
+        if let Some(mid) = &self.plan.membership_id {
+            let k = keys::membership_id(org, program.partner_program_id, mid);
+            let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer };
+            let item = to_item(&rec).map_err(|e| internal(e.into()))?;
+            extras.push((
+                tx::claim_for_customer(table, item, customer).map_err(internal)?,
+                ErrorCode::CannotProcess.with_detail(format!(
+                    "partnerMembershipId is already used by another customer in {}",
+                    program.partner_program_name
+                )),
+            ));
+        }
+        Ok(extras)
+    }
 }
 
 /// Detail of a link that lost the one-subscription guard inside its transaction (replaced by one
@@ -353,4 +429,109 @@ async fn other_subscription(
 fn internal(e: crate::storage::store::StoreError) -> ItemStatus {
     tracing::error!(error = %e, "could not build a transaction item");
     ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
+}
+
+#[cfg(test)]
+mod link_rules {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 1, day, 12, 0, 0).unwrap()
+    }
+
+    fn program(kind: PartnerProgramType, expiry: Option<DateTime<Utc>>) -> PartnerProgram {
+        PartnerProgram {
+            partner_program_id: 7,
+            partner_program_name: "FlexiPass".into(),
+            loyalty_program_id: 1,
+            partner_program_type: kind,
+            description: String::new(),
+            tier_based: false,
+            tiers: vec![],
+            benefits: vec![],
+            points_exchange_rate: None,
+            membership_period_type: None,
+            membership_period_value: None,
+            expiry_date: expiry,
+            backup_partner_program_name: None,
+            on_tier_expiry: Default::default(),
+            tier_grace_period_days: 0,
+        }
+    }
+
+    fn plan_for<'a>(program: &'a PartnerProgram, start: DateTime<Utc>, membership_id: Option<&str>) -> LinkPlan<'a> {
+        LinkPlan {
+            program,
+            membership_id: membership_id.map(str::to_string),
+            tier: None,
+            tier_expiry: None,
+            start,
+            end: Some(start + chrono::Duration::days(30)),
+        }
+    }
+
+    fn linked(program: &PartnerProgram, linked: bool, membership_id: Option<&str>) -> Linkage {
+        let plan = plan_for(program, at(1), membership_id);
+        let mut l = new_linkage(1, 42, &plan, ActivityType::Enrollment, at(1));
+        l.linked = linked;
+        l
+    }
+
+    #[test]
+    fn a_linked_customer_gets_2005_unless_a_supplementary_membership_starts_later() {
+        let external = program(PartnerProgramType::External, None);
+        let current = linked(&external, true, None);
+        let refused = decide(&external, Some(&current), at(20), at(10)).unwrap_err();
+        assert_eq!(refused.code, 2005);
+        assert_eq!(refused.message, ErrorCode::AlreadyLinked.message());
+
+        let supplementary = program(PartnerProgramType::Supplementary, None);
+        let current = linked(&supplementary, true, None);
+        assert_eq!(decide(&supplementary, Some(&current), at(20), at(10)), Ok(LinkMode::ScheduleRelink));
+        assert_eq!(decide(&supplementary, Some(&current), at(10), at(10)).unwrap_err().code, 2005);
+    }
+
+    #[test]
+    fn a_delinked_or_absent_linkage_is_linked_anew_and_an_expired_program_takes_none() {
+        let external = program(PartnerProgramType::External, Some(at(15)));
+        let delinked = linked(&external, false, None);
+        assert_eq!(decide(&external, None, at(10), at(10)), Ok(LinkMode::New));
+        assert_eq!(decide(&external, Some(&delinked), at(10), at(10)), Ok(LinkMode::New));
+        let refused = decide(&external, None, at(15), at(15)).unwrap_err();
+        assert_eq!(refused.code, 2001);
+        assert!(refused.detail.unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn a_later_start_is_scheduled_and_a_start_now_is_started() {
+        let supplementary = program(PartnerProgramType::Supplementary, None);
+        let external = program(PartnerProgramType::External, None);
+        assert_eq!(new_membership_activity(&supplementary, at(11), at(10)), ActivityType::MembershipStartScheduled);
+        assert_eq!(new_membership_activity(&external, at(11), at(10)), ActivityType::MembershipStartScheduled);
+        assert_eq!(
+            new_membership_activity(&supplementary, at(10), at(10)),
+            ActivityType::SupplementaryMembershipStarted
+        );
+        assert_eq!(new_membership_activity(&external, at(10), at(10)), ActivityType::Enrollment);
+        let pending =
+            new_linkage(1, 42, &plan_for(&supplementary, at(11), None), ActivityType::MembershipStartScheduled, at(10));
+        assert_eq!(pending.status, LinkageStatus::Pending);
+        let active = new_linkage(1, 42, &plan_for(&supplementary, at(10), None), ActivityType::Enrollment, at(10));
+        assert_eq!(active.status, LinkageStatus::Active);
+    }
+
+    #[test]
+    fn a_replaced_relink_gives_back_its_membership_id_only_when_nothing_uses_it() {
+        let supplementary = program(PartnerProgramType::Supplementary, None);
+        let mut current = linked(&supplementary, true, Some("M-1"));
+        current.pending_relink = Some(pending_relink(&plan_for(&supplementary, at(20), Some("M-2")), at(10)));
+        let new_id = plan_for(&supplementary, at(25), Some("M-3"));
+        assert_eq!(released_relink_id(Some(&current), &new_id).map(String::as_str), Some("M-2"));
+        let same_id = plan_for(&supplementary, at(25), Some("M-2"));
+        assert_eq!(released_relink_id(Some(&current), &same_id), None);
+        current.pending_relink = Some(pending_relink(&plan_for(&supplementary, at(20), Some("M-1")), at(10)));
+        assert_eq!(released_relink_id(Some(&current), &new_id), None, "the current membership still uses M-1");
+        assert_eq!(released_relink_id(None, &new_id), None);
+    }
 }

@@ -26,7 +26,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
         E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
