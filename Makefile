@@ -1,10 +1,15 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: run test build lint audit bench load bench-init bench-auth clean-local sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load bench-init bench-auth clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
 run:
 	bash scripts/run.sh
+
+# cargo fmt --check (rustfmt.toml) and cargo clippy --workspace --all-targets -D warnings
+# ([workspace.lints]); CI runs it before make test.
+check:
+	bash scripts/check.sh
 
 # Unit and integration tests against DynamoDB Local on a free port; prints the summary line.
 test:

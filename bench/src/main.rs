@@ -14,6 +14,10 @@
 //!    the same emulator, warm side by side (`lambda`).
 //! 3. `profile`: link-customer under callgrind, init and warm (`profile`), for a missed goal.
 
+// A measuring tool, like the tests whose emulator it includes: a failed unwrap ends the run with
+// its message, which is what a broken benchmark should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 // The Runtime API emulator and the template reader of the Runtime API tests, compiled in as they
 // are: one emulator serves the tests, our binaries and the peer.
 #[path = "../../tests/runtime/runtime_api.rs"]

@@ -1,6 +1,9 @@
 //! Integration tests: real HTTP requests with JSON bodies through the local server (the same
 //! router and handlers the Lambdas run) against DynamoDB Local. Run with `make test`.
 
+// Test code: a failed unwrap is a failed test with its message, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod openapi;
 mod round_trips;
 mod support;

@@ -3,6 +3,9 @@
 //! emulator on loopback — and are fed the event files in `tests/events/` that `sam local invoke`
 //! and `cargo lambda invoke` use. Every function in template.yaml is covered; none is listed here.
 
+// Test code: a failed unwrap is a failed test with its message, which is what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod dynamodb_recorder;
 mod fixtures;
 mod lambda_process;

@@ -68,7 +68,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     let existing = catalog.partner_program(&name).cloned();
     let mut program = match validate(&name, body, &catalog) {
         Ok(p) => p,
-        Err(msg) => return ApiResponse::from(ApiError::BadRequest(msg)),
+        Err(e) => return e.into(),
     };
     let table = state.store.table();
     let result = async {
@@ -151,14 +151,14 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
 /// `pointsExchangeRate` as DynamoDB can keep it and reads can print it: 0, or within
 /// `MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE`; integers stay as sent, other values are kept as
 /// their shortest f64 form (at most 17 significant digits, DynamoDB keeps 38).
-fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_json::Number>, String> {
+fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_json::Number>, ApiError> {
     let Some(n) = raw else { return Ok(None) };
     let value = n.as_f64().filter(|v| v.is_finite());
     let in_range = value.is_some_and(|v| v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
     if !in_range {
-        return Err(format!(
+        return Err(ApiError::bad_request(format!(
             "pointsExchangeRate must be 0 or from {MIN_POSITIVE_RATE} to {MAX_POINTS_EXCHANGE_RATE} (got {n})"
-        ));
+        )));
     }
     if n.is_u64() {
         return Ok(Some(n));
@@ -166,77 +166,84 @@ fn points_exchange_rate(raw: Option<serde_json::Number>) -> Result<Option<serde_
     Ok(value.and_then(serde_json::Number::from_f64))
 }
 
-fn limit(r: Result<(), LimitError>) -> Result<(), String> {
-    r.map_err(|e| e.to_string())
+fn limit(r: Result<(), LimitError>) -> Result<(), ApiError> {
+    r.map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, String> {
+fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, ApiError> {
     limit(check_name("partnerProgramName (in the path)", name))?;
     limit(check_text("partnerProgramDescription", &c.partner_program_description, MAX_DESCRIPTION_CHARS))?;
     if c.partner_program_tiers.len() > MAX_TIERS || c.benefits.len() > MAX_BENEFITS {
-        return Err(format!("a partner program has at most {MAX_TIERS} tiers and {MAX_BENEFITS} benefits"));
+        return Err(ApiError::bad_request(format!(
+            "a partner program has at most {MAX_TIERS} tiers and {MAX_BENEFITS} benefits"
+        )));
     }
     let points_exchange_rate = points_exchange_rate(c.points_exchange_rate)?;
     if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == c.program_id) {
-        return Err(format!("programId {} is not a loyalty program of this org", c.program_id));
+        return Err(ApiError::bad_request(format!("programId {} is not a loyalty program of this org", c.program_id)));
     }
     let mut numbers = HashSet::new();
     let mut names = HashSet::new();
     for t in &c.partner_program_tiers {
         if t.tier_number == 0 || t.tier_number > MAX_TIER_NUMBER {
-            return Err(format!("tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"));
+            return Err(ApiError::bad_request(format!(
+                "tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"
+            )));
         }
         if t.tier_name.trim().is_empty() {
-            return Err("every tier needs a tierName".into());
+            return Err(ApiError::bad_request("every tier needs a tierName"));
         }
         limit(check_name("tierName", t.tier_name.trim()))?;
         if !numbers.insert(t.tier_number) {
-            return Err(format!("tierNumber {} appears twice", t.tier_number));
+            return Err(ApiError::bad_request(format!("tierNumber {} appears twice", t.tier_number)));
         }
         if !names.insert(t.tier_name.trim().to_lowercase()) {
-            return Err(format!("tierName {:?} appears twice", t.tier_name));
+            return Err(ApiError::bad_request(format!("tierName {:?} appears twice", t.tier_name)));
         }
     }
     if c.tier_based && c.partner_program_tiers.is_empty() {
-        return Err("a tierBased program needs partnerProgramTiers".into());
+        return Err(ApiError::bad_request("a tierBased program needs partnerProgramTiers"));
     }
     if !c.tier_based && !c.partner_program_tiers.is_empty() {
-        return Err("partnerProgramTiers given but tierBased is false".into());
+        return Err(ApiError::bad_request("partnerProgramTiers given but tierBased is false"));
     }
     let mut benefit_names = HashSet::new();
     for b in &c.benefits {
         if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
-            return Err("every benefit needs a name and a type".into());
+            return Err(ApiError::bad_request("every benefit needs a name and a type"));
         }
         limit(check_name("benefit name", b.name.trim()))?;
         limit(check_name("benefit type", b.benefit_type.trim()))?;
         if !benefit_names.insert(b.name.trim().to_lowercase()) {
-            return Err(format!("benefit {:?} appears twice", b.name));
+            return Err(ApiError::bad_request(format!("benefit {:?} appears twice", b.name)));
         }
         if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
-            return Err(format!(
+            return Err(ApiError::bad_request(format!(
                 "benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}",
                 b.name
-            ));
+            )));
         }
     }
     match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
         (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
         (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
         (PartnerProgramType::Supplementary, _, _) => {
-            return Err(format!(
+            return Err(ApiError::bad_request(format!(
                 "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
-            ))
+            )))
         }
         (PartnerProgramType::External, None, None) => {}
-        (PartnerProgramType::External, _, _) => return Err("membershipPeriodType/Value apply to SUPPLEMENTARY programs only".into()),
+        (PartnerProgramType::External, _, _) => return Err(ApiError::bad_request("membershipPeriodType/Value apply to SUPPLEMENTARY programs only")),
     }
     let grace = c.tier_grace_period_days.unwrap_or(0);
     if grace > 365 {
-        return Err("tierGracePeriodDays must be from 0 to 365".into());
+        return Err(ApiError::bad_request("tierGracePeriodDays must be from 0 to 365"));
     }
     let expiry_date = match c.expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(raw) => Some(parse_request_date("expiryDate", raw, catalog.org.tz()).map_err(|e| e.to_string())?),
+        Some(raw) => Some(
+            parse_request_date("expiryDate", raw, catalog.org.tz())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
         None => None,
     };
     let backup = c.backup_partner_program_name.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
@@ -245,13 +252,17 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
     }
     if let Some(b) = &backup {
         if b == name {
-            return Err("backupPartnerProgramName cannot be the program itself".into());
+            return Err(ApiError::bad_request("backupPartnerProgramName cannot be the program itself"));
         }
         let Some(bp) = catalog.partner_program(b) else {
-            return Err(format!("backupPartnerProgramName {b:?} is not a partner program of this org"));
+            return Err(ApiError::bad_request(format!(
+                "backupPartnerProgramName {b:?} is not a partner program of this org"
+            )));
         };
         if bp.partner_program_type != PartnerProgramType::Supplementary {
-            return Err(format!("backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"));
+            return Err(ApiError::bad_request(format!(
+                "backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"
+            )));
         }
         let later = match (expiry_date, bp.expiry_date) {
             (_, None) => true,
@@ -259,7 +270,7 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
             (None, Some(_)) => false,
         };
         if !later {
-            return Err(format!("backup program {b:?} must expire after this program"));
+            return Err(ApiError::bad_request(format!("backup program {b:?} must expire after this program")));
         }
     }
     Ok(PartnerProgram {
@@ -301,7 +312,7 @@ mod tests {
         assert_eq!(points_exchange_rate(n("0.25")).unwrap(), n("0.25"));
         assert_eq!(points_exchange_rate(None).unwrap(), None);
         for bad in ["1e308", "-1", "1e-200", "1000000.5", "123456789012345678901234567890123456789012"] {
-            assert!(points_exchange_rate(n(bad)).unwrap_err().starts_with("pointsExchangeRate"), "{bad}");
+            assert!(points_exchange_rate(n(bad)).unwrap_err().to_string().starts_with("pointsExchangeRate"), "{bad}");
         }
     }
 
