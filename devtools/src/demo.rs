@@ -3,7 +3,7 @@
 //! the API runs. A dev tool: no Lambda links it.
 
 use shared::admin::{create_org, AdminError};
-use shared::domain::model::{Org, OrgId, Role};
+use shared::domain::model::{Org, OrgId};
 use shared::http::auth::{create_client, IssuedCredentials};
 use shared::state::AppState;
 use shared::storage::keys;
@@ -138,8 +138,6 @@ async fn put_partner_program(
     org: OrgId,
     p: shared::domain::model::PartnerProgram,
 ) -> Result<(), AdminError> {
-    use shared::domain::model::AuthContext;
-    use shared::http::api::ApiRequest;
     let mut body = serde_json::to_value(&p).map_err(|e| AdminError::Other(e.to_string()))?;
     if let Some(obj) = body.as_object_mut() {
         for k in ["partnerProgramId", "partnerProgramName", "loyaltyProgramId", "description", "tiers"] {
@@ -149,19 +147,9 @@ async fn put_partner_program(
         obj.insert("partnerProgramDescription".into(), p.description.clone().into());
         obj.insert("partnerProgramTiers".into(), serde_json::to_value(&p.tiers).unwrap_or_default());
     }
-    let req = ApiRequest {
-        method: "PUT".into(),
-        path: format!("/v2/organization/partnerPrograms/{}", p.partner_program_name),
-        path_params: [("partnerProgramName".to_string(), p.partner_program_name.clone())].into(),
-        query: Default::default(),
-        headers: [("content-type".to_string(), "application/json".to_string())].into(),
-        body: body.to_string().into_bytes(),
-        auth: AuthContext { org_id: org, role: Role::Admin },
-        request_id: "seed".into(),
-    };
-    let resp = shared::operations::put_partner_program::handle(state, req).await;
-    if resp.status >= 300 {
-        return Err(AdminError::Other(format!("seeding {} failed: {}", p.partner_program_name, resp.body)));
-    }
+    let config = serde_json::from_value(body).map_err(|e| AdminError::Other(e.to_string()))?;
+    shared::operations::put_partner_program::configure(state, org, &p.partner_program_name, config, "seed")
+        .await
+        .map_err(|e| AdminError::Other(format!("seeding {} failed: {e}", p.partner_program_name)))?;
     Ok(())
 }

@@ -72,20 +72,10 @@ pub async fn seed_org(state: &AppState) -> Result<(OrgId, ProgramId, PartnerProg
         ],
         "onTierExpiry": "EXPIRE_TIER"
     });
-    let req = shared::http::api::ApiRequest {
-        method: "PUT".into(),
-        path: format!("/v2/organization/partnerPrograms/{SEED_PROGRAM}"),
-        path_params: [("partnerProgramName".to_string(), SEED_PROGRAM.to_string())].into(),
-        query: Default::default(),
-        headers: [("content-type".to_string(), "application/json".to_string())].into(),
-        body: body.to_string().into_bytes(),
-        auth: AuthContext { org_id: org.org_id, role: Role::Admin },
-        request_id: "seed".into(),
-    };
-    let resp = shared::operations::put_partner_program::handle(state, req).await;
-    if resp.status >= 300 {
-        return Err(SeedError::Other(format!("creating {SEED_PROGRAM} failed: {}", resp.body)));
-    }
+    let config = serde_json::from_value(body).map_err(|e| SeedError::Other(e.to_string()))?;
+    shared::operations::put_partner_program::configure(state, org.org_id, SEED_PROGRAM, config, "seed")
+        .await
+        .map_err(|e| SeedError::Other(format!("creating {SEED_PROGRAM} failed: {e}")))?;
     state.invalidate(org.org_id);
     let program = state
         .catalog(org.org_id)

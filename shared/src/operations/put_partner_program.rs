@@ -18,9 +18,10 @@ use crate::storage::store::tx;
 use serde::Deserialize;
 use std::collections::HashSet;
 
+/// The body of the PUT, as sent (validated by `configure`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProgramConfig {
+pub struct ProgramConfig {
     program_id: ProgramId,
     partner_program_type: PartnerProgramType,
     #[serde(default)]
@@ -48,27 +49,45 @@ struct ProgramConfig {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(r) = require_admin(&req) {
-        return r.into();
+    if let Err(e) = require_admin(&req) {
+        return e.into();
     }
     let body: ProgramConfig = match parse_json_body(&req) {
         Ok(b) => b,
-        Err(r) => return r.into(),
+        Err(e) => return e.into(),
     };
-    let org = req.auth.org_id;
-    let name = req.path_params.get("partnerProgramName").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = req.path_params.get("partnerProgramName").map(String::as_str).unwrap_or_default();
+    match configure(state, req.auth.org_id, name, body, &req.request_id).await {
+        Ok((created, program)) => ApiResponse::json(
+            if created { 201 } else { 200 },
+            &crate::http::wire::PartnerProgramConfigView::from(&program),
+        ),
+        Err(e) => e.into(),
+    }
+}
+
+/// Validates a configuration and writes it: what the PUT does once its body is read. `Ok(true, _)`
+/// when the program was created. The dev tools seed demo programs through it.
+pub async fn configure(
+    state: &AppState,
+    org: OrgId,
+    name: &str,
+    body: ProgramConfig,
+    request_id: &str,
+) -> Result<(bool, PartnerProgram), ApiError> {
+    let name = name.trim().to_string();
     state.invalidate(org);
     let catalog = match state.catalog(org).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::from(ApiError::unavailable(&req.request_id));
+            return Err(ApiError::unavailable(request_id));
         }
     };
     let existing = catalog.partner_program(&name).cloned();
     let mut program = match validate(&name, body, &catalog) {
         Ok(p) => p,
-        Err(e) => return e.into(),
+        Err(e) => return Err(e),
     };
     let table = state.store.table();
     let result = async {
@@ -131,19 +150,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     .await;
     state.invalidate(org);
     match result {
-        Ok(created) => ApiResponse::json(
-            if created { 201 } else { 200 },
-            &crate::http::wire::PartnerProgramConfigView::from(&program),
-        ),
+        Ok(created) => Ok((created, program)),
         Err(crate::storage::store::TransactError::Cancelled { .. }) => {
-            ApiResponse::from(ApiError::Conflict(format!("{name} was changed concurrently; retry")))
+            Err(ApiError::Conflict(format!("{name} was changed concurrently; retry")))
         }
-        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => ApiResponse::from(
-            ApiError::BadRequest("a value of this configuration cannot be stored (too large or invalid)".to_string()),
-        ),
+        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => Err(ApiError::BadRequest(
+            "a value of this configuration cannot be stored (too large or invalid)".to_string(),
+        )),
         Err(e) => {
             tracing::error!(error = %e, "put partner program failed");
-            ApiResponse::from(ApiError::internal(&req.request_id))
+            Err(ApiError::internal(request_id))
         }
     }
 }
