@@ -1,4 +1,4 @@
-//! The Capillary Partner Program error catalog (PRODUCT.md §7), byte for byte, as one table,
+//! The Capillary Partner Program error catalog (docs/contract.md#error-catalog), byte for byte, as one table,
 //! and the per-item status object every batch response carries.
 
 use serde::Serialize;
@@ -27,7 +27,7 @@ pub enum ErrorCode {
     BenefitsOnSupplementary,
 }
 
-/// The catalog: every code with its exact message (Markdown backticks removed, as PRODUCT.md says).
+/// The catalog: every code with its exact message (Markdown backticks removed, docs/contract.md#error-catalog).
 pub const CATALOG: &[(ErrorCode, u16, &str)] = &[
     (ErrorCode::CannotProcess, 2001, "Cannot process the partner program event."),
     (
