@@ -14,7 +14,7 @@ pub struct Config {
     /// Customers of one batch processed at once (BATCH_CONCURRENCY, default 8).
     pub batch_concurrency: usize,
     /// How long one item keeps retrying a write it lost to concurrent writers before it gets 2010
-    /// (WRITE_CONTENTION_BUDGET_MS, default 4000; PRODUCT.md §5 "a few seconds").
+    /// (WRITE_CONTENTION_BUDGET_MS, default 4000; docs/contract.md#concurrency).
     pub write_contention_budget: Duration,
     /// After this long no write of a request starts another attempt (WRITE_REQUEST_BUDGET_MS,
     /// default 18000). In Lambda the invocation's own deadline tightens it

@@ -1,4 +1,4 @@
-//! customerActivityHistories (PRODUCT.md §4.5): 2011–2015 with exact messages, grouping per program
+//! customerActivityHistories (docs/contract.md#reads): 2011–2015 with exact messages, grouping per program
 //! with details and benefits summary, filters, and cursor paging that returns every record once.
 //!
 //! Linking updates come from real linkCustomer/deLinkCustomer calls. Benefit records

@@ -1,4 +1,4 @@
-//! customerBenefits: every rule of PRODUCT.md §4.4 through the API, the cycle quota under
+//! customerBenefits: every rule of docs/contract.md#error-catalog for benefits through the API, the cycle quota under
 //! concurrent requests, and the benefits event.
 
 use crate::support::*;
@@ -309,7 +309,7 @@ async fn twenty_concurrent_benefit_requests_against_a_quota_of_10_give_exactly_1
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919720000009", 30).await;
-    // Each client retries a 2010 (PRODUCT.md §5: "Clients may retry it") until it gets an answer.
+    // Each client retries a 2010 (docs/contract.md#concurrency: the client may retry it) until it gets an answer.
     let one = |i: usize| {
         let org = &f.org;
         async move {

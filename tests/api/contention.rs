@@ -1,4 +1,4 @@
-//! Bursts of writers (PRODUCT.md §5): the loser of a conditional write re-reads and retries within
+//! Bursts of writers (docs/contract.md#concurrency): the loser of a conditional write re-reads and retries within
 //! a time budget, so a burst on one linkage is served in turn. These assert invariants (no lost
 //! update, history in commit order, counters equal to the successes) and print the figures:
 //! `make test ARGS="contention -- --nocapture"` or

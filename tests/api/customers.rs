@@ -1,4 +1,4 @@
-//! Customer identification in write bodies and reads (PRODUCT.md §3), and registration.
+//! Customer identification in write bodies and reads (docs/contract.md#customers-in-requests), and registration.
 
 use crate::support::*;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! The tier-expiry sweep (PRODUCT.md §6) and the expiry preview against DynamoDB Local. Data is set
+//! The tier-expiry sweep (docs/contract.md#scheduled-expiry) and the expiry preview against DynamoDB Local. Data is set
 //! up through the API (or, for the 2,000-linkage cases, with BatchWriteItem), the clock is moved
 //! forward, and the sweep runs exactly as the Lambda runs it. Each test has a table of its own:
 //! the sweep reads the whole due index, so tests sharing a table would sweep each other's work.

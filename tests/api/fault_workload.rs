@@ -57,7 +57,7 @@ impl Kind {
         }
     }
 
-    /// Batch, program-array and status names (PRODUCT.md §3).
+    /// Batch, program-array and status names (docs/contract.md#batch-writes).
     fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Kind::Link => ("linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus"),

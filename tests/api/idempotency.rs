@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POSTs (PRODUCT.md §5): replays write nothing and return the first response
+//! `Idempotency-Key` on POSTs (docs/contract.md#idempotency): replays write nothing and return the first response
 //! byte for byte; another body under the key is 422; a key in flight is 409; a crashed run's lease
 //! expires; keys are forgotten after 24 hours.
 

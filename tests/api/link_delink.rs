@@ -1,4 +1,4 @@
-//! linkCustomer and deLinkCustomer: every rule of PRODUCT.md §4.1 and §4.3 through the API.
+//! linkCustomer and deLinkCustomer: every rule of docs/contract.md#error-catalog for links and delinks through the API.
 
 use crate::support::*;
 use serde_json::{json, Value};

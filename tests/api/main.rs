@@ -16,6 +16,7 @@ mod benefits;
 mod capillary_examples;
 mod contention;
 mod customers;
+mod docs_links;
 mod erasure;
 mod exactly_once;
 mod expiry_sweep;

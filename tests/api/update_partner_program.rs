@@ -1,4 +1,4 @@
-//! customerPartnerProgramUpdate: every rule of PRODUCT.md §4.2 through the API, concurrent
+//! customerPartnerProgramUpdate: every rule of docs/contract.md#error-catalog for updates through the API, concurrent
 //! writers on one linkage (§5), and the partnerProgramUpdated event (§8).
 
 use crate::support::*;

@@ -8,7 +8,7 @@ fn tls_comes_from_rustls_only() {
     for banned in ["openssl-sys", "openssl", "native-tls", "hyper-tls"] {
         assert!(
             !lock.contains(&format!("name = \"{banned}\"")),
-            "{banned} is in Cargo.lock: keep TLS on rustls (see TOOLING.md)"
+            "{banned} is in Cargo.lock: keep TLS on rustls (see docs/tooling.md#the-aws-sdks-features)"
         );
     }
     assert!(lock.contains("name = \"rustls\""), "rustls should provide TLS");

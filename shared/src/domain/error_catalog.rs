@@ -1,4 +1,4 @@
-//! The Capillary Partner Program error catalog (PRODUCT.md §7), byte for byte, as one table,
+//! The Capillary Partner Program error catalog (docs/contract.md#error-catalog), byte for byte, as one list,
 //! and the per-item status object every batch response carries.
 
 use serde::Serialize;
@@ -27,7 +27,7 @@ macro_rules! catalog {
     };
 }
 
-// The Capillary Partner Program catalog (docs/contract.md#errors), byte for byte: messages as the
+// The Capillary Partner Program catalog (docs/contract.md#error-catalog), byte for byte: messages as the
 // entity page has them with the Markdown backticks removed.
 catalog! {
     CannotProcess => (2001, "Cannot process the partner program event."),

@@ -1,4 +1,4 @@
-//! What the scheduled sweep does to one linkage (PRODUCT.md §6), as a pure function the sweep and
+//! What the scheduled sweep does to one linkage (docs/contract.md#scheduled-expiry), as a pure function the sweep and
 //! the expiry preview share: every transition due up to a moment, in the order they fell due.
 //!
 //! Transitions, each one activity and one outbox event:

@@ -1,6 +1,6 @@
 //! Every limit on what a client may send, defined once and checked before anything is stored or
-//! any key is built (PRODUCT.md §5: nothing a client sends may make a write fail in storage or a
-//! later read fail). README "Limits" lists the same table for clients.
+//! any key is built (docs/contract.md#limits: nothing a client sends may make a write fail in storage or a
+//! later read fail). docs/contract.md#limits lists the same table for clients.
 //!
 //! Why these numbers: DynamoDB refuses partition keys over 2,048 bytes, sort keys over 1,024 bytes,
 //! items over 400 KB and numbers beyond 38 significant digits or outside 1e-130..1e126; every text
@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-/// Customers in one batch write (PRODUCT.md §3, code 2008).
+/// Customers in one batch write (docs/contract.md#batch-writes, code 2008).
 pub const MAX_CUSTOMERS_PER_REQUEST: usize = 50;
 /// Program entries under one customer of a batch write (code 2008 too: the catalog's "partner
 /// program limit").

@@ -398,7 +398,7 @@ pub struct Linkage {
 
 impl Linkage {
     /// The status a reader should see at `now`: a tier past its expiry (and past grace) reads as
-    /// expired even before the sweep has run (PRODUCT.md §5).
+    /// expired even before the sweep has run (docs/contract.md#reads).
     pub fn effective_status(&self, now: DateTime<Utc>, program: Option<&PartnerProgram>) -> LinkageStatus {
         if !self.linked {
             return self.status;
@@ -471,7 +471,7 @@ impl Linkage {
 /// What a linking record says a linkage was before and after its change (no partner membership
 /// id: the history outlives an erasure, identifiers must not): the fields a linking update can move (not benefit counters, which benefits records account for). Each record's
 /// `from` is the `to` of the record before it, because both are taken from the version the
-/// committing transaction was conditioned on (PRODUCT.md §5).
+/// committing transaction was conditioned on (docs/contract.md#concurrency).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkState {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Bodies above this are refused with 413 (PRODUCT.md §3).
+/// Bodies above this are refused with 413 (docs/contract.md#requests).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ pub fn batch_status(statuses: impl IntoIterator<Item = bool>) -> u16 {
     }
 }
 
-/// Batch limits shared by every write API (PRODUCT.md §3), defined in `limits`.
+/// Batch limits shared by every write API (docs/contract.md#batch-writes), defined in `limits`.
 pub use crate::domain::limits::{MAX_CUSTOMERS_PER_REQUEST, MAX_ENTRIES_PER_CUSTOMER};
 
 pub fn check_batch_size(len: usize) -> Result<(), ApiError> {

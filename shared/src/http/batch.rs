@@ -1,6 +1,6 @@
 //! The batch shape shared by every write API: customers processed concurrently (bounded) and
 //! independently, each customer's program entries in order, results reported in request order
-//! under the request's own array names, HTTP 200/201/400/503 by PRODUCT.md §3.
+//! under the request's own array names, HTTP 200/201/400/503 by docs/contract.md#batch-writes.
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::{Customer, OrgId};
@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use std::future::Future;
 use std::sync::Arc;
 
-/// The array and status names of one write API (PRODUCT.md §3 table), and the fields of a program
+/// The array and status names of one write API (docs/contract.md#batch-writes), and the fields of a program
 /// entry its response echoes (what Capillary's examples echo: the name, and for updates the type).
 pub struct BatchNames {
     pub batch: &'static str,

@@ -4,7 +4,7 @@
 //! 200/201 body (`batch`). What is here ends the request: a malformed body, a missing admin role, a
 //! catalog code that applies to the whole request (2008), storage being unavailable. Each variant
 //! knows its HTTP status and code; `From<ApiError> for ApiResponse` is the only place that builds the
-//! request-level envelope `{"errors":[{status,code,message}],"warnings":[]}` (docs/contract.md#errors).
+//! request-level envelope `{"errors":[{status,code,message}],"warnings":[]}` (docs/contract.md#error-catalog).
 
 use crate::domain::error_catalog::ItemStatus;
 use crate::http::api::{ApiResponse, MAX_BODY_BYTES};

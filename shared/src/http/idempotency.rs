@@ -1,8 +1,8 @@
-//! `Idempotency-Key` on every POST (PRODUCT.md §5, DESIGN.md pattern 11), as one layer that
+//! `Idempotency-Key` on every POST (docs/contract.md#idempotency), as one layer that
 //! `router::dispatch` runs around every handler: claim the key → run the request → keep its response.
 //!
 //! Why a layer and not a Put inside each change's transaction: a write request is a batch of up to
-//! 50 customers whose items commit independently (PRODUCT.md §3), each in its own transaction, and
+//! 50 customers whose items commit independently (docs/contract.md#batch-writes), each in its own transaction, and
 //! the response exists only once all of them have run — no single transaction carries the whole
 //! request. So the record is claimed before the handler runs and completed after it. What holds:
 //! - At most one run per key at a time: the claim is a conditional Put (`attribute_not_exists`, or

@@ -1,5 +1,5 @@
 //! `GET /v2/partnerProgram/customerActivityHistories` (alias `.../customerActivityHistory`,
-//! PRODUCT.md §4.5): validates the query (2013, 2014, 2015), reads one page of the customer's
+//! docs/contract.md#reads): validates the query (2013, 2014, 2015), reads one page of the customer's
 //! history through `activity_history`, and groups it per partner program with its current details
 //! and a benefits summary. Nothing found → 200 with 2011; storage failing → 503 with 2012.
 

@@ -1,4 +1,4 @@
-//! `POST /v2/partnerProgram/customerBenefits` (PRODUCT.md §4.4): records benefits a linked
+//! `POST /v2/partnerProgram/customerBenefits` (docs/contract.md#error-catalog): records benefits a linked
 //! customer avails. The cycle counters on the linkage and the `BENEFITSAVAILED` activity commit in
 //! one version-conditioned transaction, so concurrent requests can never exceed a cycle's quota.
 //!

@@ -1,4 +1,4 @@
-//! `POST /v2/partnerProgram/deLinkCustomer` (PRODUCT.md §4.3): the linkage stays, reading as
+//! `POST /v2/partnerProgram/deLinkCustomer` (docs/contract.md#endpoints): the linkage stays, reading as
 //! `linked: false`; its history is kept and its membership id is freed for reuse.
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};

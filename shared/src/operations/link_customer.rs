@@ -1,4 +1,4 @@
-//! `POST /v2/partnerProgram/linkCustomer` (PRODUCT.md §4.1): rules checked in the documented
+//! `POST /v2/partnerProgram/linkCustomer` (docs/contract.md#error-catalog): rules checked in the documented
 //! order per program entry; SUPPLEMENTARY membership end; pending relinks.
 
 use crate::domain::dates::{add_period, parse_request_date};

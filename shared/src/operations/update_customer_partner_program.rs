@@ -1,4 +1,4 @@
-//! `POST /v2/partnerProgram/customerPartnerProgramUpdate` (PRODUCT.md §4.2): tier upgrades,
+//! `POST /v2/partnerProgram/customerPartnerProgramUpdate` (docs/contract.md#error-catalog): tier upgrades,
 //! downgrades, renewals and free updates of a linkage, and cancellation of a pending relink.
 //!
 //! Checks per program entry, in this order:

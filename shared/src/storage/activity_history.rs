@@ -1,4 +1,4 @@
-//! Reading a customer's activity history (PRODUCT.md §4.5, DESIGN.md pattern 9) page by page:
+//! Reading a customer's activity history (docs/architecture.md#activity-history) page by page:
 //! one key-range Query stream per (partner program, kind), each read newest first, merged by time;
 //! the opaque cursor holds every stream's last position, so pages never repeat or skip a record.
 //!

@@ -1,4 +1,4 @@
-//! Every DynamoDB key the service builds, in one place (DESIGN.md's access-pattern table).
+//! Every DynamoDB key the service builds, in one place (docs/architecture.md#access-patterns).
 //! Changing a key shape here changes it everywhere; nothing else formats `PK`/`SK` strings.
 
 use crate::domain::dates::{key_day, key_time};
@@ -131,7 +131,7 @@ pub fn activity_sk_prefix(program: ProgramId, benefit: bool) -> String {
 }
 
 /// A linking record: keyed by the linkage version its transaction committed (and its step within
-/// that transaction), so the key order is the commit order (PRODUCT.md §5).
+/// that transaction), so the key order is the commit order (docs/contract.md#concurrency).
 pub fn linking_activity(org: OrgId, customer: CustomerId, program: ProgramId, version: u64, step: u32) -> Key {
     Key::new(
         customer_pk(org, customer),

@@ -1,7 +1,7 @@
 //! One change to one linkage: read, decide, then commit linkage + activity + outbox event (+ any
 //! extra conditions) in one `TransactWriteItems` conditioned on the version read.
 //!
-//! Concurrent writers (PRODUCT.md §5): the loser re-reads and decides again, with jittered
+//! Concurrent writers (docs/contract.md#concurrency): the loser re-reads and decides again, with jittered
 //! exponential backoff, until its change commits or its time budget is spent — then the item gets
 //! 2010 and nothing changed. The budget is `Config::write_contention_budget` per item (default 4 s)
 //! and never reaches past the request's write deadline (`WRITE_DEADLINE`, set by

@@ -1,4 +1,4 @@
-//! Capillary-shaped change events (PRODUCT.md §8), written as outbox items in the same
+//! Capillary-shaped change events (docs/contract.md#events), written as outbox items in the same
 //! transaction as the change they describe; the table stream delivers them to EventBridge.
 
 use crate::domain::dates::format_utc;

@@ -227,7 +227,7 @@ impl SubscriptionRecord {
     }
 }
 
-/// An outbox event (PRODUCT.md §8), carried to EventBridge by the table stream.
+/// An outbox event (docs/contract.md#events), carried to EventBridge by the table stream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {
