@@ -1,31 +1,75 @@
 //! DynamoDB round trips per request (issue 12): a single-item write costs at most three sequential
 //! calls when the customer is named by mobile, email or externalId (identifier → one Query for the
 //! profile and every linkage → the transaction) and two when named by `id`; the customer's
-//! linkages read is at most two. Counted with an SDK interceptor after the org's catalog is cached.
+//! linkages read is at most two; an `Idempotency-Key` adds one (its claim runs beside the first
+//! read, its completion follows the commit). Counted with an SDK interceptor after the org's
+//! catalog is cached: the calls in order, and the sequential round trips (the longest chain of
+//! calls each started after the previous one ended).
 
 use crate::support::*;
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::operation::{
     get_item::GetItemInput, put_item::PutItemInput, query::QueryInput, transact_write_items::TransactWriteItemsInput,
     update_item::UpdateItemInput,
 };
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// One call: its operation, when it started and when it ended.
+#[derive(Debug, Clone)]
+struct Call {
+    name: &'static str,
+    start: Instant,
+    end: Option<Instant>,
+}
+
+/// Which call of `Calls` an SDK operation is (kept in its config bag from start to end).
+#[derive(Debug, Clone, Copy)]
+struct CallIndex(usize);
+
+impl Storable for CallIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 #[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<Vec<&'static str>>>);
+struct Calls(Arc<Mutex<Vec<Call>>>);
 
 impl Calls {
     /// The calls since the last take, less the first: the local server's authentication (a GetItem
     /// of the client; in AWS the authorizer Lambda does it, cached for 300 s, outside the handler).
-    fn take(&self) -> Vec<&'static str> {
+    fn take_calls(&self) -> Vec<Call> {
         let mut calls = std::mem::take(&mut *self.0.lock().unwrap());
-        assert_eq!(calls.first(), Some(&"GetItem"), "authentication first: {calls:?}");
+        assert_eq!(calls.first().map(|c| c.name), Some("GetItem"), "authentication first: {calls:?}");
         calls.remove(0);
         calls
     }
+
+    fn take(&self) -> Vec<&'static str> {
+        self.take_calls().iter().map(|c| c.name).collect()
+    }
+}
+
+/// Sequential round trips: the longest chain of calls in which each starts after the previous one
+/// ended (calls in flight together count once).
+fn sequential(calls: &[Call]) -> usize {
+    let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
+    for (i, c) in calls.iter().enumerate() {
+        let before = calls[..i]
+            .iter()
+            .zip(&depth)
+            .filter(|(p, _)| p.end.is_some_and(|end| end <= c.start))
+            .map(|(_, d)| *d)
+            .max()
+            .unwrap_or(0);
+        depth.push(before + 1);
+    }
+    depth.into_iter().max().unwrap_or(0)
 }
 
 impl Intercept for Calls {
@@ -52,7 +96,23 @@ impl Intercept for Calls {
         } else {
             "other"
         };
-        self.0.lock().unwrap().push(name);
+        let mut calls = self.0.lock().unwrap();
+        calls.push(Call { name, start: Instant::now(), end: None });
+        _cfg.interceptor_state().store_put(CallIndex(calls.len() - 1));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(CallIndex(i)) = cfg.load::<CallIndex>().copied() {
+            if let Some(call) = self.0.lock().unwrap().get_mut(i) {
+                call.end = Some(Instant::now());
+            }
+        }
         Ok(())
     }
 }
@@ -98,4 +158,44 @@ async fn single_item_writes_and_reads_make_the_fewest_round_trips() {
     assert_eq!(calls.take(), ["GetItem", "Query"], "customerPartnerPrograms by mobile");
     assert_eq!(f.org.delink(json!({"deLinkCustomers": [{"customer": {"id": id}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await.status, 200);
     assert_eq!(calls.take(), ["Query", "TransactWriteItems"], "delink by id");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_adds_one_sequential_round_trip_its_claim_runs_beside_the_first_read() {
+    let calls = Calls::default();
+    let app = TestApp::start_with_interceptor(calls.clone()).await;
+    let f = fixture(&app).await;
+    f.enrolled("919740000110").await;
+    assert_eq!(f.org.linked_programs("mobile", "919740000110").await.status, 200);
+    calls.0.lock().unwrap().clear();
+
+    let body = link_body(json!({"mobile": "919740000110"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
+    let r = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "rt-key-1", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = calls.take_calls();
+    let mut names: Vec<_> = first.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["GetItem", "PutItem", "PutItem", "Query", "TransactWriteItems"], "{first:?}");
+    assert_eq!(sequential(&first), 4, "claim beside the identifier read, then Query, commit, completion: {first:?}");
+    let commit = first.iter().find(|c| c.name == "TransactWriteItems").unwrap();
+    let claim = first.iter().find(|c| c.name == "PutItem").unwrap();
+    assert!(claim.end.unwrap() <= commit.start, "nothing is written before the key is claimed: {first:?}");
+
+    // The replay answers from the record the claim was refused by: no commit, no completion.
+    let again = f.org.post_keyed("/v2/partnerProgram/linkCustomer", "rt-key-1", &body).await;
+    assert_eq!((again.status, again.text.as_str()), (r.status, r.text.as_str()));
+    let replay = calls.take_calls();
+    assert!(replay.iter().all(|c| c.name != "TransactWriteItems"), "{replay:?}");
+    assert_eq!(replay.iter().filter(|c| c.name == "PutItem").count(), 1, "the refused claim only: {replay:?}");
+}
+
+#[test]
+fn sequential_round_trips_count_calls_in_flight_together_once() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+    let call = |name, start, end| Call { name, start: at(start), end: Some(at(end)) };
+    let overlapping = [call("PutItem", 0, 10), call("GetItem", 1, 8), call("Query", 9, 15), call("PutItem", 16, 20)];
+    assert_eq!(sequential(&overlapping), 3);
+    let chained = [call("PutItem", 0, 10), call("GetItem", 11, 18), call("Query", 19, 25)];
+    assert_eq!(sequential(&chained), 3);
 }

@@ -29,11 +29,13 @@ use crate::state::AppState;
 use crate::storage::conditional::{Condition, PutOutcome};
 use crate::storage::keys;
 use crate::storage::records::{from_item, to_item, Item};
+use crate::storage::write_gate::{self, Claim as GateClaim};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::future::Future;
+use tokio::sync::watch;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -117,23 +119,40 @@ where
     let owner = uuid::Uuid::new_v4().to_string();
     let request_id = req.request_id.clone();
     let now = state.now();
-    let claimed = match claim(state, &k, &hash, &owner, now).await {
+    // The changes of this request are named after its key and body, so a retry under the key
+    // recognises what an earlier run of it committed (see `change_id`).
+    let base = crate::domain::change_id::keyed_base(req.auth.org_id, &key, &hash);
+    // The request starts reading while the key is claimed; its writes wait at the gate until the
+    // claim is won, and a lost claim drops it before it wrote anything (`write_gate`).
+    let (gate, gate_rx) = watch::channel(GateClaim::Pending);
+    let request = OUTCOME_UNKNOWN.scope(std::sync::atomic::AtomicBool::new(false), async {
+        let resp = write_gate::scope(gate_rx, crate::domain::change_id::with_base(base, run(req))).await;
+        (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
+    });
+    let claim = claim(state, &k, &hash, &owner, now);
+    tokio::pin!(request, claim);
+    let (claimed, finished) = tokio::select! {
+        biased;
+        c = &mut claim => (c, None),
+        done = &mut request => (claim.await, Some(done)),
+    };
+    let claimed = match claimed {
         Ok(Claim::Won(record)) => record,
-        Ok(Claim::Answer(resp)) => return resp,
+        Ok(Claim::Answer(resp)) => {
+            let _ = gate.send(GateClaim::Lost);
+            return resp;
+        }
         Err(e) => {
+            let _ = gate.send(GateClaim::Lost);
             tracing::error!(error = %e, "idempotency claim failed");
             return ApiResponse::from(ApiError::unavailable(&request_id));
         }
     };
-    // The changes of this request are named after its key and body, so a retry under the key
-    // recognises what an earlier run of it committed (see `change_id`).
-    let base = crate::domain::change_id::keyed_base(req.auth.org_id, &key, &hash);
-    let (resp, unknown) = OUTCOME_UNKNOWN
-        .scope(std::sync::atomic::AtomicBool::new(false), async {
-            let resp = crate::domain::change_id::with_base(base, run(req)).await;
-            (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
-        })
-        .await;
+    let _ = gate.send(GateClaim::Won);
+    let (resp, unknown) = match finished {
+        Some(done) => done,
+        None => request.await,
+    };
     let outcome = if resp.status >= 500 || unknown {
         release(state, claimed).await
     } else {

@@ -10,3 +10,4 @@ pub mod linkage_write;
 pub mod outbox;
 pub mod records;
 pub mod store;
+pub mod write_gate;

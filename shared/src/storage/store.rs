@@ -125,6 +125,7 @@ impl Store {
 
     /// Puts an item that must not exist yet; `Ok(false)` when it already does.
     pub async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        crate::storage::write_gate::pass().await?;
         let res = self
             .client
             .put_item()
@@ -147,6 +148,7 @@ impl Store {
 
     /// Unconditional put, for configuration items an admin replaces.
     pub async fn put(&self, item: Item) -> Result<(), StoreError> {
+        crate::storage::write_gate::pass().await?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -247,6 +249,7 @@ impl Store {
 
     /// Next value of a counter (`ADD`), for numeric ids.
     pub async fn next_id(&self, key: &Key) -> Result<u64, StoreError> {
+        crate::storage::write_gate::pass().await?;
         let out = self
             .client
             .update_item()
@@ -270,6 +273,7 @@ impl Store {
     }
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+        crate::storage::write_gate::pass().await?;
         let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match res {
             Ok(_) => Ok(()),
