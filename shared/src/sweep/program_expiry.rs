@@ -62,7 +62,8 @@ impl Run<'_> {
             let (members, next) = match self.member_page(&members_pk, start).await {
                 Ok(page) => page,
                 Err(e) => {
-                    tracing::error!(error = %e, org, program = program.partner_program_id, "program members read failed");
+                    let program = program.partner_program_id;
+                    tracing::error!(error = %e, org, program, "program members read failed");
                     return Outcome::Failed;
                 }
             };
