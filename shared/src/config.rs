@@ -1,6 +1,7 @@
 //! Settings read once per container from the environment; every missing or bad variable is
 //! reported together so a misconfigured deployment fails at init with one clear message.
 
+use crate::sweep::settings::SweepSettings;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct Config {
     /// default 18000). In Lambda the invocation's own deadline tightens it
     /// (`lambda_adapter::write_deadline`), so the last read and write still finish in time.
     pub write_request_budget: Duration,
+    /// The tier-expiry sweep's settings (SWEEP_*), which the expiry preview shares.
+    pub sweep: SweepSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,7 @@ impl Config {
         let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 8, 1, 50, &mut problems) as usize;
         let contention = parse_number(&lookup, "WRITE_CONTENTION_BUDGET_MS", 4000, 0, 60_000, &mut problems);
         let request = parse_number(&lookup, "WRITE_REQUEST_BUDGET_MS", 18_000, 0, 600_000, &mut problems);
+        let sweep = SweepSettings::read(&lookup, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 table_name,
@@ -56,6 +60,7 @@ impl Config {
                 batch_concurrency,
                 write_contention_budget: Duration::from_millis(contention),
                 write_request_budget: Duration::from_millis(request),
+                sweep,
             })
         } else {
             Err(ConfigError { problems })
@@ -94,6 +99,25 @@ mod tests {
         assert_eq!(err.problems.len(), 2, "{err}");
         assert!(err.to_string().contains("TABLE_NAME is not set"));
         assert!(err.to_string().contains("DUE_SHARDS"));
+    }
+
+    #[test]
+    fn a_bad_sweep_setting_is_a_configuration_error() {
+        let err = Config::from_lookup(|n| match n {
+            "TABLE_NAME" => Some("t".to_string()),
+            "SWEEP_CONCURRENCY" => Some("lots".to_string()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(err.to_string().contains("SWEEP_CONCURRENCY"), "{err}");
+        let c = Config::from_lookup(|n| match n {
+            "TABLE_NAME" => Some("t".to_string()),
+            "SWEEP_PAGE_SIZE" => Some("25".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((c.sweep.page_size, c.sweep.concurrency), (25, 16));
     }
 
     #[test]

@@ -1038,3 +1038,42 @@ async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_
     assert!(t.app.state.store.subscription(f.org.org_id, id).await.unwrap().is_none(), "released with the relink");
     link(&f, "919800000961", "DayPass", json!({})).await;
 }
+
+/// Every DynamoDB call of the sweep goes through a `Store` method whose error says when DynamoDB
+/// throttled (the sweep's own error used to say `throttled: false` whatever happened). The
+/// throttling comes from the fault proxy on the wire: DynamoDB Local never throttles.
+#[tokio::test]
+async fn the_sweeps_storage_errors_say_when_dynamodb_throttled() {
+    use crate::fault_proxy::{Fault, FaultProxy, Schedule};
+    use shared::storage::keys;
+    use shared::storage::store::DueQuery;
+    let targets = vec!["Query", "BatchGetItem", "UpdateItem", "GetItem"];
+    let schedule = Schedule { rate: 1.0, kinds: vec![Fault::Throttling], seed: 3, targets };
+    let proxy = FaultProxy::start(&TestApp::dynamodb_url(), schedule).await;
+    // A table that does not exist: a throttled call DynamoDB applied after all changes nothing.
+    let table = format!("pp-throttled-{}", uuid::Uuid::new_v4().simple());
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let retries = aws_config::retry::RetryConfig::standard().with_initial_backoff(std::time::Duration::from_millis(10));
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).retry_config(retries).build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let state = AppState::new(Store::new(client, table.clone()), test_config(&table), Arc::new(Utc::now));
+    let store = &state.store;
+    let due_pk = keys::due_pk("2031-03-10", 0);
+    let query = DueQuery { due_pk: &due_pk, upper: "2031-03-11", limit: 10, org: None, forward: true };
+    let key = keys::sweep_watermark();
+    let errors = [
+        ("Query DueIndex", store.query_due_page(&query, None).await.err()),
+        ("Query ProgramMembers", store.query_program_member_keys("ORG#1#PP#2", None).await.err()),
+        ("BatchGetItem", store.batch_get_consistent(vec![key.to_item()]).await.err()),
+        ("GetItem watermark", store.sweep_watermark().await.err()),
+        ("UpdateItem watermark", store.advance_sweep_watermark("2031-03-10").await.err()),
+        ("UpdateItem due keys", store.remove_due_keys(&key, "x").await.err()),
+    ];
+    for (call, error) in errors {
+        let error = error.unwrap_or_else(|| panic!("{call}: every attempt was throttled, yet it succeeded"));
+        assert!(error.is_throttled(), "{call}: {error}");
+    }
+    // The run itself stops at its first throttled read and says so.
+    let summary = sweep::run(&state, &SweepSettings::default(), SweepOptions::default()).await;
+    assert_eq!(summary.stopped_by, StopReason::StorageError, "{summary:?}");
+}

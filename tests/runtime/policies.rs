@@ -106,18 +106,30 @@ const READ_HISTORY: Use = on_table(
 /// change transaction when something is due (the scheduled test lets a tier expire first);
 /// program fan-out and backup memberships only for an expiring program.
 const SWEEP: &[Use] = &[
-    Use { action: "dynamodb:Query", index: Some("DueIndex"), code: "sweep::query_due_page", exercised: true },
-    on_table("dynamodb:GetItem", "sweep::first_unfinished_day (watermark), AppState::warm_up"),
-    rarely("dynamodb:UpdateItem", "sweep::advance_watermark / finish_program, when a past day was finished"),
+    Use {
+        action: "dynamodb:Query",
+        index: Some("DueIndex"),
+        code: "sweep::DueWalk::next_page → Store::query_due_page",
+        exercised: true,
+    },
+    on_table("dynamodb:GetItem", "sweep::first_unfinished_day → Store::sweep_watermark, AppState::warm_up"),
+    rarely(
+        "dynamodb:UpdateItem",
+        "sweep::advance_watermark → Store::advance_sweep_watermark (a past day finished) / \
+         finish_program → Store::remove_due_keys",
+    ),
     on_table("dynamodb:Query", "AppState::catalog of an org with due work"),
-    on_table("dynamodb:PutItem", "sweep::transaction_items (linkage, activity, event), only with due work"),
-    rarely("dynamodb:DeleteItem", "sweep::transaction_items, a freed membership-id claim"),
-    rarely("dynamodb:ConditionCheckItem", "sweep::transaction_items, enrolment check of a backup membership"),
-    rarely("dynamodb:BatchGetItem", "sweep::batch_get, members of an expired program"),
+    on_table(
+        "dynamodb:PutItem",
+        "sweep::commit → transaction_items / backup_items (linkage, activity, event), only with due work",
+    ),
+    rarely("dynamodb:DeleteItem", "sweep::commit → transaction_items, a freed membership-id claim"),
+    rarely("dynamodb:ConditionCheckItem", "sweep::commit → backup_items, enrolment check of a backup membership"),
+    rarely("dynamodb:BatchGetItem", "sweep::member_page → Store::batch_get_consistent, members of an expired program"),
     Use {
         action: "dynamodb:Query",
         index: Some("ProgramMembers"),
-        code: "sweep::member_page, an expired program",
+        code: "sweep::member_page → Store::query_program_member_keys, an expired program",
         exercised: false,
     },
 ];
@@ -127,10 +139,10 @@ const EXPIRY_PREVIEW: &[Use] = &[
     Use {
         action: "dynamodb:Query",
         index: Some("DueIndex"),
-        code: "expiry_preview::preview → query_due_page",
+        code: "expiry_preview::preview → sweep::DueWalk::next_page → Store::query_due_page",
         exercised: true,
     },
-    on_table("dynamodb:GetItem", "sweep::first_unfinished_day (watermark)"),
+    on_table("dynamodb:GetItem", "sweep::first_unfinished_day → Store::sweep_watermark"),
 ];
 
 /// The DynamoDB calls of each function's code path (its operation plus the layers around it).

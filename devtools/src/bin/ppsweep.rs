@@ -65,10 +65,9 @@ async fn run(args: &[String]) -> Result<(), Error> {
         let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).map_err(|e| format!("--at: {e}"))?.with_timezone(&Utc);
         state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(move || at));
     }
-    let settings = SweepSettings::from_env()?;
     let options =
         SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
-    let summary = sweep::run(&state, &settings, options).await;
+    let summary = sweep::run(&state, &state.config.sweep, options).await;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
@@ -136,7 +135,7 @@ async fn bench(args: &[String]) -> Result<(), Error> {
     let concurrency = number(args, "--concurrency", 16)? as usize;
     // Seeds fall due within the last six hours, so one day back covers them; every run then does
     // the same index work (8 shards × at most 2 days).
-    let settings = SweepSettings { lookback_days: 1, ..SweepSettings::from_env()? };
+    let settings = SweepSettings { lookback_days: 1, ..base.config.sweep.clone() };
     let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE)?;
     // Seed every table first, then interleave the runs across sizes, so a change in machine load
     // during the benchmark weighs on every size alike.

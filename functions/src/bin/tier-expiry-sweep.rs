@@ -3,21 +3,17 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::http::lambda_adapter::{init_failed, init_state};
-use shared::sweep::{handle_scheduled, SweepSettings};
-use std::sync::Arc;
+use shared::http::lambda_adapter::init_state;
+use shared::sweep::handle_scheduled;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let settings = match SweepSettings::from_env() {
-        Ok(s) => Arc::new(s),
-        Err(e) => return Err(init_failed("Runtime.InvalidConfiguration", e.to_string()).await),
-    };
+    // The sweep's settings are part of the state's configuration: a bad one fails init here.
     let state = init_state().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (state, settings) = (state.clone(), settings.clone());
-        async move { handle_scheduled(&state, &settings, event).await }
+        let state = state.clone();
+        async move { handle_scheduled(&state, event).await }
     }))
     .await
 }

@@ -1,5 +1,5 @@
-//! What the scheduled sweep does to one linkage (docs/contract.md#scheduled-expiry), as a pure function the sweep and
-//! the expiry preview share: every transition due up to a moment, in the order they fell due.
+//! What the scheduled sweep does to one linkage (docs/contract.md#scheduled-expiry), as pure functions
+//! the sweep and the expiry preview share: every transition due up to a moment, in the order they fell due.
 //!
 //! Transitions, each one activity and one outbox event:
 //! - EXTERNAL tier expiry: with `tierGracePeriodDays` > 0 first `IN_GRACE` (`TIER_GRACE_STARTED`,
@@ -16,7 +16,8 @@
 //! Every transition is dated when it took effect (its due moment), whenever the sweep runs: its
 //! activity, the linkage's `lastUpdated` and a backup membership's start.
 //! - Program expiry → `PARTNER_PROGRAM_EARLY_EXPIRY`, `linked: false`, any pending relink dropped;
-//!   the sweep adds the backup program's membership (it needs reads this module does not do).
+//!   a member then starts a membership in the program's backup (`backup_linkage`), from what the
+//!   sweep reads of the customer and its backup linkage.
 //!
 //! - A paused SUPPLEMENTARY membership whose window has passed → `ACTIVE` (`MEMBERSHIP_RESUMED`),
 //!   its end moved by the window's length; while paused its end is not due.
@@ -24,6 +25,7 @@
 //! When several fall due together, program expiry comes first (a membership end capped at the
 //! program's expiry is the program expiring), then a relink start (a seamless renewal), then the rest.
 
+use crate::domain::dates::add_period;
 use crate::domain::model::*;
 use crate::storage::outbox::EventName;
 use chrono::{DateTime, Utc};
@@ -312,6 +314,67 @@ fn on_tier_expiry(l: &mut Linkage, program: &PartnerProgram) -> (SweepAction, Ac
     }
 }
 
+/// The membership a member of an expiring program gets in that program's `backup` program, if
+/// any: a fresh period from the expiry instant `at` (as the preview says, however late the sweep
+/// runs, so `now` only decides whether that period is already over), at the backup's lowest tier
+/// when it is tier based, ending no later than the backup's own expiry. None when the backup has
+/// expired by `at`, the customer is not enrolled in its loyalty program or is already linked there,
+/// the backup has no membership period, or the period is over by `now`.
+///
+/// Built from an existing linkage (the customer's backup one, else the member's) rather than a
+/// literal, so fields the model gains later keep their meaning; every field that matters is set.
+pub fn backup_linkage(
+    member: &Linkage,
+    backup: &PartnerProgram,
+    existing: Option<&Linkage>,
+    customer: &Customer,
+    org: &Org,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<Linkage> {
+    if backup.is_expired_at(at)
+        || !customer.is_enrolled_in(backup.loyalty_program_id)
+        || existing.is_some_and(|l| l.linked)
+    {
+        return None;
+    }
+    let start = at;
+    let mut end = add_period(start, backup.period()?, org.tz());
+    if let Some(expiry) = backup.expiry_date {
+        end = end.min(expiry);
+    }
+    if end <= start || end <= now {
+        return None;
+    }
+    let mut linkage = existing.cloned().unwrap_or_else(|| member.clone());
+    linkage.partner_program_id = backup.partner_program_id;
+    linkage.partner_program_name = backup.partner_program_name.clone();
+    linkage.partner_program_type = backup.partner_program_type;
+    linkage.partner_membership_id = None;
+    let tier = if backup.tier_based { backup.lowest_tier() } else { None };
+    linkage.tier_number = tier.map(|t| t.tier_number);
+    linkage.tier_name = tier.map(|t| t.tier_name.clone());
+    linkage.tier_expiry_date = None;
+    linkage.membership_start_date = start;
+    linkage.membership_end_date = Some(end);
+    linkage.status = LinkageStatus::Active;
+    linkage.linked = true;
+    linkage.version = existing.map_or(1, |l| l.version + 1);
+    linkage.last_activity = ActivityType::BackupSupplementaryMembershipStarted;
+    linkage.last_updated = start;
+    linkage.grace_ends_at = None;
+    linkage.pause = None;
+    linkage.benefit_counters = Default::default();
+    // Under the one-subscription rule the guard moves with the member to its backup membership.
+    linkage.holds_subscription = member.holds_subscription
+        && org.one_supplementary_per_customer
+        && backup.partner_program_type == PartnerProgramType::Supplementary;
+    if existing.is_none() {
+        linkage.pending_relink = None;
+    }
+    Some(linkage)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,5 +575,108 @@ mod tests {
         assert_eq!(actions(&p), vec![SweepAction::PendingActivated]);
         assert_eq!(p.after.status, LinkageStatus::Active);
         assert_eq!(p.after.next_due(), Some(t("2031-06-01T00:00:00Z")));
+    }
+
+    fn backup_program() -> PartnerProgram {
+        let mut b = program(OnTierExpiry::ExpireTier, 0);
+        b.partner_program_id = 9;
+        b.partner_program_name = "Backup".into();
+        b.loyalty_program_id = 1;
+        b.partner_program_type = PartnerProgramType::Supplementary;
+        b.membership_period_type = Some(PeriodType::Months);
+        b.membership_period_value = Some(3);
+        b
+    }
+
+    fn customer(enrolled_in: &[u64]) -> Customer {
+        let enrollments = enrolled_in.iter().map(|id| (id.to_string(), t("2029-01-01T00:00:00Z"))).collect();
+        Customer {
+            customer_id: 2,
+            mobile: None,
+            email: None,
+            external_id: None,
+            first_name: None,
+            last_name: None,
+            enrollments,
+            created_at: t("2029-01-01T00:00:00Z"),
+            erased_at: None,
+        }
+    }
+
+    fn org(one_supplementary: bool) -> Org {
+        Org { org_id: 1, name: "o".into(), time_zone: "UTC".into(), one_supplementary_per_customer: one_supplementary }
+    }
+
+    /// The member of the expiring program, as its expiry left it (version 4, unlinked).
+    fn expired_member() -> Linkage {
+        let mut prog = program(OnTierExpiry::ExpireTier, 0);
+        prog.expiry_date = Some(t("2031-01-01T00:00:00Z"));
+        plan(&linkage(2, "2032-01-01T00:00:00Z"), &prog, t("2031-01-01T00:00:00Z")).after
+    }
+
+    #[test]
+    fn backup_membership_starts_at_the_program_expiry_instant_not_when_the_sweep_runs() {
+        let (at, late_sweep) = (t("2031-01-01T00:00:00Z"), t("2031-01-20T08:00:00Z"));
+        let member = expired_member();
+        let b = backup_linkage(&member, &backup_program(), None, &customer(&[1]), &org(false), at, late_sweep).unwrap();
+        assert_eq!(b.membership_start_date, at, "start = the program's expiry instant");
+        assert_eq!(b.last_updated, at);
+        assert_eq!(b.membership_end_date, Some(t("2031-04-01T00:00:00Z")), "one period (3 months) from the start");
+        assert_eq!((b.partner_program_id, b.partner_program_name.as_str()), (9, "Backup"));
+        assert_eq!(b.partner_program_type, PartnerProgramType::Supplementary);
+        assert_eq!((b.status, b.linked, b.version), (LinkageStatus::Active, true, 1));
+        assert_eq!(b.last_activity, ActivityType::BackupSupplementaryMembershipStarted);
+        assert_eq!((b.tier_number, b.tier_name.as_deref()), (Some(1), Some("Silver")), "the lowest tier");
+        assert_eq!((&b.partner_membership_id, b.tier_expiry_date, b.grace_ends_at), (&None, None, None));
+        assert_eq!((&b.pending_relink, &b.pause, b.holds_subscription), (&None, &None, false));
+        assert_eq!((b.org_id, b.customer_id), (member.org_id, member.customer_id));
+        assert_eq!(b.next_due(), Some(t("2031-04-01T00:00:00Z")), "its end puts it in the due index");
+    }
+
+    #[test]
+    fn backup_membership_ends_at_the_backup_programs_own_expiry_and_not_at_all_once_over() {
+        let at = t("2031-01-01T00:00:00Z");
+        let mut backup = backup_program();
+        backup.expiry_date = Some(t("2031-02-01T00:00:00Z"));
+        let (member, c, o) = (expired_member(), customer(&[1]), org(false));
+        let b = backup_linkage(&member, &backup, None, &c, &o, at, at).unwrap();
+        assert_eq!(b.membership_end_date, Some(t("2031-02-01T00:00:00Z")));
+        // A sweep that comes after the period would have ended starts nothing.
+        assert_eq!(backup_linkage(&member, &backup, None, &c, &o, at, t("2031-02-01T00:00:00Z")), None);
+        // A backup expired by the instant starts nothing either.
+        backup.expiry_date = Some(at);
+        assert_eq!(backup_linkage(&member, &backup, None, &c, &o, at, at), None);
+    }
+
+    #[test]
+    fn no_backup_membership_without_enrolment_period_or_when_already_linked_there() {
+        let at = t("2031-01-01T00:00:00Z");
+        let (member, backup, o) = (expired_member(), backup_program(), org(false));
+        assert_eq!(backup_linkage(&member, &backup, None, &customer(&[7]), &o, at, at), None, "not enrolled");
+        let mut no_period = backup_program();
+        no_period.membership_period_value = None;
+        assert_eq!(backup_linkage(&member, &no_period, None, &customer(&[1]), &o, at, at), None, "no period");
+        let mut linked_there = member.clone();
+        linked_there.partner_program_id = 9;
+        linked_there.linked = true;
+        assert_eq!(backup_linkage(&member, &backup, Some(&linked_there), &customer(&[1]), &o, at, at), None);
+    }
+
+    #[test]
+    fn an_old_backup_linkage_is_renewed_in_place_and_the_guard_follows_the_member() {
+        let at = t("2031-01-01T00:00:00Z");
+        let mut member = expired_member();
+        member.holds_subscription = true;
+        let mut old = member.clone();
+        old.partner_program_id = 9;
+        old.linked = false;
+        old.status = LinkageStatus::Expired;
+        old.version = 6;
+        old.recent_changes = vec![];
+        let b = backup_linkage(&member, &backup_program(), Some(&old), &customer(&[1]), &org(true), at, at).unwrap();
+        assert_eq!((b.version, b.linked, b.status), (7, true, LinkageStatus::Active), "the version read, plus one");
+        assert!(b.holds_subscription, "under the one-subscription rule the guard moves to the backup membership");
+        let b = backup_linkage(&member, &backup_program(), Some(&old), &customer(&[1]), &org(false), at, at).unwrap();
+        assert!(!b.holds_subscription, "without the rule there is no guard");
     }
 }

@@ -1,7 +1,8 @@
-//! `GET /v2/partnerProgram/expiryPreview?until=<date>` (admin, PRODUCT.md §6): what the next sweeps
-//! will do up to `until`, read from the due index the sweep reads (from its watermark day on) and
-//! planned by the same rules (`expiry_rules`), without writing anything. Only the caller's org is
-//! shown; customers appear by id. Pages follow an opaque `cursor`.
+//! `GET /v2/partnerProgram/expiryPreview?until=<date>` (admin; docs/contract.md, and
+//! docs/architecture.md#the-sweep): what the next sweeps will do up to `until`, read by the same
+//! walk through the due index as the sweep's (`sweep::DueWalk`, from its watermark day on) and
+//! planned by the same rules (`expiry_rules`), with the sweep's settings, without writing anything.
+//! Only the caller's org is shown; customers appear by id. Pages follow an opaque `cursor`.
 //!
 //! Query: `until` (ISO 8601 with offset, or a bare date = end of that day in the org's zone;
 //! default now; at most 92 days ahead), `limit` (default 100, at most 500), `cursor`.
@@ -13,7 +14,7 @@ use crate::http::error::ApiError;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
-use crate::sweep::{day_string, due_sk_upper, first_unfinished_day, query_due_page, SweepSettings};
+use crate::sweep::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -61,10 +62,18 @@ impl Cursor {
         Some(c)
     }
 
-    fn start_key(&self) -> Option<Item> {
-        self.k
+    /// Where the walk resumes (the walk's shards counted from 0, so `s` is the shard itself).
+    fn position(&self, fallback_day: NaiveDate) -> DuePosition {
+        let start = self
+            .k
             .as_ref()
-            .map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect::<HashMap<_, _>>())
+            .map(|k| k.iter().map(|(n, v)| (n.clone(), AttributeValue::S(v.clone()))).collect::<HashMap<_, _>>());
+        let day = NaiveDate::parse_from_str(&self.d, "%Y-%m-%d").unwrap_or(fallback_day);
+        DuePosition { day, shard: self.s, start }
+    }
+
+    fn at(position: &DuePosition) -> Cursor {
+        Cursor { d: day_string(position.day), s: position.shard, k: position.start.as_ref().map(key_strings) }
     }
 }
 
@@ -108,8 +117,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         },
         None => None,
     };
-    let settings = SweepSettings::from_env().unwrap_or_default();
-    match preview(state, &catalog, until, limit, cursor, &settings).await {
+    match preview(state, &catalog, until, limit, cursor).await {
         Ok(body) => ApiResponse::json(200, &body),
         Err(e) => {
             tracing::error!(error = %e, "expiry preview read failed");
@@ -124,55 +132,33 @@ async fn preview(
     until: DateTime<Utc>,
     limit: usize,
     cursor: Option<Cursor>,
-    settings: &SweepSettings,
 ) -> Result<Value, crate::storage::store::StoreError> {
-    let org = catalog.org.org_id;
-    let shards = state.config.due_shards.max(1);
-    let last_day = until.date_naive();
-    let (mut day, mut shard, mut start) = match cursor {
-        Some(c) => {
-            let start = c.start_key();
-            (NaiveDate::parse_from_str(&c.d, "%Y-%m-%d").unwrap_or(last_day), c.s, start)
+    let from = match cursor {
+        Some(c) => c.position(until.date_naive()),
+        None => {
+            let today = state.now().date_naive();
+            DuePosition::start_of(first_unfinished_day(&state.store, &state.config.sweep, today).await?.0)
         }
-        None => (first_unfinished_day(state, settings, state.now().date_naive()).await?.0, 0, None),
     };
-    let upper = due_sk_upper(until);
+    let shards = state.config.due_shards.max(1);
+    let mut walk =
+        DueWalk::new(&state.store, shards, due_sk_upper(until), from, until.date_naive()).of_org(catalog.org.org_id);
     let mut data = Vec::new();
     let mut actions: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut program_expiries = 0u64;
     let mut queries = 0u32;
     let mut next: Option<Cursor> = None;
-    while day <= last_day {
+    while !walk.finished() {
         let remaining = limit - data.len();
         if remaining == 0 || queries >= QUERY_BUDGET {
-            next = Some(Cursor { d: day_string(day), s: shard, k: start.as_ref().map(key_strings) });
+            next = Some(Cursor::at(&walk.at));
             break;
         }
-        let page_size = remaining.min(100) as i32;
-        let page = query_due_page(
-            state,
-            &keys::due_pk(&day_string(day), shard),
-            &upper,
-            page_size,
-            start.take(),
-            Some(org),
-            true,
-        )
-        .await?;
+        let Some(page) = walk.next_page(remaining.min(100) as i32).await? else { break };
         queries += 1;
         for item in page.items {
             if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
                 data.push(entry);
-            }
-        }
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => {
-                shard += 1;
-                if shard >= shards {
-                    shard = 0;
-                    day += Duration::days(1);
-                }
             }
         }
     }
