@@ -1,6 +1,8 @@
 //! Integration tests: real HTTP requests with JSON bodies through the local server (the same
 //! router and handlers the Lambdas run) against DynamoDB Local. Run with `make test`.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod openapi;
 mod round_trips;
 mod support;

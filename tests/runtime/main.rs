@@ -3,6 +3,8 @@
 //! emulator on loopback — and are fed the event files in `tests/events/` that `sam local invoke`
 //! and `cargo lambda invoke` use. Every function in template.yaml is covered; none is listed here.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod dynamodb_recorder;
 mod fixtures;
 mod lambda_process;
