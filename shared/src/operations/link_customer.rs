@@ -357,9 +357,9 @@ fn internal(e: crate::storage::store::StoreError) -> ItemStatus {
 
 #[cfg(test)]
 mod tests {
-    //! `plan`: what a link entry asks for, checked against the program in PRODUCT.md §4.1's order.
+    //! `plan`: what a link entry asks for, checked against the program in the documented order.
     //! (Already linked → 2005 and a later start → `PENDING` depend on the stored linkage and are
-    //! decided in `link_one`; the API tests in tests/api/link_delink.rs cover them.)
+    //! decided in `link_one`; tests/api/link_delink.rs and tests/api/expiry_sweep.rs cover them.)
     use super::*;
     use crate::operations::rule_fixtures::*;
     use chrono::Duration;

@@ -540,7 +540,7 @@ mod tests {
 #[cfg(test)]
 mod rule_tests {
     //! The rules of a tier change, a pause, a resume and a relink cancellation, on a stored linkage
-    //! (PRODUCT.md §4.2 and the module doc above).
+    //! (the order of the module doc above).
     use super::*;
     use crate::operations::rule_fixtures::*;
     use chrono::Duration;
