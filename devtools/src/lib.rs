@@ -1,8 +1,10 @@
 //! Tools for working on the service locally, kept out of every Lambda: the HTTP server that serves
 //! the route table on a local port (`make run`, the API tests), the table created from
-//! `template.yaml`, the demo org, and seeding for the sweep benchmark (`ppsweep`).
+//! `template.yaml`, the demo org, seeding for the sweep benchmark (`ppsweep`), and plain loopback HTTP
+//! for the test doubles of `tests/` and `bench/`.
 
 pub mod demo;
 pub mod local_server;
+pub mod loopback;
 pub mod sweep_seed;
 pub mod table_definition;

@@ -10,8 +10,6 @@
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -88,29 +86,19 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts the proxy on a free loopback port in front of `upstream` (DynamoDB Local's URL).
     pub async fn start(upstream: &str, schedule: Schedule) -> Arc<FaultProxy> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, addr) = devtools::loopback::bind().await.unwrap();
         let proxy = Arc::new(FaultProxy {
-            url,
+            url: format!("http://{addr}"),
             state: Mutex::new(State { rng: Some(StdRng::seed_from_u64(schedule.seed)), ..State::default() }),
             schedule: Mutex::new(schedule),
             enabled: AtomicBool::new(true),
             upstream: upstream.trim_start_matches("http://").trim_end_matches('/').to_string(),
         });
         let p = proxy.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let p = p.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let p = p.clone();
-                        async move { p.handle(req).await }
-                    });
-                    let _ =
-                        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                });
-            }
+        // Serves as long as the test process runs (the server holds the proxy).
+        let _server = devtools::loopback::serve(listener, move |req| {
+            let p = p.clone();
+            async move { p.handle(req).await }
         });
         proxy
     }
@@ -183,36 +171,13 @@ impl FaultProxy {
                 return fault_response(kind, &body);
             }
         }
-        let answer = self.forward(parts, body.clone()).await?;
+        let answer = devtools::loopback::forward(&self.upstream, &parts, body.clone()).await?;
         self.state.lock().unwrap().forwarded += 1;
         match fault {
             // Applied by DynamoDB, answer lost: the client sees the fault instead.
             Some((kind, When::After)) => fault_response(kind, &body),
             _ => Ok(answer),
         }
-    }
-
-    async fn forward(
-        &self,
-        parts: http::request::Parts,
-        body: Bytes,
-    ) -> Result<hyper::Response<Full<Bytes>>, std::io::Error> {
-        let stream = tokio::net::TcpStream::connect(&self.upstream).await?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
-        tokio::spawn(conn);
-        let mut b =
-            hyper::Request::builder().method(parts.method).uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-        for (k, v) in &parts.headers {
-            b = b.header(k, v);
-        }
-        let resp = sender
-            .send_request(b.body(Full::new(body)).map_err(std::io::Error::other)?)
-            .await
-            .map_err(std::io::Error::other)?;
-        let (rparts, rbody) = resp.into_parts();
-        let bytes = rbody.collect().await.map_err(std::io::Error::other)?.to_bytes();
-        Ok(hyper::Response::from_parts(rparts, Full::new(bytes)))
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use serde_json::{json, Value};
 use shared::config::Config;
@@ -15,56 +15,13 @@ use shared::storage::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-static TABLE: OnceLock<String> = OnceLock::new();
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test` \
-             (it installs and starts it), or start it yourself and export the variable."
-        )
-    })
-}
-
-pub async fn sdk_client() -> aws_sdk_dynamodb::Client {
-    let _ = endpoint();
-    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&conf)
-}
-
-/// The process's table, created once from template.yaml (on its own runtime, so no test's
-/// runtime owns the connection that made it).
-pub fn table_name() -> String {
-    TABLE
-        .get_or_init(|| {
-            let name = format!("pp-test-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-            let n = name.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async {
-                    let client = sdk_client().await;
-                    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
-                    devtools::table_definition::create_table(&client, &n, &def).await.unwrap();
-                });
-            })
-            .join()
-            .unwrap();
-            name
-        })
-        .clone()
-}
+// The table, the DynamoDB Local client and the config are the runtime suite's too.
+use crate::common::dynamodb_endpoint;
+pub use crate::common::{sdk_client, table_name, test_config};
 
 pub struct TestApp {
     pub base: String,
     pub state: Arc<AppState>,
-}
-
-pub fn test_config(table: &str) -> Config {
-    Config::from_lookup(|k| match k {
-        "TABLE_NAME" => Some(table.to_string()),
-        _ => None,
-    })
-    .unwrap()
 }
 
 impl TestApp {
@@ -80,7 +37,7 @@ impl TestApp {
     /// A server whose DynamoDB client runs `interceptor`: how tests inject faults DynamoDB Local
     /// cannot produce (the emulator is never unavailable).
     pub async fn start_with_interceptor(interceptor: impl aws_sdk_dynamodb::config::Intercept + 'static) -> TestApp {
-        let _ = endpoint();
+        let _ = dynamodb_endpoint();
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build();
         Self::serve(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now)).await
@@ -95,7 +52,7 @@ impl TestApp {
 
     /// As `start_through`, with settings of its own (`edit` changes the test config).
     pub async fn start_through_with(proxy: &crate::fault_proxy::FaultProxy, edit: impl FnOnce(&mut Config)) -> TestApp {
-        let _ = endpoint();
+        let _ = dynamodb_endpoint();
         use shared::state::sdk_limits;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let retries = aws_config::retry::RetryConfig::standard()
@@ -110,7 +67,7 @@ impl TestApp {
 
     /// The DynamoDB Local URL the tests run against.
     pub fn dynamodb_url() -> String {
-        endpoint()
+        dynamodb_endpoint()
     }
 
     async fn serve(client: aws_sdk_dynamodb::Client, clock: Clock) -> TestApp {
@@ -155,21 +112,18 @@ pub struct Resp {
 /// One HTTP/1.1 request over a fresh loopback connection.
 pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
     let authority = base.trim_start_matches("http://").to_string();
-    let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    let mut b = hyper::Request::builder().method(method).uri(path).header("host", authority);
+    let mut b = hyper::Request::builder().method(method).uri(path).header("host", &authority);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = sender.send_request(b.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+    let resp = devtools::loopback::send(&authority, b.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let bytes = resp.into_body();
     let text = String::from_utf8_lossy(&bytes).to_string();
     // Every response of the suite must be what openapi.yaml documents.
     let content_type = headers_content_type(&headers);

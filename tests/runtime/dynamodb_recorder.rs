@@ -60,25 +60,14 @@ impl DynamoDbRecorder {
     /// Forwards to `upstream` (`http://host:port`, DynamoDB Local).
     pub async fn start(upstream: &str) -> DynamoDbRecorder {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind recorder");
-        let endpoint = format!("http://{}", listener.local_addr().expect("recorder address"));
+        let (listener, addr) = devtools::loopback::bind().await.expect("bind recorder");
         let calls = Arc::new(Mutex::new(Vec::new()));
         let recorded = calls.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let (calls, upstream) = (recorded.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let (calls, upstream) = (calls.clone(), upstream.clone());
-                        async move { Ok::<_, hyper::Error>(forward(&calls, &upstream, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let server = devtools::loopback::serve(listener, move |req| {
+            let (calls, upstream) = (recorded.clone(), upstream.clone());
+            async move { Ok::<_, std::convert::Infallible>(forward(&calls, &upstream, req).await) }
         });
+        let endpoint = format!("http://{addr}");
         DynamoDbRecorder { endpoint, calls, server }
     }
 
@@ -113,35 +102,7 @@ async fn forward(calls: &Mutex<Vec<SdkCall>>, upstream: &str, req: Request<Incom
     if let Some(target) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         calls.lock().unwrap().push(describe(target, &body));
     }
-    let result = async {
-        let stream = tokio::net::TcpStream::connect(upstream).await.map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let mut up = Request::builder()
-            .method(parts.method.clone())
-            .uri(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-        for (k, v) in &parts.headers {
-            up = up.header(k, v);
-        }
-        let resp = sender
-            .send_request(up.body(Full::new(body)).map_err(|e| e.to_string())?)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (rparts, rbody) = resp.into_parts();
-        let rbody = rbody.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        let mut out = Response::new(Full::new(rbody));
-        *out.status_mut() = rparts.status;
-        for (k, v) in &rparts.headers {
-            if k != "transfer-encoding" && k != "content-length" {
-                out.headers_mut().append(k, v.clone());
-            }
-        }
-        Ok::<_, String>(out)
-    }
-    .await;
-    result.unwrap_or_else(|e| {
+    devtools::loopback::forward(upstream, &parts, body).await.unwrap_or_else(|e| {
         let mut resp = Response::new(Full::new(Bytes::from(format!("recorder could not reach DynamoDB Local: {e}"))));
         *resp.status_mut() = StatusCode::BAD_GATEWAY;
         resp

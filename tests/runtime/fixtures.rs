@@ -11,56 +11,15 @@ use shared::domain::model::{AuthContext, Role};
 use shared::http::api::ApiRequest;
 use shared::http::auth::IssuedCredentials;
 use shared::state::AppState;
-use shared::storage::store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
-static TABLE: OnceLock<String> = OnceLock::new();
 static SEEDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub fn dynamodb_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test` \
-             (it installs and starts it), or start it yourself and export the variable."
-        )
-    })
-}
-
-async fn sdk_client() -> aws_sdk_dynamodb::Client {
-    let _ = dynamodb_endpoint();
-    aws_sdk_dynamodb::Client::new(&shared::state::sdk_config().await)
-}
-
-/// This test process's table, created once from template.yaml (on its own runtime, so that no
-/// test's runtime owns the connection that made it).
-pub fn table_name() -> String {
-    TABLE
-        .get_or_init(|| {
-            let name = format!("pp-runtime-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-            let n = name.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async {
-                    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
-                    devtools::table_definition::create_table(&sdk_client().await, &n, &def).await.unwrap();
-                });
-            })
-            .join()
-            .unwrap();
-            name
-        })
-        .clone()
-}
-
-pub async fn state() -> Arc<AppState> {
-    let table = table_name();
-    let config = shared::config::Config::from_lookup(|k| (k == "TABLE_NAME").then(|| table.clone())).unwrap();
-    Arc::new(AppState::new(Store::new(sdk_client().await, table.clone()), config, Arc::new(chrono::Utc::now)))
-}
+// The table, DynamoDB Local and the state over them are the API suite's too.
+pub use crate::common::{dynamodb_endpoint, state, table_name};
 
 pub struct DemoOrg {
     pub org_id: u64,

@@ -6,6 +6,8 @@
 // Test code: a failed unwrap is a failed test with its message, which is what a test should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod dynamodb_recorder;
 mod fixtures;
 mod lambda_process;

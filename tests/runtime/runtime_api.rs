@@ -57,8 +57,7 @@ impl Drop for RuntimeApi {
 
 impl RuntimeApi {
     pub async fn start(function_name: &str) -> RuntimeApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind runtime api");
-        let addr = listener.local_addr().expect("runtime api address");
+        let (listener, addr) = devtools::loopback::bind().await.expect("bind runtime api");
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             function_name: function_name.to_string(),
@@ -70,23 +69,9 @@ impl RuntimeApi {
             changed: Notify::new(),
         });
         let shared = inner.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                // Without it, a response written in more than one segment waits for the peer's
-                // delayed ACK (~40 ms) and every warm invocation looks that much slower.
-                let _ = stream.set_nodelay(true);
-                let inner = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let inner = inner.clone();
-                        async move { Ok::<_, hyper::Error>(handle(&inner, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let server = devtools::loopback::serve(listener, move |req| {
+            let inner = shared.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(&inner, req).await) }
         });
         RuntimeApi { addr, inner, server }
     }

@@ -252,3 +252,40 @@ where
         storage_failures,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_echoes_only_its_documented_text_fields_in_order() {
+        let sent = json!({"updateType": "UPGRADE", "partnerProgramName": "SkyMiles",
+            "updateDetails": {"updatedTierName": "Gold"}, "customer": {"mobile": "1"}});
+        let echo = echo_entry(&UPDATE, &sent);
+        assert_eq!(Value::Object(echo.clone()), json!({"partnerProgramName": "SkyMiles", "updateType": "UPGRADE"}));
+        assert_eq!(echo.keys().collect::<Vec<_>>(), ["partnerProgramName", "updateType"], "the order of `echo`");
+        // Link, delink and benefits echo the name only.
+        for names in [&LINK, &DELINK, &BENEFITS] {
+            assert_eq!(Value::Object(echo_entry(names, &sent)), json!({"partnerProgramName": "SkyMiles"}));
+        }
+        // A field that is not text (or absent) is not echoed: what was sent is never made up.
+        assert!(echo_entry(&UPDATE, &json!({"partnerProgramName": 5, "updateType": null})).is_empty());
+        assert!(echo_entry(&LINK, &json!({})).is_empty());
+    }
+
+    #[test]
+    fn each_api_reports_under_its_own_array_and_status_names() {
+        let names = |n: &BatchNames| (n.batch, n.programs, n.status);
+        assert_eq!(names(&LINK), ("linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus"));
+        assert_eq!(names(&DELINK), ("deLinkCustomers", "deLinkFromPartnerPrograms", "partnerDeLinkStatus"));
+        assert_eq!(names(&UPDATE), ("customersPartnerUpdates", "partnerProgramUpdates", "updateStatus"));
+        assert_eq!(names(&BENEFITS), ("customerBenefits", "partnerProgramBenefits", "benefitStatus"));
+    }
+
+    #[test]
+    fn a_storage_failure_is_a_2001_that_says_to_retry_with_the_same_key() {
+        let s = storage_status();
+        assert_eq!((s.status, s.code, s.message.as_str()), (false, 2001, "Cannot process the partner program event."));
+        assert!(s.detail.as_deref().is_some_and(|d| d.contains("Idempotency-Key")), "{s:?}");
+    }
+}

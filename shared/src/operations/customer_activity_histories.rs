@@ -329,3 +329,111 @@ async fn benefits_summary(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The query rules: which parameters are refused with which code, and the one-year window (2013).
+    use super::*;
+    use crate::domain::model::{AuthContext, Role};
+    use crate::operations::rule_fixtures::{at, now};
+
+    fn request(query: &[(&str, &str)]) -> ApiRequest {
+        ApiRequest {
+            method: "GET".into(),
+            path: "/v2/partnerProgram/customerActivityHistories".into(),
+            path_params: Default::default(),
+            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: Default::default(),
+            body: vec![],
+            auth: AuthContext { org_id: 1, role: Role::Api },
+            request_id: "test".into(),
+        }
+    }
+
+    fn params(extra: &[(&str, &str)]) -> Result<Params, ApiResponse> {
+        let mut q = vec![("identifierName", "mobile"), ("identifierValue", "919740000001")];
+        q.extend_from_slice(extra);
+        parse_params(&request(&q))
+    }
+
+    /// The status and the first error's code of a refusal.
+    fn refusal(r: Result<Params, ApiResponse>) -> (u16, u64) {
+        let resp = r.err().expect("refused");
+        let body: Value = serde_json::from_str(&resp.body).unwrap();
+        (resp.status, body["errors"][0]["code"].as_u64().unwrap())
+    }
+
+    #[test]
+    fn the_identifier_is_required_and_must_be_a_known_kind() {
+        assert_eq!(refusal(parse_params(&request(&[("identifierName", "mobile")]))), (400, 400));
+        let unknown = [("identifierName", "phone"), ("identifierValue", "1")];
+        assert_eq!(refusal(parse_params(&request(&unknown))), (400, 400));
+        assert!(params(&[]).is_ok());
+    }
+
+    #[test]
+    fn activity_type_and_dates_follow_2014_and_2015() {
+        assert_eq!(refusal(params(&[("activityType", "PURCHASES")])), (400, 2014));
+        assert_eq!(refusal(params(&[("startDate", "2026-01-01")])), (400, 2015), "dates need BENEFITSAVAILED");
+        let linking = [("activityType", "LINKINGUPDATES"), ("endDate", "2026-01-01")];
+        assert_eq!(refusal(params(&linking)), (400, 2015));
+        assert!(params(&[("activityType", "BENEFITSAVAILED"), ("startDate", "2026-01-01")]).is_ok());
+    }
+
+    #[test]
+    fn a_limit_above_the_maximum_is_capped_with_a_warning_and_zero_is_refused() {
+        let p = params(&[]).ok().unwrap();
+        assert_eq!((p.limit, p.offset, p.warnings.len()), (DEFAULT_LIMIT, 0, 0));
+        let p = params(&[("limit", "500")]).ok().unwrap();
+        assert_eq!((p.limit, p.warnings.len()), (MAX_LIMIT, 1));
+        for bad in ["0", "-1", "ten"] {
+            assert_eq!(refusal(params(&[("limit", bad)])), (400, 400), "{bad}");
+        }
+        let too_far = (MAX_HISTORY_OFFSET + 1).to_string();
+        assert_eq!(refusal(params(&[("offset", too_far.as_str())])), (400, 400));
+        let at_limit = MAX_HISTORY_OFFSET.to_string();
+        assert_eq!(params(&[("offset", at_limit.as_str())]).ok().unwrap().offset, MAX_HISTORY_OFFSET);
+    }
+
+    #[test]
+    fn program_filters_are_a_number_and_a_known_type() {
+        let p = params(&[("partnerProgramId", "7"), ("partnerProgramType", "supplementary")]).ok().unwrap();
+        assert_eq!((p.program_id, p.program_type), (Some(7), Some(PartnerProgramType::Supplementary)));
+        assert_eq!(refusal(params(&[("partnerProgramId", "x")])), (400, 400));
+        assert_eq!(refusal(params(&[("partnerProgramType", "PARTNER")])), (400, 400));
+        assert_eq!(refusal(params(&[("cursor", "not-a-cursor")])), (400, 400));
+    }
+
+    fn window_of(start: Option<&str>, end: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiResponse> {
+        let mut q = vec![("activityType", "BENEFITSAVAILED")];
+        q.extend(start.map(|s| ("startDate", s)));
+        q.extend(end.map(|e| ("endDate", e)));
+        window(&params(&q).ok().unwrap(), chrono_tz::Asia::Kolkata, now())
+    }
+
+    #[test]
+    fn without_dates_the_window_is_the_365_days_up_to_now() {
+        assert_eq!(window_of(None, None).ok().unwrap(), (now() - Duration::days(365), now()));
+        // An end alone: the 365 days up to its end of day (23:59:59 in the org's zone).
+        let (start, end) = window_of(None, Some("2026-03-01")).ok().unwrap();
+        assert_eq!((start, end), (at("2026-03-01T18:29:59Z") - Duration::days(365), at("2026-03-01T18:29:59Z")));
+    }
+
+    #[test]
+    fn a_window_of_a_year_or_more_is_2013_and_an_inverted_one_is_400() {
+        let code = |start, end| {
+            let resp = window_of(Some(start), Some(end)).err().unwrap();
+            let body: Value = serde_json::from_str(&resp.body).unwrap();
+            (resp.status, body["errors"][0]["code"].as_u64().unwrap())
+        };
+        // A bare start date is the start of that day; a bare end date its end.
+        assert_eq!(
+            window_of(Some("2025-06-02"), Some("2026-06-01")).ok().unwrap(),
+            (at("2025-06-01T18:30:00Z"), at("2026-06-01T18:29:59Z"))
+        );
+        assert_eq!(code("2025-06-01", "2026-06-01"), (400, 2013), "a year and a day");
+        assert_eq!(code("2025-06-01T00:00:00+05:30", "2026-06-01T00:00:00+05:30"), (400, 2013), "exactly a year");
+        assert!(window_of(Some("2025-06-01T00:00:00+05:30"), Some("2026-05-31T23:59:59+05:30")).is_ok());
+        assert_eq!(code("2026-02-01", "2026-01-01"), (400, 400));
+    }
+}

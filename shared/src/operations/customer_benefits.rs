@@ -397,3 +397,126 @@ mod tests {
         assert_eq!(availed_date("24/11/2026", Tz::UTC, now).unwrap_err().code, 2001);
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    //! `plan` and the bill fields: what a benefits entry asks for, checked against the program in the
+    //! documented order (2002, 2006, 2018, 2016, 2017, then the bill and the date).
+    use super::*;
+    use crate::operations::rule_fixtures::*;
+    use chrono::Duration;
+
+    fn entry(v: Value) -> BenefitsEntry {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn code(v: Value) -> u16 {
+        let catalog = standard_catalog();
+        plan(&catalog, &entry(v), now()).map_or_else(|s| s.code, |_| 200)
+    }
+
+    fn sky(benefits: Value) -> Value {
+        json!({"partnerProgramName": "SkyMiles", "benefits": benefits})
+    }
+
+    #[test]
+    fn program_checks_come_first_2002_2006_2018() {
+        assert_eq!(code(json!({"benefits": [{"name": "LoungeAccess", "count": 1}]})), 2002);
+        assert_eq!(code(json!({"partnerProgramName": " ", "benefits": []})), 2002);
+        assert_eq!(code(json!({"partnerProgramName": "NoSuch", "benefits": [{"name": "Nope", "count": 0}]})), 2006);
+        let s = plan(
+            &standard_catalog(),
+            &entry(json!({"partnerProgramName": "FlexiPass", "benefits": [{"name": "LoungeAccess", "count": 1}]})),
+            now(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!((s.code, s.message.as_str()), (2018, "Cannot add benefits to supplementary membership."));
+    }
+
+    #[test]
+    fn benefit_names_are_checked_before_counts_2016_then_2017() {
+        assert_eq!(code(sky(json!([{"name": "Spa", "count": 1}]))), 2016);
+        assert_eq!(code(sky(json!([{"name": "Spa", "count": 0}]))), 2016, "the name is checked first");
+        assert_eq!(code(sky(json!([{"name": "LoungeAccess", "count": 0}]))), 2017);
+        assert_eq!(code(sky(json!([{"name": "LoungeAccess"}]))), 2017);
+        assert_eq!(code(sky(json!([]))), 2017, "nothing to avail");
+        assert_eq!(code(json!({"partnerProgramName": "SkyMiles"})), 2017);
+        assert_eq!(code(sky(json!([{"name": "loungeaccess", "count": "2"}]))), 200, "names match in any case");
+    }
+
+    #[test]
+    fn repeated_benefits_are_summed_within_the_count_limit() {
+        let catalog = standard_catalog();
+        let twice = sky(
+            json!([{"name": "LoungeAccess", "count": 2}, {"name": "PriorityBoarding", "count": 1}, {"name": "LOUNGEACCESS", "count": 3}]),
+        );
+        let p = plan(&catalog, &entry(twice), now()).ok().unwrap();
+        let counts: Vec<(&str, u64)> = p.availed.iter().map(|a| (a.benefit.name.as_str(), a.count)).collect();
+        assert_eq!(counts, [("LoungeAccess", 5), ("PriorityBoarding", 1)]);
+        let over =
+            sky(json!([{"name": "LoungeAccess", "count": MAX_BENEFIT_COUNT}, {"name": "LoungeAccess", "count": 1}]));
+        assert_eq!(code(over), 2017);
+    }
+
+    #[test]
+    fn availed_date_defaults_to_now_and_may_not_be_later() {
+        let catalog = standard_catalog();
+        let p = plan(&catalog, &entry(sky(json!([{"name": "LoungeAccess", "count": 1}]))), now()).ok().unwrap();
+        assert_eq!(p.availed_at, now());
+        let yesterday = (now() - Duration::days(1)).to_rfc3339();
+        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}], "availedDate": yesterday});
+        assert_eq!(plan(&catalog, &entry(v), now()).ok().unwrap().availed_at, now() - Duration::days(1));
+        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}], "availedDate": "2026-06-05"});
+        assert_eq!(code(v), 2001);
+    }
+
+    #[test]
+    fn bill_fields_are_kept_under_their_names_and_checked() {
+        let tz = chrono_tz::Asia::Kolkata;
+        let bill = bill_fields(
+            &entry(json!({"billNumber": 77, "billId": "78", "tillId": 3, "tillName": " T3-1 ", "storeName": "T3", "billDate": "2026-05-20"})),
+            tz,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(bill),
+            json!({"billNumber": "77", "tillName": "T3-1", "storeName": "T3", "billId": 78, "tillId": 3, "billDate": "2026-05-20T18:29:59Z"})
+        );
+        // Absent, null and blank fields are left out.
+        assert!(bill_fields(&entry(json!({"billId": null, "tillId": " ", "storeName": ""})), tz).unwrap().is_empty());
+        for bad in [
+            json!({"billId": -1}),
+            json!({"billId": 1.5}),
+            json!({"tillId": "x"}),
+            json!({"billId": MAX_SAFE_INTEGER + 1}),
+            json!({"tillName": "a\u{0}b"}),
+            json!({"storeName": "s".repeat(MAX_BILL_TEXT_CHARS + 1)}),
+            json!({"billDate": "yesterday"}),
+        ] {
+            assert_eq!(bill_fields(&entry(bad.clone()), tz).unwrap_err().code, 2001, "{bad}");
+        }
+        assert!(bill_fields(&entry(json!({"billId": MAX_SAFE_INTEGER})), tz).is_ok());
+    }
+
+    #[test]
+    fn the_benefit_cycle_starts_at_the_latest_counter_reset_else_at_membership_start() {
+        let mut l = linkage(&skymiles(), Some("Gold"));
+        assert_eq!(current_cycle_start(&l), l.membership_start_date);
+        let counter = |days| BenefitCounter { count_in_cycle: 1, cycle_start: Some(now() - Duration::days(days)) };
+        l.benefit_counters.insert("LoungeAccess".into(), counter(5));
+        l.benefit_counters.insert("PriorityBoarding".into(), counter(2));
+        assert_eq!(current_cycle_start(&l), now() - Duration::days(2));
+    }
+
+    #[test]
+    fn benefit_details_list_each_benefit_with_the_bill_and_the_date() {
+        let catalog = standard_catalog();
+        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1"});
+        let p = plan(&catalog, &entry(v), now()).ok().unwrap();
+        assert_eq!(
+            benefit_details(&p),
+            json!({"billNumber": "B-1", "benefits": [{"name": "LoungeAccess", "type": "LOUNGE", "count": 2}], "availedDate": "2026-06-01T00:00:00Z"})
+        );
+    }
+}

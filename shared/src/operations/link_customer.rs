@@ -535,3 +535,164 @@ mod link_rules {
         assert_eq!(released_relink_id(None, &new_id), None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `plan`: what a link entry asks for, checked against the program in the documented order.
+    //! (Already linked → 2005 and a later start → `PENDING` depend on the stored linkage: `decide`
+    //! and `new_linkage`, tested in `link_rules` above.)
+    use super::*;
+    use crate::operations::rule_fixtures::*;
+    use chrono::Duration;
+    use serde_json::json;
+
+    fn entry(v: Value) -> LinkEntry {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn planned(v: Value) -> Result<LinkPlan<'static>, ItemStatus> {
+        let catalog: &'static OrgCatalog = Box::leak(Box::new(standard_catalog()));
+        plan(catalog, &customer(), &entry(v), now())
+    }
+
+    fn code(v: Value) -> u16 {
+        planned(v).map_or_else(|s| s.code, |_| 200)
+    }
+
+    fn sky(reference: Value) -> Value {
+        json!({"partnerProgramName": "SkyMiles", "customerPartnerReference": reference})
+    }
+
+    fn flexi(reference: Value) -> Value {
+        json!({"partnerProgramName": "FlexiPass", "customerPartnerReference": reference})
+    }
+
+    #[test]
+    fn an_empty_or_missing_program_name_is_2002() {
+        for v in [json!({}), json!({"partnerProgramName": ""}), json!({"partnerProgramName": "  "})] {
+            let s = planned(v.clone()).err().unwrap();
+            assert_eq!((s.code, s.message.as_str()), (2002, ErrorCode::EmptyRequiredField.message()), "{v}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_program_is_2006_before_any_other_check() {
+        // Tier and expiry are wrong too: the program is checked first.
+        let v = json!({"partnerProgramName": "NoSuch", "customerPartnerReference": {"partnerTierName": "Nope", "partnerTierExpiryDate": "2020-01-01"}});
+        assert_eq!(code(v), 2006);
+        // Names are matched exactly (after trimming), as stored.
+        assert_eq!(
+            code(json!({"partnerProgramName": "skymiles", "customerPartnerReference": {"partnerTierName": "Gold"}})),
+            2006
+        );
+        assert_eq!(
+            code(json!({"partnerProgramName": " SkyMiles ", "customerPartnerReference": {"partnerTierName": "Gold"}})),
+            200
+        );
+    }
+
+    #[test]
+    fn a_program_of_a_loyalty_program_the_customer_is_not_enrolled_in_is_2005_enroll() {
+        let s = planned(json!({"partnerProgramName": "OtherMiles"})).err().unwrap();
+        assert_eq!((s.code, s.message.as_str()), (2005, "Enroll the customer in the Loyalty Program."));
+    }
+
+    #[test]
+    fn a_tier_based_program_needs_a_known_tier_else_2007() {
+        assert_eq!(code(sky(json!({}))), 2007);
+        assert_eq!(code(json!({"partnerProgramName": "SkyMiles"})), 2007);
+        assert_eq!(code(sky(json!({"partnerTierName": " "}))), 2007);
+        assert_eq!(code(sky(json!({"partnerTierName": "Diamond"}))), 2007);
+        // The tier is checked before the expiry date.
+        assert_eq!(code(sky(json!({"partnerTierName": "Diamond", "partnerTierExpiryDate": "2020-01-01"}))), 2007);
+        // Tier names match case-insensitively and the stored tier is used.
+        let p = planned(sky(json!({"partnerTierName": "gold"}))).ok().unwrap();
+        assert_eq!(p.tier, Some(Tier { tier_number: 2, tier_name: "Gold".into() }));
+    }
+
+    #[test]
+    fn a_tier_expiry_not_in_the_future_is_2003() {
+        let past = (now() - Duration::seconds(1)).to_rfc3339();
+        let s = planned(sky(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": past}))).err().unwrap();
+        assert_eq!((s.code, s.message.as_str()), (2003, "Partner tier expiry date should not be a past date."));
+        // Exactly now is not in the future either.
+        assert_eq!(code(sky(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": now().to_rfc3339()}))), 2003);
+        // A bare date of yesterday (in the org's zone) has passed.
+        assert_eq!(code(sky(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2026-05-31"}))), 2003);
+    }
+
+    #[test]
+    fn a_tier_expiry_bare_date_is_the_end_of_that_day_in_the_org_zone() {
+        let p = planned(sky(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2027-01-31"}))).ok().unwrap();
+        // 23:59:59 in Asia/Kolkata (+05:30).
+        assert_eq!(p.tier_expiry, Some(at("2027-01-31T18:29:59Z")));
+        let p = planned(sky(json!({"partnerTierName": "Gold"}))).ok().unwrap();
+        assert_eq!(p.tier_expiry, None, "no expiry sent, none planned");
+    }
+
+    #[test]
+    fn an_unreadable_date_is_2001_with_a_detail_naming_the_field() {
+        let s = planned(sky(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "31/01/2027"}))).err().unwrap();
+        assert_eq!(s.code, 2001);
+        assert!(s.detail.unwrap().contains("partnerTierExpiryDate"));
+        let s = planned(flexi(json!({"membershipStartDate": "soon"}))).err().unwrap();
+        assert_eq!(s.code, 2001);
+        assert!(s.detail.unwrap().contains("membershipStartDate"));
+    }
+
+    #[test]
+    fn a_program_without_tiers_ignores_tier_name_and_expiry() {
+        let p = planned(flexi(json!({"partnerTierName": "Gold", "partnerTierExpiryDate": "2020-01-01"}))).ok().unwrap();
+        assert_eq!((p.tier, p.tier_expiry), (None, None));
+    }
+
+    #[test]
+    fn a_supplementary_membership_starts_now_and_ends_after_its_period() {
+        let p = planned(flexi(json!({}))).ok().unwrap();
+        assert_eq!(p.start, now());
+        assert_eq!(p.end, Some(now() + Duration::days(30)));
+        // An EXTERNAL membership has no end.
+        let p = planned(sky(json!({"partnerTierName": "Gold"}))).ok().unwrap();
+        assert_eq!((p.start, p.end), (now(), None));
+    }
+
+    #[test]
+    fn a_supplementary_membership_starting_later_is_planned_from_that_start() {
+        // A start in the future: `link_one` stores it as PENDING (MEMBERSHIP_START_SCHEDULED).
+        let p = planned(flexi(json!({"membershipStartDate": "2026-07-01T00:00:00Z"}))).ok().unwrap();
+        assert!(p.start > now());
+        assert_eq!((p.start, p.end), (at("2026-07-01T00:00:00Z"), Some(at("2026-07-31T00:00:00Z"))));
+    }
+
+    #[test]
+    fn a_supplementary_membership_ends_no_later_than_its_program() {
+        let mut flexi_ending = flexipass();
+        flexi_ending.expiry_date = Some(now() + Duration::days(10));
+        let catalog = catalog(vec![flexi_ending]);
+        let p = plan(&catalog, &customer(), &entry(flexi(json!({}))), now()).ok().unwrap();
+        assert_eq!(p.end, Some(now() + Duration::days(10)));
+    }
+
+    #[test]
+    fn a_supplementary_membership_that_would_already_have_ended_is_2001() {
+        let started = (now() - Duration::days(30)).to_rfc3339();
+        let s = planned(flexi(json!({"membershipStartDate": started}))).err().unwrap();
+        assert_eq!(s.code, 2001);
+        assert!(s.detail.unwrap().contains("membershipStartDate"));
+        let started = (now() - Duration::days(29)).to_rfc3339();
+        assert_eq!(code(flexi(json!({"membershipStartDate": started}))), 200);
+    }
+
+    #[test]
+    fn a_membership_id_is_kept_as_text_and_bounded() {
+        let p = planned(sky(json!({"partnerTierName": "Gold", "partnerMembershipId": 12345}))).ok().unwrap();
+        assert_eq!(p.membership_id.as_deref(), Some("12345"));
+        let p = planned(sky(json!({"partnerTierName": "Gold", "partnerMembershipId": "SM-1"}))).ok().unwrap();
+        assert_eq!(p.membership_id.as_deref(), Some("SM-1"));
+        let at_limit = "M".repeat(MAX_MEMBERSHIP_ID_CHARS);
+        assert_eq!(code(sky(json!({"partnerTierName": "Gold", "partnerMembershipId": at_limit}))), 200);
+        let too_long = "M".repeat(MAX_MEMBERSHIP_ID_CHARS + 1);
+        assert_eq!(code(sky(json!({"partnerTierName": "Gold", "partnerMembershipId": too_long}))), 2001);
+        assert_eq!(code(sky(json!({"partnerTierName": "Gold", "partnerMembershipId": "SM\n1"}))), 2001);
+    }
+}

@@ -14,3 +14,6 @@ pub mod list_programs;
 pub mod put_partner_program;
 pub mod register_customer;
 pub mod update_customer_partner_program;
+
+#[cfg(test)]
+pub(crate) mod rule_fixtures;

@@ -536,3 +536,212 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rule_tests {
+    //! The rules of a tier change, a pause, a resume and a relink cancellation, on a stored linkage
+    //! (the order of the module doc above).
+    use super::*;
+    use crate::operations::rule_fixtures::*;
+    use chrono::Duration;
+
+    fn tier_change(
+        current: Option<&Linkage>,
+        kind: UpdateType,
+        tier_name: Option<&str>,
+        expiry: Option<&str>,
+    ) -> Result<Linkage, ItemStatus> {
+        let catalog = standard_catalog();
+        let program = catalog.partner_program("SkyMiles").unwrap();
+        change_tier(&catalog, program, current, &TierRequest { kind, tier_name, expiry }, now())
+    }
+
+    fn gold() -> Linkage {
+        linkage(&skymiles(), Some("Gold"))
+    }
+
+    fn code(r: Result<Linkage, ItemStatus>) -> u16 {
+        r.map_or_else(|s| s.code, |_| 200)
+    }
+
+    #[test]
+    fn a_tier_change_without_an_active_link_is_2004() {
+        assert_eq!(code(tier_change(None, UpdateType::Upgrade, Some("Platinum"), None)), 2004);
+        let delinked = Linkage { linked: false, status: LinkageStatus::Delinked, ..gold() };
+        assert_eq!(code(tier_change(Some(&delinked), UpdateType::Upgrade, Some("Platinum"), None)), 2004);
+    }
+
+    #[test]
+    fn a_program_without_tiers_or_past_its_expiry_refuses_tier_changes_with_2001() {
+        let catalog = standard_catalog();
+        let flexi = catalog.partner_program("FlexiPass").unwrap();
+        let current = linkage(flexi, None);
+        let req = TierRequest { kind: UpdateType::Update, tier_name: Some("Gold"), expiry: None };
+        assert_eq!(change_tier(&catalog, flexi, Some(&current), &req, now()).unwrap_err().code, 2001);
+        let mut ended = skymiles();
+        ended.expiry_date = Some(now() - Duration::days(1));
+        let req = TierRequest { kind: UpdateType::Upgrade, tier_name: Some("Platinum"), expiry: None };
+        let s = change_tier(&catalog, &ended, Some(&gold()), &req, now()).unwrap_err();
+        assert_eq!(s.code, 2001);
+        assert!(s.detail.unwrap().contains("expired"));
+    }
+
+    #[test]
+    fn an_unknown_tier_is_2007_and_a_renewal_keeps_the_current_tier() {
+        assert_eq!(code(tier_change(Some(&gold()), UpdateType::Update, Some("Diamond"), None)), 2007);
+        let renewed = tier_change(Some(&gold()), UpdateType::Renew, None, Some("2028-01-01T00:00:00Z")).unwrap();
+        assert_eq!((renewed.tier_number, renewed.tier_name.as_deref()), (Some(2), Some("Gold")));
+        assert_eq!(renewed.tier_expiry_date, Some(at("2028-01-01T00:00:00Z")));
+        let tierless = Linkage { tier_number: None, tier_name: None, ..gold() };
+        assert_eq!(code(tier_change(Some(&tierless), UpdateType::Renew, None, Some("2028-01-01"))), 2007);
+    }
+
+    #[test]
+    fn a_new_expiry_must_be_in_the_future_else_2003_and_so_must_a_kept_one() {
+        let past = (now() - Duration::seconds(1)).to_rfc3339();
+        assert_eq!(code(tier_change(Some(&gold()), UpdateType::Upgrade, Some("Platinum"), Some(&past))), 2003);
+        assert_eq!(code(tier_change(Some(&gold()), UpdateType::Upgrade, Some("Platinum"), Some("2099-13-01"))), 2001);
+        // No new expiry: the current one is kept, unless it has passed.
+        let kept = tier_change(Some(&gold()), UpdateType::Upgrade, Some("Platinum"), None).unwrap();
+        assert_eq!(kept.tier_expiry_date, gold().tier_expiry_date);
+        let lapsed = Linkage { tier_expiry_date: Some(now() - Duration::days(1)), ..gold() };
+        assert_eq!(code(tier_change(Some(&lapsed), UpdateType::Upgrade, Some("Platinum"), None)), 2003);
+    }
+
+    #[test]
+    fn the_direction_must_match_the_update_type_else_2001() {
+        let from_gold = |kind, tier| code(tier_change(Some(&gold()), kind, tier, Some("2028-01-01")));
+        assert_eq!(from_gold(UpdateType::Upgrade, Some("Platinum")), 200);
+        assert_eq!(from_gold(UpdateType::Upgrade, Some("Gold")), 2001);
+        assert_eq!(from_gold(UpdateType::Upgrade, Some("Silver")), 2001);
+        assert_eq!(from_gold(UpdateType::Downgrade, Some("Silver")), 200);
+        assert_eq!(from_gold(UpdateType::Downgrade, Some("Gold")), 2001);
+        assert_eq!(from_gold(UpdateType::Downgrade, Some("Platinum")), 2001);
+        assert_eq!(from_gold(UpdateType::Renew, Some("Gold")), 200);
+        assert_eq!(from_gold(UpdateType::Renew, Some("Silver")), 2001);
+        // UPDATE moves anywhere, the same tier included.
+        for tier in ["Silver", "Gold", "Platinum"] {
+            assert_eq!(from_gold(UpdateType::Update, Some(tier)), 200, "{tier}");
+        }
+    }
+
+    #[test]
+    fn a_tier_change_reactivates_a_lapsed_tier_and_bumps_the_version() {
+        let in_grace = Linkage {
+            status: LinkageStatus::InGrace,
+            grace_ends_at: Some(now() + Duration::days(3)),
+            tier_expiry_date: Some(now() - Duration::days(4)),
+            ..gold()
+        };
+        let after = tier_change(Some(&in_grace), UpdateType::Upgrade, Some("Platinum"), Some("2028-01-01")).unwrap();
+        assert_eq!((after.status, after.grace_ends_at), (LinkageStatus::Active, None));
+        assert_eq!((after.tier_number, after.tier_name.as_deref()), (Some(3), Some("Platinum")));
+        assert_eq!((after.version, after.last_activity, after.last_updated), (4, ActivityType::Upgrade, now()));
+        // A membership that has not started stays PENDING.
+        let pending =
+            Linkage { status: LinkageStatus::Pending, membership_start_date: now() + Duration::days(5), ..gold() };
+        let after = tier_change(Some(&pending), UpdateType::Update, Some("Silver"), None).unwrap();
+        assert_eq!(after.status, LinkageStatus::Pending);
+    }
+
+    #[test]
+    fn a_renewal_starts_a_new_benefit_cycle_for_every_benefit() {
+        let mut used = gold();
+        let old = BenefitCounter { count_in_cycle: 3, cycle_start: Some(now() - Duration::days(10)) };
+        used.benefit_counters.insert("LoungeAccess".into(), old);
+        let fresh = BenefitCounter { count_in_cycle: 0, cycle_start: Some(now()) };
+        let renewed = tier_change(Some(&used), UpdateType::Renew, None, Some("2028-01-01")).unwrap();
+        assert_eq!(renewed.benefit_counters.get("LoungeAccess"), Some(&fresh));
+        assert_eq!(renewed.benefit_counters.get("PriorityBoarding"), Some(&fresh));
+        // Other updates leave the cycle alone.
+        let upgraded = tier_change(Some(&used), UpdateType::Upgrade, Some("Platinum"), None).unwrap();
+        assert_eq!(upgraded.benefit_counters, used.benefit_counters);
+    }
+
+    #[test]
+    fn only_an_active_supplementary_membership_can_be_paused_until_a_future_date() {
+        let catalog = standard_catalog();
+        let (sky, flexi) =
+            (catalog.partner_program("SkyMiles").unwrap(), catalog.partner_program("FlexiPass").unwrap());
+        let active = linkage(flexi, None);
+        let pause_code = |p: &PartnerProgram, l: Option<&Linkage>, end: &str| {
+            pause(&catalog, p, l, end, now()).map_or_else(|s| s.code, |_| 200)
+        };
+        assert_eq!(pause_code(sky, Some(&gold()), "2026-06-10"), 2001, "EXTERNAL");
+        assert_eq!(pause_code(flexi, None, "2026-06-10"), 2004, "not linked");
+        assert_eq!(pause_code(flexi, Some(&active), "2026-05-31"), 2003, "end in the past");
+        assert_eq!(pause_code(flexi, Some(&active), "someday"), 2001, "unreadable end");
+        let ended = Linkage { membership_end_date: Some(now() - Duration::days(1)), ..active.clone() };
+        assert_eq!(pause_code(flexi, Some(&ended), "2026-06-10"), 2001, "membership ended");
+
+        let paused = pause(&catalog, flexi, Some(&active), "2026-06-10T00:00:00Z", now()).unwrap();
+        assert_eq!(
+            (paused.status, paused.version, paused.last_activity),
+            (LinkageStatus::Paused, 4, ActivityType::MembershipPaused)
+        );
+        let window = paused.pause.clone().unwrap();
+        assert_eq!((window.paused_from, window.paused_until), (now(), at("2026-06-10T00:00:00Z")));
+        // The end moves by the nine days of the window (no DST in Asia/Kolkata).
+        assert_eq!(window.end_after_window, active.membership_end_date.unwrap() + Duration::days(9));
+        assert_eq!(pause_code(flexi, Some(&paused), "2026-06-20"), 2001, "already paused");
+    }
+
+    #[test]
+    fn a_resume_moves_the_end_by_the_time_actually_paused() {
+        let catalog = standard_catalog();
+        let flexi = catalog.partner_program("FlexiPass").unwrap();
+        let active = linkage(flexi, None);
+        let s = resume(&catalog, flexi, Some(&active), now()).unwrap_err();
+        assert_eq!(s.code, 2001, "not paused");
+        assert_eq!(resume(&catalog, flexi, None, now()).unwrap_err().code, 2004);
+        let three_days_ago = now() - Duration::days(3);
+        let paused = pause(&catalog, flexi, Some(&active), "2026-06-10T00:00:00Z", three_days_ago).unwrap();
+        let resumed = resume(&catalog, flexi, Some(&paused), now()).unwrap();
+        assert_eq!(resumed.status, LinkageStatus::Active);
+        assert_eq!(resumed.membership_end_date, Some(active.membership_end_date.unwrap() + Duration::days(3)));
+        assert_eq!(resumed.pause.unwrap().resumed_at, Some(now()));
+        // Resumed after the window ended: moved by the window only.
+        let late = resume(&catalog, flexi, Some(&paused), at("2026-06-20T00:00:00Z")).unwrap();
+        let window = at("2026-06-10T00:00:00Z") - three_days_ago;
+        assert_eq!(late.membership_end_date, Some(active.membership_end_date.unwrap() + window));
+    }
+
+    #[test]
+    fn cancelling_a_relink_needs_one_pending_and_frees_its_membership_id() {
+        let catalog = standard_catalog();
+        let flexi = catalog.partner_program("FlexiPass").unwrap();
+        assert_eq!(cancel_relink("t", flexi, None, now()).unwrap_err().code, 2004);
+        let active = linkage(flexi, None);
+        assert_eq!(cancel_relink("t", flexi, Some(&active), now()).unwrap_err().code, 2001);
+        let ended = Linkage { linked: false, status: LinkageStatus::Expired, ..active.clone() };
+        assert_eq!(cancel_relink("t", flexi, Some(&ended), now()).unwrap_err().code, 2004);
+
+        let relink = PendingRelink {
+            membership_start_date: now() + Duration::days(5),
+            membership_end_date: now() + Duration::days(35),
+            partner_membership_id: Some("FP-2".into()),
+            tier_number: None,
+            tier_name: None,
+            tier_expiry_date: None,
+            scheduled_at: now() - Duration::days(1),
+        };
+        let pending = Linkage {
+            pending_relink: Some(relink.clone()),
+            partner_membership_id: Some("FP-1".into()),
+            ..active.clone()
+        };
+        let (after, extras) = cancel_relink("t", flexi, Some(&pending), now()).unwrap();
+        assert_eq!((after.pending_relink, after.version), (None, 4));
+        assert_eq!(after.last_activity, ActivityType::MembershipRelinkingCancelled);
+        assert_eq!(extras.len(), 1, "the relink's own membership id is released");
+        // The same id as the current membership stays claimed.
+        let same_id = Linkage { partner_membership_id: Some("FP-2".into()), ..pending.clone() };
+        assert!(cancel_relink("t", flexi, Some(&same_id), now()).unwrap().1.is_empty());
+        // An ended membership that kept the subscription guard for its relink gives it back.
+        let guarded =
+            Linkage { linked: false, holds_subscription: true, partner_membership_id: Some("FP-2".into()), ..pending };
+        let (after, extras) = cancel_relink("t", flexi, Some(&guarded), now()).unwrap();
+        assert!(!after.holds_subscription);
+        assert_eq!(extras.len(), 1, "the subscription guard is deleted");
+    }
+}
