@@ -12,7 +12,9 @@ pub struct Config {
     pub due_shards: u32,
     /// How long a container trusts its cached partner-program configuration (CONFIG_CACHE_SECONDS, default 30).
     pub config_cache_ttl: Duration,
-    /// Customers of one batch processed at once (BATCH_CONCURRENCY, default 8).
+    /// Customers of one batch processed at once (BATCH_CONCURRENCY, default 50: a whole batch, so
+    /// 50 customers take about as many sequential round trips as one; lower it to spread a
+    /// batch's load on a table with little provisioned capacity).
     pub batch_concurrency: usize,
     /// How long one item keeps retrying a write it lost to concurrent writers before it gets 2010
     /// (WRITE_CONTENTION_BUDGET_MS, default 4000; docs/contract.md#concurrency).
@@ -48,7 +50,7 @@ impl Config {
         };
         let due_shards = parse_number(&lookup, "DUE_SHARDS", 8, 1, 1000, &mut problems) as u32;
         let cache = parse_number(&lookup, "CONFIG_CACHE_SECONDS", 30, 0, 3600, &mut problems);
-        let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 8, 1, 50, &mut problems) as usize;
+        let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 50, 1, 50, &mut problems) as usize;
         let contention = parse_number(&lookup, "WRITE_CONTENTION_BUDGET_MS", 4000, 0, 60_000, &mut problems);
         let request = parse_number(&lookup, "WRITE_REQUEST_BUDGET_MS", 18_000, 0, 600_000, &mut problems);
         let sweep = SweepSettings::read(&lookup, &mut problems);
@@ -123,7 +125,7 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let c = Config::from_lookup(|n| (n == "TABLE_NAME").then(|| "t".to_string())).unwrap();
-        assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 8, 30));
+        assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 50, 30));
         assert_eq!((c.write_contention_budget.as_millis(), c.write_request_budget.as_millis()), (4000, 18_000));
     }
 }

@@ -6,10 +6,10 @@
 use crate::domain::dates::{format_utc, parse_history_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::MAX_HISTORY_OFFSET;
-use crate::domain::model::{Activity, Linkage, PartnerProgram, PartnerProgramType, ProgramId};
+use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, PartnerProgram, PartnerProgramType, ProgramId};
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::wire::{ActivityEntry, BenefitSummary};
-use crate::state::AppState;
+use crate::state::{AppState, OrgCatalog};
 use crate::storage::activity_history::{self, check_cursor, default_window, fingerprint, Cursor, Kinds, Plan};
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::storage::store::StoreError;
@@ -192,35 +192,10 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         .map(|l| (l.partner_program_id, l))
         .collect();
 
-    let fp = fingerprint(&[
-        &customer.customer_id.to_string(),
-        &format!("{:?}", p.kinds),
-        &format!("{:?}", p.program_id),
-        &format!("{:?}", p.program_type),
-        p.start.as_deref().unwrap_or(""),
-        p.end.as_deref().unwrap_or(""),
-    ]);
-    let mut plan = Plan {
-        org,
-        customer: customer.customer_id,
-        fingerprint: fp,
-        programs: linkages.keys().copied().collect(),
-        kinds: p.kinds,
-        benefits_from,
-        to,
-        link_versions: linkages.iter().map(|(id, l)| (*id, l.version)).collect(),
+    let plan = match read_plan(&p, org, customer.customer_id, &linkages, (benefits_from, to)) {
+        Ok(plan) => plan,
+        Err(resp) => return resp,
     };
-    if let Some(c) = &p.cursor {
-        // Later pages read the window and the versions the first page fixed.
-        if let Some((from, to)) = c.window() {
-            plan.benefits_from = from;
-            plan.to = to;
-        }
-        plan.link_versions = c.link_versions();
-        if let Err(e) = check_cursor(&plan, c) {
-            return bad_request(e.to_string());
-        }
-    }
     let page = match activity_history::read_page(&state.store, &plan, p.cursor.as_ref(), p.limit, p.offset).await {
         Ok(page) => page,
         Err(e) => return storage_failed(&e, p.limit, &req.request_id),
@@ -236,14 +211,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         );
     }
 
-    // Group the page per program, programs ordered by their newest activity on the page.
-    let mut groups: Vec<(ProgramId, Vec<&Activity>)> = Vec::new();
-    for a in &page.activities {
-        match groups.iter_mut().find(|(id, _)| *id == a.partner_program_id) {
-            Some((_, list)) => list.push(a),
-            None => groups.push((a.partner_program_id, vec![a])),
-        }
-    }
+    let groups = by_program(&page.activities);
     let summaries = futures::future::try_join_all(groups.iter().map(|(id, _)| {
         benefits_summary(state, org, customer.customer_id, catalog.partner_program_by_id(*id), linkages.get(id), now)
     }))
@@ -259,7 +227,76 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             format_utc(plan.to)
         )
     });
-    let data: Vec<Value> = groups
+    let data = program_entries(&groups, summaries, &linkages, &catalog, notes.as_deref(), now);
+    let pagination = pagination(p.limit, &page);
+    ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []}))
+}
+
+/// What the pages of this query read: the programs and kinds asked for, the window, and the
+/// linkage versions the first page saw (a cursor carries them to later pages; one that does not
+/// match this query is a 400).
+fn read_plan(
+    p: &Params,
+    org: OrgId,
+    customer: CustomerId,
+    linkages: &BTreeMap<ProgramId, Linkage>,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Plan, ApiResponse> {
+    let fp = fingerprint(&[
+        &customer.to_string(),
+        &format!("{:?}", p.kinds),
+        &format!("{:?}", p.program_id),
+        &format!("{:?}", p.program_type),
+        p.start.as_deref().unwrap_or(""),
+        p.end.as_deref().unwrap_or(""),
+    ]);
+    let mut plan = Plan {
+        org,
+        customer,
+        fingerprint: fp,
+        programs: linkages.keys().copied().collect(),
+        kinds: p.kinds,
+        benefits_from: window.0,
+        to: window.1,
+        link_versions: linkages.iter().map(|(id, l)| (*id, l.version)).collect(),
+    };
+    if let Some(c) = &p.cursor {
+        // Later pages read the window and the versions the first page fixed.
+        if let Some((from, to)) = c.window() {
+            plan.benefits_from = from;
+            plan.to = to;
+        }
+        plan.link_versions = c.link_versions();
+        if let Err(e) = check_cursor(&plan, c) {
+            return Err(bad_request(e.to_string()));
+        }
+    }
+    Ok(plan)
+}
+
+/// The page's activities per program, programs ordered by their newest activity on the page.
+fn by_program(activities: &[Activity]) -> Vec<(ProgramId, Vec<&Activity>)> {
+    let mut groups: Vec<(ProgramId, Vec<&Activity>)> = Vec::new();
+    for a in activities {
+        match groups.iter_mut().find(|(id, _)| *id == a.partner_program_id) {
+            Some((_, list)) => list.push(a),
+            None => groups.push((a.partner_program_id, vec![a])),
+        }
+    }
+    groups
+}
+
+/// One `data` entry per program: its details (with the benefits summary when it has benefits),
+/// its activities, and the window note.
+fn program_entries(
+    groups: &[(ProgramId, Vec<&Activity>)],
+    summaries: Vec<Vec<BenefitSummary>>,
+    linkages: &BTreeMap<ProgramId, Linkage>,
+    catalog: &OrgCatalog,
+    notes: Option<&str>,
+    now: DateTime<Utc>,
+) -> Vec<Value> {
+    groups
         .iter()
         .zip(summaries)
         .map(|((id, list), summary)| {
@@ -273,14 +310,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             }
             let history: Vec<ActivityEntry> = list.iter().flat_map(|a| ActivityEntry::of(a)).collect();
             let mut entry = json!({"partnerProgramDetails": details, "customerActivityHistory": history});
-            if let (Some(obj), Some(n)) = (entry.as_object_mut(), &notes) {
+            if let (Some(obj), Some(n)) = (entry.as_object_mut(), notes) {
                 obj.insert("notes".into(), json!(n));
             }
             entry
         })
-        .collect();
+        .collect()
+}
 
-    let mut pagination = json!({"limit": p.limit, "offset": page.offset});
+fn pagination(limit: usize, page: &activity_history::Page) -> Value {
+    let mut pagination = json!({"limit": limit, "offset": page.offset});
     if let Some(obj) = pagination.as_object_mut() {
         if let Some(total) = page.total {
             obj.insert("total".into(), json!(total));
@@ -289,7 +328,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             obj.insert("nextCursor".into(), json!(next.encode()));
         }
     }
-    ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []}))
+    pagination
 }
 
 /// Every configured benefit with its use in the current cycle (the linkage's counter) and over

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::storage::keys;
 use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
 use crate::storage::store::tx;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -198,59 +199,9 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
     if !catalog.loyalty_programs.iter().any(|lp| lp.program_id == c.program_id) {
         return Err(ApiError::bad_request(format!("programId {} is not a loyalty program of this org", c.program_id)));
     }
-    let mut numbers = HashSet::new();
-    let mut names = HashSet::new();
-    for t in &c.partner_program_tiers {
-        if t.tier_number == 0 || t.tier_number > MAX_TIER_NUMBER {
-            return Err(ApiError::bad_request(format!(
-                "tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"
-            )));
-        }
-        if t.tier_name.trim().is_empty() {
-            return Err(ApiError::bad_request("every tier needs a tierName"));
-        }
-        limit(check_name("tierName", t.tier_name.trim()))?;
-        if !numbers.insert(t.tier_number) {
-            return Err(ApiError::bad_request(format!("tierNumber {} appears twice", t.tier_number)));
-        }
-        if !names.insert(t.tier_name.trim().to_lowercase()) {
-            return Err(ApiError::bad_request(format!("tierName {:?} appears twice", t.tier_name)));
-        }
-    }
-    if c.tier_based && c.partner_program_tiers.is_empty() {
-        return Err(ApiError::bad_request("a tierBased program needs partnerProgramTiers"));
-    }
-    if !c.tier_based && !c.partner_program_tiers.is_empty() {
-        return Err(ApiError::bad_request("partnerProgramTiers given but tierBased is false"));
-    }
-    let mut benefit_names = HashSet::new();
-    for b in &c.benefits {
-        if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
-            return Err(ApiError::bad_request("every benefit needs a name and a type"));
-        }
-        limit(check_name("benefit name", b.name.trim()))?;
-        limit(check_name("benefit type", b.benefit_type.trim()))?;
-        if !benefit_names.insert(b.name.trim().to_lowercase()) {
-            return Err(ApiError::bad_request(format!("benefit {:?} appears twice", b.name)));
-        }
-        if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
-            return Err(ApiError::bad_request(format!(
-                "benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}",
-                b.name
-            )));
-        }
-    }
-    match (c.partner_program_type, c.membership_period_type, c.membership_period_value) {
-        (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
-        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
-        (PartnerProgramType::Supplementary, _, _) => {
-            return Err(ApiError::bad_request(format!(
-                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
-            )))
-        }
-        (PartnerProgramType::External, None, None) => {}
-        (PartnerProgramType::External, _, _) => return Err(ApiError::bad_request("membershipPeriodType/Value apply to SUPPLEMENTARY programs only")),
-    }
+    check_tiers(c.tier_based, &c.partner_program_tiers)?;
+    check_benefits(&c.benefits)?;
+    check_period(c.partner_program_type, c.membership_period_type, c.membership_period_value)?;
     let grace = c.tier_grace_period_days.unwrap_or(0);
     if grace > 365 {
         return Err(ApiError::bad_request("tierGracePeriodDays must be from 0 to 365"));
@@ -264,30 +215,7 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
     };
     let backup = c.backup_partner_program_name.map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
     if let Some(b) = &backup {
-        limit(check_name("backupPartnerProgramName", b))?;
-    }
-    if let Some(b) = &backup {
-        if b == name {
-            return Err(ApiError::bad_request("backupPartnerProgramName cannot be the program itself"));
-        }
-        let Some(bp) = catalog.partner_program(b) else {
-            return Err(ApiError::bad_request(format!(
-                "backupPartnerProgramName {b:?} is not a partner program of this org"
-            )));
-        };
-        if bp.partner_program_type != PartnerProgramType::Supplementary {
-            return Err(ApiError::bad_request(format!(
-                "backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"
-            )));
-        }
-        let later = match (expiry_date, bp.expiry_date) {
-            (_, None) => true,
-            (Some(mine), Some(theirs)) => theirs > mine,
-            (None, Some(_)) => false,
-        };
-        if !later {
-            return Err(ApiError::bad_request(format!("backup program {b:?} must expire after this program")));
-        }
+        check_backup(name, b, expiry_date, catalog)?;
     }
     Ok(PartnerProgram {
         partner_program_id: 0,
@@ -314,6 +242,111 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         on_tier_expiry: c.on_tier_expiry.unwrap_or_default(),
         tier_grace_period_days: grace,
     })
+}
+
+/// Tier numbers 1..=MAX_TIER_NUMBER, names present, bounded and unique (case-insensitively); tiers
+/// exactly when the program is tier based.
+fn check_tiers(tier_based: bool, tiers: &[Tier]) -> Result<(), ApiError> {
+    let mut numbers = HashSet::new();
+    let mut names = HashSet::new();
+    for t in tiers {
+        if t.tier_number == 0 || t.tier_number > MAX_TIER_NUMBER {
+            return Err(ApiError::bad_request(format!(
+                "tierNumber starts at 1 (the lowest tier) and is at most {MAX_TIER_NUMBER}"
+            )));
+        }
+        if t.tier_name.trim().is_empty() {
+            return Err(ApiError::bad_request("every tier needs a tierName"));
+        }
+        limit(check_name("tierName", t.tier_name.trim()))?;
+        if !numbers.insert(t.tier_number) {
+            return Err(ApiError::bad_request(format!("tierNumber {} appears twice", t.tier_number)));
+        }
+        if !names.insert(t.tier_name.trim().to_lowercase()) {
+            return Err(ApiError::bad_request(format!("tierName {:?} appears twice", t.tier_name)));
+        }
+    }
+    if tier_based && tiers.is_empty() {
+        return Err(ApiError::bad_request("a tierBased program needs partnerProgramTiers"));
+    }
+    if !tier_based && !tiers.is_empty() {
+        return Err(ApiError::bad_request("partnerProgramTiers given but tierBased is false"));
+    }
+    Ok(())
+}
+
+/// Benefits named and typed, bounded, unique by name, with a cycle maximum in range.
+fn check_benefits(benefits: &[Benefit]) -> Result<(), ApiError> {
+    let mut benefit_names = HashSet::new();
+    for b in benefits {
+        if b.name.trim().is_empty() || b.benefit_type.trim().is_empty() {
+            return Err(ApiError::bad_request("every benefit needs a name and a type"));
+        }
+        limit(check_name("benefit name", b.name.trim()))?;
+        limit(check_name("benefit type", b.benefit_type.trim()))?;
+        if !benefit_names.insert(b.name.trim().to_lowercase()) {
+            return Err(ApiError::bad_request(format!("benefit {:?} appears twice", b.name)));
+        }
+        if b.maximum_available_in_cycle.is_some_and(|m| m == 0 || u64::from(m) > MAX_COUNT_IN_CYCLE) {
+            return Err(ApiError::bad_request(format!(
+                "benefit {:?}: maximumAvailableInCycle must be from 1 to {MAX_COUNT_IN_CYCLE}",
+                b.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A SUPPLEMENTARY program has a membership period (DAYS or MONTHS, bounded); an EXTERNAL one none.
+fn check_period(
+    kind: PartnerProgramType,
+    period_type: Option<PeriodType>,
+    period_value: Option<u32>,
+) -> Result<(), ApiError> {
+    match (kind, period_type, period_value) {
+        (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, _, _) => {
+            return Err(ApiError::bad_request(format!(
+                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
+            )))
+        }
+        (PartnerProgramType::External, None, None) => {}
+        (PartnerProgramType::External, _, _) => return Err(ApiError::bad_request("membershipPeriodType/Value apply to SUPPLEMENTARY programs only")),
+    }
+    Ok(())
+}
+
+/// A backup program is another SUPPLEMENTARY program of the org that expires after this one.
+fn check_backup(
+    name: &str,
+    b: &str,
+    expiry_date: Option<DateTime<Utc>>,
+    catalog: &crate::state::OrgCatalog,
+) -> Result<(), ApiError> {
+    limit(check_name("backupPartnerProgramName", b))?;
+    if b == name {
+        return Err(ApiError::bad_request("backupPartnerProgramName cannot be the program itself"));
+    }
+    let Some(bp) = catalog.partner_program(b) else {
+        return Err(ApiError::bad_request(format!(
+            "backupPartnerProgramName {b:?} is not a partner program of this org"
+        )));
+    };
+    if bp.partner_program_type != PartnerProgramType::Supplementary {
+        return Err(ApiError::bad_request(format!(
+            "backup program {b:?} must be SUPPLEMENTARY (members get a fresh period there)"
+        )));
+    }
+    let later = match (expiry_date, bp.expiry_date) {
+        (_, None) => true,
+        (Some(mine), Some(theirs)) => theirs > mine,
+        (None, Some(_)) => false,
+    };
+    if !later {
+        return Err(ApiError::bad_request(format!("backup program {b:?} must expire after this program")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
