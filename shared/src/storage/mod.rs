@@ -9,4 +9,5 @@ pub mod keys;
 pub mod linkage_write;
 pub mod outbox;
 pub mod records;
+pub mod reminders;
 pub mod store;

@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+// Expiry reminders (issue 13): sent from the due index like any other due work.
+pub mod reminders;
+
 /// Sweep settings, read once per container from the environment.
 #[derive(Debug, Clone)]
 pub struct SweepSettings {
@@ -482,6 +485,7 @@ impl Run<'_> {
         let outcome = match entity.as_str() {
             "LINKAGE" => self.process_linkage(item).await,
             "PARTNER_PROGRAM" => self.process_program(item).await,
+            crate::storage::reminders::ENTITY => self.process_reminder(item).await, // issue 13
             other => {
                 tracing::error!(entity = other, "unexpected item in the due index");
                 Outcome::Failed
@@ -663,6 +667,12 @@ impl Run<'_> {
                 outbox::event(EventName::Linked, kind.as_str(), org, customer, &b.program, &b.linkage, self.now, tz);
             items.push(tx::put_new(table, to_item(&event)?)?);
             items.push(tx::check_enrolled(table, org, before.customer_id, b.program.loyalty_program_id)?);
+        }
+        // Expiry reminders (issue 13): re-armed or disarmed with the expiry each linkage now has.
+        use crate::storage::reminders::rearm_items;
+        items.extend(rearm_items(table, Some(before), &plan.after, program, tz, self.now, shards)?);
+        if let Some(b) = backup {
+            items.extend(rearm_items(table, b.existing.as_ref(), &b.linkage, &b.program, tz, self.now, shards)?);
         }
         Ok(items)
     }
