@@ -18,6 +18,7 @@ mod contention;
 mod customers;
 mod erasure;
 mod exactly_once;
+mod expiry_reminders;
 mod expiry_sweep;
 mod fault_proxy;
 mod fault_workload;
