@@ -82,6 +82,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             backup_partner_program_name: None,
             on_tier_expiry: OnTierExpiry::DowngradeOneTier,
             tier_grace_period_days: 7,
+            expiry_reminder_days: vec![30, 7],
         },
         PartnerProgram {
             partner_program_id: 0,
@@ -99,6 +100,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             backup_partner_program_name: None,
             on_tier_expiry: OnTierExpiry::ExpireTier,
             tier_grace_period_days: 0,
+            expiry_reminder_days: vec![7, 1],
         },
     ];
     for p in programs {

@@ -21,6 +21,7 @@ mod customers;
 mod docs_links;
 mod erasure;
 mod exactly_once;
+mod expiry_reminders;
 mod expiry_sweep;
 mod fault_proxy;
 mod fault_workload;

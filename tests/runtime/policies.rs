@@ -88,6 +88,13 @@ const RELEASE_RELINK_MEMBERSHIP_ID: Use = rarely(
     "update_customer_partner_program::cancel_relink → tx::delete (membership-id claim of a cancelled pending relink; \
      the event files upgrade a tier)",
 );
+/// Expiry reminders (issue 13) of a change that moves an expiry: the new ones are Puts of the
+/// linkage transaction (CHANGE_LINKAGE's PutItem); those of the expiry it replaced are Deletes.
+const DISARM_REMINDERS: Use = rarely(
+    "dynamodb:DeleteItem",
+    "storage::reminders::rearm_items → TransactWriteItems Delete (reminders of an expiry a renewal, upgrade, pause or \
+     delink replaced; only for programs with expiryReminderDays)",
+);
 /// `erase_customer::erase` (issue 13): the profile, the linkages, then the erasure transaction
 /// and one delink transaction per active linkage (`change_linkage`, with membership-id deletes).
 const ERASE_CUSTOMER: &[Use] = &[
@@ -126,6 +133,14 @@ const SWEEP: &[Use] = &[
     rarely("dynamodb:DeleteItem", "sweep::commit → transaction_items, a freed membership-id claim"),
     rarely("dynamodb:ConditionCheckItem", "sweep::commit → backup_items, enrolment check of a backup membership"),
     rarely("dynamodb:BatchGetItem", "sweep::member_page → Store::batch_get_consistent, members of an expired program"),
+    rarely(
+        "dynamodb:ConditionCheckItem",
+        "sweep::reminders::process_reminder, the linkage still has the reminded expiry",
+    ),
+    rarely(
+        "dynamodb:DeleteItem",
+        "sweep::reminders, a reminder sent or dropped; rearm_items, an expiry's old reminders",
+    ),
     Use {
         action: "dynamodb:Query",
         index: Some("ProgramMembers"),
@@ -154,14 +169,16 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "PutPartnerProgramFunction" => &[CATALOG, NEXT_ID, &[PUT_PARTNER_PROGRAM]],
         "RegisterCustomerFunction" => &[CATALOG, NEXT_ID, &[REGISTER_CUSTOMER]],
         "LinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[CHECK_ENROLLED]],
-        "DelinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_MEMBERSHIP_ID]],
+        "DelinkCustomerFunction" => {
+            &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_MEMBERSHIP_ID, DISARM_REMINDERS]]
+        }
         "CustomerPartnerProgramsFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[LIST_LINKAGES]],
         "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
         "UpdateCustomerPartnerProgramFunction" => {
-            &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID]]
+            &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID, DISARM_REMINDERS]]
         }
         "CustomerBenefitsFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE],
-        "EraseCustomerFunction" => &[CATALOG, CHANGE_LINKAGE, ERASE_CUSTOMER],
+        "EraseCustomerFunction" => &[CATALOG, CHANGE_LINKAGE, ERASE_CUSTOMER, &[DISARM_REMINDERS]],
         "TierExpirySweepFunction" => &[SWEEP],
         "ExpiryPreviewFunction" => &[CATALOG, EXPIRY_PREVIEW],
         _ => return None,

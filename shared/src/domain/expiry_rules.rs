@@ -402,6 +402,7 @@ mod tests {
             backup_partner_program_name: None,
             on_tier_expiry: on,
             tier_grace_period_days: grace,
+            expiry_reminder_days: vec![],
         }
     }
 

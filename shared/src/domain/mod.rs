@@ -7,3 +7,4 @@ pub mod error_catalog;
 pub mod expiry_rules;
 pub mod limits;
 pub mod model;
+pub mod reminders;

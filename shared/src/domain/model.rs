@@ -171,6 +171,9 @@ pub struct PartnerProgram {
     pub on_tier_expiry: OnTierExpiry,
     #[serde(default)]
     pub tier_grace_period_days: u32,
+    /// Days before an expiry the sweep reminds the member (issue 13, `domain::reminders`), furthest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiry_reminder_days: Vec<u32>,
 }
 
 impl PartnerProgram {

@@ -401,6 +401,8 @@ pub struct PartnerProgramConfigView {
     pub backup_partner_program_name: Option<String>,
     pub on_tier_expiry: crate::domain::model::OnTierExpiry,
     pub tier_grace_period_days: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiry_reminder_days: Vec<u32>,
 }
 
 impl From<&PartnerProgram> for PartnerProgramConfigView {
@@ -422,6 +424,7 @@ impl From<&PartnerProgram> for PartnerProgramConfigView {
             backup_partner_program_name: p.backup_partner_program_name.clone(),
             on_tier_expiry: p.on_tier_expiry,
             tier_grace_period_days: p.tier_grace_period_days,
+            expiry_reminder_days: p.expiry_reminder_days.clone(),
         }
     }
 }

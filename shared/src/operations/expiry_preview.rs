@@ -146,6 +146,7 @@ async fn preview(
     let mut data = Vec::new();
     let mut actions: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut program_expiries = 0u64;
+    let mut reminders = 0u64;
     let mut queries = 0u32;
     let mut next: Option<Cursor> = None;
     while !walk.finished() {
@@ -157,6 +158,16 @@ async fn preview(
         let Some(page) = walk.next_page(remaining.min(100) as i32).await? else { break };
         queries += 1;
         for item in page.items {
+            // Expiry reminders (issue 13) are listed beside the transitions.
+            if item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
+                == Some(crate::storage::reminders::ENTITY)
+            {
+                if let Some(entry) = crate::sweep::reminders::describe(item, catalog, until, &mut actions) {
+                    reminders += 1;
+                    data.push(entry);
+                }
+                continue;
+            }
             if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
                 data.push(entry);
             }
@@ -169,7 +180,7 @@ async fn preview(
     Ok(json!({
         "until": format_utc(until),
         "data": data,
-        "summary": {"linkages": data.len() as u64 - program_expiries, "actions": actions, "programExpiries": program_expiries},
+        "summary": {"linkages": data.len() as u64 - program_expiries - reminders, "actions": actions, "programExpiries": program_expiries, "reminders": reminders},
         "pagination": pagination,
         "warnings": [],
         "errors": [],

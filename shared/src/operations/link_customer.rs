@@ -457,6 +457,7 @@ mod link_rules {
             backup_partner_program_name: None,
             on_tier_expiry: Default::default(),
             tier_grace_period_days: 0,
+            expiry_reminder_days: vec![],
         }
     }
 

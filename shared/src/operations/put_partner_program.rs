@@ -47,6 +47,9 @@ pub struct ProgramConfig {
     on_tier_expiry: Option<OnTierExpiry>,
     #[serde(default)]
     tier_grace_period_days: Option<u32>,
+    /// Read as any JSON value, so that a wrong type gets the rule's own message.
+    #[serde(default)]
+    expiry_reminder_days: Option<serde_json::Value>,
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
@@ -206,6 +209,8 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
     if grace > 365 {
         return Err(ApiError::bad_request("tierGracePeriodDays must be from 0 to 365"));
     }
+    let expiry_reminder_days =
+        crate::domain::reminders::validate_days(c.expiry_reminder_days.as_ref()).map_err(ApiError::bad_request)?;
     let expiry_date = match c.expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(raw) => Some(
             parse_request_date("expiryDate", raw, catalog.org.tz())
@@ -241,6 +246,7 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         backup_partner_program_name: backup,
         on_tier_expiry: c.on_tier_expiry.unwrap_or_default(),
         tier_grace_period_days: grace,
+        expiry_reminder_days,
     })
 }
 

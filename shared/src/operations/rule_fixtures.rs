@@ -40,6 +40,7 @@ fn program(id: ProgramId, name: &str, loyalty: ProgramId, kind: PartnerProgramTy
         backup_partner_program_name: None,
         on_tier_expiry: OnTierExpiry::ExpireTier,
         tier_grace_period_days: 0,
+        expiry_reminder_days: vec![],
     }
 }
 

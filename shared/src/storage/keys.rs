@@ -155,6 +155,18 @@ pub fn subscription_guard(org: OrgId, customer: CustomerId) -> Key {
     Key::new(customer_pk(org, customer), "SUBSCRIPTION")
 }
 
+/// An expiry reminder (issue 13): one per linkage, expiry instant and reminder day, so a write that
+/// sets the same expiry again addresses the same items and one that moves it addresses others.
+pub fn expiry_reminder(
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+    expires_at: DateTime<Utc>,
+    days_before: u32,
+) -> Key {
+    Key::new(customer_pk(org, customer), format!("REMIND#{program:010}#{}#{days_before:03}", key_time(expires_at)))
+}
+
 pub fn membership_id(org: OrgId, program: ProgramId, membership_id: &str) -> Key {
     Key::new(format!("ORG#{org}#PP#{program}#MID#{membership_id}"), "MID")
 }

@@ -83,7 +83,12 @@ where
         let recent = current.as_ref().map(|c| c.recent_changes.as_slice()).unwrap_or_default();
         prepared.after.recent_changes = crate::domain::change_id::remember(recent, &change, state.now());
         let after = prepared.after.clone();
-        let (items, extra_status) = build_items(state, prepared).map_err(StorageFailure)?;
+        // Expiry reminders (issue 13): armed/disarmed in this transaction when the expiry moves.
+        let reminder_items = crate::storage::reminders::for_change(state, org, current.as_ref(), &after)
+            .await
+            .map_err(StorageFailure)?;
+        let (mut items, extra_status) = build_items(state, prepared).map_err(StorageFailure)?;
+        items.extend(reminder_items);
         match state.store.transact(items).await {
             Ok(()) => {
                 // A later entry of the batch for the same program decides on what was just written.

@@ -9,5 +9,6 @@ pub mod keys;
 pub mod linkage_write;
 pub mod outbox;
 pub mod records;
+pub mod reminders;
 pub mod store;
 pub mod write_gate;

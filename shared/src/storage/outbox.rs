@@ -21,6 +21,8 @@ pub enum EventName {
     SupplementaryMembershipExpired,
     BenefitsAvailed,
     CustomerErased,
+    SupplementaryMembershipExpiryReminder,
+    PartnerTierExpiryReminder,
 }
 
 impl EventName {
@@ -33,6 +35,8 @@ impl EventName {
             EventName::SupplementaryMembershipExpired => "supplementaryMembershipExpired",
             EventName::BenefitsAvailed => "partnerProgramBenefitsAvailed",
             EventName::CustomerErased => "customerErased",
+            EventName::SupplementaryMembershipExpiryReminder => "supplementaryMembershipExpiryReminder",
+            EventName::PartnerTierExpiryReminder => "partnerTierExpiryReminder",
         }
     }
 }
@@ -122,7 +126,13 @@ pub fn event(
 
 /// The outbox item of one event: the webhook envelope around `data` (`eventName`, `eventId`,
 /// `eventSearchKey`, `orgId`, `refId`, `createdAt` in epoch ms), kept `EVENT_RETENTION_DAYS`.
-fn outbox_record(name: EventName, org: OrgId, customer_id: u64, data: Value, at: DateTime<Utc>) -> EventRecord {
+pub(crate) fn outbox_record(
+    name: EventName,
+    org: OrgId,
+    customer_id: u64,
+    data: Value,
+    at: DateTime<Utc>,
+) -> EventRecord {
     let event_id = uuid::Uuid::now_v7().to_string();
     let payload = json!({
         "eventName": name.as_str(),

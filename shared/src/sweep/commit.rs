@@ -10,6 +10,7 @@ use crate::storage::keys;
 use crate::storage::linkage_write::activity_for;
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, SubscriptionRecord};
+use crate::storage::reminders::rearm_items;
 use crate::storage::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
@@ -178,6 +179,11 @@ impl Run<'_> {
         }
         if let Some(b) = c.backup {
             items.extend(self.backup_items(b, c)?);
+        }
+        // Expiry reminders: re-armed or disarmed with the expiry each linkage now has.
+        items.extend(rearm_items(table, Some(before), &c.plan.after, c.program, c.tz, self.now, shards)?);
+        if let Some(b) = c.backup {
+            items.extend(rearm_items(table, b.existing.as_ref(), &b.linkage, &b.program, c.tz, self.now, shards)?);
         }
         Ok(items)
     }

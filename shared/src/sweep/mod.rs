@@ -20,6 +20,7 @@
 mod commit;
 mod due_index;
 mod program_expiry;
+pub mod reminders;
 pub mod settings;
 
 pub use due_index::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk, WalkPage};
@@ -271,6 +272,7 @@ impl Run<'_> {
         match entity.as_str() {
             "LINKAGE" => self.process_linkage(item).await,
             "PARTNER_PROGRAM" => self.process_program(item).await,
+            crate::storage::reminders::ENTITY => self.process_reminder(item).await,
             other => {
                 tracing::error!(entity = other, "unexpected item in the due index");
                 Outcome::Failed

@@ -1,0 +1,272 @@
+//! Expiry reminder items (issue 13; the rules are `domain::reminders`). Each armed reminder is an
+//! item of its own in the customer's partition (`keys::expiry_reminder`: linkage, expiry instant,
+//! day) carrying due-index keys for the moment it falls due, so the sweep finds reminders the way
+//! it finds any due work and their cost follows the reminders due, not the table.
+//!
+//! - Armed and disarmed inside the transaction that gives the linkage its expiry or moves it
+//!   (`rearm_items`: unconditional Puts and Deletes of this linkage's own reminder items), so a
+//!   renewal's old reminders are gone when the renewal is, and a delink takes its reminders with it.
+//! - Sent by one transaction (`send_items`): a check that the linkage still has the expiry the
+//!   reminder announces (linked, status, the expiry instant, the tier), the reminder's delete on
+//!   its due key, and the outbox event. A rerun, a concurrent run or a run killed half-way finds
+//!   the reminder gone or the event not written: never two events.
+//! - A reminder whose linkage moved on meanwhile fails the check and is deleted (`cancel_item`).
+
+use crate::domain::dates::format_utc;
+use crate::domain::model::{CustomerId, Linkage, OrgId, PartnerProgram, ProgramId};
+use crate::domain::reminders::{self, Reminder, ReminderKind, Target};
+use crate::storage::keys::{self, Key};
+use crate::storage::outbox::{outbox_record, EventName};
+use crate::storage::records::{to_item, EventRecord};
+use crate::storage::store::{tx, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// `entity` of a reminder item.
+pub const ENTITY: &str = "REMINDER";
+
+/// One armed reminder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReminderRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "DUE_PK")]
+    pub due_pk: String,
+    #[serde(rename = "DUE_SK")]
+    pub due_sk: String,
+    pub org_id: OrgId,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+    pub partner_program_name: String,
+    /// `MEMBERSHIP_END` or `TIER_EXPIRY` (`ReminderKind::as_str`).
+    pub kind: String,
+    pub expires_at: DateTime<Utc>,
+    pub days_before: u32,
+    pub due_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tier_name: Option<String>,
+}
+
+impl ReminderRecord {
+    pub fn new(linkage: &Linkage, target: &Target, reminder: &Reminder, due_shards: u32) -> Self {
+        let (org, customer, program) = (linkage.org_id, linkage.customer_id, linkage.partner_program_id);
+        let Key { pk, sk } = keys::expiry_reminder(org, customer, program, target.expires_at, reminder.days_before);
+        let (due_pk, due_sk) = keys::due_keys(reminder.due_at, org, customer, program, due_shards);
+        ReminderRecord {
+            pk,
+            sk,
+            entity: ENTITY.into(),
+            due_pk,
+            due_sk,
+            org_id: org,
+            customer_id: customer,
+            partner_program_id: program,
+            partner_program_name: linkage.partner_program_name.clone(),
+            kind: target.kind.as_str().into(),
+            expires_at: target.expires_at,
+            days_before: reminder.days_before,
+            due_at: reminder.due_at,
+            tier_number: target.tier_number,
+            tier_name: target.tier_name.clone(),
+        }
+    }
+
+    pub fn reminder_kind(&self) -> Option<ReminderKind> {
+        ReminderKind::parse(&self.kind)
+    }
+
+    fn key(&self) -> Key {
+        Key { pk: self.pk.clone(), sk: self.sk.clone() }
+    }
+}
+
+/// The items a change from `before` to `after` adds to its transaction: Puts of the reminders of a
+/// new expiry, Deletes of those of the expiry it replaced. Empty when the expiry did not move.
+pub fn rearm_items(
+    table: &str,
+    before: Option<&Linkage>,
+    after: &Linkage,
+    program: &PartnerProgram,
+    tz: Tz,
+    now: DateTime<Utc>,
+    due_shards: u32,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let change = reminders::rearm(before, after, &program.expiry_reminder_days, tz, now);
+    let mut items = Vec::new();
+    if let Some((target, days)) = &change.disarm {
+        for d in days {
+            let k =
+                keys::expiry_reminder(after.org_id, after.customer_id, after.partner_program_id, target.expires_at, *d);
+            items.push(tx::delete(table, &k)?);
+        }
+    }
+    if let Some((target, due)) = &change.arm {
+        for r in due {
+            items.push(tx::put(table, to_item(&ReminderRecord::new(after, target, r, due_shards))?)?);
+        }
+    }
+    Ok(items)
+}
+
+/// `rearm_items` for a request's change (`linkage_write::change_linkage`): the program's reminder
+/// days and the org's zone come from the catalog the request has already read (cached).
+pub async fn for_change(
+    state: &crate::state::AppState,
+    org: OrgId,
+    before: Option<&Linkage>,
+    after: &Linkage,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    if before.and_then(reminders::target) == reminders::target(after) {
+        return Ok(Vec::new());
+    }
+    let catalog = state.catalog(org).await?;
+    let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
+    rearm_items(state.store.table(), before, after, program, catalog.org.tz(), state.now(), state.config.due_shards)
+}
+
+fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Service { operation: "build", message: e.to_string(), throttled: false })
+}
+
+/// A date as the linkage item stores it (the same serializer, so equality in a condition holds).
+fn stored_date(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::S(serde_json::to_value(at).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+}
+
+/// The linkage still has the expiry `r` announces: linked, in a status where it will expire, with
+/// that expiry instant (and, for a tier, that tier).
+fn check_target(table: &str, r: &ReminderRecord, kind: ReminderKind) -> Result<TransactWriteItem, StoreError> {
+    let k = keys::linkage(r.org_id, r.customer_id, r.partner_program_id);
+    let b = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(k.to_item()))
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .expression_attribute_values(":active", AttributeValue::S("ACTIVE".into()))
+        .expression_attribute_values(":exp", stored_date(r.expires_at));
+    let b = match (kind, r.tier_number) {
+        (ReminderKind::MembershipEnd, _) => b
+            .condition_expression("linked = :yes AND #status IN (:active, :pending) AND membershipEndDate = :exp")
+            .expression_attribute_values(":pending", AttributeValue::S("PENDING".into())),
+        (ReminderKind::TierExpiry, Some(n)) => b
+            .condition_expression(
+                "linked = :yes AND #status = :active AND tierExpiryDate = :exp AND tierNumber = :tier",
+            )
+            .expression_attribute_values(":tier", AttributeValue::N(n.to_string())),
+        (ReminderKind::TierExpiry, None) => b.condition_expression(
+            "linked = :yes AND #status = :active AND tierExpiryDate = :exp AND attribute_not_exists(tierNumber)",
+        ),
+    };
+    Ok(TransactWriteItem::builder().condition_check(built(b.build())?).build())
+}
+
+/// Deletes the reminder if it is still the one read (still due under the same key).
+pub fn cancel_item(table: &str, r: &ReminderRecord) -> Result<TransactWriteItem, StoreError> {
+    let d = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(r.key().to_item()))
+            .condition_expression("DUE_SK = :sk")
+            .expression_attribute_values(":sk", AttributeValue::S(r.due_sk.clone()))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().delete(d).build())
+}
+
+/// Index of the linkage check in `send_items` (its failure: the reminder is stale).
+pub const SEND_CHECK: usize = 0;
+/// Index of the reminder's delete in `send_items` (its failure: another run took it).
+pub const SEND_TAKE: usize = 1;
+
+/// The transaction that sends one reminder: linkage check, reminder delete, outbox event.
+pub fn send_items(
+    table: &str,
+    r: &ReminderRecord,
+    kind: ReminderKind,
+    program: &PartnerProgram,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    Ok(vec![
+        check_target(table, r, kind)?,
+        cancel_item(table, r)?,
+        tx::put_new(table, to_item(&event(r, kind, program, tz, now))?)?,
+    ])
+}
+
+/// The reminder event, shaped like Capillary's (`customerIdentifiers`, `loyaltyProgramId`,
+/// `partnerProgramId`, `partnerProgramName`, `scheduledExpiryDate` as `yyyy-MM-dd` in the org's
+/// zone; the tier for a tier reminder) in the outbox envelope every event uses. Ours beside them:
+/// `entityInformation`, `partnerProgramType`, `scheduledExpiryDateInMillis`, `reminderDaysBefore`.
+/// Like every sweep event it names the customer by id only.
+pub fn event(
+    r: &ReminderRecord,
+    kind: ReminderKind,
+    program: &PartnerProgram,
+    tz: Tz,
+    at: DateTime<Utc>,
+) -> EventRecord {
+    let mut data = serde_json::Map::new();
+    data.insert("customerIdentifiers".into(), json!({"customerId": r.customer_id}));
+    data.insert("entityInformation".into(), json!({"entityType": "USER", "entityId": r.customer_id}));
+    data.insert("loyaltyProgramId".into(), json!(program.loyalty_program_id));
+    data.insert("partnerProgramId".into(), json!(program.partner_program_id));
+    data.insert("partnerProgramName".into(), json!(program.partner_program_name));
+    data.insert("partnerProgramType".into(), json!(program.partner_program_type));
+    data.insert("scheduledExpiryDate".into(), json!(reminders::local_day(r.expires_at, tz)));
+    data.insert("scheduledExpiryDateInMillis".into(), json!(r.expires_at.timestamp_millis()));
+    data.insert("reminderDaysBefore".into(), json!(r.days_before));
+    if kind == ReminderKind::TierExpiry {
+        if let Some(n) = r.tier_number {
+            data.insert("partnerTierNumber".into(), json!(n));
+        }
+        if let Some(name) = &r.tier_name {
+            data.insert("partnerTierName".into(), json!(name));
+        }
+    }
+    let name = match kind {
+        ReminderKind::MembershipEnd => EventName::SupplementaryMembershipExpiryReminder,
+        ReminderKind::TierExpiry => EventName::PartnerTierExpiryReminder,
+    };
+    outbox_record(name, r.org_id, r.customer_id, serde_json::Value::Object(data), at)
+}
+
+/// A reminder as the expiry preview lists it.
+pub fn preview_step(r: &ReminderRecord, kind: ReminderKind, tz: Tz) -> serde_json::Value {
+    json!({
+        "action": kind.action(),
+        "eventName": kind.event_name(),
+        "at": format_utc(r.due_at),
+        "daysBefore": r.days_before,
+        "scheduledExpiryDate": reminders::local_day(r.expires_at, tz),
+        "expiresAt": format_utc(r.expires_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Dated {
+        d: DateTime<Utc>,
+    }
+
+    #[test]
+    fn dates_in_conditions_are_written_as_the_linkage_item_stores_them() {
+        for raw in ["2031-03-20T18:29:59.250Z", "2031-03-20T18:29:59Z", "2031-03-20T18:29:59.123456789Z"] {
+            let d = DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc);
+            let item = to_item(&Dated { d }).unwrap();
+            assert_eq!(item.get("d"), Some(&stored_date(d)), "{raw}");
+        }
+    }
+}
