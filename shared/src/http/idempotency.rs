@@ -129,8 +129,10 @@ where
         let resp = write_gate::scope(gate_rx, crate::domain::change_id::with_base(base, run(req))).await;
         (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
     });
-    let claim = claim(state, &k, &hash, &owner, now);
-    tokio::pin!(request, claim);
+    // Both on the heap: held together they would make every request's future (polled on the
+    // runtime thread's stack) as large as the two of them.
+    let mut request = Box::pin(request);
+    let mut claim = Box::pin(claim(state, &k, &hash, &owner, now));
     let (claimed, finished) = tokio::select! {
         biased;
         c = &mut claim => (c, None),

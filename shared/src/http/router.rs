@@ -147,7 +147,8 @@ where
     let (method, path, org) = (req.method.clone(), req.path.clone(), req.auth.org_id);
     let started = std::time::Instant::now();
     let guarded = crate::http::idempotency::guard(state, req, |req| async move {
-        match AssertUnwindSafe(handler(state, req)).catch_unwind().await {
+        // Boxed: operation futures are large, and a request's future is polled on the thread's stack.
+        match AssertUnwindSafe(Box::pin(handler(state, req))).catch_unwind().await {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::error!("handler panicked");

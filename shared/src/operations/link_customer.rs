@@ -434,31 +434,20 @@ fn internal(e: crate::storage::store::StoreError) -> ItemStatus {
 #[cfg(test)]
 mod link_rules {
     use super::*;
+    use crate::operations::rule_fixtures::{flexipass, skymiles};
     use chrono::TimeZone;
 
     fn at(day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2030, 1, day, 12, 0, 0).unwrap()
     }
 
+    /// FlexiPass or SkyMiles (without tiers) of the rule fixtures, expiring at `expiry`.
     fn program(kind: PartnerProgramType, expiry: Option<DateTime<Utc>>) -> PartnerProgram {
-        PartnerProgram {
-            partner_program_id: 7,
-            partner_program_name: "FlexiPass".into(),
-            loyalty_program_id: 1,
-            partner_program_type: kind,
-            description: String::new(),
-            tier_based: false,
-            tiers: vec![],
-            benefits: vec![],
-            points_exchange_rate: None,
-            membership_period_type: None,
-            membership_period_value: None,
-            expiry_date: expiry,
-            backup_partner_program_name: None,
-            on_tier_expiry: Default::default(),
-            tier_grace_period_days: 0,
-            expiry_reminder_days: vec![],
-        }
+        let base = match kind {
+            PartnerProgramType::Supplementary => flexipass(),
+            PartnerProgramType::External => PartnerProgram { tier_based: false, tiers: vec![], ..skymiles() },
+        };
+        PartnerProgram { expiry_date: expiry, ..base }
     }
 
     fn plan_for<'a>(program: &'a PartnerProgram, start: DateTime<Utc>, membership_id: Option<&str>) -> LinkPlan<'a> {
