@@ -41,7 +41,7 @@ pub async fn demo_org(state: &AppState) -> DemoOrg {
         .send()
         .await
         .unwrap();
-    let seed = devtools::demo::seed_demo(state).await.unwrap();
+    let seed = Box::pin(devtools::demo::seed_demo(state)).await.unwrap();
     DemoOrg { org_id: seed.org.org_id, admin: seed.admin, api: seed.api }
 }
 
@@ -101,7 +101,8 @@ pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
         auth: AuthContext { org_id: org, role: Role::Api },
         request_id: "fixture".into(),
     };
-    let resp = shared::http::router::dispatch(state, route.handler, req).await;
+    // Boxed: this runs inside the test's own future, which #[tokio::test] keeps on the thread's stack.
+    let resp = Box::pin(shared::http::router::dispatch(state, route.handler, req)).await;
     assert_eq!(resp.status, 200, "fixture link failed: {}", resp.body);
 }
 
