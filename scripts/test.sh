@@ -31,7 +31,8 @@ log=$(mktemp)
 export OPENAPI_VALIDATION_LOG
 OPENAPI_VALIDATION_LOG=$(mktemp)
 set +e
-cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# --no-fail-fast: a failing suite must not hide the results of the suites after it.
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # Schema fuzzing against the local server (0 5xx, every response as openapi.yaml says); counted
