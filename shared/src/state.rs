@@ -49,8 +49,9 @@ pub struct AppState {
     catalogs: Mutex<HashMap<OrgId, (Instant, Arc<OrgCatalog>)>>,
 }
 
-/// Timeouts and retries of every DynamoDB call, chosen against the 10 s function timeout and the
-/// 5 s write budget of a request (`Config::write_request_budget`); README "Timeouts and retries".
+/// Timeouts and retries of every DynamoDB call, chosen against the function timeouts (10 s, 25 s for
+/// the batch writes) and a request's write deadline, which stops 4.5 s before the invocation's
+/// (`lambda_adapter::DEADLINE_MARGIN`); README "Timeouts and retries".
 pub mod sdk_limits {
     use std::time::Duration;
     /// Opening a connection (TLS included); DynamoDB answers in milliseconds from the same region.
@@ -58,8 +59,8 @@ pub mod sdk_limits {
     /// One HTTP attempt: a single-digit-millisecond call that has not answered in a second is
     /// stuck, and a retry on a fresh connection does better than waiting.
     pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
-    /// One operation, its retries included: the last write a request starts (at most 5 s in) plus
-    /// its read and its transaction end by 9 s, inside the 10 s function timeout.
+    /// One operation, its retries included: the last write a request starts (no later than 4.5 s
+    /// before the invocation's deadline) plus its read and its transaction end inside it.
     pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
     /// Attempts per operation (throttling, 5xx, timeouts). Conflicts between our own writers are
     /// not retried here but by `linkage_write`, which re-reads before trying again.

@@ -5,8 +5,9 @@
 //! exponential backoff, until its change commits or its time budget is spent — then the item gets
 //! 2010 and nothing changed. The budget is `Config::write_contention_budget` per item (default 4 s)
 //! and never reaches past the request's write deadline (`WRITE_DEADLINE`, set by
-//! `router::dispatch` from `Config::write_request_budget`, default 5 s, well under the 10 s
-//! function timeout even with the SDK's own timeouts on the last attempt, see `state::sdk_config`).
+//! `router::dispatch` from `Config::write_request_budget`, default 18 s, and in Lambda from the
+//! invocation's deadline minus `lambda_adapter::DEADLINE_MARGIN` (4.5 s: room for the SDK's own
+//! timeouts on the last attempt, see `state::sdk_limits`), whichever comes first).
 //!
 //! Each attempt takes a fresh "now" and builds its history record from the linkage it read, so a
 //! record's time, version, `from` and `to` all belong to the attempt that committed: linking
