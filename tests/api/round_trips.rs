@@ -199,3 +199,35 @@ fn sequential_round_trips_count_calls_in_flight_together_once() {
     let chained = [call("PutItem", 0, 10), call("GetItem", 11, 18), call("Query", 19, 25)];
     assert_eq!(sequential(&chained), 3);
 }
+
+#[tokio::test]
+async fn a_first_history_page_reads_its_streams_counts_and_summaries_beside_each_other() {
+    let calls = Calls::default();
+    let app = TestApp::start_with_interceptor(calls.clone()).await;
+    let f = fixture(&app).await;
+    f.enrolled("919740000120").await;
+    let r =
+        f.org.link(link_body(json!({"mobile": "919740000120"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = json!({"customerBenefits": [{"customer": {"mobile": "919740000120"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]}]}]});
+    assert_eq!(f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", body).await.status, 200);
+    calls.0.lock().unwrap().clear();
+
+    let r = f
+        .org
+        .get(
+            &f.org.api,
+            "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue=919740000120",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let history = calls.take_calls();
+    let queries = history.iter().filter(|c| c.name == "Query").count();
+    // Query LINK; per stream (linking updates, benefits) a page and a count; the benefits summary.
+    assert_eq!(queries, 6, "{history:?}");
+    assert_eq!(
+        sequential(&history),
+        3,
+        "identifier, customer with linkages, then pages, counts and summary together: {history:?}"
+    );
+}

@@ -196,8 +196,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         Ok(plan) => plan,
         Err(resp) => return resp,
     };
-    let page = match activity_history::read_page(&state.store, &plan, p.cursor.as_ref(), p.limit, p.offset).await {
-        Ok(page) => page,
+    // The benefits summary of every program the page may show is read beside the page itself.
+    let page_read = activity_history::read_page(&state.store, &plan, p.cursor.as_ref(), p.limit, p.offset);
+    let summaries_read = futures::future::try_join_all(linkages.iter().map(|(id, l)| {
+        let program = catalog.partner_program_by_id(*id);
+        async move {
+            Ok::<_, StoreError>((*id, benefits_summary(state, org, customer.customer_id, program, Some(l), now).await?))
+        }
+    }));
+    let (page, mut all_summaries) = match futures::try_join!(page_read, summaries_read) {
+        Ok(r) => r,
         Err(e) => return storage_failed(&e, p.limit, &req.request_id),
     };
     if page.activities.is_empty() {
@@ -212,14 +220,12 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     }
 
     let groups = by_program(&page.activities);
-    let summaries = futures::future::try_join_all(groups.iter().map(|(id, _)| {
-        benefits_summary(state, org, customer.customer_id, catalog.partner_program_by_id(*id), linkages.get(id), now)
-    }))
-    .await;
-    let summaries = match summaries {
-        Ok(s) => s,
-        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
-    };
+    let summaries: Vec<Vec<BenefitSummary>> = groups
+        .iter()
+        .map(|(id, _)| {
+            all_summaries.iter_mut().find(|(p, _)| p == id).map(|(_, s)| std::mem::take(s)).unwrap_or_default()
+        })
+        .collect();
     let notes = (p.kinds != Kinds::LinkingUpdates).then(|| {
         format!(
             "Benefits availed from {} to {}; linking updates over the whole membership.",

@@ -250,20 +250,29 @@ pub async fn read_page(
         })
         .collect();
 
-    let total = match cursor {
-        Some(c) => c.t,
-        None => {
-            let counts = futures::future::try_join_all(
-                streams.iter().map(|s| store.count_range(KeyRange { pk: &pk, lo: &s.lo, hi: &s.hi })),
-            )
-            .await?;
-            Some(counts.iter().fold(0u64, |acc, n| acc.saturating_add(*n)))
-        }
-    };
     let (start, mut skip) = match cursor {
         Some(c) => (c.o, 0u64),
         None => (offset, offset),
     };
+    // A first page counts its streams for `total` beside its first reads, not before them.
+    let ranges: Vec<(String, String)> = streams.iter().map(|s| (s.lo.clone(), s.hi.clone())).collect();
+    let count = async {
+        match cursor {
+            Some(c) => Ok(c.t),
+            None => {
+                let counts = futures::future::try_join_all(
+                    ranges.iter().map(|(lo, hi)| store.count_range(KeyRange { pk: &pk, lo, hi })),
+                )
+                .await?;
+                Ok::<_, StoreError>(Some(counts.iter().fold(0u64, |acc, n| acc.saturating_add(*n))))
+            }
+        }
+    };
+    let first = usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(limit).saturating_add(1);
+    let first_fill = futures::future::try_join_all(
+        streams.iter_mut().filter(|s| s.buf.is_empty() && !s.exhausted).map(|s| s.fill(store, &pk, first)),
+    );
+    let (total, _) = futures::try_join!(count, first_fill)?;
 
     let mut activities = Vec::with_capacity(limit);
     loop {
