@@ -82,7 +82,9 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             backup_partner_program_name: None,
             on_tier_expiry: OnTierExpiry::DowngradeOneTier,
             tier_grace_period_days: 7,
-            expiry_reminder_days: vec![30, 7],
+            // No reminders on SkyMiles: `make bench` links to it beside a peer that arms none;
+            // FlexiPass shows them.
+            expiry_reminder_days: vec![],
         },
         PartnerProgram {
             partner_program_id: 0,
