@@ -9,58 +9,27 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use shared::domain::reminders::remind_at;
 use shared::state::AppState;
-use shared::storage::store::Store;
 use shared::sweep::{self, SweepOptions, SweepSettings, SweepSummary};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 type Item = HashMap<String, AttributeValue>;
 
 const SUPPLEMENTARY_REMINDER: &str = "supplementaryMembershipExpiryReminder";
 const TIER_REMINDER: &str = "partnerTierExpiryReminder";
 
-/// A test app on a table of its own, with a clock the test moves.
-struct ReminderApp {
-    app: TestApp,
-    now: Arc<Mutex<DateTime<Utc>>>,
-    table: String,
+/// A test app on a table of its own, with a clock the test moves (`support::ClockedApp`).
+struct ReminderApp(ClockedApp);
+
+impl std::ops::Deref for ReminderApp {
+    type Target = ClockedApp;
+    fn deref(&self) -> &ClockedApp {
+        &self.0
+    }
 }
 
 impl ReminderApp {
     async fn start() -> ReminderApp {
-        let client = sdk_client().await;
-        let table = format!("pp-remind-{}", uuid::Uuid::new_v4().simple());
-        let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
-        devtools::table_definition::create_table(&client, &table, &def).await.unwrap();
-        let now = Arc::new(Mutex::new(Utc::now()));
-        let clock_now = now.clone();
-        let state = Arc::new(AppState::new(
-            Store::new(client, table.clone()),
-            test_config(&table),
-            Arc::new(move || *clock_now.lock().unwrap()),
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(devtools::local_server::serve(state.clone(), listener));
-        ReminderApp { app: TestApp { base, state }, now, table }
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap()
-    }
-
-    fn set(&self, at: DateTime<Utc>) {
-        *self.now.lock().unwrap() = at;
-    }
-
-    /// Another container on the same table and clock (its own catalog cache).
-    fn second_state(&self) -> AppState {
-        let now = self.now.clone();
-        AppState::new(
-            self.app.state.store.clone(),
-            self.app.state.config.clone(),
-            Arc::new(move || *now.lock().unwrap()),
-        )
+        ReminderApp(ClockedApp::start("pp-remind").await)
     }
 
     async fn sweep(&self) -> SweepSummary {

@@ -15,47 +15,19 @@ use std::sync::{Arc, Mutex};
 
 type Item = HashMap<String, AttributeValue>;
 
-/// A test app on a table of its own, with a clock the test moves.
-struct SweepApp {
-    app: TestApp,
-    now: Arc<Mutex<DateTime<Utc>>>,
+/// A test app on a table of its own, with a clock the test moves (`support::ClockedApp`).
+struct SweepApp(ClockedApp);
+
+impl std::ops::Deref for SweepApp {
+    type Target = ClockedApp;
+    fn deref(&self) -> &ClockedApp {
+        &self.0
+    }
 }
 
 impl SweepApp {
     async fn start() -> SweepApp {
-        let client = sdk_client().await;
-        let table = format!("pp-sweep-{}", uuid::Uuid::new_v4().simple());
-        let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
-        devtools::table_definition::create_table(&client, &table, &def).await.unwrap();
-        let now = Arc::new(Mutex::new(Utc::now()));
-        let clock_now = now.clone();
-        let state = Arc::new(AppState::new(
-            Store::new(client, table.clone()),
-            test_config(&table),
-            Arc::new(move || *clock_now.lock().unwrap()),
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(devtools::local_server::serve(state.clone(), listener));
-        SweepApp { app: TestApp { base, state }, now }
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap()
-    }
-
-    fn advance(&self, by: Duration) {
-        *self.now.lock().unwrap() += by;
-    }
-
-    /// Another container on the same table and clock (its own catalog cache).
-    fn second_state(&self) -> AppState {
-        let now = self.now.clone();
-        AppState::new(
-            self.app.state.store.clone(),
-            self.app.state.config.clone(),
-            Arc::new(move || *now.lock().unwrap()),
-        )
+        SweepApp(ClockedApp::start("pp-sweep").await)
     }
 
     async fn sweep(&self) -> SweepSummary {
