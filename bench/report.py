@@ -127,13 +127,14 @@ def goals(r):
     cpp = trips("customer_partner_programs")
     if cpp is not None:
         out.append(goal("Round trips: customerPartnerPrograms", "≤ 2", f"{cpp:.0f}", cpp <= 2))
-    hist = trips("activity_history", "sequential_without_history_pages_p50")
+    hist, page_rounds = trips("activity_history"), trips("activity_history", "history_page_rounds_p50")
     h = op(ops, "activity_history")
-    if hist is not None and h:
+    if hist is not None and page_rounds is not None and h:
         pages = h["round_trips"]["by_kind"].get("Query HIST", 0)
         counts = h["round_trips"]["by_kind"].get("Query HIST (count)", 0)
-        out.append(goal("Round trips: activity history", "≤ 2 + one Query per program page",
-                        f"{hist:.0f} besides the {pages:.0f} page Queries (the calls include {counts:.0f} count Queries)", hist <= 2))
+        out.append(goal("Round trips: activity history (first page)", "≤ 2 + one Query per program page, in turn",
+                        f"{hist:.0f} = 2 + {page_rounds:.0f} round of {pages:.0f} page Queries in parallel "
+                        f"({counts:.0f} count Queries for `total` run beside them)", hist <= 2 + page_rounds))
 
     # Warm latency against the peer.
     lam = ops.get("lambda") or {}

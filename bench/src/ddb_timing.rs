@@ -297,23 +297,10 @@ fn describe(context: &BeforeSerializationInterceptorContextRef<'_>) -> (String, 
     ("Other".into(), false)
 }
 
-/// How many sequential round trips a set of calls took: calls whose executions overlap in time
-/// ran in parallel and count once.
+/// How many sequential round trips a set of calls took, counted as the round-trip tests count
+/// them (`partner_devtools::round_trips`): the longest chain of calls each started after the last.
 pub fn sequential_round_trips(calls: &[&Call]) -> usize {
-    let mut spans: Vec<(Instant, Instant)> = calls.iter().map(|c| c.exec).collect();
-    spans.sort();
-    let mut trips = 0;
-    let mut end: Option<Instant> = None;
-    for (s, e) in spans {
-        match end {
-            Some(cur) if s < cur => end = Some(cur.max(e)),
-            _ => {
-                trips += 1;
-                end = Some(e);
-            }
-        }
-    }
-    trips
+    partner_devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.exec.0, Some(c.exec.1))))
 }
 
 /// Wall time during which at least one call was waiting on DynamoDB.

@@ -2,8 +2,9 @@
 //! `requestId`; the local server opens a span with the same field), and masking for customer
 //! identifiers, which never appear in clear.
 
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::{fmt, prelude::*, EnvFilter, Registry};
+use tracing_subscriber::{fmt, prelude::*, Registry};
 
 /// The JSON layer every binary uses: one object per line, current span fields flattened in.
 fn json_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
@@ -20,11 +21,16 @@ where
         .with_writer(writer)
 }
 
+/// The level of every binary's logs: `LOG_LEVEL` (the template's `LogLevel`: error, warn, info,
+/// debug or trace; `off` as well), else `RUST_LOG` when it is one of those, else info. A level, not
+/// per-module directives: `EnvFilter` would put a regex engine in every bootstrap.
+fn level(log_level: Option<String>, rust_log: Option<String>) -> LevelFilter {
+    [log_level, rust_log].into_iter().flatten().find_map(|v| v.trim().parse().ok()).unwrap_or(LevelFilter::INFO)
+}
+
 /// Installs the subscriber once; later calls are no-ops (tests, local server).
 pub fn init() {
-    let filter = EnvFilter::try_from_env("LOG_LEVEL")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = level(std::env::var("LOG_LEVEL").ok(), std::env::var("RUST_LOG").ok());
     let _ = Registry::default().with(filter).with(json_layer(std::io::stdout)).try_init();
     // A panic (a bug; `router::dispatch` turns it into a 500) is one JSON line with its message and
     // place, not the default hook's plain-text backtrace in the middle of the JSON log.
@@ -46,7 +52,7 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let _ = Registry::default().with(EnvFilter::new("info")).with(json_layer(writer)).try_init();
+    let _ = Registry::default().with(LevelFilter::INFO).with(json_layer(writer)).try_init();
 }
 
 /// Masks a mobile number or email for logs: keeps the shape, hides what identifies the person.
@@ -79,6 +85,18 @@ pub fn mask_key(key: &str) -> String {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_level_comes_from_log_level_then_rust_log_then_info() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(level(s("debug"), s("error")), LevelFilter::DEBUG);
+        assert_eq!(level(s(" WARN "), None), LevelFilter::WARN);
+        assert_eq!(level(s("off"), None), LevelFilter::OFF);
+        assert_eq!(level(None, s("trace")), LevelFilter::TRACE);
+        assert_eq!(level(s("verbose"), s("error")), LevelFilter::ERROR, "an unknown LOG_LEVEL falls back to RUST_LOG");
+        assert_eq!(level(s("verbose"), s("shared=debug")), LevelFilter::INFO, "directives are not levels");
+        assert_eq!(level(None, None), LevelFilter::INFO);
+    }
 
     #[test]
     fn masks_hide_identifiers() {

@@ -69,14 +69,43 @@ pub mod sdk_limits {
     pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
 }
 
+/// The roots of Amazon Trust Services, which issue the certificate of every AWS service endpoint
+/// (DynamoDB, STS) in every region, FIPS and VPC endpoints included: Amazon Root CA 1-4 and the
+/// Starfield Services G2 root that cross-signs them (docs/tooling.md#tls-roots).
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+
+/// The roots a container trusts. AWS's own endpoints need only Amazon Trust Services' five roots,
+/// and reading and parsing the system's ~140 PEM roots was over half of a cold start. An HTTPS
+/// endpoint named in an `AWS_ENDPOINT_URL*` variable (a proxy, an emulator behind TLS) may be
+/// issued by anyone, so then the system's roots are trusted as well; a plain-HTTP one (DynamoDB
+/// Local) needs no roots.
+pub fn trust_store(env: impl IntoIterator<Item = (String, String)>) -> aws_smithy_http_client::tls::TrustStore {
+    aws_smithy_http_client::tls::TrustStore::empty()
+        .with_native_roots(names_custom_https_endpoint(env))
+        .with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+}
+
+/// Whether an `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_<SERVICE>` variable names an HTTPS endpoint.
+fn names_custom_https_endpoint(env: impl IntoIterator<Item = (String, String)>) -> bool {
+    env.into_iter().any(|(name, value)| {
+        name.starts_with("AWS_ENDPOINT_URL")
+            && value.trim_start().get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    })
+}
+
 /// The SDK configuration of every binary: the standard environment, profile and credential chain
-/// over one HTTPS client, rustls with ring (the SDK's default client would add aws-lc), with the
-/// timeouts and retries of `sdk_limits`.
+/// over one HTTPS client, rustls with ring (the SDK's default client would add aws-lc) trusting
+/// `trust_store`, with the timeouts and retries of `sdk_limits`.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext};
+    // `build` fails only on an invalid extra server name, and none is set.
+    let tls = TlsContext::builder().with_trust_store(trust_store(std::env::vars())).build().unwrap_or_default();
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build_https();
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(sdk_limits::CONNECT_TIMEOUT)
         .operation_attempt_timeout(sdk_limits::ATTEMPT_TIMEOUT)
@@ -156,6 +185,47 @@ impl AppState {
             Ok(WarmUp::Done) => {}
             Ok(WarmUp::DeniedByPolicy) => tracing::debug!("warm-up read denied by policy"),
             Err(e) => tracing::warn!(error = %e, "warm-up read failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn only_an_https_endpoint_override_adds_the_system_roots() {
+        assert!(!names_custom_https_endpoint(env(&[])), "Lambda sets no endpoint: Amazon's roots alone");
+        assert!(!names_custom_https_endpoint(env(&[("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")])));
+        assert!(!names_custom_https_endpoint(env(&[
+            ("HTTPS_PROXY", "https://proxy:8443"),
+            ("AWS_REGION", "https://x")
+        ])));
+        assert!(names_custom_https_endpoint(env(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://ddb.internal:8443")])));
+        assert!(names_custom_https_endpoint(env(&[("AWS_ENDPOINT_URL", " HTTPS://gateway.example")])));
+        assert!(names_custom_https_endpoint(env(&[("AWS_ENDPOINT_URL_STS", "https://sts.example")])));
+    }
+
+    #[test]
+    fn the_bundled_roots_are_amazon_trust_services_five_trust_anchors() {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("the bundle is valid PEM");
+        assert_eq!(certs.len(), 5);
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, rejected) = roots.add_parsable_certificates(certs);
+        assert_eq!((added, rejected), (5, 0), "every root parses as a trust anchor, as the SDK's client requires");
+        let subjects = roots.roots.iter().map(|anchor| String::from_utf8_lossy(anchor.subject.as_ref()).into_owned());
+        let names: Vec<String> = subjects.collect();
+        for cn in
+            ["Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4", "Starfield Services Root"]
+        {
+            assert!(names.iter().any(|subject| subject.contains(cn)), "{cn} missing from {names:?}");
         }
     }
 }

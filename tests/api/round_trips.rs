@@ -55,21 +55,9 @@ impl Calls {
     }
 }
 
-/// Sequential round trips: the longest chain of calls in which each starts after the previous one
-/// ended (calls in flight together count once).
+/// Sequential round trips (`partner_devtools::round_trips`, the benchmark's count too).
 fn sequential(calls: &[Call]) -> usize {
-    let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
-    for (i, c) in calls.iter().enumerate() {
-        let before = calls[..i]
-            .iter()
-            .zip(&depth)
-            .filter(|(p, _)| p.end.is_some_and(|end| end <= c.start))
-            .map(|(_, d)| *d)
-            .max()
-            .unwrap_or(0);
-        depth.push(before + 1);
-    }
-    depth.into_iter().max().unwrap_or(0)
+    partner_devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.start, c.end)))
 }
 
 impl Intercept for Calls {
@@ -187,17 +175,6 @@ async fn an_idempotency_key_adds_one_sequential_round_trip_its_claim_runs_beside
     let replay = calls.take_calls();
     assert!(replay.iter().all(|c| c.name != "TransactWriteItems"), "{replay:?}");
     assert_eq!(replay.iter().filter(|c| c.name == "PutItem").count(), 1, "the refused claim only: {replay:?}");
-}
-
-#[test]
-fn sequential_round_trips_count_calls_in_flight_together_once() {
-    let t0 = Instant::now();
-    let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
-    let call = |name, start, end| Call { name, start: at(start), end: Some(at(end)) };
-    let overlapping = [call("PutItem", 0, 10), call("GetItem", 1, 8), call("Query", 9, 15), call("PutItem", 16, 20)];
-    assert_eq!(sequential(&overlapping), 3);
-    let chained = [call("PutItem", 0, 10), call("GetItem", 11, 18), call("Query", 19, 25)];
-    assert_eq!(sequential(&chained), 3);
 }
 
 #[tokio::test]
