@@ -19,12 +19,12 @@ for bin in "${bins[@]}"; do args+=(--bin "$bin"); done
 PATH="$root/.venv/bin:$PATH" cargo lambda build --release --arm64 --locked "${args[@]}"
 
 echo
-echo "arm64 bootstrap sizes (goal: each <= 10 MB = 10,000,000 bytes):"
+echo "arm64 bootstrap sizes (goal: each <= 8 MB = 8,000,000 bytes):"
 over=0
 for bin in "${bins[@]}"; do
   file="target/lambda/$bin/bootstrap"
   bytes=$(stat -c %s "$file")
   awk -v b="$bin" -v n="$bytes" 'BEGIN { printf "  %-34s %6.2f MB  (%d bytes)\n", b, n / 1000000, n }'
-  if [ "$bytes" -gt 10000000 ]; then over=1; fi
+  if [ "$bytes" -gt 8000000 ]; then over=1; fi
 done
-if [ "$over" = 1 ]; then echo "some bootstrap is over 10 MB"; fi
+if [ "$over" = 1 ]; then echo "some bootstrap is over 8 MB"; fi

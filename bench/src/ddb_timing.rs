@@ -298,9 +298,9 @@ fn describe(context: &BeforeSerializationInterceptorContextRef<'_>) -> (String, 
 }
 
 /// How many sequential round trips a set of calls took, counted as the round-trip tests count
-/// them (`partner_devtools::round_trips`): the longest chain of calls each started after the last.
+/// them (`devtools::round_trips`): the longest chain of calls each started after the last.
 pub fn sequential_round_trips(calls: &[&Call]) -> usize {
-    partner_devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.exec.0, Some(c.exec.1))))
+    devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.exec.0, Some(c.exec.1))))
 }
 
 /// Wall time during which at least one call was waiting on DynamoDB.

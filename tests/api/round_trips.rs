@@ -55,9 +55,9 @@ impl Calls {
     }
 }
 
-/// Sequential round trips (`partner_devtools::round_trips`, the benchmark's count too).
+/// Sequential round trips (`devtools::round_trips`, the benchmark's count too).
 fn sequential(calls: &[Call]) -> usize {
-    partner_devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.start, c.end)))
+    devtools::round_trips::sequential_round_trips(calls.iter().map(|c| (c.start, c.end)))
 }
 
 impl Intercept for Calls {
