@@ -30,3 +30,22 @@ fn release_profile_sets_unwind_lto_and_strip_explicitly() {
         assert!(profile.iter().any(|l| l == setting), "[profile.release] should say {setting}: {profile:?}");
     }
 }
+
+/// A Lambda sandbox hands its process one event at a time, so every function runs on tokio's
+/// current-thread runtime: the request's DynamoDB calls still overlap (they wait on I/O), and no
+/// idle worker threads with their own stacks and malloc arenas add to each sandbox's memory
+/// (docs/tooling.md#one-thread-per-sandbox).
+#[test]
+fn every_lambda_main_runs_on_the_current_thread_runtime() {
+    let bins = Path::new(env!("CARGO_MANIFEST_DIR")).join("functions/src/bin");
+    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")).unwrap();
+    let lambdas: Vec<&str> = template.lines().filter_map(|l| l.trim().strip_prefix("Binary:")).map(str::trim).collect();
+    assert!(lambdas.len() >= 14, "template.yaml names its binaries: {lambdas:?}");
+    for bin in lambdas {
+        let source = std::fs::read_to_string(bins.join(format!("{bin}.rs"))).unwrap();
+        assert!(
+            source.contains("#[tokio::main(flavor = \"current_thread\")]"),
+            "{bin}.rs should start tokio's current-thread runtime"
+        );
+    }
+}

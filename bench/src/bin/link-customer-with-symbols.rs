@@ -3,7 +3,7 @@
 //! setting is the Lambdas' own: what `make bench` profiles under callgrind when a goal is missed.
 //! Never deployed.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::http::lambda_adapter::run_http(shared::operations::link_customer::handle).await
 }

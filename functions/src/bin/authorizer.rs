@@ -3,7 +3,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let state = shared::http::lambda_adapter::init_state().await?;

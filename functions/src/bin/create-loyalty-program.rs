@@ -1,6 +1,6 @@
 //! Lambda for `CreateLoyaltyProgramFunction` in template.yaml: runs `shared::operations::create_loyalty_program::handle`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::http::lambda_adapter::run_http(shared::operations::create_loyalty_program::handle).await
 }

@@ -1,6 +1,6 @@
 //! Lambda for `CustomerBenefitsFunction` in template.yaml: runs `shared::operations::customer_benefits::handle`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::http::lambda_adapter::run_http(shared::operations::customer_benefits::handle).await
 }

@@ -1,6 +1,6 @@
 //! Lambda for `PutPartnerProgramFunction` in template.yaml: runs `shared::operations::put_partner_program::handle`.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::http::lambda_adapter::run_http(shared::operations::put_partner_program::handle).await
 }

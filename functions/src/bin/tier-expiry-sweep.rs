@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::http::lambda_adapter::init_state;
 use shared::sweep::handle_scheduled;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     // The sweep's settings are part of the state's configuration: a bad one fails init here.
