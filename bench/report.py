@@ -428,7 +428,10 @@ def dominates(r, missed):
     if "Non-DynamoDB" in names and prof:
         top = ", ".join(f"{c['crate']} {c['share']:.0f}%" for c in prof["request_by_crate"][:6])
         out.append(f"- **Time outside DynamoDB**: a warm link request executes {prof['per_request_instructions'] / 1e6:.2f} M instructions; "
-                   f"by crate: {top} (callgrind, below).")
+                   f"by crate: {top} (callgrind, below)."
+                   + (" valgrind does not report the CPU's SHA extensions, so under callgrind sha2 runs its software "
+                      "SHA-256 (SigV4 hashes every request's body); outside valgrind, on a CPU with them (this one has SHA-NI; Graviton has the Armv8 SHA-2 instructions), it takes the hardware path."
+                      if any(c["crate"] == "sha2" for c in prof["request_by_crate"][:6]) else ""))
     if "Init" in names and prof:
         top = ", ".join(f"{c['crate']} {c['share']:.0f}%" for c in prof["init_by_crate"][:6])
         frames = ", ".join(f"`{t['function']}` {t['inclusive']:.0f}%" for t in [t for t in prof["init_top"] if t["inclusive"] < 90][:4])
