@@ -38,10 +38,9 @@ fn release_profile_sets_unwind_lto_and_strip_explicitly() {
 #[test]
 fn every_lambda_main_runs_on_the_current_thread_runtime() {
     let bins = Path::new(env!("CARGO_MANIFEST_DIR")).join("functions/src/bin");
-    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")).unwrap();
-    let lambdas: Vec<&str> = template.lines().filter_map(|l| l.trim().strip_prefix("Binary:")).map(str::trim).collect();
-    assert!(lambdas.len() >= 14, "template.yaml names its binaries: {lambdas:?}");
-    for bin in lambdas {
+    let lambdas = crate::template::functions("table");
+    assert!(lambdas.len() >= 14, "template.yaml names its binaries");
+    for bin in lambdas.iter().map(|f| &f.binary) {
         let source = std::fs::read_to_string(bins.join(format!("{bin}.rs"))).unwrap();
         assert!(
             source.contains("#[tokio::main(flavor = \"current_thread\")]"),
