@@ -219,6 +219,24 @@ impl Stream {
     }
 }
 
+/// Fetches, side by side, the next records of every stream that has none buffered and more to
+/// give: enough for the records still to skip and to take, and one more to tell whether a next
+/// page exists.
+async fn fill_empty_streams(
+    streams: &mut [Stream],
+    store: &Store,
+    pk: &str,
+    skip: u64,
+    take: usize,
+) -> Result<(), StoreError> {
+    let want = usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(take).saturating_add(1);
+    futures::future::try_join_all(
+        streams.iter_mut().filter(|s| s.buf.is_empty() && !s.exhausted).map(|s| s.fill(store, pk, want)),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Reads one page: `offset` records skipped (first page only; a cursor carries its own position),
 /// then up to `limit` records, newest first across every stream of the plan.
 pub async fn read_page(
@@ -268,20 +286,11 @@ pub async fn read_page(
             }
         }
     };
-    let first = usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(limit).saturating_add(1);
-    let first_fill = futures::future::try_join_all(
-        streams.iter_mut().filter(|s| s.buf.is_empty() && !s.exhausted).map(|s| s.fill(store, &pk, first)),
-    );
-    let (total, _) = futures::try_join!(count, first_fill)?;
+    let (total, ()) = futures::try_join!(count, fill_empty_streams(&mut streams, store, &pk, skip, limit))?;
 
     let mut activities = Vec::with_capacity(limit);
     loop {
-        let remaining =
-            usize::try_from(skip).unwrap_or(usize::MAX).saturating_add(limit - activities.len()).saturating_add(1);
-        futures::future::try_join_all(
-            streams.iter_mut().filter(|s| s.buf.is_empty() && !s.exhausted).map(|s| s.fill(store, &pk, remaining)),
-        )
-        .await?;
+        fill_empty_streams(&mut streams, store, &pk, skip, limit - activities.len()).await?;
         if activities.len() == limit {
             break;
         }
