@@ -366,17 +366,32 @@ mod tests {
         assert_eq!(points_exchange_rate(n("2")).unwrap(), n("2"));
         assert_eq!(points_exchange_rate(n("0.25")).unwrap(), n("0.25"));
         assert_eq!(points_exchange_rate(None).unwrap(), None);
+        // 17 significant digits and an exponent: the exponent's digits are not significant ones.
+        assert_eq!(points_exchange_rate(n("1.0000000000000002e-6")).unwrap(), n("1.0000000000000002e-6"));
         for bad in ["1e308", "-1", "1e-200", "1000000.5", "123456789012345678901234567890123456789012"] {
             assert!(points_exchange_rate(n(bad)).unwrap_err().to_string().starts_with("pointsExchangeRate"), "{bad}");
         }
+    }
+
+    /// Significant digits of a JSON number's text: its mantissa's, without leading or trailing zeros.
+    fn significant_digits(text: &str) -> usize {
+        let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+        let digits = mantissa.chars().filter(char::is_ascii_digit).collect::<String>();
+        digits.trim_start_matches('0').trim_end_matches('0').len()
+    }
+
+    #[test]
+    fn significant_digits_are_the_mantissas_not_the_exponents() {
+        assert_eq!(significant_digits("1.0000000000000002e-6"), 17);
+        assert_eq!(significant_digits("0.0250"), 2);
+        assert_eq!(significant_digits("-120E+300"), 2);
     }
 
     proptest! {
         #[test]
         fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?") {
             if let Ok(Some(kept)) = points_exchange_rate(serde_json::from_str::<serde_json::Number>(&text).ok()) {
-                let digits = kept.to_string().chars().filter(char::is_ascii_digit).collect::<String>();
-                prop_assert!(digits.trim_start_matches('0').trim_end_matches('0').len() <= 17, "{}", kept);
+                prop_assert!(significant_digits(&kept.to_string()) <= 17, "{}", kept);
                 let v = kept.as_f64().unwrap_or(-1.0);
                 prop_assert!(v == 0.0 || (MIN_POSITIVE_RATE..=MAX_POINTS_EXCHANGE_RATE).contains(&v));
             }
