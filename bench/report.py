@@ -451,8 +451,8 @@ def dominates(r, missed):
             if relro is not None and relro_least is not None:
                 why += (f" Of the anonymous part, {relro:.2f} MB is the binary's `.data.rel.ro` ({least['name']}: {relro_least:.2f} MB, "
                         f"peak {least['peak_rss_mb']['max']:.1f} MB): pointers the loader relocates when a position-independent "
-                        "executable starts, so every page of it is written and resident. In the functions that work in the org's time "
-                        "zone it is mostly chrono-tz's zone tables, which hold a `&'static str` per transition.")
+                        "executable starts, so every page of it is written and resident (vtables, string and slice tables; "
+                        "the time zones are bundled as TZif bytes, which hold no pointers: docs/tooling.md#time-zones).")
             out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response{split}{size}. {why}")
     if "bootstrap" in names:
         sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
@@ -464,8 +464,8 @@ def dominates(r, missed):
                        "each linking only the operation its `main` passes to `run_http`. The largest are the ones that "
                        "change linkages (the linkage write path with its retries, outbox, reminders and activity history "
                        "code); the configuration and read-only ones are the smallest. Most of each is what every function "
-                       "shares: the AWS SDK with its SigV4 signing, rustls, hyper, tokio, serde_json, chrono-tz's zone "
-                       f"tables; the authorizer ({sizes.get('authorizer', {}).get('bytes', 0) / 1e6:.2f} MB) and the sweep "
+                       "shares: the AWS SDK with its SigV4 signing, rustls, hyper, tokio, serde_json, the bundled time zone "
+                       f"data (~0.2 MB); the authorizer ({sizes.get('authorizer', {}).get('bytes', 0) / 1e6:.2f} MB) and the sweep "
                        f"({sizes.get('tier-expiry-sweep', {}).get('bytes', 0) / 1e6:.2f} MB) have no HTTP envelope.")
     if "Batch" in names:
         b50 = op(ops, "batch_50")

@@ -62,7 +62,7 @@ fn iso(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
 }
 
-fn kolkata() -> chrono_tz::Tz {
+fn kolkata() -> shared::domain::zone::Zone {
     "Asia/Kolkata".parse().unwrap()
 }
 
@@ -150,10 +150,10 @@ async fn reminders_fire_once_per_day_and_expiry_across_reruns() {
     // Each reminder day, the sweep sends that day's reminder once; reruns send nothing more.
     let tz = kolkata();
     let moments = [
-        (remind_at(end, 7, tz).unwrap(), member, 7),
-        (remind_at(end, 1, tz).unwrap(), member, 1),
-        (remind_at(tier_expiry, 30, tz).unwrap(), flier, 30),
-        (remind_at(tier_expiry, 7, tz).unwrap(), flier, 7),
+        (remind_at(end, 7, &tz).unwrap(), member, 7),
+        (remind_at(end, 1, &tz).unwrap(), member, 1),
+        (remind_at(tier_expiry, 30, &tz).unwrap(), flier, 30),
+        (remind_at(tier_expiry, 7, &tz).unwrap(), flier, 7),
     ];
     let mut sent = 0;
     for (at, customer, days) in moments {
@@ -222,7 +222,7 @@ async fn two_concurrent_sweeps_send_each_reminder_once() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let end = membership_end(&linkage_in(&t.app.state, f.org.org_id, ids[0], "FlexiPass").await);
-    t.set(remind_at(end, 7, kolkata()).unwrap() + Duration::hours(1));
+    t.set(remind_at(end, 7, &kolkata()).unwrap() + Duration::hours(1));
     let other = t.second_state();
     let settings = SweepSettings::default();
     let (a, b) = tokio::join!(
@@ -277,7 +277,7 @@ async fn a_sweep_killed_again_and_again_then_rerun_sends_each_reminder_once() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let end = membership_end(&linkage_in(&t.app.state, f.org.org_id, ids[0], "FlexiPass").await);
-    let at = remind_at(end, 7, kolkata()).unwrap() + Duration::hours(1);
+    let at = remind_at(end, 7, &kolkata()).unwrap() + Duration::hours(1);
 
     // The sweep as its own process, DynamoDB traffic through the fault proxy, SIGKILLed at random
     // moments; then run until its backlog is gone.
@@ -355,7 +355,7 @@ async fn a_renewal_or_upgrade_rearms_reminders_and_the_old_date_stays_silent() {
     // The old dates pass in silence.
     let tz = kolkata();
     for days in [30, 7] {
-        t.set(remind_at(first_expiry, days, tz).unwrap() + Duration::hours(1));
+        t.set(remind_at(first_expiry, days, &tz).unwrap() + Duration::hours(1));
         assert_eq!(t.sweep().await.changed, 0);
     }
     assert!(t.reminder_events().await.is_empty());
@@ -371,10 +371,10 @@ async fn a_renewal_or_upgrade_rearms_reminders_and_the_old_date_stays_silent() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    t.set(remind_at(renewed_expiry, 30, tz).unwrap() + Duration::hours(1));
+    t.set(remind_at(renewed_expiry, 30, &tz).unwrap() + Duration::hours(1));
     let silent = t.sweep().await;
     assert_eq!(reminder_count(&silent, "PARTNER_TIER_EXPIRY_REMINDER"), 0, "{silent:?}");
-    t.set(remind_at(upgraded_expiry, 30, tz).unwrap() + Duration::hours(1));
+    t.set(remind_at(upgraded_expiry, 30, &tz).unwrap() + Duration::hours(1));
     assert_eq!(t.sweep().await.changed, 1);
     let events = t.reminder_events().await;
     assert_eq!(events.len(), 1);
@@ -440,7 +440,7 @@ async fn no_reminder_after_a_delink_or_a_pause() {
     assert!(reminder_items(&t.app.state, f.org.org_id, paused).await.is_empty(), "a paused membership has none");
 
     for days in [7, 1] {
-        t.set(remind_at(end, days, kolkata()).unwrap() + Duration::hours(1));
+        t.set(remind_at(end, days, &kolkata()).unwrap() + Duration::hours(1));
         t.sweep().await;
     }
     assert!(t.reminder_events().await.is_empty());
@@ -454,8 +454,8 @@ async fn expiry_preview_lists_upcoming_reminders() {
     let member = f.enrolled("919870000001").await;
     link(&f, "919870000001", "FlexiPass", json!({})).await;
     let end = membership_end(&linkage_in(&t.app.state, f.org.org_id, member, "FlexiPass").await);
-    let seven = remind_at(end, 7, kolkata()).unwrap();
-    let one = remind_at(end, 1, kolkata()).unwrap();
+    let seven = remind_at(end, 7, &kolkata()).unwrap();
+    let one = remind_at(end, 1, &kolkata()).unwrap();
     // Every page up to `until` (a page spends a bounded number of index queries, so one may end
     // with a cursor before it found anything): the entries, and the summaries added up.
     let preview = |until: DateTime<Utc>| {

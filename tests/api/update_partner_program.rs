@@ -603,7 +603,7 @@ async fn update_event_carries_the_documented_capillary_fields() {
     assert_eq!(c["partnerTierExpiryDateInMillis"], exact.timestamp_millis());
     assert_eq!(
         c["partnerTierExpiryDate"],
-        exact.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d").to_string()
+        exact.with_timezone(&shared::domain::zone::Zone::named("Asia/Kolkata").unwrap()).format("%Y-%m-%d").to_string()
     );
     assert_eq!(c["linked"], true);
     assert_eq!(c["status"], "ACTIVE");

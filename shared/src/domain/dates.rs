@@ -9,10 +9,10 @@
 //! keeps prints as `YYYY-MM-DDTHH:MM:SSZ`; what is derived from one (a membership end, a grace end)
 //! saturates at `max_instant()` instead of reaching year 10000.
 
+use crate::domain::zone::Zone;
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
 };
-use chrono_tz::Tz;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{field}: {value:?} is not a date; use ISO 8601 with an offset (2027-12-29T23:59:59+05:30) or a bare date (2027-12-29), years 0001 to 9999")]
@@ -160,7 +160,7 @@ fn parse(value: &str) -> Option<Parsed> {
 }
 
 /// Parses a request date. A bare date is 23:59:59 of that day in `tz`; a date and time need an offset.
-pub fn parse_request_date(field: &str, value: &str, tz: Tz) -> Result<DateTime<Utc>, DateError> {
+pub fn parse_request_date(field: &str, value: &str, tz: &Zone) -> Result<DateTime<Utc>, DateError> {
     let err = || DateError { field: field.to_string(), value: value.to_string() };
     let t = match parse(value).ok_or_else(err)? {
         Parsed::Instant(t) => t.with_timezone(&Utc),
@@ -172,7 +172,7 @@ pub fn parse_request_date(field: &str, value: &str, tz: Tz) -> Result<DateTime<U
 
 /// Parses the history API's dates: any request form, or a date and time without offset in the
 /// org's zone (`yyyy-MM-dd HH:mm:ss`); a bare date is the start or the end of that day.
-pub fn parse_history_date(field: &str, value: &str, tz: Tz, end_of_day: bool) -> Result<DateTime<Utc>, DateError> {
+pub fn parse_history_date(field: &str, value: &str, tz: &Zone, end_of_day: bool) -> Result<DateTime<Utc>, DateError> {
     let err = || DateError { field: field.to_string(), value: value.to_string() };
     let t = match parse(value).ok_or_else(err)? {
         Parsed::Instant(t) => Some(t.with_timezone(&Utc)),
@@ -187,7 +187,7 @@ pub fn parse_history_date(field: &str, value: &str, tz: Tz, end_of_day: bool) ->
 
 /// A wall-clock time in `tz`; in a DST gap the next valid instant, in an overlap the later one
 /// (so "end of day" never comes early).
-fn local_to_utc(n: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+fn local_to_utc(n: NaiveDateTime, tz: &Zone) -> Option<DateTime<Utc>> {
     match tz.from_local_datetime(&n) {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(_, later) => Some(later.with_timezone(&Utc)),
@@ -200,9 +200,9 @@ fn local_to_utc(n: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
 
 /// `start` plus a membership period, counted in the org's calendar (months keep the day of month,
 /// clamped to the month's end); past year 9999 it is `max_instant()`.
-pub fn add_period(start: DateTime<Utc>, period: crate::domain::model::MembershipPeriod, tz: Tz) -> DateTime<Utc> {
+pub fn add_period(start: DateTime<Utc>, period: crate::domain::model::MembershipPeriod, tz: &Zone) -> DateTime<Utc> {
     use crate::domain::model::PeriodType;
-    let local = start.with_timezone(&tz).naive_local();
+    let local = start.with_timezone(tz).naive_local();
     let shifted = match period.period_type {
         PeriodType::Days => local.checked_add_signed(Duration::days(i64::from(period.value))),
         PeriodType::Months => local.checked_add_months(Months::new(period.value)),
@@ -237,8 +237,8 @@ pub fn key_day(t: DateTime<Utc>) -> String {
 }
 
 /// An IANA time zone name (`Asia/Kolkata`), exactly as written.
-pub fn parse_time_zone(name: &str) -> Option<Tz> {
-    name.parse::<Tz>().ok()
+pub fn parse_time_zone(name: &str) -> Option<Zone> {
+    Zone::named(name)
 }
 
 #[cfg(test)]
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn offset_dates_are_converted_to_utc() {
-        let t = parse_request_date("d", "2027-12-29T23:59:59+05:30", Tz::UTC).unwrap();
+        let t = parse_request_date("d", "2027-12-29T23:59:59+05:30", &Zone::utc()).unwrap();
         assert_eq!(format_utc(t), "2027-12-29T18:29:59Z");
         for (raw, utc) in [
             ("2027-12-29T23:59:59Z", "2027-12-29T23:59:59Z"),
@@ -257,23 +257,23 @@ mod tests {
             ("2027-12-29T23:59:59-0800", "2027-12-30T07:59:59Z"),
             ("2027-12-29 23:59:59+05:30", "2027-12-29T18:29:59Z"),
         ] {
-            assert_eq!(format_utc(parse_request_date("d", raw, Tz::UTC).unwrap()), utc, "{raw}");
+            assert_eq!(format_utc(parse_request_date("d", raw, &Zone::utc()).unwrap()), utc, "{raw}");
         }
     }
 
     #[test]
     fn the_older_docs_form_with_a_space_before_the_offset_is_accepted() {
-        let t = parse_request_date("d", "2022-11-30 17:55:00 +05:30", Tz::UTC).unwrap();
+        let t = parse_request_date("d", "2022-11-30 17:55:00 +05:30", &Zone::utc()).unwrap();
         assert_eq!(format_utc(t), "2022-11-30T12:25:00Z");
-        let t = parse_request_date("d", "2022-11-30T17:55:00 Z", Tz::UTC).unwrap();
+        let t = parse_request_date("d", "2022-11-30T17:55:00 Z", &Zone::utc()).unwrap();
         assert_eq!(format_utc(t), "2022-11-30T17:55:00Z");
     }
 
     #[test]
     fn bare_date_is_end_of_day_in_org_zone() {
-        let t = parse_request_date("d", "2027-12-29", chrono_tz::Asia::Kolkata).unwrap();
+        let t = parse_request_date("d", "2027-12-29", &Zone::named("Asia/Kolkata").unwrap()).unwrap();
         assert_eq!(format_utc(t), "2027-12-29T18:29:59Z");
-        let t = parse_request_date("d", "2027-07-01", chrono_tz::America::New_York).unwrap();
+        let t = parse_request_date("d", "2027-07-01", &Zone::named("America/New_York").unwrap()).unwrap();
         assert_eq!(format_utc(t), "2027-07-02T03:59:59Z");
     }
 
@@ -302,18 +302,18 @@ mod tests {
             "0001-01-01T00:00:00+05:30",
             "２０２７-12-29",
         ] {
-            let e = parse_request_date("partnerTierExpiryDate", bad, Tz::UTC).unwrap_err();
+            let e = parse_request_date("partnerTierExpiryDate", bad, &Zone::utc()).unwrap_err();
             assert!(e.to_string().starts_with("partnerTierExpiryDate:"), "{e}");
         }
     }
 
     #[test]
     fn the_extremes_of_the_range_are_accepted_and_print_with_four_digits() {
-        let last = parse_request_date("d", "9999-12-31", chrono_tz::Asia::Kolkata).unwrap();
+        let last = parse_request_date("d", "9999-12-31", &Zone::named("Asia/Kolkata").unwrap()).unwrap();
         assert_eq!(format_utc(last), "9999-12-31T18:29:59Z");
-        let first = parse_request_date("d", "0001-01-01T00:00:00Z", Tz::UTC).unwrap();
+        let first = parse_request_date("d", "0001-01-01T00:00:00Z", &Zone::utc()).unwrap();
         assert_eq!(format_utc(first), "0001-01-01T00:00:00Z");
-        let beyond = add_period(last, MembershipPeriod { period_type: PeriodType::Months, value: 120 }, Tz::UTC);
+        let beyond = add_period(last, MembershipPeriod { period_type: PeriodType::Months, value: 120 }, &Zone::utc());
         assert_eq!(format_utc(beyond), "9999-12-31T23:59:59Z");
         assert_eq!(format_utc(add_days(last, 365)), "9999-12-31T23:59:59Z");
         let far = DateTime::<Utc>::MAX_UTC;
@@ -323,46 +323,50 @@ mod tests {
 
     #[test]
     fn months_period_clamps_to_month_end_in_org_zone() {
-        let start = parse_request_date("d", "2027-01-31T10:00:00+05:30", Tz::UTC).unwrap();
-        let end =
-            add_period(start, MembershipPeriod { period_type: PeriodType::Months, value: 1 }, chrono_tz::Asia::Kolkata);
+        let start = parse_request_date("d", "2027-01-31T10:00:00+05:30", &Zone::utc()).unwrap();
+        let end = add_period(
+            start,
+            MembershipPeriod { period_type: PeriodType::Months, value: 1 },
+            &Zone::named("Asia/Kolkata").unwrap(),
+        );
         assert_eq!(format_utc(end), "2027-02-28T04:30:00Z");
-        let end = add_period(start, MembershipPeriod { period_type: PeriodType::Days, value: 30 }, Tz::UTC);
+        let end = add_period(start, MembershipPeriod { period_type: PeriodType::Days, value: 30 }, &Zone::utc());
         assert_eq!(format_utc(end), "2027-03-02T04:30:00Z");
     }
 
     #[test]
     fn history_dates_accept_capillary_format_in_org_zone() {
-        let t = parse_history_date("startDate", "2026-01-01 00:00:00", chrono_tz::Asia::Kolkata, false).unwrap();
+        let t = parse_history_date("startDate", "2026-01-01 00:00:00", &Zone::named("Asia/Kolkata").unwrap(), false)
+            .unwrap();
         assert_eq!(format_utc(t), "2025-12-31T18:30:00Z");
-        let t = parse_history_date("endDate", "2026-01-01", Tz::UTC, true).unwrap();
+        let t = parse_history_date("endDate", "2026-01-01", &Zone::utc(), true).unwrap();
         assert_eq!(format_utc(t), "2026-01-01T23:59:59Z");
-        assert!(parse_history_date("startDate", "2026-01-01 00:00:00 ", Tz::UTC, false).is_err());
+        assert!(parse_history_date("startDate", "2026-01-01 00:00:00 ", &Zone::utc(), false).is_err());
     }
 
     #[test]
     fn time_zones_are_iana_names_exactly() {
-        assert_eq!(parse_time_zone("Asia/Kolkata"), Some(chrono_tz::Asia::Kolkata));
+        assert_eq!(parse_time_zone("Asia/Kolkata"), Some(Zone::named("Asia/Kolkata").unwrap()));
         for bad in ["", "Mars/Olympus", "UTC\n", "+05:30", " Asia/Kolkata"] {
             assert!(parse_time_zone(bad).is_none(), "{bad:?}");
         }
     }
 
-    fn zones() -> impl Strategy<Value = Tz> {
+    fn zones() -> impl Strategy<Value = Zone> {
         prop::sample::select(vec![
-            Tz::UTC,
-            chrono_tz::Asia::Kolkata,
-            chrono_tz::America::New_York,
-            chrono_tz::Pacific::Kiritimati,
-            chrono_tz::Pacific::Niue,
-            chrono_tz::Europe::London,
+            Zone::utc(),
+            Zone::named("Asia/Kolkata").unwrap(),
+            Zone::named("America/New_York").unwrap(),
+            Zone::named("Pacific/Kiritimati").unwrap(),
+            Zone::named("Pacific/Niue").unwrap(),
+            Zone::named("Europe/London").unwrap(),
         ])
     }
 
     proptest! {
         #[test]
         fn no_text_makes_the_parsers_panic_and_every_accepted_date_prints_back(s in "\\PC{0,40}", tz in zones(), end in any::<bool>()) {
-            for r in [parse_request_date("f", &s, tz), parse_history_date("f", &s, tz, end)] {
+            for r in [parse_request_date("f", &s, &tz), parse_history_date("f", &s, &tz, end)] {
                 match r {
                     Ok(t) => {
                         let printed = format_utc(t);
@@ -379,24 +383,24 @@ mod tests {
                                        sep in prop::sample::select(vec!["T", " ", "t", "_"]), off in prop::sample::select(vec!["Z", "+05:30", " +05:30", "-1800", "+18:01", "+24:00", "", "z", " "]),
                                        tz in zones()) {
             let s = format!("{y:04}-{m:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}{off}");
-            if let Ok(t) = parse_request_date("f", &s, tz) {
+            if let Ok(t) = parse_request_date("f", &s, &tz) {
                 prop_assert!(min_instant() <= t && t <= max_instant());
                 prop_assert!((1..=9999).contains(&y) && sec < 60 && h < 24 && mi < 60);
             }
-            let _ = parse_history_date("f", &s, tz, false);
+            let _ = parse_history_date("f", &s, &tz, false);
         }
 
         #[test]
         fn every_instant_in_range_round_trips_through_its_printed_form(secs in min_instant().timestamp()..=max_instant().timestamp()) {
             let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default();
             let printed = format_utc(t);
-            prop_assert_eq!(parse_request_date("f", &printed, Tz::UTC).ok(), Some(t));
+            prop_assert_eq!(parse_request_date("f", &printed, &Zone::utc()).ok(), Some(t));
         }
 
         #[test]
         fn offsets_within_18_hours_are_accepted(sign in prop::sample::select(vec!['+', '-']), h in 0u32..=17, m in 0u32..=59) {
             let s = format!("2030-06-15T12:00:00{sign}{h:02}:{m:02}");
-            let t = parse_request_date("f", &s, Tz::UTC);
+            let t = parse_request_date("f", &s, &Zone::utc());
             prop_assert!(t.is_ok(), "{}", s);
         }
 

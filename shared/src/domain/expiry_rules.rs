@@ -339,7 +339,7 @@ pub fn backup_linkage(
         return None;
     }
     let start = at;
-    let mut end = add_period(start, backup.period()?, org.tz());
+    let mut end = add_period(start, backup.period()?, &org.tz());
     if let Some(expiry) = backup.expiry_date {
         end = end.min(expiry);
     }

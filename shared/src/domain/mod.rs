@@ -8,3 +8,4 @@ pub mod expiry_rules;
 pub mod limits;
 pub mod model;
 pub mod reminders;
+pub mod zone;

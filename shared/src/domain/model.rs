@@ -1,8 +1,8 @@
 //! Domain types: orgs, loyalty and partner programs, customers, linkages and activities.
 //! Storage records (keys, `entity`) live in `records.rs`; these carry only meaning.
 
+use crate::domain::zone::Zone;
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,8 +57,8 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Org {
-    pub fn tz(&self) -> Tz {
-        self.time_zone.parse().unwrap_or(Tz::UTC)
+    pub fn tz(&self) -> Zone {
+        self.time_zone.parse().unwrap_or(Zone::utc())
     }
 }
 

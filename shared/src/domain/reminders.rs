@@ -12,8 +12,8 @@
 //! sent late, and so a rewrite can never re-arm a reminder that was already sent.
 
 use crate::domain::model::{Linkage, LinkageStatus, PartnerProgramType};
+use crate::domain::zone::Zone;
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
 
 /// At most this many reminder days per program.
 pub const MAX_REMINDER_DAYS: usize = 5;
@@ -102,19 +102,19 @@ pub fn target(l: &Linkage) -> Option<Target> {
 }
 
 /// The expiry's day in the org's calendar, as events give it (`scheduledExpiryDate`, `yyyy-MM-dd`).
-pub fn local_day(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%d").to_string()
+pub fn local_day(at: DateTime<Utc>, tz: &Zone) -> String {
+    at.with_timezone(tz).format("%Y-%m-%d").to_string()
 }
 
 /// When the reminder `days_before` an expiry falls due: 00:00 of the day `days_before` days before
 /// the expiry's day in `tz` (in a DST gap, the first instant of that day).
-pub fn remind_at(expires_at: DateTime<Utc>, days_before: u32, tz: Tz) -> Option<DateTime<Utc>> {
-    let day: NaiveDate = expires_at.with_timezone(&tz).date_naive();
+pub fn remind_at(expires_at: DateTime<Utc>, days_before: u32, tz: &Zone) -> Option<DateTime<Utc>> {
+    let day: NaiveDate = expires_at.with_timezone(tz).date_naive();
     let day = day.checked_sub_signed(Duration::days(i64::from(days_before)))?;
     start_of_day(day.and_hms_opt(0, 0, 0)?, tz)
 }
 
-fn start_of_day(midnight: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+fn start_of_day(midnight: NaiveDateTime, tz: &Zone) -> Option<DateTime<Utc>> {
     match tz.from_local_datetime(&midnight) {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(earlier, _) => Some(earlier.with_timezone(&Utc)),
@@ -133,7 +133,7 @@ pub struct Reminder {
 }
 
 /// The reminders of `target` still ahead at `now` (and before the expiry itself), latest day first.
-pub fn schedule(target: &Target, days: &[u32], tz: Tz, now: DateTime<Utc>) -> Vec<Reminder> {
+pub fn schedule(target: &Target, days: &[u32], tz: &Zone, now: DateTime<Utc>) -> Vec<Reminder> {
     let mut out: Vec<Reminder> = days
         .iter()
         .filter_map(|&d| {
@@ -163,7 +163,7 @@ impl Rearm {
 /// The reminder changes of a write from `before` to `after` under a program reminding `days`
 /// before each expiry. Nothing when the target stays the same (a benefit, a name change): a
 /// rewrite never re-arms what was sent or disarms what is due.
-pub fn rearm(before: Option<&Linkage>, after: &Linkage, days: &[u32], tz: Tz, now: DateTime<Utc>) -> Rearm {
+pub fn rearm(before: Option<&Linkage>, after: &Linkage, days: &[u32], tz: &Zone, now: DateTime<Utc>) -> Rearm {
     if days.is_empty() {
         return Rearm::default();
     }
@@ -269,20 +269,20 @@ mod tests {
 
     #[test]
     fn a_reminder_falls_due_at_the_start_of_its_day_in_the_orgs_calendar() {
-        let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+        let kolkata: Zone = "Asia/Kolkata".parse().unwrap();
         // 2031-03-20T23:59:59+05:30 is the 20th in Kolkata; 7 days before starts 2031-03-13T00:00+05:30.
         let exp = t("2031-03-20T18:29:59Z");
-        assert_eq!(remind_at(exp, 7, kolkata), Some(t("2031-03-12T18:30:00Z")));
-        assert_eq!(local_day(exp, kolkata), "2031-03-20");
+        assert_eq!(remind_at(exp, 7, &kolkata), Some(t("2031-03-12T18:30:00Z")));
+        assert_eq!(local_day(exp, &kolkata), "2031-03-20");
         // Across a DST change: New York's 2031-03-09 begins at 05:00Z (EST), the 16th at 04:00Z (EDT).
-        let ny: Tz = "America/New_York".parse().unwrap();
+        let ny: Zone = "America/New_York".parse().unwrap();
         let exp = t("2031-03-16T15:00:00Z");
-        assert_eq!(remind_at(exp, 7, ny), Some(t("2031-03-09T05:00:00Z")));
-        assert_eq!(remind_at(exp, 1, ny), Some(t("2031-03-15T04:00:00Z")));
+        assert_eq!(remind_at(exp, 7, &ny), Some(t("2031-03-09T05:00:00Z")));
+        assert_eq!(remind_at(exp, 1, &ny), Some(t("2031-03-15T04:00:00Z")));
         // A midnight that does not exist (Santiago springs forward at 00:00): the day starts at 01:00.
-        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let santiago: Zone = "America/Santiago".parse().unwrap();
         let exp = t("2031-09-14T15:00:00Z");
-        let at = remind_at(exp, 7, santiago).unwrap();
+        let at = remind_at(exp, 7, &santiago).unwrap();
         assert_eq!(at.with_timezone(&santiago).date_naive(), NaiveDate::from_ymd_opt(2031, 9, 7).unwrap());
     }
 
@@ -294,7 +294,7 @@ mod tests {
             tier_number: None,
             tier_name: None,
         };
-        let s = schedule(&target, &[30, 7, 1], Tz::UTC, t("2031-01-10T00:00:00Z"));
+        let s = schedule(&target, &[30, 7, 1], &Zone::utc(), t("2031-01-10T00:00:00Z"));
         assert_eq!(
             s,
             vec![
@@ -303,7 +303,7 @@ mod tests {
             ]
         );
         // The day of a reminder has begun: it is not armed.
-        assert_eq!(schedule(&target, &[7], Tz::UTC, t("2031-01-24T00:00:00Z")), vec![]);
+        assert_eq!(schedule(&target, &[7], &Zone::utc(), t("2031-01-24T00:00:00Z")), vec![]);
     }
 
     #[test]
@@ -331,16 +331,16 @@ mod tests {
         let before = linkage(PartnerProgramType::Supplementary, LinkageStatus::Active, "2031-03-01T00:00:00Z");
         let mut same = before.clone();
         same.version += 1;
-        assert!(rearm(Some(&before), &same, &days, Tz::UTC, now).is_empty());
-        assert!(rearm(Some(&before), &before, &[], Tz::UTC, now).is_empty());
+        assert!(rearm(Some(&before), &same, &days, &Zone::utc(), now).is_empty());
+        assert!(rearm(Some(&before), &before, &[], &Zone::utc(), now).is_empty());
 
-        let first = rearm(None, &before, &days, Tz::UTC, now);
+        let first = rearm(None, &before, &days, &Zone::utc(), now);
         assert_eq!(first.arm.as_ref().map(|(_, r)| r.len()), Some(2));
         assert_eq!(first.disarm, None);
 
         let mut renewed = before.clone();
         renewed.membership_end_date = Some(t("2031-06-01T00:00:00Z"));
-        let r = rearm(Some(&before), &renewed, &days, Tz::UTC, now);
+        let r = rearm(Some(&before), &renewed, &days, &Zone::utc(), now);
         assert_eq!(r.arm.as_ref().map(|(t, _)| t.expires_at), Some(t("2031-06-01T00:00:00Z")));
         assert_eq!(
             r.disarm.as_ref().map(|(t, d)| (t.expires_at, d.clone())),
@@ -349,14 +349,14 @@ mod tests {
 
         let mut delinked = before.clone();
         delinked.linked = false;
-        let r = rearm(Some(&before), &delinked, &days, Tz::UTC, now);
+        let r = rearm(Some(&before), &delinked, &days, &Zone::utc(), now);
         assert_eq!((r.arm, r.disarm.map(|(_, d)| d)), (None, Some(vec![30, 7])));
 
         // Same instant, another tier: re-armed in place, nothing disarmed under those keys.
         let ext = linkage(PartnerProgramType::External, LinkageStatus::Active, "2031-03-01T00:00:00Z");
         let mut upgraded = ext.clone();
         upgraded.tier_number = Some(3);
-        let r = rearm(Some(&ext), &upgraded, &days, Tz::UTC, now);
+        let r = rearm(Some(&ext), &upgraded, &days, &Zone::utc(), now);
         assert_eq!(r.arm.as_ref().map(|(t, r)| (t.tier_number, r.len())), Some((Some(3), 2)));
         assert_eq!(r.disarm.map(|(_, d)| d), Some(vec![]));
     }

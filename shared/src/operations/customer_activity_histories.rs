@@ -7,6 +7,7 @@ use crate::domain::dates::{format_utc, parse_history_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::MAX_HISTORY_OFFSET;
 use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, PartnerProgram, PartnerProgramType, ProgramId};
+use crate::domain::zone::Zone;
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::wire::{ActivityEntry, BenefitSummary};
 use crate::state::{AppState, OrgCatalog};
@@ -14,7 +15,6 @@ use crate::storage::activity_history::{self, check_cursor, default_window, finge
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::storage::store::StoreError;
 use chrono::{DateTime, Duration, Months, Utc};
-use chrono_tz::Tz;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -130,7 +130,7 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
 }
 
 /// The benefits window a request asks for, checked against the one-year rule (2013).
-fn window(p: &Params, tz: Tz, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiResponse> {
+fn window(p: &Params, tz: &Zone, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiResponse> {
     let end = match &p.end {
         Some(raw) => parse_history_date("endDate", raw, tz, true).map_err(|e| bad_request(e.to_string()))?,
         None => now,
@@ -144,7 +144,7 @@ fn window(p: &Params, tz: Tz, now: DateTime<Utc>) -> Result<(DateTime<Utc>, Date
         return Err(bad_request("endDate must not be before startDate"));
     }
     // "Under one year" in the org's calendar: a window reaching the same wall-clock time a year on is refused.
-    let local_start = start.with_timezone(&tz);
+    let local_start = start.with_timezone(tz);
     let year_later = local_start.checked_add_months(Months::new(12)).map(|t| t.with_timezone(&Utc));
     if year_later.is_none_or(|limit| end >= limit) {
         return Err(invalid(ErrorCode::IntervalTooLong.with_detail(format!(
@@ -178,7 +178,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             Ok(r) => r,
             Err(e) => return storage_failed(&e, p.limit, &req.request_id),
         };
-    let (benefits_from, to) = match window(&p, catalog.org.tz(), now) {
+    let (benefits_from, to) = match window(&p, &catalog.org.tz(), now) {
         Ok(w) => w,
         Err(resp) => return resp,
     };
@@ -453,7 +453,7 @@ mod rule_tests {
         let mut q = vec![("activityType", "BENEFITSAVAILED")];
         q.extend(start.map(|s| ("startDate", s)));
         q.extend(end.map(|e| ("endDate", e)));
-        window(&params(&q).ok().unwrap(), chrono_tz::Asia::Kolkata, now())
+        window(&params(&q).ok().unwrap(), &Zone::named("Asia/Kolkata").unwrap(), now())
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
 use crate::domain::model::*;
+use crate::domain::zone::Zone;
 use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
@@ -22,7 +23,6 @@ use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, Stor
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::EventRecord;
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -109,7 +109,7 @@ const MAX_BILL_TEXT_CHARS: usize = 200;
 
 /// The bill fields of an entry, checked: ids are non-negative integers (a JSON number or a numeric
 /// string), names are bounded text, `billDate` a request date; each kept under its documented name.
-fn bill_fields(entry: &BenefitsEntry, tz: Tz) -> Result<Map<String, Value>, ItemStatus> {
+fn bill_fields(entry: &BenefitsEntry, tz: &Zone) -> Result<Map<String, Value>, ItemStatus> {
     let mut bill = Map::new();
     for (field, raw) in [
         ("billNumber", entry.bill_number.as_ref().and_then(value_as_text)),
@@ -201,10 +201,10 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
         }
     }
     let availed_at = match entry.availed_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(raw) => availed_date(raw, catalog.org.tz(), now)?,
+        Some(raw) => availed_date(raw, &catalog.org.tz(), now)?,
         None => now,
     };
-    let bill = bill_fields(entry, catalog.org.tz())?;
+    let bill = bill_fields(entry, &catalog.org.tz())?;
     Ok(AvailPlan { program, availed, availed_at, bill })
 }
 
@@ -215,13 +215,13 @@ fn positive_count(v: &Value) -> Option<u64> {
 
 /// `availedDate` as an instant: a bare date for today (in the org's zone) means now, since its
 /// end of day is still ahead; anything later than now is refused.
-fn availed_date(raw: &str, tz: Tz, now: DateTime<Utc>) -> Result<DateTime<Utc>, ItemStatus> {
+fn availed_date(raw: &str, tz: &Zone, now: DateTime<Utc>) -> Result<DateTime<Utc>, ItemStatus> {
     let t =
         parse_request_date("availedDate", raw, tz).map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     if t <= now {
         return Ok(t);
     }
-    let today = now.with_timezone(&tz).date_naive();
+    let today = now.with_timezone(tz).date_naive();
     if NaiveDate::parse_from_str(raw, "%Y-%m-%d").is_ok_and(|d| d == today) {
         return Ok(now);
     }
@@ -303,7 +303,7 @@ async fn avail_one(
             program,
             &after,
             now,
-            catalog.org.tz(),
+            &catalog.org.tz(),
         );
         Ok(Prepared {
             activity,
@@ -390,11 +390,11 @@ mod tests {
     #[test]
     fn availed_today_as_bare_date_means_now_and_future_is_refused() {
         let now = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(availed_date("2026-11-24", Tz::UTC, now).unwrap(), now);
-        assert_eq!(format_utc(availed_date("2026-11-20", Tz::UTC, now).unwrap()), "2026-11-20T23:59:59Z");
-        assert_eq!(availed_date("2026-11-25", Tz::UTC, now).unwrap_err().code, 2001);
-        assert_eq!(availed_date("2026-11-24T11:00:00Z", Tz::UTC, now).unwrap_err().code, 2001);
-        assert_eq!(availed_date("24/11/2026", Tz::UTC, now).unwrap_err().code, 2001);
+        assert_eq!(availed_date("2026-11-24", &Zone::utc(), now).unwrap(), now);
+        assert_eq!(format_utc(availed_date("2026-11-20", &Zone::utc(), now).unwrap()), "2026-11-20T23:59:59Z");
+        assert_eq!(availed_date("2026-11-25", &Zone::utc(), now).unwrap_err().code, 2001);
+        assert_eq!(availed_date("2026-11-24T11:00:00Z", &Zone::utc(), now).unwrap_err().code, 2001);
+        assert_eq!(availed_date("24/11/2026", &Zone::utc(), now).unwrap_err().code, 2001);
     }
 }
 
@@ -473,10 +473,10 @@ mod plan_tests {
 
     #[test]
     fn bill_fields_are_kept_under_their_names_and_checked() {
-        let tz = chrono_tz::Asia::Kolkata;
+        let tz = Zone::named("Asia/Kolkata").unwrap();
         let bill = bill_fields(
             &entry(json!({"billNumber": 77, "billId": "78", "tillId": 3, "tillName": " T3-1 ", "storeName": "T3", "billDate": "2026-05-20"})),
-            tz,
+            &tz,
         )
         .unwrap();
         assert_eq!(
@@ -484,7 +484,7 @@ mod plan_tests {
             json!({"billNumber": "77", "tillName": "T3-1", "storeName": "T3", "billId": 78, "tillId": 3, "billDate": "2026-05-20T18:29:59Z"})
         );
         // Absent, null and blank fields are left out.
-        assert!(bill_fields(&entry(json!({"billId": null, "tillId": " ", "storeName": ""})), tz).unwrap().is_empty());
+        assert!(bill_fields(&entry(json!({"billId": null, "tillId": " ", "storeName": ""})), &tz).unwrap().is_empty());
         for bad in [
             json!({"billId": -1}),
             json!({"billId": 1.5}),
@@ -494,9 +494,9 @@ mod plan_tests {
             json!({"storeName": "s".repeat(MAX_BILL_TEXT_CHARS + 1)}),
             json!({"billDate": "yesterday"}),
         ] {
-            assert_eq!(bill_fields(&entry(bad.clone()), tz).unwrap_err().code, 2001, "{bad}");
+            assert_eq!(bill_fields(&entry(bad.clone()), &tz).unwrap_err().code, 2001, "{bad}");
         }
-        assert!(bill_fields(&entry(json!({"billId": MAX_SAFE_INTEGER})), tz).is_ok());
+        assert!(bill_fields(&entry(json!({"billId": MAX_SAFE_INTEGER})), &tz).is_ok());
     }
 
     #[test]

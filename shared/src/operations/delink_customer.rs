@@ -101,7 +101,7 @@ async fn delink_one(
                 program,
                 &after,
                 now,
-                catalog.org.tz(),
+                &catalog.org.tz(),
             )),
             expected_version: Some(cur.version),
             after,

@@ -212,7 +212,7 @@ async fn update_one(
                 program,
                 &after,
                 now,
-                catalog.org.tz(),
+                &catalog.org.tz(),
             )),
             expected_version: current.map(|c| c.version),
             after,
@@ -258,7 +258,7 @@ fn change_tier(
     };
     let new_expiry = match request.expiry {
         Some(raw) => {
-            let t = parse_request_date("updatedTierExpiryDate", raw, catalog.org.tz())
+            let t = parse_request_date("updatedTierExpiryDate", raw, &catalog.org.tz())
                 .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
             if t <= now {
                 return Err(
@@ -354,7 +354,7 @@ fn pause(
             "the membership in {name} is {status:?}, not active; only an active membership can be paused"
         )));
     };
-    let tz = catalog.org.tz();
+    let tz = &catalog.org.tz();
     let until = parse_request_date("pauseEndDate", raw_end, tz)
         .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     if until <= now {
@@ -395,7 +395,7 @@ fn resume(
     let mut after = cur.clone();
     after.status = LinkageStatus::Active;
     after.membership_end_date =
-        Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.org.tz()));
+        Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), &catalog.org.tz()));
     after.pause = Some(MembershipPause { resumed_at: Some(now), ..p.clone() });
     after.version = cur.version + 1;
     after.last_activity = ActivityType::MembershipResumed;
@@ -409,10 +409,10 @@ pub fn shift_by_local_span(
     end: DateTime<Utc>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    tz: chrono_tz::Tz,
+    tz: &crate::domain::zone::Zone,
 ) -> DateTime<Utc> {
     use chrono::TimeZone;
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).naive_local();
+    let local = |t: DateTime<Utc>| t.with_timezone(tz).naive_local();
     let span = local(to) - local(from);
     tz.from_local_datetime(&(local(end) + span)).earliest().map_or(end + (to - from), |t| t.with_timezone(&Utc))
 }
@@ -492,17 +492,17 @@ mod tests {
     #[test]
     fn a_pause_moves_the_end_by_local_days_across_a_dst_change() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let berlin: crate::domain::zone::Zone = "Europe/Berlin".parse().unwrap();
         // Paused 10:00 CET on 27 March, resumed 10:00 CEST on 29 March (47 hours, two local days).
         let (from, to) = (t("2027-03-27T09:00:00Z"), t("2027-03-29T08:00:00Z"));
-        assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, berlin), t("2027-04-12T08:00:00Z"));
+        assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, &berlin), t("2027-04-12T08:00:00Z"));
         // Without DST in the window, the same span as elapsed time.
         assert_eq!(
             shift_by_local_span(
                 t("2027-05-10T08:00:00Z"),
                 t("2027-05-01T08:00:00Z"),
                 t("2027-05-03T20:00:00Z"),
-                berlin
+                &berlin
             ),
             t("2027-05-12T20:00:00Z")
         );

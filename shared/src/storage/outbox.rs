@@ -3,10 +3,10 @@
 
 use crate::domain::dates::format_utc;
 use crate::domain::model::{Customer, Linkage, OrgId, PartnerProgram};
+use crate::domain::zone::Zone;
 use crate::storage::keys;
 use crate::storage::records::EventRecord;
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use serde_json::{json, Value};
 
 /// Outbox items stay this long after delivery, for replay and audits.
@@ -62,9 +62,9 @@ pub fn customer_identifiers(customer: &Customer) -> Value {
 
 /// A date as Capillary's events give it: the day in the org's time zone (`2025-10-31`), with the
 /// exact instant beside it in epoch milliseconds.
-fn event_date(details: &mut serde_json::Map<String, Value>, name: &str, at: Option<DateTime<Utc>>, tz: Tz) {
+fn event_date(details: &mut serde_json::Map<String, Value>, name: &str, at: Option<DateTime<Utc>>, tz: &Zone) {
     if let Some(at) = at {
-        details.insert(name.into(), json!(at.with_timezone(&tz).format("%Y-%m-%d").to_string()));
+        details.insert(name.into(), json!(at.with_timezone(tz).format("%Y-%m-%d").to_string()));
         details.insert(format!("{name}InMillis"), json!(at.timestamp_millis()));
     }
 }
@@ -72,7 +72,7 @@ fn event_date(details: &mut serde_json::Map<String, Value>, name: &str, at: Opti
 /// `customerPartnerProgramDetails`: the documented fields (`partnerTierExpiryDate`,
 /// `partnerTierNumber`, `membershipNumber`, `membershipExpiryDate`, each date with its `…InMillis`),
 /// then ours (tier name, membership window as instants, linked, status, version).
-pub fn partner_program_details(l: &Linkage, tz: Tz) -> Value {
+pub fn partner_program_details(l: &Linkage, tz: &Zone) -> Value {
     let mut d = serde_json::Map::new();
     event_date(&mut d, "partnerTierExpiryDate", l.tier_expiry_date, tz);
     if let Some(n) = l.tier_number {
@@ -108,7 +108,7 @@ pub fn event(
     program: &PartnerProgram,
     after: &Linkage,
     at: DateTime<Utc>,
-    tz: Tz,
+    tz: &Zone,
 ) -> EventRecord {
     let mut data = serde_json::Map::new();
     data.insert("customerIdentifiers".into(), customer_identifiers(customer));

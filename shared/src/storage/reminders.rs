@@ -15,13 +15,13 @@
 use crate::domain::dates::format_utc;
 use crate::domain::model::{CustomerId, Linkage, OrgId, PartnerProgram, ProgramId};
 use crate::domain::reminders::{self, Reminder, ReminderKind, Target};
+use crate::domain::zone::Zone;
 use crate::storage::keys::{self, Key};
 use crate::storage::outbox::{outbox_record, EventName};
 use crate::storage::records::{to_item, EventRecord};
 use crate::storage::store::{tx, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -96,7 +96,7 @@ pub fn rearm_items(
     before: Option<&Linkage>,
     after: &Linkage,
     program: &PartnerProgram,
-    tz: Tz,
+    tz: &Zone,
     now: DateTime<Utc>,
     due_shards: u32,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
@@ -130,7 +130,7 @@ pub async fn for_change(
     }
     let catalog = state.catalog(org).await?;
     let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
-    rearm_items(state.store.table(), before, after, program, catalog.org.tz(), state.now(), state.config.due_shards)
+    rearm_items(state.store.table(), before, after, program, &catalog.org.tz(), state.now(), state.config.due_shards)
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
@@ -193,7 +193,7 @@ pub fn send_items(
     r: &ReminderRecord,
     kind: ReminderKind,
     program: &PartnerProgram,
-    tz: Tz,
+    tz: &Zone,
     now: DateTime<Utc>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     Ok(vec![
@@ -212,7 +212,7 @@ pub fn event(
     r: &ReminderRecord,
     kind: ReminderKind,
     program: &PartnerProgram,
-    tz: Tz,
+    tz: &Zone,
     at: DateTime<Utc>,
 ) -> EventRecord {
     let mut data = serde_json::Map::new();
@@ -241,7 +241,7 @@ pub fn event(
 }
 
 /// A reminder as the expiry preview lists it.
-pub fn preview_step(r: &ReminderRecord, kind: ReminderKind, tz: Tz) -> serde_json::Value {
+pub fn preview_step(r: &ReminderRecord, kind: ReminderKind, tz: &Zone) -> serde_json::Value {
     json!({
         "action": kind.action(),
         "eventName": kind.event_name(),

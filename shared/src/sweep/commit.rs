@@ -33,7 +33,7 @@ struct Change<'a> {
     /// As the events name the customer.
     customer: &'a Customer,
     backup: Option<&'a BackupMembership>,
-    tz: chrono_tz::Tz,
+    tz: &'a crate::domain::zone::Zone,
 }
 
 impl Run<'_> {
@@ -97,7 +97,7 @@ impl Run<'_> {
                 None => return Outcome::Failed,
             },
         };
-        let tz = catalog.org.tz();
+        let tz = &catalog.org.tz();
         let change = Change { program, before, plan: &plan, customer: &customer, backup: backup.as_ref(), tz };
         let items = match self.transaction_items(&change) {
             Ok(items) => items,
