@@ -167,6 +167,18 @@ impl Running {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// CPU time the process's live threads have run so far, in ns (`/proc/<pid>/task/*/schedstat`,
+    /// first field: exact, where `stat`'s utime and stime count clock ticks).
+    fn cpu_ns(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let mut total = 0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+
     fn peak_rss_kb(&self) -> Option<u64> {
         self.status_kb("VmHWM")
     }
@@ -229,6 +241,9 @@ pub struct Warm {
     pub invocations: usize,
     /// Event queued → response received by the emulator.
     pub latency_ms: Summary,
+    /// The process's CPU time over the measured invocations, per invocation (all its threads;
+    /// the rest of `latency_ms` is waiting: on DynamoDB, or for a core).
+    pub cpu_ms_per_invocation: Option<f64>,
     pub peak_rss_mb: Option<f64>,
 }
 
@@ -400,6 +415,7 @@ async fn warm_pair(
     }
     let mut la = Vec::new();
     let mut lb = Vec::new();
+    let cpu_before = (a.cpu_ns(), b.cpu_ns());
     let round = 50;
     let mut i = warmups;
     while la.len() < s.warm {
@@ -414,17 +430,24 @@ async fn warm_pair(
         }
         i += round;
     }
+    let per_invocation = |before: Option<u64>, after: Option<u64>, n: usize| {
+        Some(after?.checked_sub(before?)? as f64 / 1e6 / n.max(1) as f64)
+    };
+    let cpu_a = per_invocation(cpu_before.0, a.cpu_ns(), la.len());
+    let cpu_b = per_invocation(cpu_before.1, b.cpu_ns(), lb.len());
     let result = Comparison {
         operation: operation.to_string(),
         ours: Warm {
             name: a.name.clone(),
             invocations: la.len(),
+            cpu_ms_per_invocation: cpu_a,
             latency_ms: summarize(la),
             peak_rss_mb: a.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6),
         },
         peer: Warm {
             name: b.name.clone(),
             invocations: lb.len(),
+            cpu_ms_per_invocation: cpu_b,
             latency_ms: summarize(lb),
             peak_rss_mb: b.peak_rss_kb().map(|k| k as f64 * 1024.0 / 1e6),
         },

@@ -29,6 +29,7 @@ mod template;
 
 mod ddb_timing;
 mod fixtures;
+mod floor;
 mod http_client;
 mod lambda;
 mod load;
@@ -121,6 +122,8 @@ async fn main() -> Result<(), Error> {
     let ops = server::run(&world, server_settings).await?;
     // The server figures first, so a failure in the Lambda part does not lose them.
     std::fs::write(&out, serde_json::to_string_pretty(&serde_json::json!({"operations": &ops}))?)?;
+    eprintln!("DynamoDB Local alone: 1 against 50 concurrent TransactWriteItems");
+    let floor = floor::run(&world.table, 50, 50, server_settings.batch_requests).await?;
     let lambda = if args.iter().any(|a| a == "--skip-lambda") {
         None
     } else {
@@ -136,6 +139,7 @@ async fn main() -> Result<(), Error> {
             "bin_dir": lambda_settings.bin_dir,
         },
         "operations": ops,
+        "dynamodb_floor": floor,
         "lambda": lambda,
         // DynamoDB calls made outside any request span (seeding and set-up): not in the figures.
         "unattributed_calls": book.unattributed(),
