@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -130,21 +130,53 @@ pub async fn create_table(client: &Client, name: &str, def: &TableDefinition) ->
                 .map_err(|e| e.to_string())?,
         );
     }
-    req.send()
-        .await
-        .map_err(|e| format!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    match req.send().await {
+        Ok(_) => {}
+        // An attempt the SDK gave up on (DynamoDB Local's first CreateTable, on a cold JVM, can
+        // outlast the 1 s attempt timeout of `shared::state::sdk_config`) may have created the
+        // table before the retry: a table under this name with the template's keys is that one.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+            has_keys(client, name, &def.key_schema).await?;
+        }
+        Err(e) => return Err(format!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e))),
+    }
     if let Some(attr) = &def.ttl_attribute {
         let spec =
             TimeToLiveSpecification::builder().attribute_name(attr).enabled(true).build().map_err(|e| e.to_string())?;
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(spec)
-            .send()
-            .await
-            .map_err(|e| format!("UpdateTimeToLive {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+        if let Err(e) = client.update_time_to_live().table_name(name).time_to_live_specification(spec).send().await {
+            // Refused when it is on already (that table above, or a retried attempt): fine if on `attr`.
+            let on = client.describe_time_to_live().table_name(name).send().await.ok().and_then(|d| {
+                d.time_to_live_description().filter(|t| t.attribute_name() == Some(attr.as_str())).map(|t| {
+                    matches!(t.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
+                })
+            });
+            if on != Some(true) {
+                return Err(format!("UpdateTimeToLive {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)));
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether the existing table `name` has exactly `keys` as its key schema.
+async fn has_keys(client: &Client, name: &str, keys: &[(String, String)]) -> Result<(), String> {
+    let described = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    let found: Vec<(String, String)> = described
+        .table()
+        .map(|t| {
+            t.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect()
+        })
+        .unwrap_or_default();
+    if found == keys {
+        Ok(())
+    } else {
+        Err(format!("CreateTable {name}: a table of that name exists with keys {found:?}, not the template's {keys:?}"))
+    }
 }
 
 /// Creates the table unless it exists already (the local server's persistent database).

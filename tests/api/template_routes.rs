@@ -72,3 +72,34 @@ fn the_binary_check_sees_the_operation_and_not_a_comment() {
         "fn main() {\n    shared::http::lambda_adapter::run_http(shared::operations::link_customer::handle).await\n}";
     assert_eq!(operation_run_by(real).as_deref(), Some("link_customer::handle"));
 }
+
+/// A CreateTable attempt that timed out may have created the table before the SDK retried it:
+/// creating the template's table again under that name finds it and goes on, while a table of
+/// that name with other keys is refused (the bench failed on the first case once).
+#[tokio::test]
+async fn creating_the_table_twice_reuses_it_only_with_the_templates_keys() {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let client = crate::common::sdk_client().await;
+    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE).unwrap();
+    let name = format!("pp-twice-{}", uuid::Uuid::new_v4().simple());
+    devtools::table_definition::create_table(&client, &name, &def).await.unwrap();
+    devtools::table_definition::create_table(&client, &name, &def).await.unwrap();
+
+    let other = format!("pp-other-keys-{}", uuid::Uuid::new_v4().simple());
+    client
+        .create_table()
+        .table_name(&other)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let err = devtools::table_definition::create_table(&client, &other, &def).await.unwrap_err();
+    assert!(err.contains("exists with keys") && err.contains("\"id\""), "{err}");
+    for t in [name, other] {
+        client.delete_table().table_name(t).send().await.unwrap();
+    }
+}

@@ -28,7 +28,7 @@ pub struct ZoneOffset {
 }
 
 impl Zone {
-    /// The zone named exactly so (IANA names are case-sensitive here, as they were documented).
+    /// The zone of this IANA name, spelt exactly so (`asia/kolkata` is refused).
     pub fn named(name: &str) -> Option<Zone> {
         let data = TzData::get(name).ok()?;
         (data.iana_name() == Some(name)).then_some(Zone(data))
@@ -52,7 +52,7 @@ impl Zone {
     }
 }
 
-/// A UTC (or local) wall-clock time as whole seconds, clamped into what jiff keeps: an offset
+/// A UTC time as whole seconds, clamped into the instants jiff keeps: an offset
 /// never changes within a second, and the rules of the last days of year 9999 (the service's
 /// latest instant is 9999-12-31T23:59:59Z, jiff's is 9999-12-30T22:00:00Z) are those of 9999-12-30.
 fn timestamp(utc: &NaiveDateTime) -> jiff::Timestamp {
