@@ -1,8 +1,8 @@
 //! Bootstrap operations with no API (an org and its clients are created directly in the table);
 //! `ppadmin` runs them against a deployed table. Demo data lives in the dev tools (`devtools/`).
 
-use crate::domain::dates::parse_time_zone;
 use crate::domain::model::{Org, OrgId};
+use crate::domain::zone::Zone;
 use crate::storage::keys;
 use crate::storage::records::{to_item, OrgRecord};
 use crate::storage::store::{Store, StoreError};
@@ -19,7 +19,7 @@ pub enum AdminError {
 
 /// Creates an org with a fresh numeric id.
 pub async fn create_org(store: &Store, name: &str, time_zone: &str) -> Result<Org, AdminError> {
-    if parse_time_zone(time_zone).is_none() {
+    if Zone::named(time_zone).is_none() {
         return Err(AdminError::TimeZone(time_zone.to_string()));
     }
     let org_id: OrgId = store.next_id(&keys::sequence(None, "org")).await?;

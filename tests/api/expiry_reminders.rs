@@ -63,7 +63,7 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 fn kolkata() -> shared::domain::zone::Zone {
-    "Asia/Kolkata".parse().unwrap()
+    shared::domain::zone::Zone::named("Asia/Kolkata").unwrap()
 }
 
 fn day_in_kolkata(t: DateTime<Utc>) -> String {

@@ -58,7 +58,7 @@ fn is_false(b: &bool) -> bool {
 
 impl Org {
     pub fn tz(&self) -> Zone {
-        self.time_zone.parse().unwrap_or(Zone::utc())
+        Zone::named(&self.time_zone).unwrap_or_else(Zone::utc)
     }
 }
 

@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn a_pause_moves_the_end_by_local_days_across_a_dst_change() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let berlin: crate::domain::zone::Zone = "Europe/Berlin".parse().unwrap();
+        let berlin = crate::domain::zone::Zone::named("Europe/Berlin").unwrap();
         // Paused 10:00 CET on 27 March, resumed 10:00 CEST on 29 March (47 hours, two local days).
         let (from, to) = (t("2027-03-27T09:00:00Z"), t("2027-03-29T08:00:00Z"));
         assert_eq!(shift_by_local_span(t("2027-04-10T08:00:00Z"), from, to, &berlin), t("2027-04-12T08:00:00Z"));
