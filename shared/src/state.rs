@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::domain::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
+use crate::domain::zone::Zone;
 use crate::http::wire::PartnerProgramDetails;
 use crate::storage::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -18,9 +19,21 @@ pub struct OrgCatalog {
     pub org: Org,
     pub loyalty_programs: Vec<LoyaltyProgram>,
     pub partner_programs: Vec<PartnerProgram>,
+    /// `org.time_zone`, looked up once when the catalog is read (UTC if the name is unknown).
+    zone: Zone,
 }
 
 impl OrgCatalog {
+    pub fn new(org: Org, loyalty_programs: Vec<LoyaltyProgram>, partner_programs: Vec<PartnerProgram>) -> OrgCatalog {
+        let zone = org.tz();
+        OrgCatalog { org, loyalty_programs, partner_programs, zone }
+    }
+
+    /// The org's time zone.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
     pub fn partner_program(&self, name: &str) -> Option<&PartnerProgram> {
         self.partner_programs.iter().find(|p| p.partner_program_name == name)
     }
@@ -160,7 +173,7 @@ impl AppState {
             time_zone: "UTC".into(),
             one_supplementary_per_customer: false,
         });
-        let cat = Arc::new(OrgCatalog { org: org_rec, loyalty_programs, partner_programs });
+        let cat = Arc::new(OrgCatalog::new(org_rec, loyalty_programs, partner_programs));
         if let Ok(mut cache) = self.catalogs.lock() {
             cache.insert(org, (Instant::now(), cat.clone()));
         }

@@ -178,7 +178,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             Ok(r) => r,
             Err(e) => return storage_failed(&e, p.limit, &req.request_id),
         };
-    let (benefits_from, to) = match window(&p, &catalog.org.tz(), now) {
+    let (benefits_from, to) = match window(&p, catalog.zone(), now) {
         Ok(w) => w,
         Err(resp) => return resp,
     };

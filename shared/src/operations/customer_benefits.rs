@@ -201,10 +201,10 @@ fn plan<'a>(catalog: &'a OrgCatalog, entry: &BenefitsEntry, now: DateTime<Utc>) 
         }
     }
     let availed_at = match entry.availed_date.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(raw) => availed_date(raw, &catalog.org.tz(), now)?,
+        Some(raw) => availed_date(raw, catalog.zone(), now)?,
         None => now,
     };
-    let bill = bill_fields(entry, &catalog.org.tz())?;
+    let bill = bill_fields(entry, catalog.zone())?;
     Ok(AvailPlan { program, availed, availed_at, bill })
 }
 
@@ -303,7 +303,7 @@ async fn avail_one(
             program,
             &after,
             now,
-            &catalog.org.tz(),
+            catalog.zone(),
         );
         Ok(Prepared {
             activity,

@@ -101,7 +101,7 @@ async fn delink_one(
                 program,
                 &after,
                 now,
-                &catalog.org.tz(),
+                catalog.zone(),
             )),
             expected_version: Some(cur.version),
             after,

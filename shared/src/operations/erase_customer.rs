@@ -144,7 +144,7 @@ async fn scrub_linkage(
         })?;
         let event = catalog
             .partner_program_by_id(program_id)
-            .map(|p| outbox::event(event_name, "CUSTOMER_ERASED", org, customer, p, &after, now, &catalog.org.tz()));
+            .map(|p| outbox::event(event_name, "CUSTOMER_ERASED", org, customer, p, &after, now, catalog.zone()));
         Ok(Prepared {
             activity: activity_for(Some(cur), &after, kind, now),
             event,

@@ -95,7 +95,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     };
     let now = state.now();
     let until = match req.query_param("until") {
-        Some(raw) => match parse_request_date("until", raw, &catalog.org.tz()) {
+        Some(raw) => match parse_request_date("until", raw, catalog.zone()) {
             Ok(t) => t,
             Err(e) => return bad_request(e.to_string()),
         },

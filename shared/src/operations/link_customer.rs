@@ -86,7 +86,7 @@ fn plan<'a>(
     entry: &LinkEntry,
     now: DateTime<Utc>,
 ) -> Result<LinkPlan<'a>, ItemStatus> {
-    let tz = &catalog.org.tz();
+    let tz = catalog.zone();
     let name = entry.partner_program_name.as_deref().map(str::trim).unwrap_or("");
     if name.is_empty() {
         return Err(ErrorCode::EmptyRequiredField.with_detail("partnerProgramName is empty"));
@@ -331,7 +331,7 @@ impl Link<'_> {
                 program,
                 &after,
                 now,
-                &self.catalog.org.tz(),
+                self.catalog.zone(),
             )),
             expected_version: current.map(|c| c.version),
             after,

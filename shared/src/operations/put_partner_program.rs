@@ -213,8 +213,7 @@ fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) ->
         crate::domain::reminders::validate_days(c.expiry_reminder_days.as_ref()).map_err(ApiError::bad_request)?;
     let expiry_date = match c.expiry_date.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(raw) => Some(
-            parse_request_date("expiryDate", raw, &catalog.org.tz())
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            parse_request_date("expiryDate", raw, catalog.zone()).map_err(|e| ApiError::bad_request(e.to_string()))?,
         ),
         None => None,
     };

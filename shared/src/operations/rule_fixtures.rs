@@ -73,19 +73,19 @@ pub fn other_miles() -> PartnerProgram {
 
 /// The org with `programs` (usually some of the three above).
 pub fn catalog(programs: Vec<PartnerProgram>) -> OrgCatalog {
-    OrgCatalog {
-        org: Org {
+    OrgCatalog::new(
+        Org {
             org_id: 1,
             name: "Test Org".into(),
             time_zone: "Asia/Kolkata".into(),
             one_supplementary_per_customer: false,
         },
-        loyalty_programs: vec![
+        vec![
             LoyaltyProgram { program_id: REWARDS, ..LoyaltyProgram::named("Rewards") },
             LoyaltyProgram { program_id: OTHER, ..LoyaltyProgram::named("Other") },
         ],
-        partner_programs: programs,
-    }
+        programs,
+    )
 }
 
 pub fn standard_catalog() -> OrgCatalog {

@@ -212,7 +212,7 @@ async fn update_one(
                 program,
                 &after,
                 now,
-                &catalog.org.tz(),
+                catalog.zone(),
             )),
             expected_version: current.map(|c| c.version),
             after,
@@ -258,7 +258,7 @@ fn change_tier(
     };
     let new_expiry = match request.expiry {
         Some(raw) => {
-            let t = parse_request_date("updatedTierExpiryDate", raw, &catalog.org.tz())
+            let t = parse_request_date("updatedTierExpiryDate", raw, catalog.zone())
                 .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
             if t <= now {
                 return Err(
@@ -354,7 +354,7 @@ fn pause(
             "the membership in {name} is {status:?}, not active; only an active membership can be paused"
         )));
     };
-    let tz = &catalog.org.tz();
+    let tz = catalog.zone();
     let until = parse_request_date("pauseEndDate", raw_end, tz)
         .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
     if until <= now {
@@ -394,8 +394,7 @@ fn resume(
     };
     let mut after = cur.clone();
     after.status = LinkageStatus::Active;
-    after.membership_end_date =
-        Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), &catalog.org.tz()));
+    after.membership_end_date = Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.zone()));
     after.pause = Some(MembershipPause { resumed_at: Some(now), ..p.clone() });
     after.version = cur.version + 1;
     after.last_activity = ActivityType::MembershipResumed;

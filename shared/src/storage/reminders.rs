@@ -130,7 +130,7 @@ pub async fn for_change(
     }
     let catalog = state.catalog(org).await?;
     let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
-    rearm_items(state.store.table(), before, after, program, &catalog.org.tz(), state.now(), state.config.due_shards)
+    rearm_items(state.store.table(), before, after, program, catalog.zone(), state.now(), state.config.due_shards)
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {

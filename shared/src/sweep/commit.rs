@@ -97,7 +97,7 @@ impl Run<'_> {
                 None => return Outcome::Failed,
             },
         };
-        let tz = &catalog.org.tz();
+        let tz = catalog.zone();
         let change = Change { program, before, plan: &plan, customer: &customer, backup: backup.as_ref(), tz };
         let items = match self.transaction_items(&change) {
             Ok(items) => items,

@@ -49,7 +49,7 @@ impl Run<'_> {
             return self.cancel_reminder(&record).await;
         };
         let table = self.state.store.table();
-        let tx = match items::send_items(table, &record, kind, program, &catalog.org.tz(), self.now) {
+        let tx = match items::send_items(table, &record, kind, program, catalog.zone(), self.now) {
             Ok(tx) => tx,
             Err(e) => {
                 tracing::error!(error = %e, "could not build the reminder transaction");
@@ -126,6 +126,6 @@ pub fn describe(
         "partnerProgramType": program.partner_program_type,
         "partnerTierName": if kind == ReminderKind::TierExpiry { record.tier_name.clone() } else { None },
         "dueAt": crate::domain::dates::format_utc(record.due_at),
-        "actions": [items::preview_step(&record, kind, &catalog.org.tz())],
+        "actions": [items::preview_step(&record, kind, catalog.zone())],
     })))
 }
