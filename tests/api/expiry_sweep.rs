@@ -625,24 +625,31 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     // Nothing was done.
     assert_eq!(s(&linkage(&t.app.state, f.org.org_id, graced).await, "version"), "1");
 
-    // Paging with a cursor returns the same entries.
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page_path = match &cursor {
-            Some(c) => format!("{path}&limit=1&cursor={c}"),
-            None => format!("{path}&limit=1"),
-        };
-        let r = f.org.get(&f.org.admin, &page_path).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        seen.extend(r.body["data"].as_array().unwrap().iter().map(|d| d["customerId"].as_u64().unwrap()));
-        match r.body["pagination"]["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
+    // Paging with a cursor returns the same entries in the same order (pages read beside each
+    // other are kept only while they fit the limit).
+    let all: Vec<u64> = data.iter().map(|d| d["customerId"].as_u64().unwrap()).collect();
+    for limit in [1, 2] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}&limit={limit}&cursor={c}"),
+                None => format!("{path}&limit={limit}"),
+            };
+            let r = f.org.get(&f.org.admin, &page_path).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(r.body["data"].as_array().unwrap().len() <= limit, "{}", r.text);
+            seen.extend(r.body["data"].as_array().unwrap().iter().map(|d| d["customerId"].as_u64().unwrap()));
+            match r.body["pagination"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
         }
+        assert_eq!(seen, all, "limit {limit}");
     }
-    seen.sort();
-    assert_eq!(seen, vec![graced, expiring]);
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![graced, expiring]);
     assert_eq!(f.org.get(&f.org.admin, &format!("{path}&cursor=bogus")).await.status, 400);
     let far = iso(t.now() + Duration::days(200)).replace('+', "%2B");
     assert_eq!(f.org.get(&f.org.admin, &format!("/v2/partnerProgram/expiryPreview?until={far}")).await.status, 400);

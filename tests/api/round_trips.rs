@@ -208,3 +208,28 @@ async fn a_first_history_page_reads_its_streams_counts_and_summaries_beside_each
         "identifier, customer with linkages, then pages, counts and summary together: {history:?}"
     );
 }
+
+/// The expiry preview walks the due index partition by partition (a day has `DUE_SHARDS` of them,
+/// mostly empty); from a partition's start it reads the partitions after it beside it, 16 at once,
+/// so a page over a month of partitions is a handful of round trips, not one per partition.
+#[tokio::test]
+async fn the_expiry_preview_reads_the_due_partitions_after_each_other_sixteen_at_once() {
+    let calls = Calls::default();
+    let app = TestApp::start_with_interceptor(calls.clone()).await;
+    let f = fixture(&app).await;
+    assert_eq!(f.org.get(&f.org.admin, "/v2/partnerProgram/expiryPreview").await.status, 200);
+    calls.0.lock().unwrap().clear();
+
+    let r = f.org.get(&f.org.admin, "/v2/partnerProgram/expiryPreview").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let preview = calls.take_calls();
+    let queries = preview.iter().filter(|c| c.name == "Query").count();
+    // From the sweep's watermark (or 30 days back without one) to today: at least a day of shards.
+    assert!(queries >= app.state.config.due_shards as usize, "{queries} partitions read: {preview:?}");
+    let reads_before_the_walk = preview.len() - queries;
+    assert!(
+        sequential(&preview) <= reads_before_the_walk + queries.div_ceil(16),
+        "{queries} partitions in {} sequential round trips: {preview:?}",
+        sequential(&preview)
+    );
+}

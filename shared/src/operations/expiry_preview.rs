@@ -27,6 +27,9 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 500;
 /// Index queries one page may spend (empty partitions included) before it returns a cursor.
 const QUERY_BUDGET: u32 = 400;
+/// Partitions read at once when the walk stands at a partition's start (a day has `DUE_SHARDS` of
+/// them, 8 by default, and a table without a sweep watermark is looked back on for 30 days).
+const READ_AHEAD: u32 = 16;
 
 /// Where the next page starts: a day, a shard, and the index position within it.
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -155,21 +158,34 @@ async fn preview(
             next = Some(Cursor::at(&walk.at));
             break;
         }
-        let Some(page) = walk.next_page(remaining.min(100) as i32).await? else { break };
-        queries += 1;
-        for item in page.items {
-            // Expiry reminders (issue 13) are listed beside the transitions.
-            if item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
-                == Some(crate::storage::reminders::ENTITY)
-            {
-                if let Some(entry) = crate::sweep::reminders::describe(item, catalog, until, &mut actions) {
-                    reminders += 1;
+        // Mid-partition, only its next page can come next; at a partition's start, the partitions
+        // after it are read beside it (most are empty: a day has `shards` of them).
+        let width = if walk.at.start.is_some() { 1 } else { READ_AHEAD.min(QUERY_BUDGET - queries) };
+        let pages = walk.read_ahead(remaining.min(100) as i32, width as usize).await?;
+        queries += pages.len() as u32;
+        for mut page in pages {
+            // A page read beside an earlier one may no longer fit the limit: it is read again.
+            if page.page.items.len() > limit - data.len() {
+                break;
+            }
+            walk.take(&mut page);
+            for item in std::mem::take(&mut page.page.items) {
+                // Expiry reminders (issue 13) are listed beside the transitions.
+                if item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
+                    == Some(crate::storage::reminders::ENTITY)
+                {
+                    if let Some(entry) = crate::sweep::reminders::describe(item, catalog, until, &mut actions) {
+                        reminders += 1;
+                        data.push(entry);
+                    }
+                    continue;
+                }
+                if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
                     data.push(entry);
                 }
-                continue;
             }
-            if let Some(entry) = describe(item, catalog, until, &mut actions, &mut program_expiries) {
-                data.push(entry);
+            if !page.ends_partition {
+                break;
             }
         }
     }

@@ -105,7 +105,11 @@ impl<'a> DueWalk<'a> {
 
     /// The partition the next page comes from.
     pub fn partition(&self) -> String {
-        keys::due_pk(&day_string(self.at.day), (self.first_shard + self.at.shard) % self.shards)
+        self.partition_at(&self.at)
+    }
+
+    fn partition_at(&self, at: &DuePosition) -> String {
+        keys::due_pk(&day_string(at.day), (self.first_shard + at.shard) % self.shards)
     }
 
     /// Reads the next page (at most `limit` items) and moves past it; `None` once finished.
@@ -113,28 +117,69 @@ impl<'a> DueWalk<'a> {
         if self.finished() {
             return Ok(None);
         }
-        let (day, due_pk) = (self.at.day, self.partition());
-        let query = DueQuery { due_pk: &due_pk, upper: &self.upper, limit, org: self.org, forward: self.forward };
-        let page = self.store.query_due_page(&query, self.at.start.clone()).await?;
-        let ends_day = self.move_past(page.last_key);
-        Ok(Some(WalkPage { day, due_pk, items: page.items, capacity: page.capacity, ends_day }))
+        let mut page = self.read(self.at.clone(), limit).await?;
+        self.take(&mut page);
+        Ok(Some(page.page))
     }
 
-    /// Moves past a page that ended at `last_key`: on within the partition while there is more,
-    /// else to the day's next shard, and after its last shard to the next day (then true).
-    fn move_past(&mut self, last_key: Option<Item>) -> bool {
+    /// The next page of each of up to `width` partitions, read at once: the page the walk stands
+    /// at, then the first page of each partition after it, up to `last_day`, in walk order. The
+    /// walk does not move; its caller `take`s the pages it keeps, in order, and stops taking after
+    /// a page that does not end its partition (the partition's next page comes first).
+    pub async fn read_ahead(&self, limit: i32, width: usize) -> Result<Vec<AheadPage>, StoreError> {
+        let mut positions = Vec::with_capacity(width);
+        let mut at = self.at.clone();
+        while positions.len() < width.max(1) && at.day <= self.last_day {
+            positions.push(at.clone());
+            at.start = None;
+            self.step(&mut at, None);
+        }
+        futures::future::try_join_all(positions.into_iter().map(|at| self.read(at, limit))).await
+    }
+
+    /// Moves the walk past `page`, which must be the page it stands at (the first of `read_ahead`
+    /// or the one after the last taken); `page.page.ends_day` is set as it turns out.
+    pub fn take(&mut self, page: &mut AheadPage) {
+        let mut at = self.at.clone();
+        page.page.ends_day = self.step(&mut at, page.last_key.take());
+        self.at = at;
+    }
+
+    async fn read(&self, at: DuePosition, limit: i32) -> Result<AheadPage, StoreError> {
+        let due_pk = self.partition_at(&at);
+        let query = DueQuery { due_pk: &due_pk, upper: &self.upper, limit, org: self.org, forward: self.forward };
+        let page = self.store.query_due_page(&query, at.start).await?;
+        let ends_partition = page.last_key.is_none();
+        Ok(AheadPage {
+            page: WalkPage { day: at.day, due_pk, items: page.items, capacity: page.capacity, ends_day: false },
+            last_key: page.last_key,
+            ends_partition,
+        })
+    }
+
+    /// Moves `at` past a page that ended at `last_key`: on within the partition while there is
+    /// more, else to the day's next shard, and after its last shard to the next day (then true).
+    fn step(&self, at: &mut DuePosition, last_key: Option<Item>) -> bool {
         if last_key.is_some() {
-            self.at.start = last_key;
+            at.start = last_key;
             return false;
         }
-        self.at.start = None;
-        self.at.shard += 1;
-        if self.at.shard < self.shards {
+        at.start = None;
+        at.shard += 1;
+        if at.shard < self.shards {
             return false;
         }
-        self.at = DuePosition::start_of(self.at.day + Duration::days(1));
+        *at = DuePosition::start_of(at.day + Duration::days(1));
         true
     }
+}
+
+/// A page read by `DueWalk::read_ahead`, not yet taken.
+pub struct AheadPage {
+    pub page: WalkPage,
+    last_key: Option<Item>,
+    /// No more of its partition follows.
+    pub ends_partition: bool,
 }
 
 /// The sweep's walk: every due item from the watermark day to today, and the watermark moved past
@@ -245,6 +290,13 @@ mod tests {
         Store::new(aws_sdk_dynamodb::Client::from_conf(conf), "t")
     }
 
+    fn move_past(walk: &mut DueWalk<'_>, last_key: Option<Item>) -> bool {
+        let mut at = walk.at.clone();
+        let ends_day = walk.step(&mut at, last_key);
+        walk.at = at;
+        ends_day
+    }
+
     #[test]
     fn the_walk_visits_every_shard_of_a_day_from_its_first_shard_then_the_next_day() {
         let store = offline_store();
@@ -256,9 +308,9 @@ mod tests {
         while !walk.finished() {
             let partition = walk.partition();
             // Each partition has two pages: the first leaves a key to go on from.
-            let ends_first = walk.move_past(more.clone());
+            let ends_first = move_past(&mut walk, more.clone());
             assert_eq!((ends_first, walk.partition()), (false, partition.clone()), "a partition's next page");
-            let ends_day = walk.move_past(None);
+            let ends_day = move_past(&mut walk, None);
             seen.push((partition, ends_day));
         }
         let expected: Vec<(String, bool)> = [("2031-03-09", 2), ("2031-03-09", 0), ("2031-03-09", 1)]
