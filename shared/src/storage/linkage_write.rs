@@ -55,7 +55,7 @@ pub async fn change_linkage<F>(
 where
     F: FnMut(Option<&Linkage>, DateTime<Utc>) -> Result<Prepared, ItemStatus>,
 {
-    let change = crate::domain::change_id::current();
+    let target = Target { state, org, customer, program, change: crate::domain::change_id::current() };
     let started = Instant::now();
     let mut deadline = started + state.config.write_contention_budget;
     if let Ok(request_deadline) = WRITE_DEADLINE.try_with(|d| *d) {
@@ -68,67 +68,32 @@ where
         let current = match (attempt, known_linkage(customer, program)) {
             // The first attempt decides on the linkage read with the customer (same request).
             (0, Some(known)) => known,
-            _ => state.store.linkage(org, customer, program).await.map_err(StorageFailure)?,
+            _ => target.read().await.map_err(StorageFailure)?,
         };
         forget_known(program);
         // This change already committed (an earlier attempt whose answer was lost, or an earlier
         // run of the same keyed request): report its success, apply nothing.
-        if applied(current.as_ref(), &change, state.now()) {
+        if target.applied(current.as_ref()) {
             tracing::info!(attempt, "change found already applied; reporting its success");
             return Ok(ItemStatus::success());
         }
-        let mut prepared = match decide(current.as_ref(), state.now()) {
+        let prepared = match decide(current.as_ref(), state.now()) {
             Ok(p) => p,
             Err(status) => return Ok(status),
         };
-        let recent = current.as_ref().map(|c| c.recent_changes.as_slice()).unwrap_or_default();
-        prepared.after.recent_changes = crate::domain::change_id::remember(recent, &change, state.now());
-        let after = prepared.after.clone();
-        // Expiry reminders (issue 13): armed/disarmed in this transaction when the expiry moves.
-        let reminder_items = crate::storage::reminders::for_change(state, org, current.as_ref(), &after)
-            .await
-            .map_err(StorageFailure)?;
-        let (mut items, extra_status) = build_items(state, prepared).map_err(StorageFailure)?;
-        items.extend(reminder_items);
-        match state.store.transact(items).await {
-            Ok(()) => {
-                // A later entry of the batch for the same program decides on what was just written.
-                remember_known(after);
-                return Ok(ItemStatus::success());
-            }
-            Err(e @ TransactError::Cancelled { .. }) => {
-                if !(e.condition_failed_at(0) || e.is_conflict()) {
-                    let fixed = extra_status.0;
-                    if let Some(status) = extra_status
-                        .1
-                        .iter()
-                        .enumerate()
-                        .find(|(i, _)| e.condition_failed_at(fixed + i))
-                        .map(|(_, s)| s.clone())
-                    {
-                        return Ok(status);
-                    }
-                    tracing::warn!(error = %e, "transaction cancelled for an unexpected reason");
-                    return Ok(ErrorCode::CannotProcess.with_detail("the change was refused by storage; retry"));
-                }
-            }
-            Err(TransactError::Store(e)) if e.is_refused_value() => {
-                // A value DynamoDB will never take is the client's to fix, not an outage to retry.
-                tracing::warn!(error = %e, "storage refused a value of the item");
-                return Ok(ErrorCode::CannotProcess.with_detail(
-                    "a value of this item cannot be stored (too large or invalid); check its names and identifiers",
-                ));
-            }
-            Err(TransactError::Store(e)) => {
-                // The outcome is unknown: the write may have been applied with its answer lost.
-                // One read tells when it was; otherwise the item stays "unknown, retry" (safe
-                // under the same Idempotency-Key, which names the same change).
+        // Boxed: the commit's future (reminders, the SDK's transaction) is large; kept inline, the
+        // write path overflowed a test thread's 2 MB stack in a debug build.
+        match Box::pin(target.commit(current.as_ref(), prepared)).await? {
+            Attempt::Finished(status) => return Ok(status),
+            Attempt::Lost => {}
+            Attempt::Unknown(e) => {
+                // The write may have been applied with its answer lost. One read tells when it
+                // was; otherwise the item stays "unknown, retry" (safe under the same
+                // Idempotency-Key, which names the same change).
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                if let Ok(now) = state.store.linkage(org, customer, program).await {
-                    if applied(now.as_ref(), &change, state.now()) {
-                        tracing::info!("write applied although its answer was lost; reporting its success");
-                        return Ok(ItemStatus::success());
-                    }
+                if target.read().await.is_ok_and(|now| target.applied(now.as_ref())) {
+                    tracing::info!("write applied although its answer was lost; reporting its success");
+                    return Ok(ItemStatus::success());
                 }
                 return Err(StorageFailure(e));
             }
@@ -137,24 +102,97 @@ where
         attempt = attempt.saturating_add(1);
         let pause = backoff(attempt);
         if Instant::now() + pause >= deadline {
-            // 2010 promises that nothing changed, but a "conflict" can be the answer to the SDK's
-            // retry of a transaction DynamoDB already applied: look once before promising it.
-            let last = state.store.linkage(org, customer, program).await.map_err(StorageFailure)?;
-            if applied(last.as_ref(), &change, state.now()) {
-                tracing::info!("write applied although its answer was a conflict; reporting its success");
-                return Ok(ItemStatus::success());
-            }
-            tracing::info!(
-                attempts = attempt,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "write budget spent under contention"
-            );
-            return Ok(ErrorCode::QueuedForCustomer.with_detail(format!(
-                "other changes to this customer's partner program kept winning for {} ms ({attempt} attempts); retry the item",
-                started.elapsed().as_millis()
-            )));
+            return target.budget_spent(attempt, started).await;
         }
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// The linkage a change is for, and the change's id (`change_id`).
+struct Target<'a> {
+    state: &'a AppState,
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+    change: String,
+}
+
+/// How one attempt's transaction ended.
+enum Attempt {
+    /// Committed, or refused for a reason deciding again would not change.
+    Finished(ItemStatus),
+    /// Lost to a concurrent writer (the version read moved, or a transaction conflict).
+    Lost,
+    /// Storage failed after the SDK's retries: whether it was applied is unknown.
+    Unknown(StoreError),
+}
+
+impl Target<'_> {
+    async fn read(&self) -> Result<Option<Linkage>, StoreError> {
+        self.state.store.linkage(self.org, self.customer, self.program).await
+    }
+
+    /// Whether `linkage` carries this change among its recent changes.
+    fn applied(&self, linkage: Option<&Linkage>) -> bool {
+        linkage.is_some_and(|l| crate::domain::change_id::holds(&l.recent_changes, &self.change, self.state.now()))
+    }
+
+    /// Commits `prepared` (decided on `current`) with its reminders, in one transaction.
+    async fn commit(&self, current: Option<&Linkage>, mut prepared: Prepared) -> Result<Attempt, StorageFailure> {
+        let recent = current.map(|c| c.recent_changes.as_slice()).unwrap_or_default();
+        prepared.after.recent_changes = crate::domain::change_id::remember(recent, &self.change, self.state.now());
+        let after = prepared.after.clone();
+        // Expiry reminders (issue 13): armed/disarmed in this transaction when the expiry moves.
+        let reminder_items = crate::storage::reminders::for_change(self.state, self.org, current, &after)
+            .await
+            .map_err(StorageFailure)?;
+        let (mut items, extra_status) = build_items(self.state, prepared).map_err(StorageFailure)?;
+        items.extend(reminder_items);
+        Ok(match self.state.store.transact(items).await {
+            Ok(()) => {
+                // A later entry of the batch for the same program decides on what was just written.
+                remember_known(after);
+                Attempt::Finished(ItemStatus::success())
+            }
+            Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) || e.is_conflict() => Attempt::Lost,
+            Err(e @ TransactError::Cancelled { .. }) => Attempt::Finished(refusal(&e, &extra_status)),
+            Err(TransactError::Store(e)) if e.is_refused_value() => {
+                // A value DynamoDB will never take is the client's to fix, not an outage to retry.
+                tracing::warn!(error = %e, "storage refused a value of the item");
+                Attempt::Finished(ErrorCode::CannotProcess.with_detail(
+                    "a value of this item cannot be stored (too large or invalid); check its names and identifiers",
+                ))
+            }
+            Err(TransactError::Store(e)) => Attempt::Unknown(e),
+        })
+    }
+
+    /// The answer once the contention budget is spent after `attempts` lost attempts.
+    async fn budget_spent(&self, attempts: u32, started: Instant) -> Result<ItemStatus, StorageFailure> {
+        // 2010 promises that nothing changed, but a "conflict" can be the answer to the SDK's
+        // retry of a transaction DynamoDB already applied: look once before promising it.
+        let last = self.read().await.map_err(StorageFailure)?;
+        if self.applied(last.as_ref()) {
+            tracing::info!("write applied although its answer was a conflict; reporting its success");
+            return Ok(ItemStatus::success());
+        }
+        let elapsed_ms = started.elapsed().as_millis();
+        tracing::info!(attempts, elapsed_ms = elapsed_ms as u64, "write budget spent under contention");
+        Ok(ErrorCode::QueuedForCustomer.with_detail(format!(
+            "other changes to this customer's partner program kept winning for {elapsed_ms} ms ({attempts} attempts); retry the item"
+        )))
+    }
+}
+
+/// The status of a transaction cancelled by one of the extra items' conditions (the one given with
+/// it), or 2001 when the cancellation names none of them.
+fn refusal(e: &TransactError, (fixed, statuses): &ExtraStatuses) -> ItemStatus {
+    match statuses.iter().enumerate().find(|(i, _)| e.condition_failed_at(fixed + i)) {
+        Some((_, status)) => status.clone(),
+        None => {
+            tracing::warn!(error = %e, "transaction cancelled for an unexpected reason");
+            ErrorCode::CannotProcess.with_detail("the change was refused by storage; retry")
+        }
     }
 }
 
@@ -209,11 +247,6 @@ fn remember_known(after: Linkage) {
             k.linkages.insert(after.partner_program_id, after);
         }
     });
-}
-
-/// Whether the linkage carries the change `id` among its recent changes.
-fn applied(linkage: Option<&Linkage>, id: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
-    linkage.is_some_and(|l| crate::domain::change_id::holds(&l.recent_changes, id, now))
 }
 
 type ExtraStatuses = (usize, Vec<ItemStatus>);
@@ -273,6 +306,20 @@ pub fn activity_for(before: Option<&Linkage>, after: &Linkage, kind: ActivityTyp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cancelled_commit_reports_the_status_of_the_extra_item_whose_condition_failed() {
+        let cancelled = |failed: usize| TransactError::Cancelled {
+            reasons: (0..5).map(|i| (i == failed).then(|| "ConditionalCheckFailed".to_string())).collect(),
+        };
+        let taken = ErrorCode::CannotProcess.with_detail("partnerMembershipId is already used");
+        let extras: ExtraStatuses = (3, vec![ErrorCode::NotEnrolled.status(), taken.clone()]);
+        assert_eq!(refusal(&cancelled(3), &extras), ErrorCode::NotEnrolled.status());
+        assert_eq!(refusal(&cancelled(4), &extras), taken);
+        // A fixed item's condition (the activity, the event) names no extra: cannot process.
+        let other = refusal(&cancelled(1), &extras);
+        assert_eq!((other.code, other.detail.as_deref()), (2001, Some("the change was refused by storage; retry")));
+    }
 
     #[test]
     fn backoff_stays_within_its_growing_window() {
