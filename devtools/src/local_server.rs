@@ -12,7 +12,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, UNBUILDABLE_RESPONSE};
+use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use shared::http::auth::{authenticate, AuthError};
 use shared::http::error::ApiError;
 use shared::http::request_decoding::{decode_path_params, decode_query};
@@ -131,18 +131,7 @@ async fn handle_in_span(
             }
         },
     };
-    let mut builder = hyper::Response::builder().status(resp.status).header("x-request-id", request_id);
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    // A response that cannot be built (a bug) is a 500, as in the Lambda adapter.
-    builder.body(Full::new(Bytes::from(resp.body))).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "response could not be built");
-        let mut fallback = hyper::Response::new(Full::new(Bytes::from_static(UNBUILDABLE_RESPONSE.as_bytes())));
-        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        fallback.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-        fallback
-    })
+    resp.with_header("x-request-id", request_id).into_http(|text| Full::new(Bytes::from(text)))
 }
 
 /// 408, closing the connection: the rest of a half-sent body is not worth waiting for.

@@ -64,6 +64,25 @@ impl ApiResponse {
         self.headers.push((name.to_string(), value.into()));
         self
     }
+
+    /// As an HTTP response whose body is `body(text)`, for the Lambda adapter and the local server
+    /// alike. One that cannot be built (a status or header value HTTP does not allow: a bug) is a
+    /// 500 in the request-level envelope, never an empty success.
+    pub fn into_http<B>(self, body: impl Fn(String) -> B) -> http::Response<B> {
+        let mut builder = http::Response::builder().status(self.status);
+        for (k, v) in &self.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        builder.body(body(self.body)).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "response could not be built");
+            let mut fallback = http::Response::new(body(UNBUILDABLE_RESPONSE.to_string()));
+            *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            fallback
+        })
+    }
 }
 
 pub fn require_admin(req: &ApiRequest) -> Result<(), ApiError> {

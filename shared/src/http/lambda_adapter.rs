@@ -3,7 +3,7 @@
 //! from the authorizer context, and reports init failures through the Runtime API.
 
 use crate::domain::model::{AuthContext, Role};
-use crate::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, UNBUILDABLE_RESPONSE};
+use crate::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::http::error::ApiError;
 use crate::http::request_decoding::{check_decoded, decode_path_segment, decode_query};
 use crate::http::router::{dispatch, Operation};
@@ -61,20 +61,9 @@ pub fn to_api_request(req: &Request, auth: AuthContext) -> Result<ApiRequest, Ap
     })
 }
 
-/// The Lambda response for `resp`. One that cannot be built (a status or header value HTTP does
-/// not allow: a bug) is a 500 in the request-level envelope, never an empty success.
+/// The Lambda response for `resp` (`ApiResponse::into_http`: a 500 when it cannot be built).
 pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
-    let mut builder = Response::builder().status(resp.status);
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    builder.body(Body::Text(resp.body)).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "response could not be built");
-        let mut fallback = Response::new(Body::Text(UNBUILDABLE_RESPONSE.to_string()));
-        *fallback.status_mut() = lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR;
-        fallback.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
-        fallback
-    })
+    resp.into_http(Body::Text)
 }
 
 /// Entry point of every HTTP Lambda binary: `main` passes its operation,
@@ -182,6 +171,7 @@ async fn report_init_error(error_type: &str, message: &str) -> Result<(), lambda
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::api::UNBUILDABLE_RESPONSE;
 
     #[test]
     fn writes_stop_retrying_in_time_for_the_invocation_deadline() {
