@@ -82,8 +82,7 @@ async fn together(
 ) -> Result<Summary, Error> {
     let mut all = Vec::with_capacity(rounds);
     for round in 0..=rounds {
-        let batch =
-            (0..transactions).map(|_| transaction(table, run, next(), puts)).collect::<Result<Vec<_>, _>>()?;
+        let batch = (0..transactions).map(|_| transaction(table, run, next(), puts)).collect::<Result<Vec<_>, _>>()?;
         let started = Instant::now();
         let results = futures::future::join_all(batch.into_iter().map(|items| commit(client, items))).await;
         let elapsed = ms(started.elapsed());

@@ -122,7 +122,9 @@ async fn main() -> Result<(), Error> {
     let ops = server::run(&world, server_settings).await?;
     // The server figures first, so a failure in the Lambda part does not lose them.
     std::fs::write(&out, serde_json::to_string_pretty(&serde_json::json!({"operations": &ops}))?)?;
-    eprintln!("DynamoDB Local alone: 1 against 50 concurrent TransactWriteItems, the same Puts grouped, a link's calls");
+    eprintln!(
+        "DynamoDB Local alone: 1 against 50 concurrent TransactWriteItems, the same Puts grouped, a link's calls"
+    );
     let instrumented = fixtures::instrumented_client(book.clone()).await;
     let floor = floor::run(&world.table, &instrumented, &book, 50, 50, server_settings.batch_requests).await?;
     let lambda = if args.iter().any(|a| a == "--skip-lambda") {
