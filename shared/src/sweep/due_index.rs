@@ -131,7 +131,6 @@ impl<'a> DueWalk<'a> {
         let mut at = self.at.clone();
         while positions.len() < width.max(1) && at.day <= self.last_day {
             positions.push(at.clone());
-            at.start = None;
             self.step(&mut at, None);
         }
         futures::future::try_join_all(positions.into_iter().map(|at| self.read(at, limit))).await
