@@ -91,7 +91,7 @@ where
                 // was; otherwise the item stays "unknown, retry" (safe under the same
                 // Idempotency-Key, which names the same change).
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                if target.read().await.is_ok_and(|now| target.applied(now.as_ref())) {
+                if target.found_applied().await.unwrap_or(false) {
                     tracing::info!("write applied although its answer was lost; reporting its success");
                     return Ok(ItemStatus::success());
                 }
@@ -137,6 +137,11 @@ impl Target<'_> {
         linkage.is_some_and(|l| crate::domain::change_id::holds(&l.recent_changes, &self.change, self.state.now()))
     }
 
+    /// Reads the linkage again: whether this change is on it (a commit whose answer was lost).
+    async fn found_applied(&self) -> Result<bool, StoreError> {
+        Ok(self.applied(self.read().await?.as_ref()))
+    }
+
     /// Commits `prepared` (decided on `current`) with its reminders, in one transaction.
     async fn commit(&self, current: Option<&Linkage>, mut prepared: Prepared) -> Result<Attempt, StorageFailure> {
         let recent = current.map(|c| c.recent_changes.as_slice()).unwrap_or_default();
@@ -171,8 +176,7 @@ impl Target<'_> {
     async fn budget_spent(&self, attempts: u32, started: Instant) -> Result<ItemStatus, StorageFailure> {
         // 2010 promises that nothing changed, but a "conflict" can be the answer to the SDK's
         // retry of a transaction DynamoDB already applied: look once before promising it.
-        let last = self.read().await.map_err(StorageFailure)?;
-        if self.applied(last.as_ref()) {
+        if self.found_applied().await.map_err(StorageFailure)? {
             tracing::info!("write applied although its answer was a conflict; reporting its success");
             return Ok(ItemStatus::success());
         }
