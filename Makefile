@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: check run test build lint audit bench load bench-init bench-auth clean-local sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load burst bench-init bench-auth clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
@@ -40,6 +40,13 @@ bench:
 # against the local server and DynamoDB Local; prints a table (not a test). ARGS="--seconds 60".
 load:
 	bash scripts/load.sh $(ARGS)
+
+# Parallel batches of 50 customers (10 links of distinct customers, 10 benefit batches over the
+# same 50, 40 links) against the local server on the Lambdas' SDK settings, for each storage
+# admission bound (STORAGE_CONCURRENCY): items by code, 503s, wall time against DynamoDB Local's
+# own time, counter mismatches (not a test; ~10 min). ARGS="--bounds 32".
+burst:
+	bash scripts/burst.sh $(ARGS)
 
 # make build, then the x86_64 init time of each release binary under the Runtime API harness
 # (process start to first /invocation/next, p50 of 20 starts).

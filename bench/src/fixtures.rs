@@ -46,6 +46,11 @@ pub async fn instrumented_client(book: Arc<Book>) -> aws_sdk_dynamodb::Client {
 
 impl World {
     pub async fn start(book: Arc<Book>) -> Result<World, Error> {
+        World::start_with(book, None).await
+    }
+
+    /// `start`, with the storage admission bound (`STORAGE_CONCURRENCY`) when given.
+    pub async fn start_with(book: Arc<Book>, storage_concurrency: Option<usize>) -> Result<World, Error> {
         if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
             return Err(
                 "AWS_ENDPOINT_URL_DYNAMODB is not set: run through `make bench` (it starts DynamoDB Local)".into()
@@ -60,10 +65,13 @@ impl World {
         let config = shared::config::Config::from_lookup(|k| match k {
             "TABLE_NAME" => Some(table.clone()),
             "CONFIG_CACHE_SECONDS" => Some("3600".into()),
+            "STORAGE_CONCURRENCY" => storage_concurrency.map(|n| n.to_string()),
             _ => None,
         })
         .map_err(|e| e.to_string())?;
-        let state = Arc::new(AppState::new(Store::new(client, table.clone()), config, Arc::new(chrono::Utc::now)));
+        let admission = shared::storage::admission::Admission::new(config.storage_concurrency);
+        let store = Store::with_admission(client, table.clone(), admission);
+        let state = Arc::new(AppState::new(store, config, Arc::new(chrono::Utc::now)));
         let seed = devtools::demo::seed_demo(&state).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

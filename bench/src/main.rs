@@ -5,6 +5,7 @@
 //!                 [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]
 //!   partner-bench profile --binary PATH --out FILE --callgrind-out PREFIX [--invocations N]
 //!   partner-bench load [--seconds 30] [--concurrency 16] [--customers 200] [--seed 1]   (make load)
+//!   partner-bench burst [--bounds 8,16,32,64,1024] [--batches 10] [--big-batches 40]   (make burst)
 //!
 //! 1. Per operation through the local server, with an SDK interceptor on the DynamoDB client
 //!    (`ddb_timing`): latency, DynamoDB time vs the rest, round trips, requests/s at concurrency 1
@@ -27,6 +28,7 @@ mod runtime_api;
 #[allow(dead_code)]
 mod template;
 
+mod burst;
 mod ddb_timing;
 mod fixtures;
 mod floor;
@@ -77,6 +79,17 @@ async fn main() -> Result<(), Error> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         eprintln!("usage: partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N] [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]");
         return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("burst") {
+        let bounds = arg(&args, "--bounds").unwrap_or_else(|| "8,16,32,64,1024".into());
+        let settings = burst::Settings {
+            bounds: bounds.split(',').map(|b| b.trim().parse()).collect::<Result<_, _>>().map_err(|_| "--bounds: numbers")?,
+            batches: number(&args, "--batches", 10)?.max(1),
+            big_batches: number(&args, "--big-batches", 40)?.max(1),
+        };
+        let book = Arc::new(ddb_timing::Book::default());
+        tracing_setup(book);
+        return burst::run(&settings).await;
     }
     if args.first().map(String::as_str) == Some("load") {
         let settings = load::Settings {

@@ -16,6 +16,9 @@ pub struct Config {
     /// 50 customers take about as many sequential round trips as one; lower it to spread a
     /// batch's load on a table with little provisioned capacity).
     pub batch_concurrency: usize,
+    /// DynamoDB calls one process has in flight at most, across all its requests
+    /// (STORAGE_CONCURRENCY, default `admission::DEFAULT_BOUND`; docs/architecture.md#backpressure).
+    pub storage_concurrency: usize,
     /// How long one item keeps retrying a write it lost to concurrent writers before it gets 2010
     /// (WRITE_CONTENTION_BUDGET_MS, default 4000; docs/contract.md#concurrency).
     pub write_contention_budget: Duration,
@@ -51,6 +54,14 @@ impl Config {
         let due_shards = parse_number(&lookup, "DUE_SHARDS", 8, 1, 1000, &mut problems) as u32;
         let cache = parse_number(&lookup, "CONFIG_CACHE_SECONDS", 30, 0, 3600, &mut problems);
         let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 50, 1, 50, &mut problems) as usize;
+        let storage_concurrency = parse_number(
+            &lookup,
+            "STORAGE_CONCURRENCY",
+            crate::storage::admission::DEFAULT_BOUND as u64,
+            1,
+            1024,
+            &mut problems,
+        ) as usize;
         let contention = parse_number(&lookup, "WRITE_CONTENTION_BUDGET_MS", 4000, 0, 60_000, &mut problems);
         let request = parse_number(&lookup, "WRITE_REQUEST_BUDGET_MS", 18_000, 0, 600_000, &mut problems);
         let sweep = SweepSettings::read(&lookup, &mut problems);
@@ -60,6 +71,7 @@ impl Config {
                 due_shards,
                 config_cache_ttl: Duration::from_secs(cache),
                 batch_concurrency,
+                storage_concurrency,
                 write_contention_budget: Duration::from_millis(contention),
                 write_request_budget: Duration::from_millis(request),
                 sweep,
@@ -126,6 +138,7 @@ mod tests {
     fn defaults_apply() {
         let c = Config::from_lookup(|n| (n == "TABLE_NAME").then(|| "t".to_string())).unwrap();
         assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 50, 30));
+        assert_eq!(c.storage_concurrency, crate::storage::admission::DEFAULT_BOUND);
         assert_eq!((c.write_contention_budget.as_millis(), c.write_request_budget.as_millis()), (4000, 18_000));
     }
 }

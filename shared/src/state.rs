@@ -145,7 +145,9 @@ impl AppState {
     /// `AWS_ENDPOINT_URL_DYNAMODB`, so DynamoDB Local needs no code path of its own).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk_config().await), config.table_name.clone());
+        let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+        let admission = crate::storage::admission::Admission::new(config.storage_concurrency);
+        let store = Store::with_admission(client, config.table_name.clone(), admission);
         Ok(AppState::new(store, config, Arc::new(Utc::now)))
     }
 

@@ -217,23 +217,33 @@ async fn a_partner_program_put_with_a_lost_answer_reports_success_not_409() {
     assert!(listed.text.contains("Airline, renamed"), "{}", listed.text);
 }
 
-/// A keyed batch in which one item's outcome is unknown (its every SDK attempt failed): the answer
-/// says "retry with the same Idempotency-Key", so that retry must run again — not replay the
-/// unknown — and must apply the item once while recognising the item that already committed.
+/// A commit whose every SDK attempt got no answer is not reported "unknown" at once: the item
+/// re-reads and commits again on the version it reads (only one of the two can ever apply), so
+/// storage that answers again within the item's budget gives a known outcome.
+#[tokio::test]
+async fn an_item_whose_commit_got_no_answer_commits_again_and_reports_success_not_unknown() {
+    let (app, proxy, f) = app_behind_proxy().await;
+    let id = f.enrolled("919730000018").await;
+    proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::Before)); 3]);
+    let body = link_body(json!({"mobile": "919730000018"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
+    let r = f.org.link(body).await;
+    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 200, "{}", r.text);
+    assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
+}
+
+/// A keyed batch in which one item's outcome is unknown (every attempt of every commit it may
+/// make failed): the answer says "retry with the same Idempotency-Key", so that retry must run
+/// again — not replay the unknown — and must apply the item once while recognising the item
+/// that already committed.
 #[tokio::test]
 async fn a_keyed_retry_resolves_an_item_whose_outcome_was_unknown_instead_of_replaying_it() {
     let (app, proxy, f) = app_behind_proxy().await;
     let id = f.enrolled("919730000008").await;
-    // First entry commits; every attempt of the second fails before reaching DynamoDB.
-    proxy.script(
-        "TransactWriteItems",
-        vec![
-            None,
-            Some((Fault::Http500, When::Before)),
-            Some((Fault::Http500, When::Before)),
-            Some((Fault::Http500, When::Before)),
-        ],
-    );
+    // First entry commits; every attempt of the second fails before reaching DynamoDB: three
+    // commits of three SDK attempts each.
+    let mut script = vec![None];
+    script.extend(vec![Some((Fault::Http500, When::Before)); 9]);
+    proxy.script("TransactWriteItems", script);
     let body = json!({"linkCustomers": [{"customer": {"mobile": "919730000008"}, "linkToPartnerPrograms": [
         {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold"}},
         {"partnerProgramName": "FlexiPass"}

@@ -6,6 +6,7 @@ use crate::support::*;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -182,14 +183,18 @@ async fn keys_are_forgotten_after_24_hours() {
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }
 
-/// While switched on, every TransactWriteItems fails as a DynamoDB outage outliving the SDK's
+/// While switched on, every call of one operation fails as a DynamoDB outage outliving the SDK's
 /// retries would (DynamoDB Local cannot be made to fail on demand).
 #[derive(Debug, Clone)]
-struct TransactionsDown(Arc<AtomicBool>);
+struct Down {
+    on: Arc<AtomicBool>,
+    /// Queries (the customer's linkages, read before any write) rather than transactions.
+    queries: bool,
+}
 
-impl Intercept for TransactionsDown {
+impl Intercept for Down {
     fn name(&self) -> &'static str {
-        "TransactionsDown"
+        "Down"
     }
 
     fn read_before_execution(
@@ -197,17 +202,24 @@ impl Intercept for TransactionsDown {
         ctx: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.0.load(Ordering::SeqCst) && ctx.input().downcast_ref::<TransactWriteItemsInput>().is_some() {
-            return Err("injected: transactions unavailable".into());
+        let input = ctx.input();
+        let hit = if self.queries {
+            input.downcast_ref::<QueryInput>().is_some()
+        } else {
+            input.downcast_ref::<TransactWriteItemsInput>().is_some()
+        };
+        if self.on.load(Ordering::SeqCst) && hit {
+            return Err("injected: storage unavailable".into());
         }
         Ok(())
     }
 }
 
+/// Storage fails before any write is sent: 503, not kept, so the retry under the key runs.
 #[tokio::test]
 async fn a_5xx_response_is_not_kept_so_the_retry_runs() {
     let down = Arc::new(AtomicBool::new(false));
-    let app = TestApp::start_with_interceptor(TransactionsDown(down.clone())).await;
+    let app = TestApp::start_with_interceptor(Down { on: down.clone(), queries: true }).await;
 
     let f = fixture(&app).await;
     let customer = f.enrolled("919810000006").await;
@@ -215,11 +227,36 @@ async fn a_5xx_response_is_not_kept_so_the_retry_runs() {
     down.store(true, Ordering::SeqCst);
     let r = f.org.post_keyed(LINK, "k-5xx", &body).await;
     assert_eq!(r.status, 503, "{}", r.text);
-    assert_eq!(writes(&app, f.org.org_id, customer).await, (0, vec![]));
     down.store(false, Ordering::SeqCst);
+    assert_eq!(writes(&app, f.org.org_id, customer).await, (0, vec![]));
     let r = f.org.post_keyed(LINK, "k-5xx", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(!replayed(&r));
     assert!(replayed(&f.org.post_keyed(LINK, "k-5xx", &body).await));
+    assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
+}
+
+/// Every commit of the item fails: once a write may have been sent the answer is no 503 but a 201
+/// whose item says its outcome is unknown; that response is not kept either, so the retry runs.
+#[tokio::test]
+async fn a_response_with_an_unknown_item_is_a_201_not_kept_so_the_retry_resolves_it() {
+    let down = Arc::new(AtomicBool::new(false));
+    let app = TestApp::start_with_interceptor(Down { on: down.clone(), queries: false }).await;
+
+    let f = fixture(&app).await;
+    let customer = f.enrolled("919810000016").await;
+    let body = link_body(json!({"mobile": "919810000016"}), "SkyMiles", gold());
+    down.store(true, Ordering::SeqCst);
+    let r = f.org.post_keyed(LINK, "k-unknown", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let status = first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus");
+    assert_eq!(status["code"], 2001, "{status}");
+    assert!(status["detail"].as_str().unwrap().contains("unknown"), "{status}");
+    assert_eq!(writes(&app, f.org.org_id, customer).await, (0, vec![]));
+    down.store(false, Ordering::SeqCst);
+    let r = f.org.post_keyed(LINK, "k-unknown", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!replayed(&r));
+    assert!(replayed(&f.org.post_keyed(LINK, "k-unknown", &body).await));
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));
 }

@@ -15,6 +15,7 @@ mod activity_history;
 mod auth_and_tenancy;
 mod bench_auth;
 mod benefits;
+mod burst;
 mod capillary_examples;
 mod contention;
 mod customers;

@@ -66,6 +66,13 @@ impl TestApp {
         Self::serve_with(aws_sdk_dynamodb::Client::from_conf(conf), Arc::new(chrono::Utc::now), config).await
     }
 
+    /// A server on the Lambdas' own SDK configuration (`state::sdk_config`: the 1 s attempt
+    /// timeout, 2 s per operation, 3 attempts), for tests of what that timeout does under load.
+    pub async fn start_like_lambda() -> TestApp {
+        let _ = dynamodb_endpoint();
+        Self::serve(aws_sdk_dynamodb::Client::new(&shared::state::sdk_config().await), Arc::new(chrono::Utc::now)).await
+    }
+
     /// The DynamoDB Local URL the tests run against.
     pub fn dynamodb_url() -> String {
         dynamodb_endpoint()

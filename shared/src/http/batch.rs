@@ -76,14 +76,38 @@ struct CustomerResult {
     json: Value,
     all_ok: bool,
     attempted: usize,
-    storage_failures: usize,
+    /// Items that storage did not serve before any write of theirs was sent.
+    unserved: usize,
 }
 
-fn storage_status() -> ItemStatus {
-    ErrorCode::CannotProcess.with_detail(
-        "storage is unavailable or throttling, and whether the change was applied is unknown; retry the request \
-         unchanged with the same Idempotency-Key (a retry under the key never applies it twice)",
-    )
+/// The status of an item that storage did not serve (docs/exactly-once.md).
+fn storage_status(failure: &StorageFailure) -> ItemStatus {
+    match failure {
+        StorageFailure::Busy { .. } => ErrorCode::QueuedForCustomer.with_detail(
+            "not applied: the service had more storage work queued than it could start before this request's \
+             deadline; retry the item",
+        ),
+        StorageFailure::Unavailable(_) => ErrorCode::CannotProcess.with_detail(
+            "not applied: storage is unavailable or throttling; retry the request (the same Idempotency-Key is fine)",
+        ),
+        StorageFailure::Unknown(_) => ErrorCode::CannotProcess.with_detail(
+            "storage is unavailable or throttling, and whether the change was applied is unknown; retry the request \
+             unchanged with the same Idempotency-Key (a retry under the key never applies it twice)",
+        ),
+    }
+}
+
+/// Records an item that storage did not serve, and keeps a response that asks for a retry under
+/// the same key from being replayed (`idempotency`). A 2010 for a busy queue is final, as every 2010.
+fn unserved(failure: &StorageFailure) -> ItemStatus {
+    match failure {
+        StorageFailure::Busy { .. } => tracing::warn!("batch item refused: no storage turn before the deadline"),
+        StorageFailure::Unavailable(e) | StorageFailure::Unknown(e) => {
+            tracing::error!(error = %e, write_sent = failure.write_sent(), "storage failed for a batch item");
+            crate::http::idempotency::note_outcome_unknown();
+        }
+    }
+    storage_status(failure)
 }
 
 /// The whole of a batch write handler: parse the body (415/413/400), take its customers out with
@@ -152,9 +176,11 @@ where
         .await;
     results.sort_by_key(|(i, _)| *i);
     let results: Vec<CustomerResult> = results.into_iter().map(|(_, r)| r).collect();
+    // A 503 only when storage served no item and no write was sent: once one may have been
+    // applied, each item says what became of it.
     let attempted: usize = results.iter().map(|r| r.attempted).sum();
-    let storage_failures: usize = results.iter().map(|r| r.storage_failures).sum();
-    if attempted > 0 && storage_failures == attempted {
+    let unserved: usize = results.iter().map(|r| r.unserved).sum();
+    if attempted > 0 && unserved == attempted {
         return ApiResponse::from(ApiError::unavailable(&req.request_id));
     }
     let status = batch_status(results.iter().map(|r| r.all_ok));
@@ -194,14 +220,13 @@ where
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "customer lookup failed");
-            crate::http::idempotency::note_outcome_unknown();
             let n = bc.entries.len();
-            let status = storage_status();
+            let status = unserved(&StorageFailure::before_write(e));
             return CustomerResult {
                 json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; n])}),
                 all_ok: false,
                 attempted: n.max(1),
-                storage_failures: n.max(1),
+                unserved: n.max(1),
             };
         }
     };
@@ -213,43 +238,39 @@ where
             json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; bc.entries.len()])}),
             all_ok: false,
             attempted: 0,
-            storage_failures: 0,
+            unserved: 0,
         };
     };
     let customer_block = CustomerBlock::resolved(&customer, status);
     let customer_id = customer.customer_id;
-    let (statuses, storage_failures) =
-        crate::storage::linkage_write::with_known_linkages(customer_id, linkages, async {
-            let mut statuses = Vec::with_capacity(bc.entries.len());
-            let mut storage_failures = 0;
-            for (entry_index, entry) in bc.entries.into_iter().enumerate() {
-                // Each item is one logical change with an identity of its own (see `change_id`).
-                let status = match crate::domain::change_id::for_item(
-                    customer_index,
-                    entry_index,
-                    process(customer.clone(), entry),
-                )
-                .await
+    let (statuses, unserved_items) = crate::storage::linkage_write::with_known_linkages(customer_id, linkages, async {
+        let mut statuses = Vec::with_capacity(bc.entries.len());
+        let mut unserved_items = 0;
+        for (entry_index, entry) in bc.entries.into_iter().enumerate() {
+            // Each item is one logical change with an identity of its own (see `change_id`).
+            let status =
+                match crate::domain::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry))
+                    .await
                 {
                     Ok(s) => s,
-                    Err(StorageFailure(e)) => {
-                        tracing::error!(error = %e, customer_id, "storage failed for a batch item");
-                        crate::http::idempotency::note_outcome_unknown();
-                        storage_failures += 1;
-                        storage_status()
+                    Err(failure) => {
+                        if !failure.write_sent() {
+                            unserved_items += 1;
+                        }
+                        unserved(&failure)
                     }
                 };
-                statuses.push(status);
-            }
-            (statuses, storage_failures)
-        })
-        .await;
+            statuses.push(status);
+        }
+        (statuses, unserved_items)
+    })
+    .await;
     let all_ok = statuses.iter().all(ItemStatus::is_success);
     CustomerResult {
         attempted: statuses.len(),
         json: json!({"customer": customer_block, names.programs: echo_entries(statuses)}),
         all_ok,
-        storage_failures,
+        unserved: unserved_items,
     }
 }
 
@@ -283,9 +304,23 @@ mod tests {
     }
 
     #[test]
-    fn a_storage_failure_is_a_2001_that_says_to_retry_with_the_same_key() {
-        let s = storage_status();
+    fn a_storage_failure_says_whether_the_item_was_applied_and_how_to_retry() {
+        let error =
+            || crate::storage::store::StoreError::Service { operation: "Query", message: "x".into(), throttled: true };
+        let s = storage_status(&StorageFailure::Unknown(error()));
         assert_eq!((s.status, s.code, s.message.as_str()), (false, 2001, "Cannot process the partner program event."));
-        assert!(s.detail.as_deref().is_some_and(|d| d.contains("Idempotency-Key")), "{s:?}");
+        let detail = s.detail.unwrap_or_default();
+        assert!(detail.contains("unknown") && detail.contains("same Idempotency-Key"), "{detail}");
+        let s = storage_status(&StorageFailure::Unavailable(error()));
+        let detail = s.detail.unwrap_or_default();
+        assert_eq!(s.code, 2001);
+        assert!(detail.starts_with("not applied") && !detail.contains("unknown"), "{detail}");
+        // Our own queue, not storage: a known refusal, as under contention.
+        let s = storage_status(&StorageFailure::Busy { write_sent: false });
+        assert_eq!(
+            (s.code, s.message.as_str()),
+            (2010, "Partner program events are presented in a queue for the user.")
+        );
+        assert!(s.detail.unwrap_or_default().starts_with("not applied"));
     }
 }

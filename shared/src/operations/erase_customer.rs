@@ -15,7 +15,7 @@ use crate::http::error::ApiError;
 use crate::http::wire::ErasedCustomer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys::{self, IdentifierKind};
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared};
+use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
 use crate::storage::store::{tx, StoreError, TransactError};
@@ -154,7 +154,7 @@ async fn scrub_linkage(
         })
     })
     .await
-    .map_err(|f| f.0)?;
+    .map_err(StorageFailure::into_store_error)?;
     if !outcome.status {
         return Err(StoreError::Service {
             operation: "TransactWriteItems",

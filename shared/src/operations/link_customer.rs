@@ -410,11 +410,11 @@ async fn other_subscription(
             "the customer already has an active SUPPLEMENTARY membership in {name}; this org allows one at a time (oneSupplementaryPerCustomer)"
         ))
     };
-    let guard = state.store.subscription(org, customer).await.map_err(StorageFailure)?;
+    let guard = state.store.subscription(org, customer).await.map_err(StorageFailure::before_write)?;
     if let Some(g) = guard.filter(|g| g.partner_program_id != program.partner_program_id) {
         return Ok(Some(refuse(&g.partner_program_name)));
     }
-    let linkages = state.store.linkages(org, customer).await.map_err(StorageFailure)?;
+    let linkages = state.store.linkages(org, customer).await.map_err(StorageFailure::before_write)?;
     let held = linkages.iter().find(|l| {
         l.partner_program_id != program.partner_program_id
             && l.partner_program_type == PartnerProgramType::Supplementary

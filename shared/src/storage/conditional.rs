@@ -79,7 +79,7 @@ impl Store {
         if return_current {
             put = put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         }
-        match put.send().await {
+        match self.call("PutItem", || put.send()).await? {
             Ok(_) => Ok(PutOutcome::Written),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c)) => {
@@ -92,7 +92,8 @@ impl Store {
 
     /// One GetItem of `probe`, to open the connection (credentials, TLS) before the first request.
     pub async fn warm_up(&self, probe: &Key) -> Result<WarmUp, StoreError> {
-        match self.client().get_item().table_name(self.table()).set_key(Some(probe.to_item())).send().await {
+        let get = self.client().get_item().table_name(self.table()).set_key(Some(probe.to_item()));
+        match self.call("GetItem", || get.send()).await? {
             Ok(_) => Ok(WarmUp::Done),
             Err(e) if e.code() == Some("AccessDeniedException") => Ok(WarmUp::DeniedByPolicy),
             Err(e) => Err(StoreError::from_sdk("GetItem", e)),

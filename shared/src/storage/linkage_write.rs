@@ -16,6 +16,7 @@
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::{Activity, ActivityType, CustomerId, LinkState, Linkage, OrgId, ProgramId};
 use crate::state::AppState;
+use crate::storage::admission::{Patience, SETTLING_GRACE};
 use crate::storage::records::{to_item, ActivityRecord, EventRecord, LinkageRecord};
 use crate::storage::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -39,12 +40,69 @@ pub struct Prepared {
     pub extras: Vec<(TransactWriteItem, ItemStatus)>,
 }
 
-/// Outcome of one item when storage itself failed (after the SDK's retries).
+/// Why an item could not be decided: storage did not serve it (docs/exactly-once.md).
 #[derive(Debug)]
-pub struct StorageFailure(pub StoreError);
+pub enum StorageFailure {
+    /// Not applied: this process's own queue of storage calls outlasted the request's deadline
+    /// before the item's write could be sent (2010; `write_sent` when an earlier attempt of it was
+    /// sent and lost to a concurrent writer, which changed nothing either).
+    Busy { write_sent: bool },
+    /// Not applied: storage failed before the item's write was sent.
+    Unavailable(StoreError),
+    /// Storage failed after the item's write was sent, and no read could tell whether it applied.
+    Unknown(StoreError),
+}
+
+impl StorageFailure {
+    /// A read before the item's first write failed.
+    pub fn before_write(e: StoreError) -> Self {
+        if e.is_busy() {
+            StorageFailure::Busy { write_sent: false }
+        } else {
+            StorageFailure::Unavailable(e)
+        }
+    }
+
+    /// The failure as a storage error, for callers that answer a whole request with it.
+    pub fn into_store_error(self) -> StoreError {
+        match self {
+            StorageFailure::Busy { .. } => StoreError::Busy { operation: "TransactWriteItems", waited: Duration::ZERO },
+            StorageFailure::Unavailable(e) | StorageFailure::Unknown(e) => e,
+        }
+    }
+
+    /// Whether a write of the item may have reached storage.
+    pub fn write_sent(&self) -> bool {
+        match self {
+            StorageFailure::Busy { write_sent } => *write_sent,
+            StorageFailure::Unavailable(_) => false,
+            StorageFailure::Unknown(_) => true,
+        }
+    }
+}
+
+/// An attempt whose outcome is unknown (storage did not answer its transaction): while the linkage
+/// still has the version it was conditioned on, it may yet be applied; once the version moves
+/// without this change, it never can be.
+struct InDoubt {
+    expected_version: Option<u64>,
+    error: StoreError,
+}
+
+impl InDoubt {
+    fn still_possible(&self, current: Option<&Linkage>) -> bool {
+        current.map(|l| l.version) == self.expected_version
+    }
+}
 
 /// Runs `decide` against the current linkage and the attempt's "now" until its change commits,
-/// the decision is a rejection, or the contention budget is spent (→ 2010, nothing changed).
+/// the decision is a rejection, or the item's budget is spent (→ 2010, nothing changed).
+///
+/// An attempt whose transaction got no answer is not reported "unknown" at once: the next attempt
+/// re-reads (finding the change if it was applied) and, if not, commits again on the version it
+/// reads. Both attempts are conditioned on a version, so at most one of them is ever applied, and
+/// whichever it is carries this change's id. "Unknown" is left only when storage still does not
+/// answer once the budget is spent (`settle`).
 pub async fn change_linkage<F>(
     state: &AppState,
     org: OrgId,
@@ -56,19 +114,25 @@ where
     F: FnMut(Option<&Linkage>, DateTime<Utc>) -> Result<Prepared, ItemStatus>,
 {
     let target = Target { state, org, customer, program, change: crate::domain::change_id::current() };
-    let started = Instant::now();
-    let mut deadline = started + state.config.write_contention_budget;
-    if let Ok(request_deadline) = WRITE_DEADLINE.try_with(|d| *d) {
-        deadline = deadline.min(request_deadline);
-    }
+    let mut budget = Budget::new(state.config.write_contention_budget);
+    let started = budget.started;
     let mut attempt = 0u32;
+    let mut attempts_in_doubt = 0u32;
+    let mut write_sent = false;
+    let mut in_doubt: Option<InDoubt> = None;
     loop {
         // Read right before deciding: the shorter the time from read to commit, the likelier the
         // commit (a state learnt before a backoff pause would be stale by the time it is used).
         let current = match (attempt, known_linkage(customer, program)) {
             // The first attempt decides on the linkage read with the customer (same request).
             (0, Some(known)) => known,
-            _ => target.read().await.map_err(StorageFailure)?,
+            _ => match budget.in_storage(target.read()).await {
+                Ok(current) => current,
+                Err(_) if in_doubt.is_some() => return target.settle(in_doubt, attempt, started).await,
+                Err(e) if e.is_busy() => return Err(StorageFailure::Busy { write_sent }),
+                Err(e) if write_sent => return Err(StorageFailure::Unknown(e)),
+                Err(e) => return Err(StorageFailure::Unavailable(e)),
+            },
         };
         forget_known(program);
         // This change already committed (an earlier attempt whose answer was lost, or an earlier
@@ -77,34 +141,75 @@ where
             tracing::info!(attempt, "change found already applied; reporting its success");
             return Ok(ItemStatus::success());
         }
+        if in_doubt.as_ref().is_some_and(|d| !d.still_possible(current.as_ref())) {
+            in_doubt = None;
+        }
         let prepared = match decide(current.as_ref(), state.now()) {
             Ok(p) => p,
-            Err(status) => return Ok(status),
+            // A refusal decided while an earlier attempt may still apply would not be true.
+            Err(status) if in_doubt.is_none() => return Ok(status),
+            Err(_) => return target.settle(in_doubt, attempt, started).await,
         };
+        let expected_version = prepared.expected_version;
         // Boxed: the commit's future (reminders, the SDK's transaction) is large; kept inline, the
         // write path overflowed a test thread's 2 MB stack in a debug build.
-        match Box::pin(target.commit(current.as_ref(), prepared)).await? {
+        match budget.in_storage(Box::pin(target.commit(current.as_ref(), prepared))).await {
             Attempt::Finished(status) => return Ok(status),
-            Attempt::Lost => {}
-            Attempt::Unknown(e) => {
-                // The write may have been applied with its answer lost. One read tells when it
-                // was; otherwise the item stays "unknown, retry" (safe under the same
-                // Idempotency-Key, which names the same change).
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                if target.found_applied().await.unwrap_or(false) {
-                    tracing::info!("write applied although its answer was lost; reporting its success");
-                    return Ok(ItemStatus::success());
-                }
-                return Err(StorageFailure(e));
+            Attempt::Lost => write_sent = true,
+            Attempt::NotSent(_) if in_doubt.is_some() => return target.settle(in_doubt, attempt, started).await,
+            Attempt::NotSent(e) if e.is_busy() => return Err(StorageFailure::Busy { write_sent }),
+            Attempt::NotSent(e) => return Err(StorageFailure::Unavailable(e)),
+            Attempt::Unknown(error) => {
+                tracing::warn!(error = %error, attempt, "no answer to a commit; re-reading before deciding again");
+                write_sent = true;
+                attempts_in_doubt += 1;
+                in_doubt = Some(InDoubt { expected_version, error });
             }
         }
-        // Lost to a concurrent writer: wait a little (jittered), then re-read and decide again.
+        // Lost to a concurrent writer, or no answer: wait a little (jittered), then re-read and
+        // decide again.
         attempt = attempt.saturating_add(1);
         let pause = backoff(attempt);
-        if Instant::now() + pause >= deadline {
-            return target.budget_spent(attempt, started).await;
+        if !budget.allows(pause) || attempts_in_doubt >= MAX_ATTEMPTS_IN_DOUBT {
+            return target.settle(in_doubt, attempt, started).await;
         }
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Commits of one item that may get no answer before it is reported unknown: storage that does
+/// not answer ends the item within a few operation timeouts (`state::sdk_limits`).
+const MAX_ATTEMPTS_IN_DOUBT: u32 = 3;
+
+/// How long one item keeps trying. The contention budget counts the time the item spends deciding
+/// and backing off, not the time its reads and commits take: in a burst those wait for their turn
+/// (`admission`), and that queue is ours to serve, not contention to give up on. Nothing passes the
+/// request's deadline.
+struct Budget {
+    started: Instant,
+    contention: Duration,
+    request_deadline: Option<Instant>,
+    in_storage: Duration,
+}
+
+impl Budget {
+    fn new(contention: Duration) -> Self {
+        let request_deadline = WRITE_DEADLINE.try_with(|d| *d).ok();
+        Budget { started: Instant::now(), contention, request_deadline, in_storage: Duration::ZERO }
+    }
+
+    /// Runs a read or commit, its time not counted against the contention budget.
+    async fn in_storage<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = call.await;
+        self.in_storage += started.elapsed();
+        out
+    }
+
+    /// Whether another attempt may start after `pause`.
+    fn allows(&self, pause: Duration) -> bool {
+        let own = self.started.elapsed().saturating_sub(self.in_storage);
+        own + pause < self.contention && self.request_deadline.is_none_or(|d| Instant::now() + pause < d)
     }
 }
 
@@ -123,9 +228,16 @@ enum Attempt {
     Finished(ItemStatus),
     /// Lost to a concurrent writer (the version read moved, or a transaction conflict).
     Lost,
+    /// Never sent: no turn before the deadline (`StoreError::Busy`), or its items could not be
+    /// built or armed.
+    NotSent(StoreError),
     /// Storage failed after the SDK's retries: whether it was applied is unknown.
     Unknown(StoreError),
 }
+
+/// Reads that settle an attempt of unknown outcome, and the pauses before them: a transaction
+/// still queued in storage when its answer timed out lands within moments or not at all.
+const SETTLING_READS: [Duration; 3] = [Duration::ZERO, Duration::from_millis(150), Duration::from_millis(450)];
 
 impl Target<'_> {
     async fn read(&self) -> Result<Option<Linkage>, StoreError> {
@@ -137,23 +249,22 @@ impl Target<'_> {
         linkage.is_some_and(|l| crate::domain::change_id::holds(&l.recent_changes, &self.change, self.state.now()))
     }
 
-    /// Reads the linkage again: whether this change is on it (a commit whose answer was lost).
-    async fn found_applied(&self) -> Result<bool, StoreError> {
-        Ok(self.applied(self.read().await?.as_ref()))
-    }
-
     /// Commits `prepared` (decided on `current`) with its reminders, in one transaction.
-    async fn commit(&self, current: Option<&Linkage>, mut prepared: Prepared) -> Result<Attempt, StorageFailure> {
+    async fn commit(&self, current: Option<&Linkage>, mut prepared: Prepared) -> Attempt {
         let recent = current.map(|c| c.recent_changes.as_slice()).unwrap_or_default();
         prepared.after.recent_changes = crate::domain::change_id::remember(recent, &self.change, self.state.now());
         let after = prepared.after.clone();
-        // Expiry reminders (issue 13): armed/disarmed in this transaction when the expiry moves.
-        let reminder_items = crate::storage::reminders::for_change(self.state, self.org, current, &after)
-            .await
-            .map_err(StorageFailure)?;
-        let (mut items, extra_status) = build_items(self.state, prepared).map_err(StorageFailure)?;
+        // Expiry reminders: armed/disarmed in this transaction when the expiry moves.
+        let reminder_items = match crate::storage::reminders::for_change(self.state, self.org, current, &after).await {
+            Ok(items) => items,
+            Err(e) => return Attempt::NotSent(e),
+        };
+        let (mut items, extra_status) = match build_items(self.state, prepared) {
+            Ok(built) => built,
+            Err(e) => return Attempt::NotSent(e),
+        };
         items.extend(reminder_items);
-        Ok(match self.state.store.transact(items).await {
+        match self.state.store.transact(items).await {
             Ok(()) => {
                 // A later entry of the batch for the same program decides on what was just written.
                 remember_known(after);
@@ -168,23 +279,60 @@ impl Target<'_> {
                     "a value of this item cannot be stored (too large or invalid); check its names and identifiers",
                 ))
             }
+            Err(TransactError::Store(e)) if e.is_busy() => Attempt::NotSent(e),
             Err(TransactError::Store(e)) => Attempt::Unknown(e),
-        })
+        }
     }
 
-    /// The answer once the contention budget is spent after `attempts` lost attempts.
-    async fn budget_spent(&self, attempts: u32, started: Instant) -> Result<ItemStatus, StorageFailure> {
-        // 2010 promises that nothing changed, but a "conflict" can be the answer to the SDK's
-        // retry of a transaction DynamoDB already applied: look once before promising it.
-        if self.found_applied().await.map_err(StorageFailure)? {
-            tracing::info!("write applied although its answer was a conflict; reporting its success");
-            return Ok(ItemStatus::success());
+    /// The answer once the item's budget is spent after `attempts` attempts, none of which
+    /// committed with an answer. 2010 promises that nothing changed, but a "conflict" can be the
+    /// answer to the SDK's retry of a transaction DynamoDB already applied, and an attempt in
+    /// doubt may still land: look before promising it, a few times while an attempt is in doubt.
+    async fn settle(
+        &self,
+        in_doubt: Option<InDoubt>,
+        attempts: u32,
+        started: Instant,
+    ) -> Result<ItemStatus, StorageFailure> {
+        let reads = if in_doubt.is_some() { &SETTLING_READS[..] } else { &SETTLING_READS[..1] };
+        let mut last_error = None;
+        for pause in reads {
+            tokio::time::sleep(*pause).await;
+            match self.read_settling().await {
+                Ok(current) if self.applied(current.as_ref()) => {
+                    tracing::info!("write applied although its answer was lost or a conflict; reporting its success");
+                    return Ok(ItemStatus::success());
+                }
+                Ok(current) if in_doubt.as_ref().is_some_and(|d| d.still_possible(current.as_ref())) => {}
+                Ok(_) => return Ok(self.budget_spent(attempts, started)),
+                Err(e) => last_error = Some(e),
+            }
         }
+        let error = match (in_doubt, last_error) {
+            (Some(d), None) => d.error,
+            (_, Some(e)) => e,
+            (None, None) => return Ok(self.budget_spent(attempts, started)),
+        };
+        tracing::error!(error = %error, attempts, "outcome of the write unknown: storage did not answer");
+        Err(StorageFailure::Unknown(error))
+    }
+
+    /// A read of the linkage that may wait for its turn a little past the request's deadline: it
+    /// turns an unknown outcome into a known one.
+    async fn read_settling(&self) -> Result<Option<Linkage>, StoreError> {
+        let patience = match WRITE_DEADLINE.try_with(|d| *d) {
+            Ok(deadline) => Patience::Until(deadline.max(Instant::now()) + SETTLING_GRACE),
+            Err(_) => Patience::Unbounded,
+        };
+        self.state.store.linkage_within(self.org, self.customer, self.program, patience).await
+    }
+
+    fn budget_spent(&self, attempts: u32, started: Instant) -> ItemStatus {
         let elapsed_ms = started.elapsed().as_millis();
         tracing::info!(attempts, elapsed_ms = elapsed_ms as u64, "write budget spent under contention");
-        Ok(ErrorCode::QueuedForCustomer.with_detail(format!(
+        ErrorCode::QueuedForCustomer.with_detail(format!(
             "other changes to this customer's partner program kept winning for {elapsed_ms} ms ({attempts} attempts); retry the item"
-        )))
+        ))
     }
 }
 

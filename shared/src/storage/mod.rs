@@ -3,6 +3,7 @@
 //! it (customer lookup, linkage changes, activity history, the outbox).
 
 pub mod activity_history;
+pub mod admission;
 pub mod conditional;
 pub mod customer_identity;
 pub mod keys;

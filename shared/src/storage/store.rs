@@ -2,6 +2,7 @@
 //! multi-item changes as one `TransactWriteItems` whose cancellation reasons are reported per item.
 
 use crate::domain::model::*;
+use crate::storage::admission::{Admission, Patience};
 use crate::storage::keys::{self, IdentifierKind, Key};
 use crate::storage::records::*;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -15,6 +16,8 @@ use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +31,10 @@ pub enum StoreError {
     Refused { operation: &'static str, message: String },
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The call was never made: this process's storage calls in flight stayed at their bound
+    /// (`admission`) until the request's deadline. Nothing was sent, so nothing was applied.
+    #[error("dynamodb {operation} not started: no turn among this process's storage calls within {waited:?}")]
+    Busy { operation: &'static str, waited: std::time::Duration },
 }
 
 impl StoreError {
@@ -44,6 +51,11 @@ impl StoreError {
             Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded")
         );
         StoreError::Service { operation, message: DisplayErrorContext(&err).to_string(), throttled }
+    }
+
+    /// True when the call was refused by our own admission, never sent.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy { .. })
     }
 
     pub fn is_throttled(&self) -> bool {
@@ -98,11 +110,53 @@ pub struct RangePage {
 pub struct Store {
     client: Client,
     table: String,
+    /// Shared by every clone: one bound on the calls in flight for the whole process.
+    admission: Arc<Admission>,
 }
 
 impl Store {
+    /// A store whose calls share an admission of `admission::DEFAULT_BOUND` turns.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Store { client, table: table.into() }
+        Store::with_admission(client, table, Admission::default())
+    }
+
+    pub fn with_admission(client: Client, table: impl Into<String>, admission: Admission) -> Self {
+        Store { client, table: table.into(), admission: Arc::new(admission) }
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Makes one SDK call (`send` builds it) once this process has a turn for it, waiting no later
+    /// than the request's deadline (`linkage_write::WRITE_DEADLINE`; none outside a request).
+    pub(crate) async fn call<F, Fut, T>(&self, operation: &'static str, send: F) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        self.call_within(operation, self.patience(), send).await
+    }
+
+    /// `call`, waiting for a turn as long as `patience` allows. The call's future is built only
+    /// once the turn is had, and boxed: SDK futures are large, and every caller's would hold one.
+    pub(crate) async fn call_within<F, Fut, T>(
+        &self,
+        operation: &'static str,
+        patience: Patience,
+        send: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let _turn = self.admission.enter(operation, patience).await?;
+        Ok(Box::pin(send()).await)
+    }
+
+    /// Until when a call may wait for its turn: the request's deadline, if it runs in a request.
+    fn patience(&self) -> Patience {
+        crate::storage::linkage_write::WRITE_DEADLINE.try_with(|d| Patience::Until(*d)).unwrap_or(Patience::Unbounded)
     }
 
     pub fn client(&self) -> &Client {
@@ -114,13 +168,14 @@ impl Store {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        self.get_within(key, self.patience()).await
+    }
+
+    async fn get_within<T: DeserializeOwned>(&self, key: &Key, patience: Patience) -> Result<Option<T>, StoreError> {
+        let get = self.client.get_item().table_name(&self.table).set_key(Some(key.to_item()));
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .send()
-            .await
+            .call_within("GetItem", patience, || get.send())
+            .await?
             .map_err(|e| StoreError::from_sdk("GetItem", e))?;
         match out.item {
             Some(item) => Ok(Some(from_item(item)?)),
@@ -131,14 +186,13 @@ impl Store {
     /// Puts an item that must not exist yet; `Ok(false)` when it already does.
     pub async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
         crate::storage::write_gate::pass().await?;
-        let res = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
+            .condition_expression("attribute_not_exists(PK)");
+        let res = self.call("PutItem", || put.send()).await?;
         match res {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -154,13 +208,8 @@ impl Store {
     /// Unconditional put, for configuration items an admin replaces.
     pub async fn put(&self, item: Item) -> Result<(), StoreError> {
         crate::storage::write_gate::pass().await?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        self.call("PutItem", || put.send()).await?.map_err(|e| StoreError::from_sdk("PutItem", e))?;
         Ok(())
     }
 
@@ -176,15 +225,17 @@ impl Store {
         let mut start = None;
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
-                .expression_attribute_values(":sk", AttributeValue::S(sk.to_string()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
+                .call("Query", || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression(condition)
+                        .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+                        .expression_attribute_values(":sk", AttributeValue::S(sk.to_string()))
+                        .set_exclusive_start_key(start)
+                        .send()
+                })
+                .await?
                 .map_err(|e| StoreError::from_sdk("Query", e))?;
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
@@ -220,14 +271,9 @@ impl Store {
                 (keys::SK.to_string(), AttributeValue::S(sk.to_string())),
             ])
         });
-        let out = self
-            .range_query(range)
-            .scan_index_forward(!descending)
-            .limit(limit.max(1))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let query =
+            self.range_query(range).scan_index_forward(!descending).limit(limit.max(1)).set_exclusive_start_key(start);
+        let out = self.call("Query", || query.send()).await?.map_err(|e| StoreError::from_sdk("Query", e))?;
         let last_sk = out.last_evaluated_key.and_then(|k| k.get(keys::SK).and_then(|v| v.as_s().ok()).cloned());
         Ok(RangePage { items: out.items.unwrap_or_default(), last_sk })
     }
@@ -237,13 +283,8 @@ impl Store {
         let mut total = 0u64;
         let mut start = None;
         loop {
-            let out = self
-                .range_query(&range)
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
+            let query = self.range_query(&range).select(Select::Count).set_exclusive_start_key(start);
+            let out = self.call("Query", || query.send()).await?.map_err(|e| StoreError::from_sdk("Query", e))?;
             total = total.saturating_add(u64::try_from(out.count).unwrap_or(0));
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -256,17 +297,19 @@ impl Store {
     pub async fn next_id(&self, key: &Key) -> Result<u64, StoreError> {
         crate::storage::write_gate::pass().await?;
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key.to_item()))
-            .update_expression("ADD #v :one SET entity = :e")
-            .expression_attribute_names("#v", "value")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":e", AttributeValue::S("SEQUENCE".into()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
+            .call("UpdateItem", || {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key.to_item()))
+                    .update_expression("ADD #v :one SET entity = :e")
+                    .expression_attribute_names("#v", "value")
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .expression_attribute_values(":e", AttributeValue::S("SEQUENCE".into()))
+                    .return_values(ReturnValue::UpdatedNew)
+                    .send()
+            })
+            .await?
             .map_err(|e| StoreError::from_sdk("UpdateItem", e))?;
         let value =
             out.attributes.and_then(|a| a.get("value").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok()));
@@ -279,7 +322,9 @@ impl Store {
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
         crate::storage::write_gate::pass().await?;
-        let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let res = self
+            .call("TransactWriteItems", || self.client.transact_write_items().set_transact_items(Some(items)).send())
+            .await?;
         match res {
             Ok(_) => Ok(()),
             Err(err) => {
@@ -366,21 +411,15 @@ impl Store {
 
     /// Turns the org's one-subscription rule on or off; `Ok(false)` when the org does not exist.
     pub async fn set_one_supplementary_per_customer(&self, org: OrgId, on: bool) -> Result<bool, StoreError> {
-        let res = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::org(org).to_item()))
             .update_expression("SET oneSupplementaryPerCustomer = :on")
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":on", AttributeValue::Bool(on))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
-        }
+            .expression_attribute_values(":on", AttributeValue::Bool(on));
+        self.update_if(update).await
     }
 
     pub async fn linkage(
@@ -389,7 +428,19 @@ impl Store {
         customer: CustomerId,
         program: ProgramId,
     ) -> Result<Option<Linkage>, StoreError> {
-        Ok(self.get::<LinkageRecord>(&keys::linkage(org, customer, program)).await?.map(|r| r.linkage))
+        self.linkage_within(org, customer, program, self.patience()).await
+    }
+
+    /// `linkage`, waiting for a turn as long as `patience` allows.
+    pub async fn linkage_within(
+        &self,
+        org: OrgId,
+        customer: CustomerId,
+        program: ProgramId,
+        patience: Patience,
+    ) -> Result<Option<Linkage>, StoreError> {
+        let record: Option<LinkageRecord> = self.get_within(&keys::linkage(org, customer, program), patience).await?;
+        Ok(record.map(|r| r.linkage))
     }
 }
 
@@ -461,7 +512,7 @@ impl Store {
                 .expression_attribute_values(":org", AttributeValue::N(org.to_string()))
                 .expression_attribute_values(":orgpk", AttributeValue::S(keys::org_pk(org)));
         }
-        let out = q.send().await.map_err(|e| StoreError::from_sdk("Query", e))?;
+        let out = self.call("Query", || q.send()).await?.map_err(|e| StoreError::from_sdk("Query", e))?;
         Ok(IndexPage {
             capacity: out.consumed_capacity.as_ref().and_then(|c| c.capacity_units).unwrap_or(0.0),
             last_key: out.last_evaluated_key.filter(|k| !k.is_empty()),
@@ -477,17 +528,19 @@ impl Store {
         start: Option<Item>,
     ) -> Result<IndexPage, StoreError> {
         let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::PROGRAM_MEMBERS_INDEX)
-            .key_condition_expression("PROG_PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(members_pk.to_string()))
-            .limit(100)
-            .set_exclusive_start_key(start)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
+            .call("Query", || {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(keys::PROGRAM_MEMBERS_INDEX)
+                    .key_condition_expression("PROG_PK = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(members_pk.to_string()))
+                    .limit(100)
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+            })
+            .await?
             .map_err(|e| StoreError::from_sdk("Query", e))?;
         let primary_key = |i: &Item| {
             Some(HashMap::from([
@@ -515,12 +568,14 @@ impl Store {
                     StoreError::Service { operation: "BatchGetItem", message: e.to_string(), throttled: false }
                 })?;
             let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
+                .call("BatchGetItem", || {
+                    self.client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                })
+                .await?
                 .map_err(|e| StoreError::from_sdk("BatchGetItem", e))?;
             read.items.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
             read.capacity +=
@@ -561,7 +616,7 @@ impl Store {
             .expression_attribute_names("#day", "day")
             .expression_attribute_values(":day", AttributeValue::S(day.to_string()))
             .expression_attribute_values(":entity", AttributeValue::S("SWEEP_WATERMARK".into()));
-        Self::update_if(update).await
+        self.update_if(update).await
     }
 
     /// Takes an item out of the due index while its due sort key is still `due_sk`; `Ok(false)`
@@ -575,12 +630,12 @@ impl Store {
             .update_expression("REMOVE DUE_PK, DUE_SK")
             .condition_expression("DUE_SK = :sk")
             .expression_attribute_values(":sk", AttributeValue::S(due_sk.to_string()));
-        Self::update_if(update).await
+        self.update_if(update).await
     }
 
     /// Sends a conditional update: `Ok(false)` when its condition failed.
-    async fn update_if(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
-        match update.send().await {
+    async fn update_if(&self, update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+        match self.call("UpdateItem", || update.send()).await? {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),

@@ -1,0 +1,98 @@
+//! Bounds the DynamoDB calls one process has in flight, shared by every request it serves
+//! (docs/architecture.md#backpressure). A call waits for its turn here, before the SDK starts its
+//! attempt, so the SDK's attempt timeout measures storage's answer and never our own queue. A call
+//! that cannot get its turn before the request's deadline is not made at all (`StoreError::Busy`):
+//! a known refusal, where a call queued inside storage past its timeout has an unknown outcome.
+
+use crate::storage::store::StoreError;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// The calls one process may have in flight when `STORAGE_CONCURRENCY` is not set (measured with
+/// `make load ARGS="--burst"`, docs/architecture.md#backpressure).
+pub const DEFAULT_BOUND: usize = 32;
+
+#[derive(Debug)]
+pub struct Admission {
+    turns: Semaphore,
+    bound: usize,
+}
+
+/// Until when a call may wait for its turn.
+#[derive(Debug, Clone, Copy)]
+pub enum Patience {
+    /// As long as it takes (work with no request deadline: the sweep, the tools).
+    Unbounded,
+    Until(Instant),
+}
+
+impl Admission {
+    pub fn new(bound: usize) -> Self {
+        let bound = bound.max(1);
+        Admission { turns: Semaphore::new(bound), bound }
+    }
+
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Calls in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.bound - self.turns.available_permits()
+    }
+
+    /// Waits for a turn (first come, first served); `Busy` when `patience` runs out first.
+    pub async fn enter(&self, operation: &'static str, patience: Patience) -> Result<SemaphorePermit<'_>, StoreError> {
+        let started = Instant::now();
+        let turn = match patience {
+            Patience::Unbounded => self.turns.acquire().await.ok(),
+            Patience::Until(deadline) => {
+                tokio::time::timeout_at(deadline.into(), self.turns.acquire()).await.ok().and_then(Result::ok)
+            }
+        };
+        turn.ok_or_else(|| StoreError::Busy { operation, waited: started.elapsed() })
+    }
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission::new(DEFAULT_BOUND)
+    }
+}
+
+/// How long a read that settles an attempt of unknown outcome may wait past the request's deadline
+/// for its turn: it decides between "applied" and "unknown", and the Lambda adapter keeps
+/// `lambda_adapter::DEADLINE_MARGIN` (4.5 s) for it and its 2 s operation timeout.
+pub const SETTLING_GRACE: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_past_the_bound_wait_for_a_turn_and_give_up_at_the_deadline() {
+        let admission = Admission::new(2);
+        let a = admission.enter("GetItem", Patience::Unbounded).await.unwrap();
+        let _b = admission.enter("GetItem", Patience::Unbounded).await.unwrap();
+        assert_eq!(admission.in_flight(), 2);
+        let soon = Instant::now() + Duration::from_millis(30);
+        let refused = admission.enter("TransactWriteItems", Patience::Until(soon)).await.unwrap_err();
+        assert!(
+            matches!(refused, StoreError::Busy { operation: "TransactWriteItems", waited } if waited >= Duration::from_millis(25)),
+            "{refused:?}"
+        );
+        // A turn given back goes to the next caller.
+        let waiting = admission.enter("Query", Patience::Until(Instant::now() + Duration::from_secs(5)));
+        drop(a);
+        assert!(waiting.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_deadline_already_past_refuses_only_when_no_turn_is_free() {
+        let admission = Admission::new(1);
+        let past = Instant::now() - Duration::from_millis(1);
+        let turn = admission.enter("GetItem", Patience::Until(past)).await;
+        assert!(turn.is_ok(), "a free turn is taken at once, whatever the deadline");
+        assert!(admission.enter("GetItem", Patience::Until(past)).await.is_err());
+    }
+}
