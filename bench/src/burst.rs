@@ -56,7 +56,12 @@ fn is_unknown(status: &Value) -> bool {
 
 /// Sends every body at once, each on a connection of its own; returns each response's status and
 /// its items' statuses (one program entry per customer), in request order.
-async fn burst(world: &World, path: &str, bodies: Vec<Value>, names: [&str; 3]) -> Result<Vec<(u16, Vec<Value>)>, Error> {
+async fn burst(
+    world: &World,
+    path: &str,
+    bodies: Vec<Value>,
+    names: [&str; 3],
+) -> Result<Vec<(u16, Vec<Value>)>, Error> {
     let [batch, programs, status] = names;
     let sends = bodies.into_iter().map(|body| async move {
         let mut conn = Conn::open(world.addr, &world.api).await?;
@@ -84,7 +89,10 @@ fn tally(responses: &[(u16, Vec<Value>)]) -> Tally {
 }
 
 fn link_bodies(customers: &[Customer]) -> Vec<Value> {
-    customers.chunks(50).map(|chunk| link_body(chunk.iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"])).collect()
+    customers
+        .chunks(50)
+        .map(|chunk| link_body(chunk.iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"]))
+        .collect()
 }
 
 const LINK_NAMES: [&str; 3] = ["linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus"];
@@ -155,7 +163,11 @@ async fn mismatches(world: &World, customers: &[Customer], responses: &[(u16, Ve
 }
 
 /// Items of the 503 requests in `responses` (of `bodies`' customers) that were applied all the same.
-async fn applied_under_503(world: &World, chunks: &[&[Customer]], responses: &[(u16, Vec<Value>)]) -> Result<usize, Error> {
+async fn applied_under_503(
+    world: &World,
+    chunks: &[&[Customer]],
+    responses: &[(u16, Vec<Value>)],
+) -> Result<usize, Error> {
     let mut conn = Conn::open(world.addr, &world.api).await?;
     let mut applied = 0;
     for (chunk, (status, _)) in chunks.iter().zip(responses) {
@@ -195,7 +207,8 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
             .collect();
         let body = json!({"customerBenefits": linked.iter().map(|c| json!({"customer": {"id": c.id},
             "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
-        let benefits = burst(&world, "/v2/partnerProgram/customerBenefits", vec![body; settings.batches], BENEFIT_NAMES).await?;
+        let benefits =
+            burst(&world, "/v2/partnerProgram/customerBenefits", vec![body; settings.batches], BENEFIT_NAMES).await?;
         let benefits_tally = tally(&benefits);
         let wrong = mismatches(&world, &linked, &benefits).await?;
 
@@ -209,7 +222,9 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
         let mut conn = Conn::open(world.addr, &world.api).await?;
         let mut latencies = Vec::new();
         for (i, c) in single.iter().enumerate() {
-            let resp = conn.send(&Req::post(LINK, link_body(std::iter::once(json!({"mobile": c.mobile})), &["SkyMiles"]))).await?;
+            let resp = conn
+                .send(&Req::post(LINK, link_body(std::iter::once(json!({"mobile": c.mobile})), &["SkyMiles"])))
+                .await?;
             if resp.status != 200 {
                 return Err(format!("single link answered {}", resp.status).into());
             }

@@ -83,7 +83,11 @@ async fn main() -> Result<(), Error> {
     if args.first().map(String::as_str) == Some("burst") {
         let bounds = arg(&args, "--bounds").unwrap_or_else(|| "8,16,32,64,1024".into());
         let settings = burst::Settings {
-            bounds: bounds.split(',').map(|b| b.trim().parse()).collect::<Result<_, _>>().map_err(|_| "--bounds: numbers")?,
+            bounds: bounds
+                .split(',')
+                .map(|b| b.trim().parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| "--bounds: numbers")?,
             batches: number(&args, "--batches", 10)?.max(1),
             big_batches: number(&args, "--big-batches", 40)?.max(1),
         };

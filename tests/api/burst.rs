@@ -151,3 +151,48 @@ async fn parallel_batches_end_applied_or_refused_never_unknown_and_counters_matc
     println!("counter mismatches: {}", mismatches.len());
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 }
+
+/// The process's storage calls all busy (the test holds the only turn) until the request's
+/// deadline: no call of the batch is made, so nothing is applied, and with no write sent the
+/// answer is a clean 503 with `Retry-After`, not "unknown". The request goes through the router
+/// in process with the caller already established, as behind the Lambda authorizer (the local
+/// server's own client lookup would wait for the held turn too).
+#[tokio::test]
+async fn a_batch_whose_calls_get_no_turn_before_its_deadline_is_refused_with_503_and_applies_nothing() {
+    use shared::domain::model::{AuthContext, Role};
+    use shared::http::api::ApiRequest;
+    let app = TestApp::start_with_config(|c| {
+        c.storage_concurrency = 1;
+        c.write_request_budget = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let f = fixture(&app).await;
+    let id = f.enrolled("919750000001").await;
+    f.enrolled("919750000002").await;
+    // Another customer's link first: the org's catalog is then cached, as in a warm container.
+    let warm =
+        f.org.link(link_body(json!({"mobile": "919750000002"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
+    assert_eq!(warm.status, 200, "{}", warm.text);
+    let body = link_body(json!({"mobile": "919750000001"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
+    let request = || ApiRequest {
+        method: "POST".into(),
+        path: "/v2/partnerProgram/linkCustomer".into(),
+        path_params: Default::default(),
+        query: Default::default(),
+        headers: [("content-type".to_string(), "application/json".to_string())].into(),
+        body: body.to_string().into_bytes(),
+        auth: AuthContext { org_id: f.org.org_id, role: Role::Api },
+        request_id: "busy".into(),
+    };
+    let link = shared::operations::link_customer::handle;
+    let turn =
+        app.state.store.admission().enter("test", shared::storage::admission::Patience::Unbounded).await.unwrap();
+    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request())).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("retry-after")), "{:?}", r.headers);
+    drop(turn);
+    assert!(stored(&app.state, f.org.org_id, id, "LINK#").await.is_empty(), "nothing applied");
+    // With turns free again, the same batch is served.
+    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

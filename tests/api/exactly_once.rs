@@ -227,7 +227,12 @@ async fn an_item_whose_commit_got_no_answer_commits_again_and_reports_success_no
     proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::Before)); 3]);
     let body = link_body(json!({"mobile": "919730000018"}), "SkyMiles", json!({"partnerTierName": "Gold"}));
     let r = f.org.link(body).await;
-    assert_eq!(first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"], 200, "{}", r.text);
+    assert_eq!(
+        first_status(&r, "linkCustomers", "linkToPartnerPrograms", "partnerLinkStatus")["code"],
+        200,
+        "{}",
+        r.text
+    );
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
 }
 

@@ -82,9 +82,17 @@ impl TestApp {
         Self::serve_with(client, clock, test_config(&table_name())).await
     }
 
+    /// A server with settings of its own (`edit` changes the test config).
+    pub async fn start_with_config(edit: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(&table_name());
+        edit(&mut config);
+        Self::serve_with(sdk_client().await, Arc::new(chrono::Utc::now), config).await
+    }
+
     async fn serve_with(client: aws_sdk_dynamodb::Client, clock: Clock, config: Config) -> TestApp {
         let table = table_name();
-        let store = Store::new(client, table.clone());
+        let admission = shared::storage::admission::Admission::new(config.storage_concurrency);
+        let store = Store::with_admission(client, table.clone(), admission);
         let state = Arc::new(AppState::new(store, config, clock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

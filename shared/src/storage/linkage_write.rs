@@ -228,8 +228,8 @@ enum Attempt {
     Finished(ItemStatus),
     /// Lost to a concurrent writer (the version read moved, or a transaction conflict).
     Lost,
-    /// Never sent: no turn before the deadline (`StoreError::Busy`), or its items could not be
-    /// built or armed.
+    /// Never sent: no turn before the deadline (`StoreError::Busy`), the request may not write
+    /// (`StoreError::NotClaimed`), or its items could not be built or armed.
     NotSent(StoreError),
     /// Storage failed after the SDK's retries: whether it was applied is unknown.
     Unknown(StoreError),
@@ -279,7 +279,7 @@ impl Target<'_> {
                     "a value of this item cannot be stored (too large or invalid); check its names and identifiers",
                 ))
             }
-            Err(TransactError::Store(e)) if e.is_busy() => Attempt::NotSent(e),
+            Err(TransactError::Store(e)) if e.is_unsent() => Attempt::NotSent(e),
             Err(TransactError::Store(e)) => Attempt::Unknown(e),
         }
     }

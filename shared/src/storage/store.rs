@@ -35,6 +35,9 @@ pub enum StoreError {
     /// (`admission`) until the request's deadline. Nothing was sent, so nothing was applied.
     #[error("dynamodb {operation} not started: no turn among this process's storage calls within {waited:?}")]
     Busy { operation: &'static str, waited: std::time::Duration },
+    /// A write held back because the request's `Idempotency-Key` was not claimed (`write_gate`).
+    #[error("write not sent: the request's Idempotency-Key was not claimed")]
+    NotClaimed,
 }
 
 impl StoreError {
@@ -56,6 +59,11 @@ impl StoreError {
     /// True when the call was refused by our own admission, never sent.
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Busy { .. })
+    }
+
+    /// True when the call was never sent (no turn, or the request may not write).
+    pub fn is_unsent(&self) -> bool {
+        matches!(self, StoreError::Busy { .. } | StoreError::NotClaimed)
     }
 
     pub fn is_throttled(&self) -> bool {

@@ -35,11 +35,7 @@ pub(crate) async fn pass() -> Result<(), StoreError> {
     };
     match gate.wait_for(|c| *c != Claim::Pending).await.map(|c| *c) {
         Ok(Claim::Won) => Ok(()),
-        _ => Err(StoreError::Service {
-            operation: "write",
-            message: "the request's Idempotency-Key was not claimed; nothing is written".into(),
-            throttled: false,
-        }),
+        _ => Err(StoreError::NotClaimed),
     }
 }
 
