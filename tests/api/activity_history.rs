@@ -588,3 +588,117 @@ async fn three_programs_and_250_activities_page_through_every_record_once_via_cu
     let r = history(&f.org, "identifierName=mobile&identifierValue=919800000007&cursor=bm90LWEtY3Vyc29y").await;
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+}
+
+async fn update(org: &TestOrg, mobile: &str, program: &str, update_type: &str, details: Option<Value>) {
+    let mut entry = json!({"partnerProgramName": program, "updateType": update_type});
+    if let Some(d) = details {
+        entry["updateDetails"] = d;
+    }
+    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": mobile}, "partnerProgramUpdates": [entry]}]});
+    let r = org.post(&org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// One program's entry of the customer's linking history, and its entry in customerPartnerPrograms,
+/// both read through the validating client.
+async fn linking_history_and_listing(org: &TestOrg, mobile: &str, program: &str) -> (Value, Value) {
+    let r = history(org, &format!("identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entry = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["partnerProgramDetails"]["partnerProgramName"] == program)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {program} in {}", r.text));
+    let r = org.linked_programs("mobile", mobile).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = r.body["linkedPartnerPrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["partnerProgramName"] == program)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {program} in {}", r.text));
+    (entry, listed)
+}
+
+/// The activity types and dates of a history entry, newest first; and checks the commit order of
+/// its linking records: each record's `from` is the `to` of the record before it.
+fn records_in_commit_order(entry: &Value) -> Vec<(String, String)> {
+    let records = entry["customerActivityHistory"].as_array().unwrap();
+    for pair in records.windows(2) {
+        assert_eq!(pair[0]["from"], pair[1]["to"], "from is the previous record's to: {entry}");
+    }
+    records
+        .iter()
+        .map(|r| (r["activityType"].as_str().unwrap().to_string(), r["activityDate"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// A SUPPLEMENTARY membership paused, then resumed (`PAUSE`/`RESUME`, extensions), read back
+/// through the client that validates every response against openapi.yaml: the history's linking
+/// records (their `from`/`to` states `PAUSED`) and customerPartnerPrograms, both while paused and
+/// once resumed, with the end moved by the days actually paused.
+#[tokio::test]
+async fn a_paused_then_resumed_membership_reads_back_as_documented() {
+    let clock = FakeClock::at(at("2031-03-02T06:30:00Z"));
+    let app = TestApp::start_with_clock(clock.clock()).await;
+    let f = fixture(&app).await;
+    let mobile = "919811000001";
+    f.enrolled(mobile).await;
+    link(&f.org, mobile, "FlexiPass", json!({})).await;
+
+    clock.set(at("2031-03-04T06:30:00Z"));
+    update(&f.org, mobile, "FlexiPass", "PAUSE", Some(json!({"pauseEndDate": "2031-03-14T12:00:00+05:30"}))).await;
+    let (entry, listed) = linking_history_and_listing(&f.org, mobile, "FlexiPass").await;
+    assert_eq!(
+        records_in_commit_order(&entry),
+        [("MEMBERSHIP_PAUSED", "2031-03-04T06:30:00Z"), ("SUPPLEMENTARY_MEMBERSHIP_STARTED", "2031-03-02T06:30:00Z")]
+            .map(|(a, d)| (a.to_string(), d.to_string()))
+    );
+    let paused = &entry["customerActivityHistory"][0];
+    assert_eq!((&paused["from"]["status"], &paused["to"]["status"]), (&json!("ACTIVE"), &json!("PAUSED")), "{paused}");
+    for details in [&entry["partnerProgramDetails"], &listed] {
+        assert_eq!(details["status"], "PAUSED", "{details}");
+        assert_eq!(
+            details["membershipPause"],
+            json!({"pausedFrom": "2031-03-04T06:30:00Z", "pausedUntil": "2031-03-14T06:30:00Z"}),
+            "{details}"
+        );
+        assert_eq!(details["partnerProgramMembershipEndDate"], "2031-04-01T06:30:00Z", "not moved while paused");
+        assert_eq!(details["partnerProgramMembershipLastUpdatedActivity"], "MEMBERSHIP_PAUSED");
+    }
+
+    // Resumed after five of the ten days: the end moves by the five days paused.
+    clock.set(at("2031-03-09T06:30:00Z"));
+    update(&f.org, mobile, "FlexiPass", "RESUME", None).await;
+    let (entry, listed) = linking_history_and_listing(&f.org, mobile, "FlexiPass").await;
+    assert_eq!(
+        records_in_commit_order(&entry),
+        [
+            ("MEMBERSHIP_RESUMED", "2031-03-09T06:30:00Z"),
+            ("MEMBERSHIP_PAUSED", "2031-03-04T06:30:00Z"),
+            ("SUPPLEMENTARY_MEMBERSHIP_STARTED", "2031-03-02T06:30:00Z")
+        ]
+        .map(|(a, d)| (a.to_string(), d.to_string()))
+    );
+    let resumed = &entry["customerActivityHistory"][0];
+    assert_eq!((&resumed["from"]["status"], &resumed["to"]["status"]), (&json!("PAUSED"), &json!("ACTIVE")));
+    assert_eq!(resumed["to"]["partnerProgramMembershipEndDate"], "2031-04-06T06:30:00Z", "{resumed}");
+    for details in [&entry["partnerProgramDetails"], &listed] {
+        assert_eq!(details["status"], "ACTIVE", "{details}");
+        assert_eq!(
+            details["membershipPause"],
+            json!({"pausedFrom": "2031-03-04T06:30:00Z", "pausedUntil": "2031-03-14T06:30:00Z", "resumedAt": "2031-03-09T06:30:00Z"}),
+            "{details}"
+        );
+        assert_eq!(details["partnerProgramMembershipEndDate"], "2031-04-06T06:30:00Z", "{details}");
+        assert_eq!(details["partnerProgramMembershipLastUpdatedActivity"], "MEMBERSHIP_RESUMED");
+        assert_eq!(details["partnerProgramMembershipLastUpdatedDate"], "2031-03-09T06:30:00Z");
+    }
+}

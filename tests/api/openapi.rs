@@ -173,3 +173,78 @@ fn the_validator_rejects_an_undocumented_field_and_a_wrong_type() {
     });
     assert!(r.is_err(), "an undocumented status passed");
 }
+
+/// Every status a linkage can have, as the API writes it. The match is exhaustive, so a status
+/// added to `LinkageStatus` does not compile until it is listed here (and so checked below).
+fn linkage_statuses() -> BTreeSet<String> {
+    use shared::domain::model::LinkageStatus::{self, *};
+    let all = [Pending, Active, InGrace, TierExpired, Delinked, Expired, Paused];
+    let listed = |s: LinkageStatus| match s {
+        Pending | Active | InGrace | TierExpired | Delinked | Expired | Paused => s,
+    };
+    all.into_iter().map(|s| serde_json::to_value(listed(s)).unwrap().as_str().unwrap().to_string()).collect()
+}
+
+/// Every `enum` of the document with its JSON pointer.
+fn enums<'a>(v: &'a Value, at: String, out: &mut Vec<(String, &'a Vec<Value>)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(values)) = m.get("enum") {
+                out.push((at.clone(), values));
+            }
+            for (k, child) in m {
+                enums(child, format!("{at}/{}", escape(k)), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                enums(child, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The schema at `pointer`, its `$ref` followed.
+fn resolved(pointer: &str) -> &'static Value {
+    let mut schema = document().pointer(pointer).unwrap_or_else(|| panic!("openapi.yaml has no {pointer}"));
+    while let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+        schema = document().pointer(target.trim_start_matches('#')).unwrap_or_else(|| panic!("{target} missing"));
+    }
+    schema
+}
+
+#[test]
+fn every_enum_that_carries_a_linkage_status_carries_every_status_the_code_can_emit() {
+    let statuses = linkage_statuses();
+    let mut all = Vec::new();
+    enums(document(), String::new(), &mut all);
+    let mut carrying = 0;
+    for (at, values) in all {
+        let values: BTreeSet<String> = values.iter().filter_map(Value::as_str).map(str::to_string).collect();
+        if values.is_disjoint(&statuses) {
+            continue;
+        }
+        carrying += 1;
+        let missing: Vec<&String> = statuses.difference(&values).collect();
+        assert!(missing.is_empty(), "openapi.yaml {at} lists linkage statuses but not {missing:?}");
+    }
+    assert!(carrying >= 1, "no enum of openapi.yaml lists the linkage statuses");
+    // Each place the API shows a linkage's status is such an enum.
+    let preview = "/components/schemas/ExpiryPreviewResponse";
+    for pointer in [
+        "/components/schemas/PartnerProgramDetails/properties/status".to_string(),
+        "/components/schemas/LinkState/properties/status".to_string(),
+        format!("{preview}/properties/data/items/properties/currentStatus"),
+        format!("{preview}/properties/data/items/properties/resultingStatus"),
+    ] {
+        let listed: BTreeSet<String> = resolved(&pointer)["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{pointer} is not an enum"))
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        assert_eq!(listed, statuses, "{pointer}");
+    }
+}
