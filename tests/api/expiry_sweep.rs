@@ -983,6 +983,113 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     assert!(names.contains(&"partnerProgramUpdated/MEMBERSHIP_RESUMED".to_string()), "{names:?}");
 }
 
+/// The linking history of one program as the history API shows it, newest first: (type, date).
+async fn linking_history(org: &TestOrg, mobile: &str, program: &str) -> Vec<(String, String)> {
+    let path = format!(
+        "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES"
+    );
+    let r = org.get(&org.api, &path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let entry =
+        r.body["data"].as_array().unwrap().iter().find(|e| e["partnerProgramDetails"]["partnerProgramName"] == program);
+    let records =
+        entry.unwrap_or_else(|| panic!("no {program}: {}", r.text))["customerActivityHistory"].as_array().unwrap();
+    for pair in records.windows(2) {
+        assert_eq!(pair[0]["from"], pair[1]["to"], "each record's from is the previous record's to: {}", r.text);
+    }
+    records.iter().map(|h| (s_of(&h["activityType"]), s_of(&h["activityDate"]))).collect()
+}
+
+fn s_of(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn dated(records: &[(&str, &str)]) -> Vec<(String, String)> {
+    records.iter().map(|(a, d)| (a.to_string(), d.to_string())).collect()
+}
+
+/// A pause whose window has ended reads as resumed at `pauseEndDate` before the sweep has run,
+/// exactly as the sweep then records it; in that gap a new `PAUSE` is decided on the resumed
+/// membership (the lapsed window recorded as resumed at its end, then the new pause), and a late
+/// `RESUME` is dated at `pauseEndDate`, as the sweep would have dated it.
+#[tokio::test]
+async fn a_lapsed_pause_reads_and_is_decided_as_resumed_at_its_end_as_the_sweep_records_it() {
+    let t = SweepApp::start().await;
+    t.set(at("2031-05-03T04:30:00Z"));
+    let f = fixture(&t.app).await;
+    let (swept, paused_again, late) = ("919830000001", "919830000002", "919830000003");
+    let mut ids = Vec::new();
+    for mobile in [swept, paused_again, late] {
+        ids.push(f.enrolled(mobile).await);
+        link(&f, mobile, "FlexiPass", json!({})).await; // 30 days: ends 2031-06-02T04:30:00Z
+    }
+    let update_ok = async |mobile: &str, kind: &str, details: Option<Value>| {
+        let r = update(&f.org, mobile, "FlexiPass", kind, details).await;
+        assert_eq!(r.status, 200, "{kind} for {mobile}: {}", r.text);
+    };
+    t.set(at("2031-05-04T04:30:00Z"));
+    for mobile in [swept, paused_again, late] {
+        // Six days, to 10:00 in Kolkata on the 10th.
+        update_ok(mobile, "PAUSE", Some(json!({"pauseEndDate": "2031-05-10T10:00:00+05:30"}))).await;
+    }
+
+    // Two days after the window ended, before any sweep: read as the sweep will record it.
+    t.set(at("2031-05-12T04:30:00Z"));
+    let before_sweep = shown(&f, swept, "FlexiPass").await;
+    assert_eq!(before_sweep["status"], "ACTIVE", "{before_sweep}");
+    assert_eq!(before_sweep["partnerProgramMembershipEndDate"], "2031-06-08T04:30:00Z", "moved by the six days");
+    assert_eq!(
+        before_sweep["membershipPause"],
+        json!({"pausedFrom": "2031-05-04T04:30:00Z", "pausedUntil": "2031-05-10T04:30:00Z", "resumedAt": "2031-05-10T04:30:00Z"})
+    );
+
+    // A new PAUSE in that gap: the lapsed window is recorded as resumed at its end, then the
+    // new pause moves the end it left.
+    update_ok(paused_again, "PAUSE", Some(json!({"pauseEndDate": "2031-05-20T10:00:00+05:30"}))).await;
+    assert_eq!(
+        linking_history(&f.org, paused_again, "FlexiPass").await,
+        dated(&[
+            ("MEMBERSHIP_PAUSED", "2031-05-12T04:30:00Z"),
+            ("MEMBERSHIP_RESUMED", "2031-05-10T04:30:00Z"),
+            ("MEMBERSHIP_PAUSED", "2031-05-04T04:30:00Z"),
+            ("SUPPLEMENTARY_MEMBERSHIP_STARTED", "2031-05-03T04:30:00Z"),
+        ])
+    );
+    let again = shown(&f, paused_again, "FlexiPass").await;
+    assert_eq!(again["status"], "PAUSED", "{again}");
+    assert_eq!(again["partnerProgramMembershipEndDate"], "2031-06-08T04:30:00Z", "{again}");
+    assert_eq!(
+        again["membershipPause"],
+        json!({"pausedFrom": "2031-05-12T04:30:00Z", "pausedUntil": "2031-05-20T04:30:00Z"})
+    );
+    let updates: Vec<String> = t
+        .events_of(ids[1])
+        .await
+        .iter()
+        .map(|e| e["data"]["updateType"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(updates[updates.len() - 2..], ["MEMBERSHIP_RESUMED".to_string(), "MEMBERSHIP_PAUSED".to_string()]);
+
+    // A late RESUME is dated when the window ended.
+    update_ok(late, "RESUME", None).await;
+    assert_eq!(
+        linking_history(&f.org, late, "FlexiPass").await,
+        dated(&[
+            ("MEMBERSHIP_RESUMED", "2031-05-10T04:30:00Z"),
+            ("MEMBERSHIP_PAUSED", "2031-05-04T04:30:00Z"),
+            ("SUPPLEMENTARY_MEMBERSHIP_STARTED", "2031-05-03T04:30:00Z"),
+        ])
+    );
+
+    // The sweep resumes the one left alone, as the read said and as the late RESUME recorded.
+    let summary = t.sweep().await;
+    assert_eq!(actions(&summary), vec![("MEMBERSHIP_RESUMED".into(), 1)], "{summary:?}");
+    let after_sweep = shown(&f, swept, "FlexiPass").await;
+    assert_eq!(after_sweep, before_sweep, "the read before the sweep is what the sweep wrote");
+    assert_eq!(shown(&f, late, "FlexiPass").await, after_sweep, "a late RESUME writes what the sweep writes");
+    assert_eq!(linking_history(&f.org, swept, "FlexiPass").await, linking_history(&f.org, late, "FlexiPass").await);
+}
+
 /// The one-subscription guard stays with an ended membership while its pending relink is agreed,
 /// and goes when that relink is cancelled.
 #[tokio::test]

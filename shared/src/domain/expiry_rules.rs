@@ -266,12 +266,9 @@ fn apply(
         }
         Due::TierExpiry | Due::GraceEnd => on_tier_expiry(l, program),
         Due::PauseEnd => {
-            // The whole window passed: the end moves by its length, as computed when paused.
-            l.status = LinkageStatus::Active;
-            if let Some(p) = &mut l.pause {
-                l.membership_end_date = Some(p.end_after_window);
-                p.resumed_at = Some(at);
-            }
+            // The whole window passed (`at` is its end): the end moves by its length, as computed
+            // when paused; reads and PAUSE/RESUME see the same before the sweep (`Linkage::as_of`).
+            l.resume_at_window_end();
             (SweepAction::PauseEnded, ActivityType::MembershipResumed, EventName::Updated)
         }
     }
@@ -515,6 +512,43 @@ mod tests {
                 plan(&l, &prog, now).after.effective_status(now, Some(&prog))
             );
         }
+    }
+
+    /// A SUPPLEMENTARY membership (ending 2031-02-01) paused from 10 to 20 January, its end then
+    /// moved by those ten days.
+    fn paused_membership() -> (Linkage, PartnerProgram) {
+        let mut l = linkage(1, "2031-01-01T00:00:00Z");
+        l.partner_program_type = PartnerProgramType::Supplementary;
+        (l.tier_number, l.tier_name, l.tier_expiry_date) = (None, None, None);
+        l.membership_end_date = Some(t("2031-02-01T00:00:00Z"));
+        l.status = LinkageStatus::Paused;
+        l.pause = Some(MembershipPause {
+            paused_from: t("2031-01-10T00:00:00Z"),
+            paused_until: t("2031-01-20T00:00:00Z"),
+            end_after_window: t("2031-02-11T00:00:00Z"),
+            resumed_at: None,
+        });
+        let mut prog = program(OnTierExpiry::ExpireTier, 0);
+        prog.partner_program_type = PartnerProgramType::Supplementary;
+        (l, prog)
+    }
+
+    #[test]
+    fn a_pause_past_its_end_reads_resumed_before_the_sweep_as_the_sweep_records_it() {
+        let (l, prog) = paused_membership();
+        assert_eq!(l.effective_status(t("2031-01-19T23:59:59Z"), Some(&prog)), LinkageStatus::Paused);
+        // Past the window, and past the end it had before the pause: resumed, not expired.
+        for now in ["2031-01-20T00:00:00Z", "2031-02-05T00:00:00Z", "2031-02-11T00:00:00Z"] {
+            let now = t(now);
+            let swept = plan(&l, &prog, now).after;
+            assert_eq!(
+                l.effective_status(now, Some(&prog)),
+                swept.effective_status(now, Some(&prog)),
+                "{now}: the read agrees with the sweep"
+            );
+        }
+        assert_eq!(l.effective_status(t("2031-02-05T00:00:00Z"), Some(&prog)), LinkageStatus::Active);
+        assert_eq!(l.effective_status(t("2031-02-11T00:00:00Z"), Some(&prog)), LinkageStatus::Expired, "moved end");
     }
 
     #[test]

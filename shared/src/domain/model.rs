@@ -4,6 +4,7 @@
 use crate::domain::zone::Zone;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub type OrgId = u64;
@@ -400,9 +401,54 @@ pub struct Linkage {
 }
 
 impl Linkage {
+    /// This linkage as it stands at `now`, for reads and for the decisions of `PAUSE` and
+    /// `RESUME`: a pause whose window has ended counts as resumed at its end, exactly as the sweep
+    /// will record it (`resume_at_window_end`). Borrowed when nothing lapsed.
+    pub fn as_of(&self, now: DateTime<Utc>) -> Cow<'_, Linkage> {
+        self.lapsed_pause_resumed(now).map_or(Cow::Borrowed(self), Cow::Owned)
+    }
+
+    /// When this linkage is still recorded as paused although its window ended by `now` (the
+    /// sweep has not run since): the linkage resumed at the window's end. None otherwise.
+    pub fn lapsed_pause_resumed(&self, now: DateTime<Utc>) -> Option<Linkage> {
+        let lapsed = self.linked
+            && self.status == LinkageStatus::Paused
+            && self.pause.as_ref().is_some_and(|p| p.paused_until <= now);
+        lapsed.then(|| {
+            let mut resumed = self.clone();
+            resumed.resume_at_window_end();
+            resumed
+        })
+    }
+
+    /// Resumes a paused membership when its window ends (the sweep's `MEMBERSHIP_RESUMED`): `ACTIVE`
+    /// again from `pausedUntil`, its end moved by the whole window (`end_after_window`).
+    pub fn resume_at_window_end(&mut self) {
+        if let Some(p) = &self.pause {
+            let (at, end) = (p.paused_until, p.end_after_window);
+            self.resume(at, end);
+        }
+    }
+
+    /// Resumes a paused membership at `at` with its end moved to `end`, dated `at`.
+    pub fn resume(&mut self, at: DateTime<Utc>, end: DateTime<Utc>) {
+        self.status = LinkageStatus::Active;
+        self.membership_end_date = Some(end);
+        if let Some(p) = &mut self.pause {
+            p.resumed_at = Some(at);
+        }
+        self.last_activity = ActivityType::MembershipResumed;
+        self.last_updated = at;
+    }
+
     /// The status a reader should see at `now`: a tier past its expiry (and past grace) reads as
-    /// expired even before the sweep has run (docs/contract.md#reads).
+    /// expired, a pending start whose time has come as active, and a pause whose window has ended
+    /// as resumed (`as_of`), even before the sweep has run (docs/contract.md#reads).
     pub fn effective_status(&self, now: DateTime<Utc>, program: Option<&PartnerProgram>) -> LinkageStatus {
+        self.as_of(now).derived_status(now, program)
+    }
+
+    fn derived_status(&self, now: DateTime<Utc>, program: Option<&PartnerProgram>) -> LinkageStatus {
         if !self.linked {
             return self.status;
         }

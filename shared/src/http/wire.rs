@@ -136,8 +136,8 @@ pub struct PartnerProgramDetails {
     pub benefits_summary: Option<Vec<BenefitSummary>>,
     pub tier_based: bool,
     pub linked: bool,
-    /// Our extension: the status a reader should see now (an expired tier reads as expired
-    /// before the sweep has run).
+    /// Our extension: the status a reader should see now (an expired tier reads as expired, a
+    /// pause whose window has ended as resumed, before the sweep has run).
     pub status: LinkageStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_relink: Option<PendingRelinkView>,
@@ -156,12 +156,16 @@ pub struct MembershipPauseView {
 }
 
 impl PartnerProgramDetails {
+    /// The linkage as it stands at `now` (`Linkage::as_of`: a pause whose window has ended shows
+    /// as resumed at its end, with the end, `resumedAt` and last update the sweep will record),
+    /// with the status a reader should see (`Linkage::effective_status`).
     pub fn of(
         l: &Linkage,
         program: Option<&PartnerProgram>,
         loyalty_program: Option<&LoyaltyProgram>,
         now: DateTime<Utc>,
     ) -> Self {
+        let l = &*l.as_of(now);
         PartnerProgramDetails {
             program_name: loyalty_program.map(|lp| lp.program_name.clone()),
             partner_program_id: l.partner_program_id,

@@ -19,6 +19,10 @@
 //! the time paused, counted in the org's calendar (a week is seven local days across a DST
 //! change). Pausing an EXTERNAL program, pausing twice or a membership not active, resuming what
 //! is not paused → 2001 with detail; a pause end not in the future → 2003; no `pauseEndDate` → 2002.
+//! Both decide on the membership as it stands now (`Linkage::as_of`): once a window has ended it
+//! counts as resumed at its end, as the sweep will record it. A PAUSE then records that resume
+//! before its own change; a RESUME is that resume, dated at the window's end
+//! (docs/contract.md#scheduled-expiry).
 //!
 //! A successful tier change leaves a tier valid in the future, so an `IN_GRACE` or `TIER_EXPIRED`
 //! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
@@ -33,7 +37,8 @@ use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
-use crate::storage::store::tx;
+use crate::storage::records::{to_item, ActivityRecord};
+use crate::storage::store::{tx, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -196,14 +201,24 @@ async fn update_one(
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
     change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
-        let (after, extras) = match &request {
+        let (after, mut extras) = match &request {
             Request::Tier(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
             Request::Cancel => cancel_relink(&table, program, current, now)?,
             Request::Pause(end) => (pause(catalog, program, current, end, now)?, Vec::new()),
             Request::Resume => (resume(catalog, program, current, now)?, Vec::new()),
         };
+        // Dated when the change took effect: now, but a late RESUME at the window's end.
+        let mut activity = activity_for(current, &after, kind.activity(), after.last_updated);
+        if let (Request::Pause(_), Some(resumed)) = (&request, current.and_then(|c| c.lapsed_pause_resumed(now))) {
+            // The new pause was decided on the last one resumed at its window's end: that resume
+            // is recorded first, as the sweep would have recorded it (step 0 of this version).
+            let resumed = Linkage { version: after.version, ..resumed };
+            extras.extend(lapsed_resume_items(&table, catalog, customer, program, current, &resumed, now)?);
+            activity.from = Some(LinkState::of(&resumed));
+            activity.step = 1;
+        }
         Ok(Prepared {
-            activity: activity_for(current, &after, kind.activity(), now),
+            activity,
             event: Some(outbox::event(
                 EventName::Updated,
                 kind.activity().as_str(),
@@ -220,6 +235,37 @@ async fn update_one(
         })
     })
     .await
+}
+
+/// The history record (step 0 of the change's version) and event of a lapsed pause's resume,
+/// written in the transaction of the change decided on it: the history and the events show the
+/// `MEMBERSHIP_RESUMED` the sweep would have recorded, dated at the window's end.
+fn lapsed_resume_items(
+    table: &str,
+    catalog: &OrgCatalog,
+    customer: &Customer,
+    program: &PartnerProgram,
+    stored: Option<&Linkage>,
+    resumed: &Linkage,
+    now: DateTime<Utc>,
+) -> Result<Extras, ItemStatus> {
+    let kind = ActivityType::MembershipResumed;
+    let activity = activity_for(stored, resumed, kind, resumed.last_updated);
+    let (org, zone) = (catalog.org.org_id, catalog.zone());
+    let event = outbox::event(EventName::Updated, kind.as_str(), org, customer, program, resumed, now, zone);
+    let refused = ErrorCode::CannotProcess.status();
+    let build = || -> Result<Extras, StoreError> {
+        Ok(vec![
+            (tx::put_new(table, to_item(&ActivityRecord::new(activity))?)?, refused.clone()),
+            (tx::put_new(table, to_item(&event)?)?, refused),
+        ])
+    };
+    build().map_err(internal)
+}
+
+fn internal(e: StoreError) -> ItemStatus {
+    tracing::error!(error = %e, "could not build a transaction item");
+    ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
 }
 
 /// UPGRADE, DOWNGRADE, RENEW or UPDATE of the current linkage.
@@ -339,9 +385,12 @@ fn pause(
         return Err(ErrorCode::CannotProcess
             .with_detail(format!("{name} is EXTERNAL; only SUPPLEMENTARY memberships can be paused")));
     }
-    let Some(cur) = current.filter(|l| l.linked) else {
+    let Some(stored) = current.filter(|l| l.linked) else {
         return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
     };
+    // Decided on the membership as it stands now: a pause whose window has ended counts as
+    // resumed at its end, as the sweep will record it (`update_one` records that resume too).
+    let cur = stored.as_of(now);
     if cur.status == LinkageStatus::Paused {
         let until = cur.pause.as_ref().map(|p| format_utc(p.paused_until)).unwrap_or_default();
         return Err(
@@ -362,7 +411,7 @@ fn pause(
             "pauseEndDate {raw_end} is not in the future; a pause runs from now to a later date"
         )));
     }
-    let mut after = cur.clone();
+    let mut after = cur.into_owned();
     after.status = LinkageStatus::Paused;
     after.pause = Some(MembershipPause {
         paused_from: now,
@@ -370,13 +419,15 @@ fn pause(
         end_after_window: shift_by_local_span(end, now, until, tz),
         resumed_at: None,
     });
-    after.version = cur.version + 1;
+    after.version = stored.version + 1;
     after.last_activity = ActivityType::MembershipPaused;
     after.last_updated = now;
     Ok(after)
 }
 
 /// RESUME: a paused membership is active again now, its end moved by the time it was paused.
+/// Sent after the window ended (before the sweep recorded its resume), it records that resume:
+/// dated at the window's end, the end moved by the whole window, as the sweep would (`as_of`).
 fn resume(
     catalog: &OrgCatalog,
     program: &PartnerProgram,
@@ -392,13 +443,11 @@ fn resume(
             ErrorCode::CannotProcess.with_detail(format!("the membership in {name} is not paused; nothing to resume"))
         );
     };
-    let mut after = cur.clone();
-    after.status = LinkageStatus::Active;
-    after.membership_end_date = Some(shift_by_local_span(end, p.paused_from, now.min(p.paused_until), catalog.zone()));
-    after.pause = Some(MembershipPause { resumed_at: Some(now), ..p.clone() });
+    let mut after = cur.as_of(now).into_owned();
+    if after.status == LinkageStatus::Paused {
+        after.resume(now, shift_by_local_span(end, p.paused_from, now, catalog.zone()));
+    }
     after.version = cur.version + 1;
-    after.last_activity = ActivityType::MembershipResumed;
-    after.last_updated = now;
     Ok(after)
 }
 
@@ -440,10 +489,7 @@ fn cancel_relink(
     if let Some(mid) = pending.partner_membership_id.as_ref().filter(|m| cur.partner_membership_id.as_ref() != Some(*m))
     {
         let item =
-            tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(|e| {
-                tracing::error!(error = %e, "could not build a transaction item");
-                ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
-            })?;
+            tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(internal)?;
         extras.push((item, ErrorCode::CannotProcess.status()));
     }
     let mut after = cur.clone();
@@ -454,10 +500,7 @@ fn cancel_relink(
     if cur.holds_subscription && !cur.linked {
         // An ended membership kept the one-subscription guard only for its pending relink.
         after.holds_subscription = false;
-        let item = tx::delete(table, &keys::subscription_guard(cur.org_id, cur.customer_id)).map_err(|e| {
-            tracing::error!(error = %e, "could not build a transaction item");
-            ErrorCode::CannotProcess.with_detail("internal error while preparing the change")
-        })?;
+        let item = tx::delete(table, &keys::subscription_guard(cur.org_id, cur.customer_id)).map_err(internal)?;
         extras.push((item, ErrorCode::CannotProcess.status()));
     }
     Ok((after, extras))
@@ -703,6 +746,51 @@ mod rule_tests {
         let late = resume(&catalog, flexi, Some(&paused), at("2026-06-20T00:00:00Z")).unwrap();
         let window = at("2026-06-10T00:00:00Z") - three_days_ago;
         assert_eq!(late.membership_end_date, Some(active.membership_end_date.unwrap() + window));
+    }
+
+    #[test]
+    fn a_new_pause_after_a_lapsed_one_counts_that_one_resumed_at_its_end() {
+        let catalog = standard_catalog();
+        let flexi = catalog.partner_program("FlexiPass").unwrap();
+        let active = linkage(flexi, None);
+        // Paused for three days, from 27 to 30 May; the sweep has not resumed it yet.
+        let first = pause(&catalog, flexi, Some(&active), "2026-05-30T00:00:00Z", now() - Duration::days(5)).unwrap();
+        let again = pause(&catalog, flexi, Some(&first), "2026-06-10T00:00:00Z", now()).unwrap();
+        let resumed_end = active.membership_end_date.unwrap() + Duration::days(3);
+        assert_eq!(again.membership_end_date, Some(resumed_end), "the lapsed pause moved the end by its window");
+        assert_eq!((again.status, again.version), (LinkageStatus::Paused, first.version + 1));
+        let window = again.pause.unwrap();
+        assert_eq!(
+            (window.paused_from, window.paused_until, window.resumed_at),
+            (now(), at("2026-06-10T00:00:00Z"), None)
+        );
+        assert_eq!(window.end_after_window, resumed_end + Duration::days(9));
+
+        // A lapsed pause whose moved end has passed too: the membership has ended, nothing to pause.
+        let ending = Linkage { membership_end_date: Some(now() - Duration::days(4)), ..active };
+        let first = pause(&catalog, flexi, Some(&ending), "2026-05-30T00:00:00Z", now() - Duration::days(5)).unwrap();
+        let s = pause(&catalog, flexi, Some(&first), "2026-06-10T00:00:00Z", now()).unwrap_err();
+        assert_eq!(s.code, 2001);
+        assert!(s.detail.as_deref().unwrap_or("").contains("Expired"), "{s:?}");
+    }
+
+    #[test]
+    fn a_late_resume_is_dated_when_the_window_ended_as_the_sweep_dates_it() {
+        let catalog = standard_catalog();
+        let flexi = catalog.partner_program("FlexiPass").unwrap();
+        let active = linkage(flexi, None);
+        let paused = pause(&catalog, flexi, Some(&active), "2026-05-30T00:00:00Z", now() - Duration::days(5)).unwrap();
+        let late = resume(&catalog, flexi, Some(&paused), now()).unwrap();
+        let window_end = at("2026-05-30T00:00:00Z");
+        assert_eq!(late.pause.as_ref().and_then(|p| p.resumed_at), Some(window_end));
+        assert_eq!(late.last_updated, window_end, "the change is dated when it took effect");
+        assert_eq!(late.membership_end_date, Some(active.membership_end_date.unwrap() + Duration::days(3)));
+        // What the sweep writes for the same membership.
+        let swept = crate::domain::expiry_rules::plan(&paused, flexi, now()).after;
+        let state = |l: &Linkage| {
+            (l.status, l.membership_end_date, l.pause.clone(), l.version, l.last_activity, l.last_updated)
+        };
+        assert_eq!(state(&late), state(&swept));
     }
 
     #[test]
