@@ -414,7 +414,7 @@ async fn docs_get_customer_activity_history_examples() {
              "customerActivityHistory": [{"activityType": "PARTNER_PROGRAM_EARLY_EXPIRY", "activityDate": "2023-07-04T07:55:43Z"}]},
             {"partnerProgramDetails": {"programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111, "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
                 "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z", "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
-                "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z",
+                "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z", "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
                 "benefitsSummary": [{"name": "benefit21", "type": "promotionalPoints",
                     "mappedPromotionDetails": {"promotionId": 16692, "promotionName": "promo1", "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"},
                     "countAvailedInLast365Days": 0}],
@@ -433,6 +433,59 @@ async fn docs_get_customer_activity_history_examples() {
         "no tier fields on a supplementary program: {}",
         r.text
     );
+}
+
+/// The EXTERNAL program's `partnerProgramDetails` in every response example of docs.capillarytech.com
+/// "Get customer activity history" (linkingUpdates and benefitsAvailed alike): its
+/// `partnerProgramMembershipEndDate` is the tier's expiry.
+fn docs_external_partner_program_details() -> Value {
+    json!({"programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111, "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
+        "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z", "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
+        "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z", "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
+        "benefitsSummary": [{"name": "benefit21", "type": "promotionalPoints",
+            "mappedPromotionDetails": {"promotionId": 16692, "promotionName": "promo1", "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"},
+            "countAvailedInLast365Days": 0}],
+        "linked": true, "tierBased": true})
+}
+
+/// Every field of the docs' EXTERNAL `partnerProgramDetails` is in ours with the documented type,
+/// in the history (both activity types) and in customerPartnerPrograms, and our
+/// `partnerProgramMembershipEndDate` is the tier's expiry, as in the example.
+#[tokio::test]
+async fn docs_external_partner_program_details_field_set_is_what_we_send() {
+    let app = TestApp::start().await;
+    let org = capillary_org(&app).await;
+    let customer = json!({"externalId": "5c3c2dasc6b5f33c82fb71f679daf56dq"});
+    let reference =
+        json!({"partnerMembershipId": "000103", "partnerTierName": "Silver", "partnerTierExpiryDate": "2030-09-08"});
+    let r = org.link(link_body(customer.clone(), "Apparel-Partner", reference)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let benefits = json!({"customerBenefits": [{"customer": customer, "partnerProgramBenefits": [{"partnerProgramName": "Apparel-Partner", "benefits": [{"name": "benefit21", "count": 1}]}]}]});
+    let r = org.post(&org.api, "/v2/partnerProgram/customerBenefits", benefits).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let example = docs_external_partner_program_details();
+    assert_eq!(example["partnerProgramMembershipEndDate"], example["partnerTierExpiryDate"]);
+    let same_end = |ours: &Value| {
+        assert!(ours["partnerTierExpiryDate"].is_string(), "{ours}");
+        assert_eq!(ours["partnerProgramMembershipEndDate"], ours["partnerTierExpiryDate"], "{ours}");
+    };
+
+    for activity_type in ["linkingUpdates", "benefitsAvailed"] {
+        let r = org.get(&org.api, &format!("/v2/partnerProgram/customerActivityHistories?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&activityType={activity_type}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let ours = &r.body["data"][0]["partnerProgramDetails"];
+        assert_covers(&example, ours, &format!("{activity_type}: partnerProgramDetails"));
+        same_end(ours);
+    }
+
+    // customerPartnerPrograms shows the same details; the benefits summary is the history's.
+    let r = org.linked_programs("externalId", "5c3c2dasc6b5f33c82fb71f679daf56dq").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ours = &r.body["linkedPartnerPrograms"][0];
+    let mut listed = example.clone();
+    listed.as_object_mut().unwrap().remove("benefitsSummary");
+    assert_covers(&listed, ours, "linkedPartnerPrograms[0]");
+    same_end(ours);
 }
 
 /// `_organizationSource.md` "Get Org Loyalty Programs": the response example, program by program.

@@ -177,7 +177,7 @@ impl PartnerProgramDetails {
             partner_membership_id: l.partner_membership_id.clone(),
             partner_program_type: l.partner_program_type,
             partner_program_membership_start_date: format_utc(l.membership_start_date),
-            partner_program_membership_end_date: l.membership_end_date.map(format_utc),
+            partner_program_membership_end_date: membership_end(l).map(format_utc),
             partner_program_membership_last_updated_date: format_utc(l.last_updated),
             partner_program_membership_last_updated_activity: l.last_activity,
             benefits_summary: None,
@@ -195,6 +195,16 @@ impl PartnerProgramDetails {
                 resumed_at: p.resumed_at.map(format_utc),
             }),
         }
+    }
+}
+
+/// `partnerProgramMembershipEndDate`: a SUPPLEMENTARY membership's end. An EXTERNAL membership
+/// lasts as long as the partner's tier, so its end is the tier's expiry, as the docs' EXTERNAL
+/// example shows it (or, once the program's expiry ended it, that moment).
+fn membership_end(l: &Linkage) -> Option<DateTime<Utc>> {
+    match l.partner_program_type {
+        PartnerProgramType::Supplementary => l.membership_end_date,
+        PartnerProgramType::External => l.membership_end_date.or(l.tier_expiry_date),
     }
 }
 
