@@ -209,8 +209,9 @@ async fn update_one(
         };
         // Dated when the change took effect: now, but a late RESUME at the window's end.
         let mut activity = activity_for(current, &after, kind.activity(), after.last_updated);
-        if let (Request::Pause(_), Some(resumed)) = (&request, current.and_then(|c| c.lapsed_pause_resumed(now))) {
-            // The new pause was decided on the last one resumed at its window's end: that resume
+        let records_lapsed_resume = matches!(request, Request::Pause(_) | Request::Tier(_));
+        if let (true, Some(resumed)) = (records_lapsed_resume, current.and_then(|c| c.lapsed_pause_resumed(now))) {
+            // The change was decided on a lapsed pause resumed at its window's end: that resume
             // is recorded first, as the sweep would have recorded it (step 0 of this version).
             let resumed = Linkage { version: after.version, ..resumed };
             extras.extend(lapsed_resume_items(&table, catalog, customer, program, current, &resumed, now)?);
@@ -277,9 +278,12 @@ fn change_tier(
     now: DateTime<Utc>,
 ) -> Result<Linkage, ItemStatus> {
     let name = &program.partner_program_name;
-    let Some(cur) = current.filter(|l| l.linked) else {
+    let Some(stored) = current.filter(|l| l.linked) else {
         return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
     };
+    // Decided on the membership as it stands now (a lapsed pause resumed at its end, recorded
+    // first by `update_one`); a pause still running stays, only the tier changes.
+    let cur = &*stored.as_of(now);
     if !program.tier_based {
         return Err(ErrorCode::CannotProcess.with_detail(format!("{name} is not tier based; it has no tier to change")));
     }
@@ -347,14 +351,14 @@ fn change_tier(
     after.tier_name = Some(target.tier_name);
     after.tier_expiry_date = new_expiry;
     after.status = match cur.effective_status(now, Some(program)) {
-        LinkageStatus::Pending => LinkageStatus::Pending,
+        status @ (LinkageStatus::Pending | LinkageStatus::Paused) => status,
         _ => LinkageStatus::Active,
     };
     after.grace_ends_at = None;
     if request.kind == UpdateType::Renew {
         start_benefit_cycle(&mut after, program, now);
     }
-    after.version = cur.version + 1;
+    after.version = stored.version + 1;
     after.last_activity = request.kind.activity();
     after.last_updated = now;
     Ok(after)
@@ -772,6 +776,39 @@ mod rule_tests {
         let s = pause(&catalog, flexi, Some(&first), "2026-06-10T00:00:00Z", now()).unwrap_err();
         assert_eq!(s.code, 2001);
         assert!(s.detail.as_deref().unwrap_or("").contains("Expired"), "{s:?}");
+    }
+
+    #[test]
+    fn a_tier_change_keeps_a_pause_and_is_decided_on_a_lapsed_one_resumed() {
+        let tiered = PartnerProgram {
+            tier_based: true,
+            tiers: skymiles().tiers,
+            ..crate::operations::rule_fixtures::flexipass()
+        };
+        let catalog = crate::operations::rule_fixtures::catalog(vec![tiered.clone()]);
+        let active = linkage(&tiered, Some("Silver"));
+        let upgrade = TierRequest { kind: UpdateType::Upgrade, tier_name: Some("Gold"), expiry: None };
+        // Paused until 10 June: an upgrade meanwhile changes the tier, not the pause.
+        let paused = pause(&catalog, &tiered, Some(&active), "2026-06-10T00:00:00Z", now()).unwrap();
+        let during = change_tier(&catalog, &tiered, Some(&paused), &upgrade, now()).unwrap();
+        assert_eq!((during.status, during.tier_name.as_deref()), (LinkageStatus::Paused, Some("Gold")));
+        assert_eq!(
+            (during.pause.clone(), during.membership_end_date),
+            (paused.pause.clone(), paused.membership_end_date)
+        );
+        // Paused from 27 to 30 May and not yet resumed by the sweep: the upgrade finds it resumed
+        // at its end, the end moved by the three days, as the sweep would have left it.
+        let lapsed =
+            pause(&catalog, &tiered, Some(&active), "2026-05-30T00:00:00Z", now() - Duration::days(5)).unwrap();
+        let after = change_tier(&catalog, &tiered, Some(&lapsed), &upgrade, now()).unwrap();
+        let resumed = lapsed.as_of(now()).into_owned();
+        assert_eq!(after.status, LinkageStatus::Active);
+        assert_eq!(
+            (after.membership_end_date, after.pause.clone()),
+            (resumed.membership_end_date, resumed.pause.clone())
+        );
+        assert_eq!(after.membership_end_date, Some(active.membership_end_date.unwrap() + Duration::days(3)));
+        assert_eq!(after.version, lapsed.version + 1);
     }
 
     #[test]
