@@ -123,7 +123,7 @@ async fn handle_in_span(
                                     auth,
                                     request_id: request_id.clone(),
                                 };
-                                dispatch(state, handler, api_req).await
+                                dispatch(state, handler, api_req, None).await
                             }
                         }
                     }

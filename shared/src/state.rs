@@ -6,6 +6,7 @@ use crate::domain::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
 use crate::domain::zone::Zone;
 use crate::http::wire::PartnerProgramDetails;
 use crate::storage::store::{Store, StoreError};
+use crate::storage::write_context::WriteContext;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,11 +56,17 @@ impl OrgCatalog {
     }
 }
 
+/// Each org's catalog with the moment it was read.
+type CatalogCache = HashMap<OrgId, (Instant, Arc<OrgCatalog>)>;
+
+/// Cheap to clone: a request runs on a clone whose store is scoped to it (`for_request`).
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: Config,
+    pub config: Arc<Config>,
     clock: Clock,
-    catalogs: Mutex<HashMap<OrgId, (Instant, Arc<OrgCatalog>)>>,
+    catalogs: Arc<Mutex<CatalogCache>>,
+    request: Option<Arc<WriteContext>>,
 }
 
 /// Timeouts and retries of every DynamoDB call, chosen against the function timeouts (10 s, 25 s for
@@ -138,7 +145,18 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 impl AppState {
     pub fn new(store: Store, config: Config, clock: Clock) -> Self {
-        AppState { store, config, clock, catalogs: Mutex::new(HashMap::new()) }
+        AppState { store, config: Arc::new(config), clock, catalogs: Default::default(), request: None }
+    }
+
+    /// The state one request runs on: the same config, clock and catalog cache, its store scoped
+    /// to `request` (deadline, write gate), and `request` for its changes' ids.
+    pub fn for_request(&self, request: Arc<WriteContext>) -> AppState {
+        AppState { store: self.store.scoped(request.clone()), request: Some(request), ..self.clone() }
+    }
+
+    /// The request this state serves, if any.
+    pub fn request(&self) -> Option<&WriteContext> {
+        self.request.as_deref()
     }
 
     /// Config from the environment and an SDK client from the standard AWS chain (which honours

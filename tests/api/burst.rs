@@ -187,12 +187,12 @@ async fn a_batch_whose_calls_get_no_turn_before_its_deadline_is_refused_with_503
     let link = shared::operations::link_customer::handle;
     let turn =
         app.state.store.admission().enter("test", shared::storage::admission::Patience::Unbounded).await.unwrap();
-    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request())).await;
+    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request(), None)).await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("retry-after")), "{:?}", r.headers);
     drop(turn);
     assert!(stored(&app.state, f.org.org_id, id, "LINK#").await.is_empty(), "nothing applied");
     // With turns free again, the same batch is served.
-    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request())).await;
+    let r = Box::pin(shared::http::router::dispatch(&app.state, link, request(), None)).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -152,7 +152,7 @@ impl ClockedApp {
         let now = self.now.clone();
         AppState::new(
             self.app.state.store.clone(),
-            self.app.state.config.clone(),
+            (*self.app.state.config).clone(),
             Arc::new(move || *now.lock().unwrap()),
         )
     }

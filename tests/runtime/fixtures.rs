@@ -102,7 +102,7 @@ pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
         request_id: "fixture".into(),
     };
     // Boxed: this runs inside the test's own future, which #[tokio::test] keeps on the thread's stack.
-    let resp = Box::pin(shared::http::router::dispatch(state, route.handler, req)).await;
+    let resp = Box::pin(shared::http::router::dispatch(state, route.handler, req, None)).await;
     assert_eq!(resp.status, 200, "fixture link failed: {}", resp.body);
 }
 

@@ -63,7 +63,7 @@ async fn run(args: &[String]) -> Result<(), Error> {
     devtools::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
     if let Some(at) = arg(args, "--at") {
         let at: DateTime<Utc> = DateTime::parse_from_rfc3339(at).map_err(|e| format!("--at: {e}"))?.with_timezone(&Utc);
-        state = AppState::new(state.store.clone(), state.config.clone(), Arc::new(move || at));
+        state = AppState::new(state.store.clone(), (*state.config).clone(), Arc::new(move || at));
     }
     let options =
         SweepOptions { max_items: arg(args, "--max-items").map(str::parse).transpose()?, ..Default::default() };
@@ -149,7 +149,7 @@ async fn bench(args: &[String]) -> Result<(), Error> {
     for &size in &sizes {
         let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
         devtools::table_definition::create_table(base.store.client(), &table, &def).await?;
-        let config = shared::config::Config { table_name: table.clone(), ..base.config.clone() };
+        let config = shared::config::Config { table_name: table.clone(), ..(*base.config).clone() };
         let state = AppState::new(Store::new(base.store.client().clone(), table.clone()), config, Arc::new(Utc::now));
         println!("table {table}: seeding {size} linkages, {due} due ...");
         let bar = progress_bar(size, "linkages");
@@ -182,7 +182,7 @@ async fn bench(args: &[String]) -> Result<(), Error> {
                 sweep_seed::write_linkages(&b.state, fresh, concurrency).await?;
             }
             // A fresh state per run: a cold container, no cached catalog.
-            let run_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
+            let run_state = AppState::new(b.state.store.clone(), (*b.state.config).clone(), Arc::new(Utc::now));
             let summary = sweep::run(&run_state, &settings, SweepOptions::default()).await;
             println!(
                 "  {} linkages, run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
@@ -199,7 +199,7 @@ async fn bench(args: &[String]) -> Result<(), Error> {
     }
     let mut rows = Vec::new();
     for mut b in benches {
-        let idle_state = AppState::new(b.state.store.clone(), b.state.config.clone(), Arc::new(Utc::now));
+        let idle_state = AppState::new(b.state.store.clone(), (*b.state.config).clone(), Arc::new(Utc::now));
         b.row.idle = sweep::run(&idle_state, &settings, SweepOptions::default()).await;
         if let Err(e) = base.store.client().delete_table().table_name(&b.table).send().await {
             eprintln!("  could not delete {}: {e}", b.table);

@@ -13,12 +13,6 @@
 //! same key") is stated in `docs/exactly-once.md`.
 
 use sha2::{Digest, Sha256};
-use std::future::Future;
-
-tokio::task_local! {
-    static BASE: String;
-    static ITEM: String;
-}
 
 /// How many recent change ids a linkage keeps: more than the writers a burst on one linkage
 /// commits while one of them waits to re-read.
@@ -43,33 +37,19 @@ pub fn request_base(request_id: &str) -> String {
     short_hash(&["request", request_id])
 }
 
-/// Runs a request's handler with `base` as the base of its changes' ids.
-pub async fn with_base<F: Future>(base: String, f: F) -> F::Output {
-    BASE.scope(base, f).await
+/// The id of batch item `entry` of customer `customer` in the request whose base is `base`.
+pub fn of_item(base: &str, customer: usize, entry: usize) -> String {
+    short_hash(&["item", base, &customer.to_string(), &entry.to_string()])
 }
 
-/// Runs the processing of one batch item with its change id (customer and entry positions).
-pub async fn for_item<F: Future>(customer_index: usize, entry_index: usize, f: F) -> F::Output {
-    let base = BASE.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
-    let id = short_hash(&["item", &base, &customer_index.to_string(), &entry_index.to_string()]);
-    ITEM.scope(id, f).await
-}
-
-/// The id of a request that is one change as a whole (a registration): its base, or a fresh id
-/// outside any request.
-pub fn of_request() -> String {
-    let base = BASE.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().to_string());
-    short_hash(&["request-change", &base])
-}
-
-/// The id of the change being processed (a fresh one outside any item).
-pub fn current() -> String {
-    ITEM.try_with(Clone::clone).unwrap_or_else(|_| short_hash(&["fresh", &uuid::Uuid::new_v4().to_string()]))
+/// The id of the request whose base is `base`, when it is one change as a whole (a registration).
+pub fn of_request(base: &str) -> String {
+    short_hash(&["request-change", base])
 }
 
 /// How long a change recognises itself: as long as its `Idempotency-Key` is remembered. After
 /// that the same request is a new one (and, say, a link finds the customer already linked).
-pub const RECOGNISED_HOURS: i64 = crate::http::idempotency::RETENTION_HOURS;
+pub const RECOGNISED_HOURS: i64 = crate::domain::limits::IDEMPOTENCY_RETENTION_HOURS;
 
 fn entry(id: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     format!("{id}@{}", at.timestamp())
@@ -98,18 +78,6 @@ pub fn holds(recent: &[String], id: &str, now: chrono::DateTime<chrono::Utc>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn an_item_id_is_stable_for_a_base_and_position_and_differs_otherwise() {
-        let a = with_base("b1".into(), for_item(0, 1, async { current() })).await;
-        let again = with_base("b1".into(), for_item(0, 1, async { current() })).await;
-        let other_entry = with_base("b1".into(), for_item(0, 2, async { current() })).await;
-        let other_base = with_base("b2".into(), for_item(0, 1, async { current() })).await;
-        assert_eq!(a, again);
-        assert_ne!(a, other_entry);
-        assert_ne!(a, other_base);
-        assert_ne!(current(), current(), "outside an item every change is new");
-    }
 
     #[test]
     fn the_ring_keeps_the_newest_ids_once_and_forgets_them_after_a_day() {

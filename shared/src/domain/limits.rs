@@ -9,6 +9,10 @@
 
 use std::fmt;
 
+/// How long an `Idempotency-Key` replays its response, and a change recognises itself
+/// (docs/contract.md#idempotency).
+pub const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
+
 /// Customers in one batch write (docs/contract.md#batch-writes, code 2008).
 pub const MAX_CUSTOMERS_PER_REQUEST: usize = 50;
 /// Program entries under one customer of a batch write (code 2008 too: the catalog's "partner

@@ -11,7 +11,8 @@ use crate::http::error::ApiError;
 use crate::http::wire::CustomerBlock;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
-use crate::storage::linkage_write::StorageFailure;
+use crate::storage::linkage_write::{ItemWrite, KnownLinkages, StorageFailure};
+use crate::storage::write_context::WriteContext;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
@@ -99,12 +100,14 @@ fn storage_status(failure: &StorageFailure) -> ItemStatus {
 
 /// Records an item that storage did not serve, and keeps a response that asks for a retry under
 /// the same key from being replayed (`idempotency`). A 2010 for a busy queue is final, as every 2010.
-fn unserved(failure: &StorageFailure) -> ItemStatus {
+fn unserved(state: &AppState, failure: &StorageFailure) -> ItemStatus {
     match failure {
         StorageFailure::Busy { .. } => tracing::warn!("batch item refused: no storage turn before the deadline"),
         StorageFailure::Unavailable(e) | StorageFailure::Unknown(e) => {
             tracing::error!(error = %e, write_sent = failure.write_sent(), "storage failed for a batch item");
-            crate::http::idempotency::note_outcome_unknown();
+            if let Some(request) = state.request() {
+                request.note_not_final();
+            }
         }
     }
     storage_status(failure)
@@ -123,7 +126,7 @@ pub async fn handle<R, E, F, Fut>(
 where
     R: DeserializeOwned,
     E: Serialize,
-    F: Fn(Arc<OrgCatalog>, Customer, E) -> Fut,
+    F: Fn(Arc<OrgCatalog>, Customer, E, ItemWrite) -> Fut,
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
     let body: R = match parse_json_body(&req) {
@@ -146,7 +149,7 @@ where
         }
     };
     let process = &process;
-    run(state, &req, names, items, |customer, entry| process(catalog.clone(), customer, entry)).await
+    run(state, &req, names, items, |customer, entry, item| process(catalog.clone(), customer, entry, item)).await
 }
 
 /// Runs `process` for every entry of every customer and builds the batch response.
@@ -159,7 +162,7 @@ pub async fn run<E, F, Fut>(
 ) -> ApiResponse
 where
     E: Serialize,
-    F: Fn(Customer, E) -> Fut,
+    F: Fn(Customer, E, ItemWrite) -> Fut,
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
     let process = &process;
@@ -198,7 +201,7 @@ async fn one_customer<E, F, Fut>(
 ) -> CustomerResult
 where
     E: Serialize,
-    F: Fn(Customer, E) -> Fut,
+    F: Fn(Customer, E, ItemWrite) -> Fut,
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
     let ids = Identifiers::from_json(&bc.customer);
@@ -221,7 +224,7 @@ where
         Err(e) => {
             tracing::error!(error = %e, "customer lookup failed");
             let n = bc.entries.len();
-            let status = unserved(&StorageFailure::before_write(e));
+            let status = unserved(state, &StorageFailure::before_write(e));
             return CustomerResult {
                 json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; n])}),
                 all_ok: false,
@@ -242,29 +245,28 @@ where
         };
     };
     let customer_block = CustomerBlock::resolved(&customer, status);
-    let customer_id = customer.customer_id;
-    let (statuses, unserved_items) = crate::storage::linkage_write::with_known_linkages(customer_id, linkages, async {
-        let mut statuses = Vec::with_capacity(bc.entries.len());
-        let mut unserved_items = 0;
-        for (entry_index, entry) in bc.entries.into_iter().enumerate() {
-            // Each item is one logical change with an identity of its own (see `change_id`).
-            let status =
-                match crate::domain::change_id::for_item(customer_index, entry_index, process(customer.clone(), entry))
-                    .await
-                {
-                    Ok(s) => s,
-                    Err(failure) => {
-                        if !failure.write_sent() {
-                            unserved_items += 1;
-                        }
-                        unserved(&failure)
-                    }
-                };
-            statuses.push(status);
-        }
-        (statuses, unserved_items)
-    })
-    .await;
+    // Each item's first attempt decides on the linkages read with the customer.
+    let known = Arc::new(KnownLinkages::new(customer.customer_id, linkages));
+    let mut statuses = Vec::with_capacity(bc.entries.len());
+    let mut unserved_items = 0;
+    for (entry_index, entry) in bc.entries.into_iter().enumerate() {
+        // Each item is one logical change with an identity of its own (see `change_id`).
+        let change = match state.request() {
+            Some(request) => request.item_change(customer_index, entry_index),
+            None => WriteContext::standalone(None).item_change(customer_index, entry_index),
+        };
+        let item = ItemWrite::new(change, Some(known.clone()));
+        let status = match process(customer.clone(), entry, item).await {
+            Ok(s) => s,
+            Err(failure) => {
+                if !failure.write_sent() {
+                    unserved_items += 1;
+                }
+                unserved(state, &failure)
+            }
+        };
+        statuses.push(status);
+    }
     let all_ok = statuses.iter().all(ItemStatus::is_success);
     CustomerResult {
         attempted: statuses.len(),

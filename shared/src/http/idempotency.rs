@@ -29,18 +29,20 @@ use crate::state::AppState;
 use crate::storage::conditional::{Condition, PutOutcome};
 use crate::storage::keys;
 use crate::storage::records::{from_item, to_item, Item};
-use crate::storage::write_gate::{self, Claim as GateClaim};
+use crate::storage::write_context::{Claim as GateClaim, WriteContext};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 /// How long a completed response is replayed.
-pub const RETENTION_HOURS: i64 = 24;
+pub const RETENTION_HOURS: i64 = crate::domain::limits::IDEMPOTENCY_RETENTION_HOURS;
 /// How long a claim holds the key without completing (the longest Lambda timeout is 25 s).
 pub const LEASE_SECONDS: i64 = 30;
 /// Stored bodies stay well under DynamoDB's 400 KB item limit.
@@ -85,29 +87,21 @@ pub struct IdempotencyRecord {
     pub response_body: Option<String>,
 }
 
-tokio::task_local! {
-    /// Set when an item of the running request ended with an unknown outcome.
-    static OUTCOME_UNKNOWN: std::sync::atomic::AtomicBool;
-}
-
-/// Notes that an item of the current request ended with an unknown outcome (the write may have
-/// been applied with its answer lost), so its response is not kept for replay.
-pub fn note_outcome_unknown() {
-    let _ = OUTCOME_UNKNOWN.try_with(|u| u.store(true, std::sync::atomic::Ordering::Relaxed));
-}
-
-/// Runs `run` under the request's `Idempotency-Key`, if it is a POST carrying one.
-pub async fn guard<F, Fut>(state: &AppState, req: ApiRequest, run: F) -> ApiResponse
+/// Runs `run` under the request's `Idempotency-Key`, if it is a POST carrying one, with the
+/// request's write context (`deadline`, its change ids' base, the gate of its key).
+pub async fn guard<F, Fut>(state: &AppState, req: ApiRequest, deadline: Option<Instant>, run: F) -> ApiResponse
 where
-    F: FnOnce(ApiRequest) -> Fut,
+    F: FnOnce(ApiRequest, Arc<WriteContext>) -> Fut,
     Fut: Future<Output = ApiResponse>,
 {
-    let unkeyed = crate::domain::change_id::request_base(&req.request_id);
+    let unkeyed = || Arc::new(WriteContext::new(deadline, crate::domain::change_id::request_base(&req.request_id)));
     if !req.method.eq_ignore_ascii_case("POST") {
-        return crate::domain::change_id::with_base(unkeyed, run(req)).await;
+        let context = unkeyed();
+        return run(req, context).await;
     }
     let Some(raw) = req.header(HEADER) else {
-        return crate::domain::change_id::with_base(unkeyed, run(req)).await;
+        let context = unkeyed();
+        return run(req, context).await;
     };
     let Some(key) = valid_key(raw) else {
         return ApiResponse::from(ApiError::BadRequest(format!(
@@ -123,12 +117,13 @@ where
     // recognises what an earlier run of it committed (see `change_id`).
     let base = crate::domain::change_id::keyed_base(req.auth.org_id, &key, &hash);
     // The request starts reading while the key is claimed; its writes wait at the gate until the
-    // claim is won, and a lost claim drops it before it wrote anything (`write_gate`).
+    // claim is won, and a lost claim drops it before it wrote anything (`WriteContext::may_write`).
     let (gate, gate_rx) = watch::channel(GateClaim::Pending);
-    let request = OUTCOME_UNKNOWN.scope(std::sync::atomic::AtomicBool::new(false), async {
-        let resp = write_gate::scope(gate_rx, crate::domain::change_id::with_base(base, run(req))).await;
-        (resp, OUTCOME_UNKNOWN.with(|u| u.load(std::sync::atomic::Ordering::Relaxed)))
-    });
+    let context = Arc::new(WriteContext::new(deadline, base).gated(gate_rx));
+    let request = async {
+        let resp = run(req, context.clone()).await;
+        (resp, !context.is_final())
+    };
     // Both on the heap: held together they would make every request's future (polled on the
     // runtime thread's stack) as large as the two of them.
     let mut request = Box::pin(request);

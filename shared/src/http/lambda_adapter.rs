@@ -90,7 +90,7 @@ where
             match to_api_request(&req, auth) {
                 Ok(api_req) => {
                     let deadline = write_deadline(req.lambda_context_ref().map(|c| c.deadline()));
-                    let resp = crate::storage::linkage_write::WRITE_DEADLINE.scope(deadline, dispatch(&state, handler, api_req)).await;
+                    let resp = dispatch(&state, handler, api_req, Some(deadline)).await;
                     Ok(to_lambda_response(resp))
                 }
                 Err(e) => {

@@ -137,18 +137,32 @@ fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
     Some(params)
 }
 
-/// Runs a handler under its `Idempotency-Key` (POST only, see `idempotency`), turning a panic (a
-/// bug) into a 500 with the request id instead of a dead process.
-pub async fn dispatch<H>(state: &AppState, handler: H, req: ApiRequest) -> ApiResponse
+/// Runs a handler under its `Idempotency-Key` (POST only, see `idempotency`) on the request's own
+/// state (`AppState::for_request`), turning a panic (a bug) into a 500 with the request id
+/// instead of a dead process. `invocation_deadline` is the Lambda invocation's, less the margin
+/// the last write needs (`lambda_adapter::write_deadline`), when the adapter knows one.
+pub async fn dispatch<H>(
+    state: &AppState,
+    handler: H,
+    req: ApiRequest,
+    invocation_deadline: Option<std::time::Instant>,
+) -> ApiResponse
 where
     H: for<'a> Operation<'a>,
 {
     let request_id = req.request_id.clone();
     let (method, path, org) = (req.method.clone(), req.path.clone(), req.auth.org_id);
     let started = std::time::Instant::now();
-    let guarded = crate::http::idempotency::guard(state, req, |req| async move {
+    // No storage call of the request waits for its turn past this deadline, and no write starts
+    // another attempt after it (`admission`, `linkage_write`).
+    let mut deadline = started + state.config.write_request_budget;
+    if let Some(earlier) = invocation_deadline {
+        deadline = deadline.min(earlier);
+    }
+    let guarded = crate::http::idempotency::guard(state, req, Some(deadline), |req, context| async move {
+        let state = state.for_request(context);
         // Boxed: operation futures are large, and a request's future is polled on the thread's stack.
-        match AssertUnwindSafe(Box::pin(handler(state, req))).catch_unwind().await {
+        match AssertUnwindSafe(Box::pin(handler(&state, req))).catch_unwind().await {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::error!("handler panicked");
@@ -156,13 +170,7 @@ where
             }
         }
     });
-    // Writes retried under contention stop starting attempts at this deadline (`linkage_write`);
-    // an adapter that knows an earlier one (the Lambda invocation's) has set it already.
-    let mut deadline = started + state.config.write_request_budget;
-    if let Ok(earlier) = crate::storage::linkage_write::WRITE_DEADLINE.try_with(|d| *d) {
-        deadline = deadline.min(earlier);
-    }
-    let resp = crate::storage::linkage_write::WRITE_DEADLINE.scope(deadline, guarded).await;
+    let resp = guarded.await;
     tracing::info!(%method, %path, org, status = resp.status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
     resp
 }

@@ -19,7 +19,7 @@ use crate::domain::zone::Zone;
 use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::EventRecord;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -83,8 +83,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
                 .collect()
         })
     };
-    batch::handle(state, req, &batch::BENEFITS, customers, |catalog, customer, entry| async move {
-        avail_one(state, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::BENEFITS, customers, |catalog, customer, entry, item| async move {
+        avail_one(state, &item, &catalog, &customer, &entry).await
     })
     .await
 }
@@ -230,6 +230,7 @@ fn availed_date(raw: &str, tz: &Zone, now: DateTime<Utc>) -> Result<DateTime<Utc
 
 async fn avail_one(
     state: &AppState,
+    item: &ItemWrite,
     catalog: &OrgCatalog,
     customer: &Customer,
     entry: &BenefitsEntry,
@@ -242,7 +243,7 @@ async fn avail_one(
     let org = catalog.org.org_id;
     let program = plan.program;
     let details = benefit_details(&plan);
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
+    change_linkage(state, item, org, customer.customer_id, program.partner_program_id, |current, now| {
         let name = &program.partner_program_name;
         let Some(cur) = current.filter(|l| l.linked) else {
             return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));

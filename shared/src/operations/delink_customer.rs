@@ -7,7 +7,7 @@ use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
@@ -43,14 +43,15 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
                 .collect()
         })
     };
-    batch::handle(state, req, &batch::DELINK, customers, |catalog, customer, entry| async move {
-        delink_one(state, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::DELINK, customers, |catalog, customer, entry, item| async move {
+        delink_one(state, &item, &catalog, &customer, &entry).await
     })
     .await
 }
 
 async fn delink_one(
     state: &AppState,
+    item: &ItemWrite,
     catalog: &OrgCatalog,
     customer: &Customer,
     entry: &DelinkEntry,
@@ -64,7 +65,7 @@ async fn delink_one(
     };
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
+    change_linkage(state, item, org, customer.customer_id, program.partner_program_id, |current, now| {
         let Some(cur) = current.filter(|l| l.linked) else {
             return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
         };

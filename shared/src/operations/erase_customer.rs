@@ -15,7 +15,7 @@ use crate::http::error::ApiError;
 use crate::http::wire::ErasedCustomer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys::{self, IdentifierKind};
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
 use crate::storage::store::{tx, StoreError, TransactError};
@@ -114,7 +114,7 @@ async fn scrub_linkage(
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
     let mut was_linked = None;
-    let outcome = change_linkage(state, org, customer.customer_id, program_id, |current, now| {
+    let outcome = change_linkage(state, &ItemWrite::fresh(), org, customer.customer_id, program_id, |current, now| {
         let Some(cur) = current else { return Err(ItemStatus::success()) };
         if !cur.linked && cur.pending_relink.is_none() {
             // Nothing to delink; clearing its ids is not a membership change (no activity).

@@ -9,7 +9,7 @@ use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
 use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{to_item, MembershipIdRecord, SubscriptionRecord};
 use crate::storage::store::tx;
@@ -63,8 +63,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
                 .collect()
         })
     };
-    batch::handle(state, req, &batch::LINK, customers, |catalog, customer, entry| async move {
-        link_one(state, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::LINK, customers, |catalog, customer, entry, item| async move {
+        link_one(state, &item, &catalog, &customer, &entry).await
     })
     .await
 }
@@ -160,6 +160,7 @@ fn plan<'a>(
 
 async fn link_one(
     state: &AppState,
+    item: &ItemWrite,
     catalog: &OrgCatalog,
     customer: &Customer,
     entry: &LinkEntry,
@@ -178,11 +179,15 @@ async fn link_one(
         }
     }
     let link = Link { table: state.store.table(), catalog, customer, plan: &plan, one_subscription };
-    let status =
-        change_linkage(state, catalog.org.org_id, customer.customer_id, program.partner_program_id, |current, now| {
-            link.prepare(current, now)
-        })
-        .await?;
+    let status = change_linkage(
+        state,
+        item,
+        catalog.org.org_id,
+        customer.customer_id,
+        program.partner_program_id,
+        |current, now| link.prepare(current, now),
+    )
+    .await?;
     if status.detail.as_deref() == Some(SUBSCRIPTION_TAKEN) {
         // Lost the guard to a concurrent link: name the program that won it.
         if let Some(named) = other_subscription(state, catalog, customer.customer_id, program, now).await? {

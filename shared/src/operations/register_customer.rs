@@ -128,7 +128,10 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         erased_at: None,
     };
     let table = state.store.table();
-    let change = crate::domain::change_id::of_request();
+    let change = match state.request() {
+        Some(request) => request.request_change(),
+        None => crate::storage::write_context::WriteContext::standalone(None).request_change(),
+    };
     let record = CustomerRecord { change_id: Some(change.clone()), ..CustomerRecord::new(org, customer.clone()) };
     let mut items = vec![tx::put_new(table, to_item(&record).map_err(StoreError::from)?)?];
     let mut kinds = Vec::new();

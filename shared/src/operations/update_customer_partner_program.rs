@@ -35,7 +35,7 @@ use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::batch::{self, BatchCustomer};
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, Prepared, StorageFailure};
+use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
 use crate::storage::records::{to_item, ActivityRecord};
 use crate::storage::store::{tx, StoreError};
@@ -124,8 +124,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect()
         })
     };
-    batch::handle(state, req, &batch::UPDATE, customers, |catalog, customer, entry| async move {
-        update_one(state, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::UPDATE, customers, |catalog, customer, entry, item| async move {
+        update_one(state, &item, &catalog, &customer, &entry).await
     })
     .await
 }
@@ -187,6 +187,7 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Request<'_>), I
 
 async fn update_one(
     state: &AppState,
+    item: &ItemWrite,
     catalog: &OrgCatalog,
     customer: &Customer,
     entry: &UpdateEntry,
@@ -200,7 +201,7 @@ async fn update_one(
     };
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
-    change_linkage(state, org, customer.customer_id, program.partner_program_id, |current, now| {
+    change_linkage(state, item, org, customer.customer_id, program.partner_program_id, |current, now| {
         let (after, mut extras) = match &request {
             Request::Tier(request) => (change_tier(catalog, program, current, request, now)?, Vec::new()),
             Request::Cancel => cancel_relink(&table, program, current, now)?,

@@ -4,10 +4,8 @@
 //! Concurrent writers (docs/contract.md#concurrency): the loser re-reads and decides again, with jittered
 //! exponential backoff, until its change commits or its time budget is spent — then the item gets
 //! 2010 and nothing changed. The budget is `Config::write_contention_budget` per item (default 4 s)
-//! and never reaches past the request's write deadline (`WRITE_DEADLINE`, set by
-//! `router::dispatch` from `Config::write_request_budget`, default 18 s, and in Lambda from the
-//! invocation's deadline minus `lambda_adapter::DEADLINE_MARGIN` (4.5 s: room for the SDK's own
-//! timeouts on the last attempt, see `state::sdk_limits`), whichever comes first).
+//! and never reaches past the request's deadline (`WriteContext::deadline`, set by
+//! `router::dispatch`; docs/architecture.md#writes-to-a-linkage).
 //!
 //! Each attempt takes a fresh "now" and builds its history record from the linkage it read, so a
 //! record's time, version, `from` and `to` all belong to the attempt that committed: linking
@@ -22,11 +20,26 @@ use crate::storage::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-tokio::task_local! {
-    /// The instant after which no write of the current request starts another attempt.
-    pub static WRITE_DEADLINE: Instant;
+/// One batch item's write: the id of its change (`WriteContext::item_change`), and what the
+/// request already read of its customer's linkages.
+pub struct ItemWrite {
+    change: String,
+    known: Option<Arc<KnownLinkages>>,
+}
+
+impl ItemWrite {
+    pub fn new(change: String, known: Option<Arc<KnownLinkages>>) -> Self {
+        ItemWrite { change, known }
+    }
+
+    /// A change of its own, outside any batch item (a fresh id: it recognises only its own attempts).
+    pub fn fresh() -> Self {
+        ItemWrite::new(crate::storage::write_context::WriteContext::standalone(None).item_change(0, 0), None)
+    }
 }
 
 /// A decided change, ready to commit.
@@ -105,6 +118,7 @@ impl InDoubt {
 /// answer once the budget is spent (`settle`).
 pub async fn change_linkage<F>(
     state: &AppState,
+    item: &ItemWrite,
     org: OrgId,
     customer: CustomerId,
     program: ProgramId,
@@ -113,8 +127,9 @@ pub async fn change_linkage<F>(
 where
     F: FnMut(Option<&Linkage>, DateTime<Utc>) -> Result<Prepared, ItemStatus>,
 {
-    let target = Target { state, org, customer, program, change: crate::domain::change_id::current() };
-    let mut budget = Budget::new(state.config.write_contention_budget);
+    let known = item.known.as_deref();
+    let target = Target { state, org, customer, program, change: item.change.clone(), known };
+    let mut budget = Budget::new(state.config.write_contention_budget, target.deadline());
     let started = budget.started;
     let mut attempt = 0u32;
     let mut attempts_in_doubt = 0u32;
@@ -123,7 +138,7 @@ where
     loop {
         // Read right before deciding: the shorter the time from read to commit, the likelier the
         // commit (a state learnt before a backoff pause would be stale by the time it is used).
-        let current = match (attempt, known_linkage(customer, program)) {
+        let current = match (attempt, known.and_then(|k| k.linkage(customer, program))) {
             // The first attempt decides on the linkage read with the customer (same request).
             (0, Some(known)) => known,
             _ => match budget.in_storage(target.read()).await {
@@ -134,7 +149,9 @@ where
                 Err(e) => return Err(StorageFailure::Unavailable(e)),
             },
         };
-        forget_known(program);
+        if let Some(k) = known {
+            k.forget(program);
+        }
         // This change already committed (an earlier attempt whose answer was lost, or an earlier
         // run of the same keyed request): report its success, apply nothing.
         if target.applied(current.as_ref()) {
@@ -193,8 +210,7 @@ struct Budget {
 }
 
 impl Budget {
-    fn new(contention: Duration) -> Self {
-        let request_deadline = WRITE_DEADLINE.try_with(|d| *d).ok();
+    fn new(contention: Duration, request_deadline: Option<Instant>) -> Self {
         Budget { started: Instant::now(), contention, request_deadline, in_storage: Duration::ZERO }
     }
 
@@ -220,6 +236,7 @@ struct Target<'a> {
     customer: CustomerId,
     program: ProgramId,
     change: String,
+    known: Option<&'a KnownLinkages>,
 }
 
 /// How one attempt's transaction ended.
@@ -240,6 +257,11 @@ enum Attempt {
 const SETTLING_READS: [Duration; 3] = [Duration::ZERO, Duration::from_millis(150), Duration::from_millis(450)];
 
 impl Target<'_> {
+    /// The request's deadline, if the change runs in one.
+    fn deadline(&self) -> Option<Instant> {
+        self.state.request().and_then(|r| r.deadline())
+    }
+
     async fn read(&self) -> Result<Option<Linkage>, StoreError> {
         self.state.store.linkage(self.org, self.customer, self.program).await
     }
@@ -267,7 +289,9 @@ impl Target<'_> {
         match self.state.store.transact(items).await {
             Ok(()) => {
                 // A later entry of the batch for the same program decides on what was just written.
-                remember_known(after);
+                if let Some(k) = self.known {
+                    k.remember(after);
+                }
                 Attempt::Finished(ItemStatus::success())
             }
             Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) || e.is_conflict() => Attempt::Lost,
@@ -320,9 +344,9 @@ impl Target<'_> {
     /// A read of the linkage that may wait for its turn a little past the request's deadline: it
     /// turns an unknown outcome into a known one.
     async fn read_settling(&self) -> Result<Option<Linkage>, StoreError> {
-        let patience = match WRITE_DEADLINE.try_with(|d| *d) {
-            Ok(deadline) => Patience::Until(deadline.max(Instant::now()) + SETTLING_GRACE),
-            Err(_) => Patience::Unbounded,
+        let patience = match self.deadline() {
+            Some(deadline) => Patience::Until(deadline.max(Instant::now()) + SETTLING_GRACE),
+            None => Patience::Unbounded,
         };
         self.state.store.linkage_within(self.org, self.customer, self.program, patience).await
     }
@@ -348,57 +372,48 @@ fn refusal(e: &TransactError, (fixed, statuses): &ExtraStatuses) -> ItemStatus {
     }
 }
 
-/// What the request knows of one customer's linkages: all of them as read with its profile, less
-/// those whose change is under way (stale until its outcome is known).
+/// What the request knows of one customer's linkages: all of them as read with its profile (one
+/// Query, `customer_identity::resolve_with_linkages`), so a change's first attempt decides on
+/// them instead of reading its linkage again; less those whose change is under way (stale until
+/// its outcome is known). A lost race re-reads from the table.
+pub struct KnownLinkages(Mutex<Known>);
+
 struct Known {
     customer: CustomerId,
-    linkages: std::collections::HashMap<ProgramId, Linkage>,
-    stale: std::collections::HashSet<ProgramId>,
+    linkages: HashMap<ProgramId, Linkage>,
+    stale: HashSet<ProgramId>,
 }
 
-tokio::task_local! {
-    /// The linkages of the customer being processed, read together with its profile (one Query,
-    /// `customer_identity::resolve_with_linkages`): a change's first attempt decides on them
-    /// instead of reading its linkage again. A lost race re-reads from the table.
-    static KNOWN: std::cell::RefCell<Known>;
-}
+impl KnownLinkages {
+    /// `linkages`: all of `customer`'s linkages.
+    pub fn new(customer: CustomerId, linkages: Vec<Linkage>) -> Self {
+        let linkages = linkages.into_iter().map(|l| (l.partner_program_id, l)).collect();
+        KnownLinkages(Mutex::new(Known { customer, linkages, stale: HashSet::new() }))
+    }
 
-/// Runs `f` (the items of one customer) knowing `linkages`, all of `customer`'s linkages.
-pub async fn with_known_linkages<F: std::future::Future>(
-    customer: CustomerId,
-    linkages: Vec<Linkage>,
-    f: F,
-) -> F::Output {
-    let linkages = linkages.into_iter().map(|l| (l.partner_program_id, l)).collect();
-    KNOWN.scope(std::cell::RefCell::new(Known { customer, linkages, stale: Default::default() }), f).await
-}
+    /// The known linkage of `customer` in `program`: `Some(None)` when it is known not to exist,
+    /// `None` when nothing trustworthy is known (read it).
+    fn linkage(&self, customer: CustomerId, program: ProgramId) -> Option<Option<Linkage>> {
+        let k = self.0.lock().ok()?;
+        (k.customer == customer && !k.stale.contains(&program)).then(|| k.linkages.get(&program).cloned())
+    }
 
-/// The known linkage of `customer` in `program`: `Some(None)` when it is known not to exist,
-/// `None` when nothing trustworthy is known (read it).
-fn known_linkage(customer: CustomerId, program: ProgramId) -> Option<Option<Linkage>> {
-    KNOWN
-        .try_with(|k| {
-            let k = k.borrow();
-            (k.customer == customer && !k.stale.contains(&program)).then(|| k.linkages.get(&program).cloned())
-        })
-        .ok()
-        .flatten()
-}
-
-/// Once a change to `program` is under way, what was known of it is stale until its outcome is.
-fn forget_known(program: ProgramId) {
-    let _ = KNOWN.try_with(|k| k.borrow_mut().stale.insert(program));
-}
-
-/// What a change just committed is the linkage's state now.
-fn remember_known(after: Linkage) {
-    let _ = KNOWN.try_with(|k| {
-        let mut k = k.borrow_mut();
-        if k.customer == after.customer_id {
-            k.stale.remove(&after.partner_program_id);
-            k.linkages.insert(after.partner_program_id, after);
+    /// Once a change to `program` is under way, what was known of it is stale until its outcome is.
+    fn forget(&self, program: ProgramId) {
+        if let Ok(mut k) = self.0.lock() {
+            k.stale.insert(program);
         }
-    });
+    }
+
+    /// What a change just committed is the linkage's state now.
+    fn remember(&self, after: Linkage) {
+        if let Ok(mut k) = self.0.lock() {
+            if k.customer == after.customer_id {
+                k.stale.remove(&after.partner_program_id);
+                k.linkages.insert(after.partner_program_id, after);
+            }
+        }
+    }
 }
 
 type ExtraStatuses = (usize, Vec<ItemStatus>);

@@ -12,4 +12,4 @@ pub mod outbox;
 pub mod records;
 pub mod reminders;
 pub mod store;
-pub mod write_gate;
+pub mod write_context;

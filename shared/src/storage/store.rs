@@ -5,6 +5,7 @@ use crate::domain::model::*;
 use crate::storage::admission::{Admission, Patience};
 use crate::storage::keys::{self, IdentifierKind, Key};
 use crate::storage::records::*;
+use crate::storage::write_context::WriteContext;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -35,7 +36,7 @@ pub enum StoreError {
     /// (`admission`) until the request's deadline. Nothing was sent, so nothing was applied.
     #[error("dynamodb {operation} not started: no turn among this process's storage calls within {waited:?}")]
     Busy { operation: &'static str, waited: std::time::Duration },
-    /// A write held back because the request's `Idempotency-Key` was not claimed (`write_gate`).
+    /// A write held back because the request's `Idempotency-Key` was not claimed (`WriteContext::may_write`).
     #[error("write not sent: the request's Idempotency-Key was not claimed")]
     NotClaimed,
 }
@@ -120,6 +121,8 @@ pub struct Store {
     table: String,
     /// Shared by every clone: one bound on the calls in flight for the whole process.
     admission: Arc<Admission>,
+    /// The request this store serves (`scoped`): its deadline and its write gate.
+    request: Option<Arc<WriteContext>>,
 }
 
 impl Store {
@@ -129,7 +132,21 @@ impl Store {
     }
 
     pub fn with_admission(client: Client, table: impl Into<String>, admission: Admission) -> Self {
-        Store { client, table: table.into(), admission: Arc::new(admission) }
+        Store { client, table: table.into(), admission: Arc::new(admission), request: None }
+    }
+
+    /// This store as one request's: its calls wait for a turn no later than the request's
+    /// deadline, and its writes wait at the request's gate.
+    pub fn scoped(&self, request: Arc<WriteContext>) -> Store {
+        Store { request: Some(request), ..self.clone() }
+    }
+
+    /// Waits until the request may write (its `Idempotency-Key` claimed); at once outside one.
+    async fn may_write(&self) -> Result<(), StoreError> {
+        match &self.request {
+            Some(request) => request.may_write().await,
+            None => Ok(()),
+        }
     }
 
     pub fn admission(&self) -> &Admission {
@@ -137,7 +154,7 @@ impl Store {
     }
 
     /// Makes one SDK call (`send` builds it) once this process has a turn for it, waiting no later
-    /// than the request's deadline (`linkage_write::WRITE_DEADLINE`; none outside a request).
+    /// than the request's deadline (none outside a request).
     pub(crate) async fn call<F, Fut, T>(&self, operation: &'static str, send: F) -> Result<T, StoreError>
     where
         F: FnOnce() -> Fut,
@@ -164,7 +181,10 @@ impl Store {
 
     /// Until when a call may wait for its turn: the request's deadline, if it runs in a request.
     fn patience(&self) -> Patience {
-        crate::storage::linkage_write::WRITE_DEADLINE.try_with(|d| Patience::Until(*d)).unwrap_or(Patience::Unbounded)
+        match self.request.as_ref().and_then(|r| r.deadline()) {
+            Some(deadline) => Patience::Until(deadline),
+            None => Patience::Unbounded,
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -193,7 +213,7 @@ impl Store {
 
     /// Puts an item that must not exist yet; `Ok(false)` when it already does.
     pub async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
-        crate::storage::write_gate::pass().await?;
+        self.may_write().await?;
         let put = self
             .client
             .put_item()
@@ -215,7 +235,7 @@ impl Store {
 
     /// Unconditional put, for configuration items an admin replaces.
     pub async fn put(&self, item: Item) -> Result<(), StoreError> {
-        crate::storage::write_gate::pass().await?;
+        self.may_write().await?;
         let put = self.client.put_item().table_name(&self.table).set_item(Some(item));
         self.call("PutItem", || put.send()).await?.map_err(|e| StoreError::from_sdk("PutItem", e))?;
         Ok(())
@@ -303,7 +323,7 @@ impl Store {
 
     /// Next value of a counter (`ADD`), for numeric ids.
     pub async fn next_id(&self, key: &Key) -> Result<u64, StoreError> {
-        crate::storage::write_gate::pass().await?;
+        self.may_write().await?;
         let out = self
             .call("UpdateItem", || {
                 self.client
@@ -329,7 +349,7 @@ impl Store {
     }
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
-        crate::storage::write_gate::pass().await?;
+        self.may_write().await?;
         let res = self
             .call("TransactWriteItems", || self.client.transact_write_items().set_transact_items(Some(items)).send())
             .await?;

@@ -121,6 +121,9 @@ impl Outcome {
 pub async fn run(state: &AppState, settings: &SweepSettings, options: SweepOptions) -> SweepSummary {
     let started = Instant::now();
     let now = state.now();
+    // Its storage calls wait for their turn no later than the invocation's deadline.
+    let context = std::sync::Arc::new(crate::storage::write_context::WriteContext::standalone(options.deadline));
+    let state = &state.for_request(context);
     let run = Run {
         state,
         settings,
