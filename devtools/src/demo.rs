@@ -152,7 +152,7 @@ async fn put_partner_program(
         obj.insert("partnerProgramTiers".into(), serde_json::to_value(&p.tiers).unwrap_or_default());
     }
     let config = serde_json::from_value(body).map_err(|e| AdminError::Other(e.to_string()))?;
-    shared::operations::put_partner_program::configure(state, org, &p.partner_program_name, config, "seed")
+    shared::operations::put_partner_program::configure(state, org, &p.partner_program_name, config)
         .await
         .map_err(|e| AdminError::Other(format!("seeding {} failed: {e}", p.partner_program_name)))?;
     Ok(())

@@ -73,7 +73,7 @@ pub async fn seed_org(state: &AppState) -> Result<(OrgId, ProgramId, PartnerProg
         "onTierExpiry": "EXPIRE_TIER"
     });
     let config = serde_json::from_value(body).map_err(|e| SeedError::Other(e.to_string()))?;
-    shared::operations::put_partner_program::configure(state, org.org_id, SEED_PROGRAM, config, "seed")
+    shared::operations::put_partner_program::configure(state, org.org_id, SEED_PROGRAM, config)
         .await
         .map_err(|e| SeedError::Other(format!("creating {SEED_PROGRAM} failed: {e}")))?;
     state.invalidate(org.org_id);

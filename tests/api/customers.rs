@@ -117,3 +117,24 @@ async fn duplicate_identifier_on_registration_is_409() {
     let r = f.org.post(&f.org.admin, "/v2/customers", json!({"firstName": "No identifiers"})).await;
     assert_eq!(r.status, 400);
 }
+
+/// Storage failing a registration is an outage, not a bug: 503 with `Retry-After` (it answered
+/// 500 when each admin handler mapped storage failures itself).
+#[tokio::test]
+async fn a_registration_that_storage_fails_is_a_503_with_retry_after_not_a_500() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let down = std::sync::Arc::new(AtomicBool::new(false));
+    let app = TestApp::start_with_interceptor(crate::idempotency::Down { on: down.clone(), queries: false }).await;
+    let f = fixture(&app).await;
+    down.store(true, Ordering::SeqCst);
+    let r =
+        f.org.post(&f.org.admin, "/v2/customers", json!({"mobile": "919760000001", "programIds": [f.rewards]})).await;
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+    let program = json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": false});
+    down.store(true, Ordering::SeqCst);
+    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/DownMiles", program).await;
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(r.status, 503, "a partner program PUT likewise: {}", r.text);
+}

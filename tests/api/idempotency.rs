@@ -186,10 +186,10 @@ async fn keys_are_forgotten_after_24_hours() {
 /// While switched on, every call of one operation fails as a DynamoDB outage outliving the SDK's
 /// retries would (DynamoDB Local cannot be made to fail on demand).
 #[derive(Debug, Clone)]
-struct Down {
-    on: Arc<AtomicBool>,
+pub struct Down {
+    pub on: Arc<AtomicBool>,
     /// Queries (the customer's linkages, read before any write) rather than transactions.
-    queries: bool,
+    pub queries: bool,
 }
 
 impl Intercept for Down {

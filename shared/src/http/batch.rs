@@ -8,6 +8,7 @@ use crate::http::api::{
     batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse,
 };
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::http::wire::CustomerBlock;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
@@ -122,32 +123,18 @@ pub async fn handle<R, E, F, Fut>(
     names: &BatchNames,
     customers: impl FnOnce(R) -> Option<Vec<BatchCustomer<E>>>,
     process: F,
-) -> ApiResponse
+) -> Answer
 where
     R: DeserializeOwned,
     E: Serialize,
     F: Fn(Arc<OrgCatalog>, Customer, E, ItemWrite) -> Fut,
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
-    let body: R = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
-    };
-    let Some(items) = customers(body).filter(|c| !c.is_empty()) else {
-        return empty_batch(names.batch).into();
-    };
-    if let Err(r) =
-        check_batch_size(items.len()).and_then(|()| check_entries_per_customer(items.iter().map(|c| c.entries.len())))
-    {
-        return r.into();
-    }
-    let catalog = match state.catalog(req.auth.org_id).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::from(ApiError::unavailable(&req.request_id));
-        }
-    };
+    let body: R = parse_json_body(&req)?;
+    let items = customers(body).filter(|c| !c.is_empty()).ok_or_else(|| empty_batch(names.batch))?;
+    check_batch_size(items.len())?;
+    check_entries_per_customer(items.iter().map(|c| c.entries.len()))?;
+    let catalog = state.catalog(req.auth.org_id).await?;
     let process = &process;
     run(state, &req, names, items, |customer, entry, item| process(catalog.clone(), customer, entry, item)).await
 }
@@ -159,7 +146,7 @@ pub async fn run<E, F, Fut>(
     names: &BatchNames,
     customers: Vec<BatchCustomer<E>>,
     process: F,
-) -> ApiResponse
+) -> Answer
 where
     E: Serialize,
     F: Fn(Customer, E, ItemWrite) -> Fut,
@@ -184,11 +171,11 @@ where
     let attempted: usize = results.iter().map(|r| r.attempted).sum();
     let unserved: usize = results.iter().map(|r| r.unserved).sum();
     if attempted > 0 && unserved == attempted {
-        return ApiResponse::from(ApiError::unavailable(&req.request_id));
+        return Err(ApiError::unavailable(&req.request_id));
     }
     let status = batch_status(results.iter().map(|r| r.all_ok));
     let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });
-    ApiResponse::json(status, &body)
+    Ok(ApiResponse::json(status, &body))
 }
 
 async fn one_customer<E, F, Fut>(

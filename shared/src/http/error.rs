@@ -8,6 +8,7 @@
 
 use crate::domain::error_catalog::ItemStatus;
 use crate::http::api::{ApiResponse, MAX_BODY_BYTES};
+use crate::storage::store::{StoreError, TransactError};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -69,6 +70,16 @@ impl ApiError {
         ApiError::Unavailable { request_id: request_id.to_string() }
     }
 
+    /// The error with the request's id where it names one (a handler's error does not know it;
+    /// `router::dispatch` adds it).
+    pub fn for_request(self, id: &str) -> Self {
+        match self {
+            ApiError::Unavailable { request_id } if request_id.is_empty() => ApiError::unavailable(id),
+            ApiError::Internal { request_id } if request_id.is_empty() => ApiError::internal(id),
+            other => other,
+        }
+    }
+
     /// The HTTP status and the `code` of the envelope.
     pub fn status_and_code(&self) -> (u16, u16) {
         match self {
@@ -86,6 +97,37 @@ impl ApiError {
             ApiError::Catalog { status, item } => (*status, item.code),
             ApiError::Internal { .. } => (500, 500),
             ApiError::Unavailable { .. } => (503, 503),
+        }
+    }
+}
+
+/// A storage failure that ends a request: 503 with `Retry-After` (storage unavailable, throttling,
+/// or our own queue busy), or 400 when DynamoDB refused a value the request carried. The one place
+/// this mapping is written; handlers use `?`.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        if e.is_refused_value() {
+            tracing::warn!(error = %e, "storage refused a value of the request");
+            return ApiError::BadRequest(
+                "a value of this request cannot be stored (too large or invalid); check its names and identifiers"
+                    .into(),
+            );
+        }
+        tracing::error!(error = %e, "storage failed the request");
+        ApiError::Unavailable { request_id: String::new() }
+    }
+}
+
+/// A transaction that did not commit: a storage failure as above, or a cancellation no rule of
+/// the operation explained (a concurrent change), 409.
+impl From<TransactError> for ApiError {
+    fn from(e: TransactError) -> Self {
+        match e {
+            TransactError::Store(e) => e.into(),
+            TransactError::Cancelled { reasons } => {
+                tracing::warn!(?reasons, "transaction cancelled");
+                ApiError::Conflict("the change conflicted with another one made meanwhile; retry".into())
+            }
         }
     }
 }
@@ -138,6 +180,23 @@ mod tests {
         assert_eq!(status, 400);
         assert_eq!(v["errors"][0], serde_json::to_value(&item).unwrap());
         assert_eq!(v["errors"][0]["code"], 2008);
+    }
+
+    #[test]
+    fn a_storage_failure_is_a_503_named_after_the_request_and_a_refused_value_a_400() {
+        let down = StoreError::Service { operation: "Query", message: "timeout".into(), throttled: false };
+        let (status, v, headers) = body(ApiError::from(down).for_request("r-9"));
+        assert_eq!(status, 503);
+        assert!(v["errors"][0]["message"].as_str().unwrap().contains("r-9"), "{v}");
+        assert!(headers.iter().any(|(k, _)| k == "retry-after"));
+        let busy = StoreError::Busy { operation: "GetItem", waited: std::time::Duration::from_secs(1) };
+        assert_eq!(ApiError::from(busy).status_and_code(), (503, 503));
+        let refused = StoreError::Refused { operation: "PutItem", message: "key too large".into() };
+        let (status, v, _) = body(ApiError::from(refused).for_request("r-9"));
+        assert_eq!(status, 400);
+        assert!(!v.to_string().contains("key too large"), "no internals leak: {v}");
+        // An id given where the error was made stays.
+        assert_eq!(ApiError::unavailable("r-1").for_request("r-2"), ApiError::unavailable("r-1"));
     }
 
     #[test]

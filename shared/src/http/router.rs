@@ -13,18 +13,22 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
-pub type Handler = for<'a> fn(&'a AppState, ApiRequest) -> BoxFuture<'a, ApiResponse>;
+/// What an operation answers: a response, or the error that ends the request (`dispatch` turns
+/// it into its envelope with the request's id).
+pub type Answer = Result<ApiResponse, ApiError>;
 
-/// An operation: `async fn handle(&AppState, ApiRequest) -> ApiResponse` (every module under
+pub type Handler = for<'a> fn(&'a AppState, ApiRequest) -> BoxFuture<'a, Answer>;
+
+/// An operation: `async fn handle(&AppState, ApiRequest) -> Answer` (every module under
 /// `operations/`), or a route's `Handler`. Spelled as a trait so the future may borrow the state.
 pub trait Operation<'a>: Fn(&'a AppState, ApiRequest) -> Self::Future {
-    type Future: Future<Output = ApiResponse> + Send + 'a;
+    type Future: Future<Output = Answer> + Send + 'a;
 }
 
 impl<'a, F, Fut> Operation<'a> for F
 where
     F: Fn(&'a AppState, ApiRequest) -> Fut,
-    Fut: Future<Output = ApiResponse> + Send + 'a,
+    Fut: Future<Output = Answer> + Send + 'a,
 {
     type Future = Fut;
 }
@@ -41,7 +45,7 @@ pub struct Route {
 
 macro_rules! route {
     ($method:literal, $path:literal, $function:literal, $op:path) => {{
-        fn handler(state: &AppState, req: ApiRequest) -> BoxFuture<'_, ApiResponse> {
+        fn handler(state: &AppState, req: ApiRequest) -> BoxFuture<'_, Answer> {
             Box::pin($op(state, req))
         }
         Route { method: $method, path: $path, function: $function, operation: stringify!($op), handler }
@@ -163,7 +167,8 @@ where
         let state = state.for_request(context);
         // Boxed: operation futures are large, and a request's future is polled on the thread's stack.
         match AssertUnwindSafe(Box::pin(handler(&state, req))).catch_unwind().await {
-            Ok(resp) => resp,
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => ApiResponse::from(e.for_request(&request_id)),
             Err(_) => {
                 tracing::error!("handler panicked");
                 ApiResponse::from(ApiError::internal(&request_id))

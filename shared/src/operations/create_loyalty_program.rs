@@ -3,6 +3,7 @@
 use crate::domain::model::LoyaltyProgram;
 use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::http::wire::loyalty_program_view;
 use crate::state::AppState;
 use crate::storage::keys;
@@ -26,28 +27,21 @@ const MAX_RATIO: f64 = 1_000_000.0;
 /// The most a description may hold (it is stored in the org's catalog item, read on every request).
 const MAX_DESCRIPTION_CHARS: usize = 1000;
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(r) = require_admin(&req) {
-        return r.into();
-    }
-    let body: CreateProgram = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
-    };
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    require_admin(&req)?;
+    let body: CreateProgram = parse_json_body(&req)?;
     let name = body.program_name.trim().to_string();
-    if let Err(e) = crate::domain::limits::check_name("programName", &name) {
-        return ApiResponse::from(ApiError::BadRequest(e.to_string()));
-    }
+    crate::domain::limits::check_name("programName", &name).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let description = body.program_description.as_deref().map(str::trim).unwrap_or("").to_string();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return ApiResponse::from(ApiError::BadRequest(format!(
+        return Err(ApiError::bad_request(format!(
             "programDescription must be at most {MAX_DESCRIPTION_CHARS} characters"
         )));
     }
     if let Some(r) = &body.points_to_currency_ratio {
         // Bounded so that storage (DynamoDB numbers stop at 1e-130) and arithmetic never see an extreme.
         if !r.as_f64().is_some_and(|v| (MIN_RATIO..=MAX_RATIO).contains(&v)) {
-            return ApiResponse::from(ApiError::BadRequest(format!(
+            return Err(ApiError::bad_request(format!(
                 "pointsToCurrencyRatio must be a number from {MIN_RATIO} to {MAX_RATIO}"
             )));
         }
@@ -59,25 +53,19 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         points_to_currency_ratio: body.points_to_currency_ratio,
     };
     let org = req.auth.org_id;
-    match create_loyalty_program(state, org, program).await {
-        Ok(Some(program)) => {
-            state.invalidate(org);
-            // Default when it is the org's first (lowest id) loyalty program.
-            let default = match state.store.loyalty_programs(org).await {
-                Ok(all) => all.iter().all(|lp| lp.program_id >= program.program_id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the org's loyalty programs after creating one");
-                    false
-                }
-            };
-            ApiResponse::json(201, &loyalty_program_view(&program, &[], default))
-        }
-        Ok(None) => ApiResponse::from(ApiError::Conflict(format!("A loyalty program named {name:?} already exists"))),
+    let program = create_loyalty_program(state, org, program)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("A loyalty program named {name:?} already exists")))?;
+    state.invalidate(org);
+    // Default when it is the org's first (lowest id) loyalty program.
+    let default = match state.store.loyalty_programs(org).await {
+        Ok(all) => all.iter().all(|lp| lp.program_id >= program.program_id),
         Err(e) => {
-            tracing::error!(error = %e, "create loyalty program failed");
-            ApiResponse::from(ApiError::internal(&req.request_id))
+            tracing::warn!(error = %e, "could not read the org's loyalty programs after creating one");
+            false
         }
-    }
+    };
+    Ok(ApiResponse::json(201, &loyalty_program_view(&program, &[], default)))
 }
 
 /// Creates a loyalty program with a fresh id; `None` when the name is taken (names are unique,

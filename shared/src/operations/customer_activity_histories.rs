@@ -9,6 +9,7 @@ use crate::domain::limits::MAX_HISTORY_OFFSET;
 use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, PartnerProgram, PartnerProgramType, ProgramId};
 use crate::domain::zone::Zone;
 use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::router::Answer;
 use crate::http::wire::{ActivityEntry, BenefitSummary};
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::activity_history::{self, check_cursor, default_window, fingerprint, Cursor, Kinds, Plan};
@@ -165,25 +166,46 @@ fn storage_failed(e: &StoreError, p_limit: usize, request_id: &str) -> ApiRespon
         .with_header("retry-after", "2")
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    let mut p = match parse_params(&req) {
+/// Why a history request ends early. Every answer of this API is its own envelope
+/// (`envelope`), a storage failure included (2012), so its refusals are answers.
+enum Refusal {
+    Answer(ApiResponse),
+    Storage(StoreError),
+}
+
+impl From<ApiResponse> for Refusal {
+    fn from(r: ApiResponse) -> Self {
+        Refusal::Answer(r)
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Storage(e)
+    }
+}
+
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    let p = match parse_params(&req) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err(resp) => return Ok(resp),
     };
+    let limit = p.limit;
+    Ok(match history(state, &req, p).await {
+        Ok(resp) | Err(Refusal::Answer(resp)) => resp,
+        Err(Refusal::Storage(e)) => storage_failed(&e, limit, &req.request_id),
+    })
+}
+
+async fn history(state: &AppState, req: &ApiRequest, mut p: Params) -> Result<ApiResponse, Refusal> {
     let org = req.auth.org_id;
     let now = state.now();
     // The customer and its linkages in two round trips (one by id), the catalog alongside.
     let ((resolution, linkages), catalog) =
-        match futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org)) {
-            Ok(r) => r,
-            Err(e) => return storage_failed(&e, p.limit, &req.request_id),
-        };
-    let (benefits_from, to) = match window(&p, catalog.zone(), now) {
-        Ok(w) => w,
-        Err(resp) => return resp,
-    };
+        futures::try_join!(resolve_with_linkages(&state.store, org, &p.ids), state.catalog(org))?;
+    let (benefits_from, to) = window(&p, catalog.zone(), now)?;
     let Resolution::Found(customer) = resolution else {
-        return envelope(200, p.limit, 0, vec![], std::mem::take(&mut p.warnings), vec![resolution.status()]);
+        return Ok(envelope(200, p.limit, 0, vec![], std::mem::take(&mut p.warnings), vec![resolution.status()]));
     };
     let linkages: BTreeMap<ProgramId, Linkage> = linkages
         .into_iter()
@@ -192,10 +214,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
         .map(|l| (l.partner_program_id, l))
         .collect();
 
-    let plan = match read_plan(&p, org, customer.customer_id, &linkages, (benefits_from, to)) {
-        Ok(plan) => plan,
-        Err(resp) => return resp,
-    };
+    let plan = read_plan(&p, org, customer.customer_id, &linkages, (benefits_from, to))?;
     // The benefits summary of every program the page may show is read beside the page itself.
     let page_read = activity_history::read_page(&state.store, &plan, p.cursor.as_ref(), p.limit, p.offset);
     let summaries_read = futures::future::try_join_all(linkages.iter().map(|(id, l)| {
@@ -204,19 +223,16 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
             Ok::<_, StoreError>((*id, benefits_summary(state, org, customer.customer_id, program, Some(l), now).await?))
         }
     }));
-    let (page, mut all_summaries) = match futures::try_join!(page_read, summaries_read) {
-        Ok(r) => r,
-        Err(e) => return storage_failed(&e, p.limit, &req.request_id),
-    };
+    let (page, mut all_summaries) = futures::try_join!(page_read, summaries_read)?;
     if page.activities.is_empty() {
-        return envelope(
+        return Ok(envelope(
             200,
             p.limit,
             page.offset,
             vec![],
             std::mem::take(&mut p.warnings),
             vec![ErrorCode::NoActivity.status()],
-        );
+        ));
     }
 
     let groups = by_program(&page.activities);
@@ -235,7 +251,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
     });
     let data = program_entries(&groups, summaries, &linkages, &catalog, notes.as_deref(), now);
     let pagination = pagination(p.limit, &page);
-    ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []}))
+    Ok(ApiResponse::json(200, &json!({"pagination": pagination, "data": data, "warnings": p.warnings, "errors": []})))
 }
 
 /// What the pages of this query read: the programs and kinds asked for, the window, and the

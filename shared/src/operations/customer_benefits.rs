@@ -16,8 +16,9 @@ use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
 use crate::domain::model::*;
 use crate::domain::zone::Zone;
-use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
+use crate::http::api::{value_as_text, ApiRequest};
 use crate::http::batch::{self, BatchCustomer};
+use crate::http::router::Answer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::storage::outbox::{self, EventName};
@@ -75,7 +76,7 @@ pub struct BenefitUse {
     count: Option<Value>,
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let customers = |body: BenefitsRequest| {
         body.customer_benefits.map(|cs| {
             cs.into_iter()

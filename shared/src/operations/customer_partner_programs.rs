@@ -5,51 +5,36 @@
 use crate::domain::model::Linkage;
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::http::wire::{CustomerIdentifiers, PartnerProgramDetails};
 use crate::state::AppState;
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use serde_json::json;
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let (Some(name), Some(value)) = (req.query_param("identifierName"), req.query_param("identifierValue")) else {
-        return ApiResponse::from(ApiError::BadRequest("identifierName and identifierValue are required".to_string()));
+        return Err(ApiError::bad_request("identifierName and identifierValue are required"));
     };
     let Some(ids) = Identifiers::from_query(name, value) else {
-        return ApiResponse::from(ApiError::BadRequest(
-            "identifierName must be one of mobile, email, externalId, id".to_string(),
-        ));
+        return Err(ApiError::bad_request("identifierName must be one of mobile, email, externalId, id"));
     };
     if let Some(problem) = &ids.problem {
-        return ApiResponse::from(ApiError::BadRequest(format!("identifierValue: {problem}")));
+        return Err(ApiError::bad_request(format!("identifierValue: {problem}")));
     }
     let org = req.auth.org_id;
-    let result = async {
-        // The customer and its linkages: two round trips by mobile/email/externalId, one by id (the
-        // catalog is cached per container and read alongside).
-        let ((resolution, linkages), catalog) = futures::try_join!(resolve_with_linkages(&state.store, org, &ids), state.catalog(org))?;
-        let Resolution::Found(customer) = resolution else {
-            return Ok(ApiResponse::json(
-                200,
-                &json!({"linkedPartnerPrograms": [], "warnings": [], "errors": [resolution.status()]}),
-            ));
-        };
-        let now = state.now();
-        let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
-        linked.sort_by_key(|l| l.partner_program_id);
-        let programs: Vec<PartnerProgramDetails> = linked.into_iter().map(|l| catalog.details(l, now)).collect();
-        Ok::<_, crate::storage::store::StoreError>(ApiResponse::json(
-            200,
-            &json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": programs, "warnings": [], "errors": []}),
-        ))
-    }
-    .await;
-    result.unwrap_or_else(|e| {
-        if e.is_refused_value() {
-            return ApiResponse::from(ApiError::BadRequest(
-                "identifierValue cannot be looked up (too large or invalid)".to_string(),
-            ));
-        }
-        tracing::error!(error = %e, "customer partner programs read failed");
-        ApiResponse::from(ApiError::unavailable(&req.request_id))
-    })
+    // The customer and its linkages: two round trips by mobile/email/externalId, one by id (the
+    // catalog is cached per container and read alongside).
+    let ((resolution, linkages), catalog) =
+        futures::try_join!(resolve_with_linkages(&state.store, org, &ids), state.catalog(org))?;
+    let Resolution::Found(customer) = resolution else {
+        let body = json!({"linkedPartnerPrograms": [], "warnings": [], "errors": [resolution.status()]});
+        return Ok(ApiResponse::json(200, &body));
+    };
+    let now = state.now();
+    let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
+    linked.sort_by_key(|l| l.partner_program_id);
+    let programs: Vec<PartnerProgramDetails> = linked.into_iter().map(|l| catalog.details(l, now)).collect();
+    let body = json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": programs,
+        "warnings": [], "errors": []});
+    Ok(ApiResponse::json(200, &body))
 }

@@ -3,8 +3,9 @@
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::*;
-use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
+use crate::http::router::Answer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
@@ -35,7 +36,7 @@ pub struct DelinkEntry {
     partner_program_name: Option<String>,
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let customers = |body: DelinkRequest| {
         body.de_link_customers.map(|cs| {
             cs.into_iter()

@@ -12,6 +12,7 @@ use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::*;
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::http::wire::ErasedCustomer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys::{self, IdentifierKind};
@@ -21,24 +22,14 @@ use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
 use crate::storage::store::{tx, StoreError, TransactError};
 use chrono::{DateTime, Utc};
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(r) = require_admin(&req) {
-        return r.into();
-    }
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    require_admin(&req)?;
     let raw = req.path_params.get("id").map(String::as_str).unwrap_or("");
     let Some(id) = raw.trim().parse::<CustomerId>().ok().filter(|n| *n > 0) else {
-        return ApiResponse::from(ApiError::BadRequest(
-            "id must be a customer's numeric id (a positive integer)".to_string(),
-        ));
+        return Err(ApiError::bad_request("id must be a customer's numeric id (a positive integer)"));
     };
-    match erase(state, req.auth.org_id, id).await {
-        Ok(Some(erasure)) => ApiResponse::json(200, &erasure),
-        Ok(None) => ApiResponse::from(ApiError::CustomerNotFound),
-        Err(e) => {
-            tracing::error!(error = %e, customer = id, "customer erasure failed");
-            ApiResponse::from(ApiError::unavailable(&req.request_id))
-        }
-    }
+    let erasure = erase(state, req.auth.org_id, id).await?.ok_or(ApiError::CustomerNotFound)?;
+    Ok(ApiResponse::json(200, &erasure))
 }
 
 /// Erases customer `id` of `org`; `None` when the org has no such customer.

@@ -11,6 +11,7 @@ use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::expiry_rules::{self, SweepAction};
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
@@ -81,53 +82,32 @@ impl Cursor {
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiResponse {
-    ApiResponse::from(ApiError::bad_request(message))
-}
-
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(r) = require_admin(&req) {
-        return r.into();
-    }
-    let org = req.auth.org_id;
-    let catalog = match state.catalog(org).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return ApiResponse::from(ApiError::unavailable(&req.request_id));
-        }
-    };
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    require_admin(&req)?;
+    let catalog = state.catalog(req.auth.org_id).await?;
     let now = state.now();
     let until = match req.query_param("until") {
-        Some(raw) => match parse_request_date("until", raw, catalog.zone()) {
-            Ok(t) => t,
-            Err(e) => return bad_request(e.to_string()),
-        },
+        Some(raw) => {
+            parse_request_date("until", raw, catalog.zone()).map_err(|e| ApiError::bad_request(e.to_string()))?
+        }
         None => now,
     };
     if until > now + Duration::days(MAX_DAYS_AHEAD) {
-        return bad_request(format!("until: at most {MAX_DAYS_AHEAD} days ahead"));
+        return Err(ApiError::bad_request(format!("until: at most {MAX_DAYS_AHEAD} days ahead")));
     }
     let limit = match req.query_param("limit").map(|l| l.trim().parse::<usize>()) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
-        Some(_) => return bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}")),
+        Some(_) => return Err(ApiError::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
     };
     let shards = state.config.due_shards.max(1);
     let cursor = match req.query_param("cursor") {
-        Some(raw) => match Cursor::decode(raw, shards) {
-            Some(c) => Some(c),
-            None => return bad_request("cursor is not one this API returned"),
-        },
+        Some(raw) => Some(
+            Cursor::decode(raw, shards).ok_or_else(|| ApiError::bad_request("cursor is not one this API returned"))?,
+        ),
         None => None,
     };
-    match preview(state, &catalog, until, limit, cursor).await {
-        Ok(body) => ApiResponse::json(200, &body),
-        Err(e) => {
-            tracing::error!(error = %e, "expiry preview read failed");
-            ApiResponse::from(ApiError::unavailable(&req.request_id))
-        }
-    }
+    Ok(ApiResponse::json(200, &preview(state, &catalog, until, limit, cursor).await?))
 }
 
 async fn preview(

@@ -5,8 +5,9 @@ use crate::domain::dates::{add_period, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
 use crate::domain::model::*;
-use crate::http::api::{value_as_text, ApiRequest, ApiResponse};
+use crate::http::api::{value_as_text, ApiRequest};
 use crate::http::batch::{self, BatchCustomer};
+use crate::http::router::Answer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
@@ -55,7 +56,7 @@ pub struct PartnerReference {
     membership_start_date: Option<String>,
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let customers = |body: LinkRequest| {
         body.link_customers.map(|cs| {
             cs.into_iter()

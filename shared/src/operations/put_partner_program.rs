@@ -11,6 +11,7 @@ use crate::domain::limits::*;
 use crate::domain::model::*;
 use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::state::AppState;
 use crate::storage::keys;
 use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
@@ -52,22 +53,13 @@ pub struct ProgramConfig {
     expiry_reminder_days: Option<serde_json::Value>,
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(e) = require_admin(&req) {
-        return e.into();
-    }
-    let body: ProgramConfig = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(e) => return e.into(),
-    };
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    require_admin(&req)?;
+    let body: ProgramConfig = parse_json_body(&req)?;
     let name = req.path_params.get("partnerProgramName").map(String::as_str).unwrap_or_default();
-    match configure(state, req.auth.org_id, name, body, &req.request_id).await {
-        Ok((created, program)) => ApiResponse::json(
-            if created { 201 } else { 200 },
-            &crate::http::wire::PartnerProgramConfigView::from(&program),
-        ),
-        Err(e) => e.into(),
-    }
+    let (created, program) = configure(state, req.auth.org_id, name, body).await?;
+    let view = crate::http::wire::PartnerProgramConfigView::from(&program);
+    Ok(ApiResponse::json(if created { 201 } else { 200 }, &view))
 }
 
 /// Validates a configuration and writes it: what the PUT does once its body is read. `Ok(true, _)`
@@ -77,22 +69,12 @@ pub async fn configure(
     org: OrgId,
     name: &str,
     body: ProgramConfig,
-    request_id: &str,
 ) -> Result<(bool, PartnerProgram), ApiError> {
     let name = name.trim().to_string();
     state.invalidate(org);
-    let catalog = match state.catalog(org).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "catalog read failed");
-            return Err(ApiError::unavailable(request_id));
-        }
-    };
+    let catalog = state.catalog(org).await?;
     let existing = catalog.partner_program(&name).cloned();
-    let mut program = match validate(&name, body, &catalog) {
-        Ok(p) => p,
-        Err(e) => return Err(e),
-    };
+    let mut program = validate(&name, body, &catalog)?;
     let table = state.store.table();
     let result = async {
         let created = existing.is_none();
@@ -158,13 +140,7 @@ pub async fn configure(
         Err(crate::storage::store::TransactError::Cancelled { .. }) => {
             Err(ApiError::Conflict(format!("{name} was changed concurrently; retry")))
         }
-        Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => Err(ApiError::BadRequest(
-            "a value of this configuration cannot be stored (too large or invalid)".to_string(),
-        )),
-        Err(e) => {
-            tracing::error!(error = %e, "put partner program failed");
-            Err(ApiError::internal(request_id))
-        }
+        Err(crate::storage::store::TransactError::Store(e)) => Err(e.into()),
     }
 }
 

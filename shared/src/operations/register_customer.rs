@@ -12,6 +12,7 @@ use crate::domain::limits::{check_text, MAX_NAME_CHARS};
 use crate::domain::model::{Customer, OrgId, ProgramId};
 use crate::http::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
+use crate::http::router::Answer;
 use crate::state::AppState;
 use crate::storage::customer_identity::{
     check_email, check_external_id, check_mobile, normalize_email, normalize_mobile,
@@ -56,30 +57,17 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
-    if let Err(r) = require_admin(&req) {
-        return r.into();
-    }
-    let body: RegisterCustomer = match parse_json_body(&req) {
-        Ok(b) => b,
-        Err(r) => return r.into(),
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
+    require_admin(&req)?;
+    let body: RegisterCustomer = parse_json_body(&req)?;
+    let customer = match register(state, req.auth.org_id, body).await {
+        Ok(c) => c,
+        Err(RegisterError::Invalid(m)) => return Err(ApiError::BadRequest(m)),
+        Err(e @ RegisterError::Duplicate(_)) => return Err(ApiError::Conflict(e.to_string())),
+        Err(RegisterError::Store(e)) => return Err(e.into()),
     };
-    match register(state, req.auth.org_id, body).await {
-        Ok(c) => {
-            ApiResponse::json(201, &serde_json::json!({"customer": crate::http::wire::RegisteredCustomer::from(&c)}))
-        }
-        Err(RegisterError::Invalid(m)) => ApiResponse::from(ApiError::BadRequest(m)),
-        Err(e @ RegisterError::Duplicate(_)) => ApiResponse::from(ApiError::Conflict(e.to_string())),
-        Err(RegisterError::Store(crate::storage::store::TransactError::Store(e))) if e.is_refused_value() => {
-            ApiResponse::from(ApiError::BadRequest(
-                "a value of this customer cannot be stored (too large or invalid)".to_string(),
-            ))
-        }
-        Err(RegisterError::Store(e)) => {
-            tracing::error!(error = %e, "register customer failed");
-            ApiResponse::from(ApiError::internal(&req.request_id))
-        }
-    }
+    let body = serde_json::json!({"customer": crate::http::wire::RegisteredCustomer::from(&customer)});
+    Ok(ApiResponse::json(201, &body))
 }
 
 /// Registers one customer; shared by the API, the admin tool and the demo seed.

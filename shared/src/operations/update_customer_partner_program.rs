@@ -31,8 +31,9 @@
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::*;
-use crate::http::api::{ApiRequest, ApiResponse};
+use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
+use crate::http::router::Answer;
 use crate::state::{AppState, OrgCatalog};
 use crate::storage::keys;
 use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
@@ -118,7 +119,7 @@ impl UpdateType {
     }
 }
 
-pub async fn handle(state: &AppState, req: ApiRequest) -> ApiResponse {
+pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let customers = |body: UpdateRequest| {
         body.customers_partner_updates.map(|cs| {
             cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect()
