@@ -1,16 +1,11 @@
 //! Partner Programs: the domain, validation, storage and HTTP envelope every Lambda shares.
 //!
-//! The layers, each a folder (`docs/architecture.md` walks a request through them):
-//! - `domain`: the types and rules with no I/O (customers, linkages, tiers, dates, limits, the
-//!   error catalog, expiry rules).
-//! - `storage`: the single DynamoDB table — keys, item records and every call to the SDK (`Store`).
-//! - `http`: the request and response envelope, the route table, the Lambda adapter, the
-//!   authorizer, idempotency and the batch shape shared by every write.
-//! - `operations`: one module per API operation, named like its binary in `functions/`.
-//! - `sweep`: the scheduled tier-expiry sweep.
-//!
-//! `config`, `state` (what a container builds once), `logging` and `admin` (deployment bootstrap)
-//! sit beside them.
+//! The layers, low to high, each a folder; a module names only its own layer and those below it
+//! (docs/architecture.md#the-layers, checked by `tests/api/layers.rs`): `domain` (types and rules,
+//! no I/O), `config`, `storage` (the table and every SDK call), `state` (what a container builds
+//! once, the write loop), `http` (envelope, dispatch, adapter, idempotency, batch; `logging`
+//! beside it), `sweep`, `operations` (one module per operation and the route table; `admin`
+//! beside it).
 
 pub mod admin;
 pub mod config;

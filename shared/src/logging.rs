@@ -55,19 +55,7 @@ where
     let _ = Registry::default().with(LevelFilter::INFO).with(json_layer(writer)).try_init();
 }
 
-/// Masks a mobile number or email for logs: keeps the shape, hides what identifies the person.
-pub fn mask(value: &str) -> String {
-    if let Some((local, domain)) = value.split_once('@') {
-        let first: String = local.chars().take(1).collect();
-        return format!("{first}***@{domain}");
-    }
-    let n = value.chars().count();
-    if n <= 4 {
-        return "*".repeat(n);
-    }
-    let tail: String = value.chars().skip(n - 2).collect();
-    format!("{}{tail}", "*".repeat(n - 2))
-}
+pub use crate::domain::text::mask;
 
 /// Masks an API client key for logs: its `ck_` prefix and last four characters, enough to tell
 /// keys apart in an investigation without handing out a working key name.

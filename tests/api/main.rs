@@ -29,6 +29,7 @@ mod fault_workload;
 mod hardening;
 mod http_errors;
 mod idempotency;
+mod layers;
 mod link_delink;
 mod subscriptions;
 mod template_routes;

@@ -23,12 +23,12 @@ fn every_template_function_has_a_local_route_and_vice_versa() {
             }
         }
     }
-    let routes: BTreeSet<(String, String, String)> = shared::http::router::routes()
+    let routes: BTreeSet<(String, String, String)> = shared::operations::routes::routes()
         .iter()
         .map(|r| (r.function.to_string(), r.method.to_string(), r.path.to_string()))
         .collect();
     assert!(!routes.is_empty());
-    assert_eq!(template, routes, "template.yaml HttpApi events and shared::http::router::routes() differ");
+    assert_eq!(template, routes, "template.yaml HttpApi events and shared::operations::routes::routes() differ");
 }
 
 /// The operation a binary's `main` passes to `run_http` (comments skipped), if any.
@@ -42,7 +42,7 @@ fn operation_run_by(source: &str) -> Option<String> {
 #[test]
 fn every_function_binary_runs_the_operation_its_routes_name() {
     let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
-    let routes = shared::http::router::routes();
+    let routes = shared::operations::routes::routes();
     let mut http_functions = 0;
     for (id, res) in doc["Resources"].as_mapping().unwrap() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {

@@ -87,7 +87,8 @@ pub async fn link_demo_customer(state: &AppState, org: u64) {
 
 /// Sends a linkCustomer body through the router in process, as an `api` client of `org`.
 pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
-    let Some(route) = shared::http::router::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer")
+    let Some(route) =
+        shared::operations::routes::routes().into_iter().find(|r| r.path == "/v2/partnerProgram/linkCustomer")
     else {
         panic!("no linkCustomer route")
     };

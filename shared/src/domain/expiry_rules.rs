@@ -27,7 +27,6 @@
 
 use crate::domain::dates::add_period;
 use crate::domain::model::*;
-use crate::storage::outbox::EventName;
 use chrono::{DateTime, Utc};
 
 /// Safety bound on transitions applied in one change (a real chain is at most three long).

@@ -581,3 +581,55 @@ pub struct Activity {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to: Option<LinkState>,
 }
+
+/// The Capillary-shaped events the outbox carries (docs/contract.md#events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventName {
+    Linked,
+    Updated,
+    Delinked,
+    TierExpired,
+    SupplementaryMembershipExpired,
+    BenefitsAvailed,
+    CustomerErased,
+    SupplementaryMembershipExpiryReminder,
+    PartnerTierExpiryReminder,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Linked => "partnerProgramLinked",
+            EventName::Updated => "partnerProgramUpdated",
+            EventName::Delinked => "partnerProgramDelinked",
+            EventName::TierExpired => "partnerProgramTierExpired",
+            EventName::SupplementaryMembershipExpired => "supplementaryMembershipExpired",
+            EventName::BenefitsAvailed => "partnerProgramBenefitsAvailed",
+            EventName::CustomerErased => "customerErased",
+            EventName::SupplementaryMembershipExpiryReminder => "supplementaryMembershipExpiryReminder",
+            EventName::PartnerTierExpiryReminder => "partnerTierExpiryReminder",
+        }
+    }
+}
+
+/// The history record of a change from `before` (none for a first link) to `after`, at `at`.
+/// Linking records carry both states; benefit records leave them out (they change no state).
+pub fn activity_for(before: Option<&Linkage>, after: &Linkage, kind: ActivityType, at: DateTime<Utc>) -> Activity {
+    let linking = !kind.is_benefit();
+    Activity {
+        activity_id: uuid::Uuid::now_v7().to_string(),
+        org_id: after.org_id,
+        customer_id: after.customer_id,
+        partner_program_id: after.partner_program_id,
+        partner_program_name: after.partner_program_name.clone(),
+        activity_type: kind,
+        activity_date: at,
+        tier_name: after.tier_name.clone(),
+        tier_expiry_date: after.tier_expiry_date,
+        benefit_details: None,
+        version: after.version,
+        step: 0,
+        from: before.filter(|_| linking).map(LinkState::of),
+        to: linking.then(|| LinkState::of(after)),
+    }
+}

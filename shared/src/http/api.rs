@@ -7,7 +7,6 @@ use crate::domain::model::{AuthContext, Role};
 use crate::http::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// Bodies above this are refused with 413 (docs/contract.md#requests).
@@ -173,14 +172,6 @@ pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Re
 /// A batch-array field may be absent or null; anything else must be an array.
 pub fn empty_batch(name: &str) -> ApiError {
     ApiError::BadRequest(format!("`{name}` must be a non-empty array"))
-}
-
-pub fn value_as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! independently, each customer's program entries in order, results reported in request order
 //! under the request's own array names, HTTP 200/201/400/503 by docs/contract.md#batch-writes.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::{Customer, OrgId};
 use crate::http::api::{
@@ -10,9 +11,9 @@ use crate::http::api::{
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::http::wire::CustomerBlock;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::linkage_write::{ItemWrite, KnownLinkages, StorageFailure};
+use crate::state::AppState;
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
-use crate::storage::linkage_write::{ItemWrite, KnownLinkages, StorageFailure};
 use crate::storage::write_context::WriteContext;
 use futures::StreamExt;
 use rand::seq::SliceRandom;

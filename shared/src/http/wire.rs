@@ -8,13 +8,14 @@
 //! additions (`detail`, `status` of a linkage, `pendingRelink`, ...) are extra fields beside the
 //! documented ones; they never rename or retype one.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::format_utc;
 use crate::domain::error_catalog::ItemStatus;
 use crate::domain::model::{
     Activity, ActivityType, Customer, Linkage, LinkageStatus, LoyaltyProgram, PartnerProgram, PartnerProgramType,
     PeriodType, Tier,
 };
-use crate::http::api::value_as_text;
+use crate::domain::text::value_as_text;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -156,6 +157,12 @@ pub struct MembershipPauseView {
 }
 
 impl PartnerProgramDetails {
+    /// A linkage as reads show it, with its program and loyalty program from `catalog`.
+    pub fn in_catalog(catalog: &OrgCatalog, l: &Linkage, now: DateTime<Utc>) -> Self {
+        let program = catalog.partner_program_by_id(l.partner_program_id);
+        PartnerProgramDetails::of(l, program, catalog.loyalty_program_of(program), now)
+    }
+
     /// The linkage as it stands at `now` (`Linkage::as_of`: a pause whose window has ended shows
     /// as resumed at its end, with the end, `resumedAt` and last update the sweep will record),
     /// with the status a reader should see (`Linkage::effective_status`).

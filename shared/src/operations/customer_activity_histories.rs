@@ -3,6 +3,7 @@
 //! history through `activity_history`, and groups it per partner program with its current details
 //! and a benefits summary. Nothing found → 200 with 2011; storage failing → 503 with 2012.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_history_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::MAX_HISTORY_OFFSET;
@@ -10,8 +11,8 @@ use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, PartnerProgram,
 use crate::domain::zone::Zone;
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::router::Answer;
-use crate::http::wire::{ActivityEntry, BenefitSummary};
-use crate::state::{AppState, OrgCatalog};
+use crate::http::wire::{ActivityEntry, BenefitSummary, PartnerProgramDetails};
+use crate::state::AppState;
 use crate::storage::activity_history::{self, check_cursor, default_window, fingerprint, Cursor, Kinds, Plan};
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::storage::store::StoreError;
@@ -323,7 +324,9 @@ fn program_entries(
         .zip(summaries)
         .map(|((id, list), summary)| {
             let mut details = match linkages.get(id) {
-                Some(l) => serde_json::to_value(catalog.details(l, now)).unwrap_or(Value::Null),
+                Some(l) => {
+                    serde_json::to_value(PartnerProgramDetails::in_catalog(catalog, l, now)).unwrap_or(Value::Null)
+                }
                 None => json!({"partnerProgramId": id}),
             };
             // A program without benefits has no summary (omitted, as the docs' examples do).

@@ -11,17 +11,21 @@
 //!
 //! Availing a benefit is not a linking update: the linkage's `lastUpdatedActivity` stays as it was.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::{check_text, MAX_BENEFIT_COUNT, MAX_COUNT_IN_CYCLE, MAX_TEXT_CHARS};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
+use crate::domain::text::value_as_text;
 use crate::domain::zone::Zone;
-use crate::http::api::{value_as_text, ApiRequest};
+use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
 use crate::http::router::Answer;
-use crate::state::{AppState, OrgCatalog};
-use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
-use crate::storage::outbox::{self, EventName};
+use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
+use crate::state::AppState;
+use crate::storage::outbox;
 use crate::storage::records::EventRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -33,7 +33,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let now = state.now();
     let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
     linked.sort_by_key(|l| l.partner_program_id);
-    let programs: Vec<PartnerProgramDetails> = linked.into_iter().map(|l| catalog.details(l, now)).collect();
+    let programs: Vec<PartnerProgramDetails> =
+        linked.into_iter().map(|l| PartnerProgramDetails::in_catalog(&catalog, l, now)).collect();
     let body = json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": programs,
         "warnings": [], "errors": []});
     Ok(ApiResponse::json(200, &body))

@@ -1,15 +1,18 @@
 //! `POST /v2/partnerProgram/deLinkCustomer` (docs/contract.md#endpoints): the linkage stays, reading as
 //! `linked: false`; its history is kept and its membership id is freed for reuse.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
 use crate::http::router::Answer;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
+use crate::state::AppState;
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
-use crate::storage::outbox::{self, EventName};
+use crate::storage::outbox;
 use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -8,16 +8,19 @@
 //! commit: links check enrolment in their transaction), and every call walks the linkages, which
 //! changes nothing once they are clean. Nothing here logs an identifier.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::http::wire::ErasedCustomer;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
+use crate::state::AppState;
 use crate::storage::keys::{self, IdentifierKind};
-use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
-use crate::storage::outbox::{self, EventName};
+use crate::storage::outbox;
 use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
 use crate::storage::store::{tx, StoreError, TransactError};
 use chrono::{DateTime, Utc};

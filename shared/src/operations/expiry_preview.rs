@@ -7,12 +7,13 @@
 //! Query: `until` (ISO 8601 with offset, or a bare date = end of that day in the org's zone;
 //! default now; at most 92 days ahead), `limit` (default 100, at most 500), `cursor`.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::expiry_rules::{self, SweepAction};
 use crate::http::api::{require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::AppState;
 use crate::storage::keys;
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
 use crate::sweep::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk};

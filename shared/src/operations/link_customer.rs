@@ -1,17 +1,21 @@
 //! `POST /v2/partnerProgram/linkCustomer` (docs/contract.md#error-catalog): rules checked in the documented
 //! order per program entry; SUPPLEMENTARY membership end; pending relinks.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{add_period, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::limits::{check_text, MAX_MEMBERSHIP_ID_CHARS};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
-use crate::http::api::{value_as_text, ApiRequest};
+use crate::domain::text::value_as_text;
+use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
 use crate::http::router::Answer;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
+use crate::state::AppState;
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
-use crate::storage::outbox::{self, EventName};
+use crate::storage::outbox;
 use crate::storage::records::{to_item, MembershipIdRecord, SubscriptionRecord};
 use crate::storage::store::tx;
 use aws_sdk_dynamodb::types::TransactWriteItem;

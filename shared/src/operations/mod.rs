@@ -1,6 +1,6 @@
 //! One module per API operation, named like its Lambda binary in `functions/src/bin/`; each
-//! exposes `handle(&AppState, ApiRequest) -> ApiResponse`, which its binary passes to
-//! `http::lambda_adapter::run_http` and the route table (`http::router`) names for the local server.
+//! exposes `handle(&AppState, ApiRequest) -> Answer`, which its binary passes to
+//! `http::lambda_adapter::run_http` and the route table (`routes`) names for the local server.
 
 pub mod create_loyalty_program;
 pub mod customer_activity_histories;
@@ -13,6 +13,7 @@ pub mod link_customer;
 pub mod list_programs;
 pub mod put_partner_program;
 pub mod register_customer;
+pub mod routes;
 pub mod update_customer_partner_program;
 
 #[cfg(test)]

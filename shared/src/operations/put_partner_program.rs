@@ -166,7 +166,11 @@ fn limit(r: Result<(), LimitError>) -> Result<(), ApiError> {
     r.map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn validate(name: &str, c: ProgramConfig, catalog: &crate::state::OrgCatalog) -> Result<PartnerProgram, ApiError> {
+fn validate(
+    name: &str,
+    c: ProgramConfig,
+    catalog: &crate::domain::catalog::OrgCatalog,
+) -> Result<PartnerProgram, ApiError> {
     limit(check_name("partnerProgramName (in the path)", name))?;
     limit(check_text("partnerProgramDescription", &c.partner_program_description, MAX_DESCRIPTION_CHARS))?;
     if c.partner_program_tiers.len() > MAX_TIERS || c.benefits.len() > MAX_BENEFITS {
@@ -303,7 +307,7 @@ fn check_backup(
     name: &str,
     b: &str,
     expiry_date: Option<DateTime<Utc>>,
-    catalog: &crate::state::OrgCatalog,
+    catalog: &crate::domain::catalog::OrgCatalog,
 ) -> Result<(), ApiError> {
     limit(check_name("backupPartnerProgramName", b))?;
     if b == name {

@@ -10,7 +10,8 @@
 
 use crate::domain::limits::{check_text, MAX_NAME_CHARS};
 use crate::domain::model::{Customer, OrgId, ProgramId};
-use crate::http::api::{parse_json_body, require_admin, value_as_text, ApiRequest, ApiResponse};
+use crate::domain::text::value_as_text;
+use crate::http::api::{parse_json_body, require_admin, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::state::AppState;

@@ -3,8 +3,8 @@
 //! benefits) and FlexiPass (SUPPLEMENTARY, 30 days) in loyalty program 10, OtherMiles in loyalty
 //! program 20 — a customer enrolled in 10, and linkages to them.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::model::*;
-use crate::state::OrgCatalog;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 

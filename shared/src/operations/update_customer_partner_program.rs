@@ -28,16 +28,19 @@
 //! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
 //! stays `PENDING`. RENEW starts a new benefit cycle.
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::http::api::ApiRequest;
 use crate::http::batch::{self, BatchCustomer};
 use crate::http::router::Answer;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
+use crate::state::AppState;
 use crate::storage::keys;
-use crate::storage::linkage_write::{activity_for, change_linkage, ItemWrite, Prepared, StorageFailure};
-use crate::storage::outbox::{self, EventName};
+use crate::storage::outbox;
 use crate::storage::records::{to_item, ActivityRecord};
 use crate::storage::store::{tx, StoreError};
 use chrono::{DateTime, Utc};

@@ -8,15 +8,20 @@ use crate::storage::store::StoreError;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// The calls one process may have in flight when `STORAGE_CONCURRENCY` is not set (measured with
-/// `make load ARGS="--burst"`, docs/architecture.md#backpressure).
-pub const DEFAULT_BOUND: usize = 32;
+/// The calls one process may have in flight when `STORAGE_CONCURRENCY` is not set.
+pub const DEFAULT_BOUND: usize = crate::config::DEFAULT_STORAGE_CONCURRENCY;
 
 #[derive(Debug)]
 pub struct Admission {
     turns: Semaphore,
     bound: usize,
+    /// Turns kept for the reads that settle a commit of unknown outcome, so they never wait
+    /// behind the queue of new work: they decide between "applied" and "unknown".
+    settling: Semaphore,
 }
+
+/// Turns of the settling lane.
+const SETTLING_TURNS: usize = 4;
 
 /// Until when a call may wait for its turn.
 #[derive(Debug, Clone, Copy)]
@@ -24,12 +29,14 @@ pub enum Patience {
     /// As long as it takes (work with no request deadline: the sweep, the tools).
     Unbounded,
     Until(Instant),
+    /// A read settling a commit of unknown outcome: on the settling lane, until then.
+    Settling(Instant),
 }
 
 impl Admission {
     pub fn new(bound: usize) -> Self {
         let bound = bound.max(1);
-        Admission { turns: Semaphore::new(bound), bound }
+        Admission { turns: Semaphore::new(bound), bound, settling: Semaphore::new(SETTLING_TURNS) }
     }
 
     pub fn bound(&self) -> usize {
@@ -48,6 +55,9 @@ impl Admission {
             Patience::Unbounded => self.turns.acquire().await.ok(),
             Patience::Until(deadline) => {
                 tokio::time::timeout_at(deadline.into(), self.turns.acquire()).await.ok().and_then(Result::ok)
+            }
+            Patience::Settling(deadline) => {
+                tokio::time::timeout_at(deadline.into(), self.settling.acquire()).await.ok().and_then(Result::ok)
             }
         };
         turn.ok_or_else(|| StoreError::Busy { operation, waited: started.elapsed() })
@@ -85,6 +95,15 @@ mod tests {
         let waiting = admission.enter("Query", Patience::Until(Instant::now() + Duration::from_secs(5)));
         drop(a);
         assert!(waiting.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_settling_read_has_turns_of_its_own_when_every_other_turn_is_taken() {
+        let admission = Admission::new(1);
+        let _held = admission.enter("TransactWriteItems", Patience::Unbounded).await.unwrap();
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(admission.enter("GetItem", Patience::Until(soon)).await.is_err(), "the queue is full");
+        assert!(admission.enter("GetItem", Patience::Settling(soon)).await.is_ok(), "the settling lane is not");
     }
 
     #[tokio::test]

@@ -56,7 +56,7 @@ pub fn check_external_id(external_id: &str) -> Result<(), LimitError> {
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(crate::http::api::value_as_text)
+    v.and_then(crate::domain::text::value_as_text)
 }
 
 impl Identifiers {
@@ -108,13 +108,13 @@ impl Identifiers {
             parts.push(format!("id={id}"));
         }
         if let Some(m) = &self.mobile {
-            parts.push(format!("mobile={}", crate::logging::mask(m)));
+            parts.push(format!("mobile={}", crate::domain::text::mask(m)));
         }
         if let Some(e) = &self.email {
-            parts.push(format!("email={}", crate::logging::mask(e)));
+            parts.push(format!("email={}", crate::domain::text::mask(e)));
         }
         if let Some(x) = &self.external_id {
-            parts.push(format!("externalId={}", crate::logging::mask(x)));
+            parts.push(format!("externalId={}", crate::domain::text::mask(x)));
         }
         parts.join(" ")
     }

@@ -7,7 +7,6 @@ pub mod admission;
 pub mod conditional;
 pub mod customer_identity;
 pub mod keys;
-pub mod linkage_write;
 pub mod outbox;
 pub mod records;
 pub mod reminders;

@@ -2,7 +2,7 @@
 //! transaction as the change they describe; the table stream delivers them to EventBridge.
 
 use crate::domain::dates::format_utc;
-use crate::domain::model::{Customer, Linkage, OrgId, PartnerProgram};
+use crate::domain::model::{Customer, EventName, Linkage, OrgId, PartnerProgram};
 use crate::domain::zone::Zone;
 use crate::storage::keys;
 use crate::storage::records::EventRecord;
@@ -11,35 +11,6 @@ use serde_json::{json, Value};
 
 /// Outbox items stay this long after delivery, for replay and audits.
 pub const EVENT_RETENTION_DAYS: i64 = 7;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventName {
-    Linked,
-    Updated,
-    Delinked,
-    TierExpired,
-    SupplementaryMembershipExpired,
-    BenefitsAvailed,
-    CustomerErased,
-    SupplementaryMembershipExpiryReminder,
-    PartnerTierExpiryReminder,
-}
-
-impl EventName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventName::Linked => "partnerProgramLinked",
-            EventName::Updated => "partnerProgramUpdated",
-            EventName::Delinked => "partnerProgramDelinked",
-            EventName::TierExpired => "partnerProgramTierExpired",
-            EventName::SupplementaryMembershipExpired => "supplementaryMembershipExpired",
-            EventName::BenefitsAvailed => "partnerProgramBenefitsAvailed",
-            EventName::CustomerErased => "customerErased",
-            EventName::SupplementaryMembershipExpiryReminder => "supplementaryMembershipExpiryReminder",
-            EventName::PartnerTierExpiryReminder => "partnerTierExpiryReminder",
-        }
-    }
-}
 
 /// `customerIdentifiers` as Capillary's events carry them: `customerId`, and the in-store
 /// identifiers the customer has under `instore`.

@@ -13,11 +13,12 @@
 //! - A reminder whose linkage moved on meanwhile fails the check and is deleted (`cancel_item`).
 
 use crate::domain::dates::format_utc;
+use crate::domain::model::EventName;
 use crate::domain::model::{CustomerId, Linkage, OrgId, PartnerProgram, ProgramId};
 use crate::domain::reminders::{self, Reminder, ReminderKind, Target};
 use crate::domain::zone::Zone;
 use crate::storage::keys::{self, Key};
-use crate::storage::outbox::{outbox_record, EventName};
+use crate::storage::outbox::outbox_record;
 use crate::storage::records::{to_item, EventRecord};
 use crate::storage::store::{tx, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
@@ -115,22 +116,6 @@ pub fn rearm_items(
         }
     }
     Ok(items)
-}
-
-/// `rearm_items` for a request's change (`linkage_write::change_linkage`): the program's reminder
-/// days and the org's zone come from the catalog the request has already read (cached).
-pub async fn for_change(
-    state: &crate::state::AppState,
-    org: OrgId,
-    before: Option<&Linkage>,
-    after: &Linkage,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    if before.and_then(reminders::target) == reminders::target(after) {
-        return Ok(Vec::new());
-    }
-    let catalog = state.catalog(org).await?;
-    let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
-    rearm_items(state.store.table(), before, after, program, catalog.zone(), state.now(), state.config.due_shards)
 }
 
 fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {

@@ -3,12 +3,13 @@
 //! showed, so a linkage another writer changed meanwhile is left to that writer.
 
 use super::{Outcome, Run};
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::expiry_rules::{self, Plan, SweepAction};
+use crate::domain::model::activity_for;
+use crate::domain::model::EventName;
 use crate::domain::model::*;
-use crate::state::OrgCatalog;
 use crate::storage::keys;
-use crate::storage::linkage_write::activity_for;
-use crate::storage::outbox::{self, EventName};
+use crate::storage::outbox;
 use crate::storage::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, SubscriptionRecord};
 use crate::storage::reminders::rearm_items;
 use crate::storage::store::{tx, StoreError, TransactError};

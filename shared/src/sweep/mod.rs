@@ -11,7 +11,7 @@
 //! through the ProgramMembers index, one transaction per member, and leaves the index only when all
 //! are done. The run stops starting new work at its deadline minus a margin and reports a summary.
 //!
-//! - `settings`: what the environment sets, read once into `Config::sweep`;
+//! - `config::sweep`: what the environment sets, read once into `Config::sweep`;
 //! - `due_index`: the walk through the due index (shared with the expiry preview) and the watermark;
 //! - `commit`: one due linkage's change, written as one conditional transaction;
 //! - `program_expiry`: a program's own expiry, carried to every member;
@@ -21,14 +21,14 @@ mod commit;
 mod due_index;
 mod program_expiry;
 pub mod reminders;
-pub mod settings;
 
+pub use crate::config::sweep::{SweepSettings, SweepSettingsError};
 pub use due_index::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk, WalkPage};
-pub use settings::{SweepSettings, SweepSettingsError};
 
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::format_utc;
 use crate::domain::model::*;
-use crate::state::{AppState, OrgCatalog};
+use crate::state::AppState;
 use crate::storage::records::Item;
 use crate::storage::store::StoreError;
 use chrono::{DateTime, Utc};

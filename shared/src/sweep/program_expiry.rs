@@ -4,9 +4,9 @@
 //! every member is settled, so a run cut short or a member changed meanwhile is taken up again.
 
 use super::{Outcome, Run};
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::expiry_rules;
 use crate::domain::model::*;
-use crate::state::OrgCatalog;
 use crate::storage::keys::{self, Key};
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
 use crate::storage::store::StoreError;

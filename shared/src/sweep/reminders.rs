@@ -7,8 +7,8 @@
 //! deleted without an event. The expiry preview lists armed reminders through `describe`.
 
 use super::{Outcome, Run};
+use crate::domain::catalog::OrgCatalog;
 use crate::domain::reminders::ReminderKind;
-use crate::state::OrgCatalog;
 use crate::storage::records::{from_item, Item};
 use crate::storage::reminders::{self as items, ReminderRecord, SEND_CHECK, SEND_TAKE};
 use crate::storage::store::TransactError;

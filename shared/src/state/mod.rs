@@ -1,10 +1,11 @@
 //! What a container builds once and every request shares: config, the DynamoDB client, the
 //! clock, and a short-lived cache of each org's program configuration.
 
+pub mod linkage_write;
+
 use crate::config::Config;
-use crate::domain::model::{Linkage, LoyaltyProgram, Org, OrgId, PartnerProgram};
-use crate::domain::zone::Zone;
-use crate::http::wire::PartnerProgramDetails;
+use crate::domain::catalog::OrgCatalog;
+use crate::domain::model::{Org, OrgId};
 use crate::storage::store::{Store, StoreError};
 use crate::storage::write_context::WriteContext;
 use chrono::{DateTime, Utc};
@@ -13,48 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// An org's settings and programs, as read at one moment.
-#[derive(Debug, Clone)]
-pub struct OrgCatalog {
-    pub org: Org,
-    pub loyalty_programs: Vec<LoyaltyProgram>,
-    pub partner_programs: Vec<PartnerProgram>,
-    /// `org.time_zone`, looked up once when the catalog is read (UTC if the name is unknown).
-    zone: Zone,
-}
-
-impl OrgCatalog {
-    pub fn new(org: Org, loyalty_programs: Vec<LoyaltyProgram>, partner_programs: Vec<PartnerProgram>) -> OrgCatalog {
-        let zone = org.tz();
-        OrgCatalog { org, loyalty_programs, partner_programs, zone }
-    }
-
-    /// The org's time zone.
-    pub fn zone(&self) -> &Zone {
-        &self.zone
-    }
-
-    pub fn partner_program(&self, name: &str) -> Option<&PartnerProgram> {
-        self.partner_programs.iter().find(|p| p.partner_program_name == name)
-    }
-
-    pub fn partner_program_by_id(&self, id: u64) -> Option<&PartnerProgram> {
-        self.partner_programs.iter().find(|p| p.partner_program_id == id)
-    }
-
-    /// The loyalty program a partner program belongs to.
-    pub fn loyalty_program_of(&self, program: Option<&PartnerProgram>) -> Option<&LoyaltyProgram> {
-        let id = program?.loyalty_program_id;
-        self.loyalty_programs.iter().find(|lp| lp.program_id == id)
-    }
-
-    /// A linkage as reads show it (`partnerProgramDetails`), with its program and loyalty program.
-    pub fn details(&self, l: &Linkage, now: DateTime<Utc>) -> PartnerProgramDetails {
-        let program = self.partner_program_by_id(l.partner_program_id);
-        PartnerProgramDetails::of(l, program, self.loyalty_program_of(program), now)
-    }
-}
 
 /// Each org's catalog with the moment it was read.
 type CatalogCache = HashMap<OrgId, (Instant, Arc<OrgCatalog>)>;
@@ -92,7 +51,7 @@ pub mod sdk_limits {
 /// The roots of Amazon Trust Services, which issue the certificate of every AWS service endpoint
 /// (DynamoDB, STS) in every region, FIPS and VPC endpoints included: Amazon Root CA 1-4 and the
 /// Starfield Services G2 root that cross-signs them (docs/tooling.md#tls-roots).
-const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
 
 /// The roots a container trusts. AWS's own endpoints need only Amazon Trust Services' five roots,
 /// and reading and parsing the system's ~140 PEM roots was over half of a cold start. An HTTPS

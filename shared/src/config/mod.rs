@@ -1,8 +1,14 @@
 //! Settings read once per container from the environment; every missing or bad variable is
 //! reported together so a misconfigured deployment fails at init with one clear message.
 
-use crate::sweep::settings::SweepSettings;
+pub mod sweep;
+
 use std::time::Duration;
+use sweep::SweepSettings;
+
+/// DynamoDB calls one process has in flight when `STORAGE_CONCURRENCY` is not set (measured with
+/// `make burst`, docs/architecture.md#backpressure).
+pub const DEFAULT_STORAGE_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,7 +23,7 @@ pub struct Config {
     /// batch's load on a table with little provisioned capacity).
     pub batch_concurrency: usize,
     /// DynamoDB calls one process has in flight at most, across all its requests
-    /// (STORAGE_CONCURRENCY, default `admission::DEFAULT_BOUND`; docs/architecture.md#backpressure).
+    /// (STORAGE_CONCURRENCY, default `DEFAULT_STORAGE_CONCURRENCY`; docs/architecture.md#backpressure).
     pub storage_concurrency: usize,
     /// How long one item keeps retrying a write it lost to concurrent writers before it gets 2010
     /// (WRITE_CONTENTION_BUDGET_MS, default 4000; docs/contract.md#concurrency).
@@ -54,14 +60,9 @@ impl Config {
         let due_shards = parse_number(&lookup, "DUE_SHARDS", 8, 1, 1000, &mut problems) as u32;
         let cache = parse_number(&lookup, "CONFIG_CACHE_SECONDS", 30, 0, 3600, &mut problems);
         let batch_concurrency = parse_number(&lookup, "BATCH_CONCURRENCY", 50, 1, 50, &mut problems) as usize;
-        let storage_concurrency = parse_number(
-            &lookup,
-            "STORAGE_CONCURRENCY",
-            crate::storage::admission::DEFAULT_BOUND as u64,
-            1,
-            1024,
-            &mut problems,
-        ) as usize;
+        let storage_concurrency =
+            parse_number(&lookup, "STORAGE_CONCURRENCY", DEFAULT_STORAGE_CONCURRENCY as u64, 1, 1024, &mut problems)
+                as usize;
         let contention = parse_number(&lookup, "WRITE_CONTENTION_BUDGET_MS", 4000, 0, 60_000, &mut problems);
         let request = parse_number(&lookup, "WRITE_REQUEST_BUDGET_MS", 18_000, 0, 600_000, &mut problems);
         let sweep = SweepSettings::read(&lookup, &mut problems);
@@ -138,7 +139,7 @@ mod tests {
     fn defaults_apply() {
         let c = Config::from_lookup(|n| (n == "TABLE_NAME").then(|| "t".to_string())).unwrap();
         assert_eq!((c.due_shards, c.batch_concurrency, c.config_cache_ttl.as_secs()), (8, 50, 30));
-        assert_eq!(c.storage_concurrency, crate::storage::admission::DEFAULT_BOUND);
+        assert_eq!(c.storage_concurrency, DEFAULT_STORAGE_CONCURRENCY);
         assert_eq!((c.write_contention_budget.as_millis(), c.write_request_budget.as_millis()), (4000, 18_000));
     }
 }

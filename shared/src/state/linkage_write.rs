@@ -12,7 +12,7 @@
 //! records are keyed by that version (`keys::linking_activity`) and read in commit order.
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
-use crate::domain::model::{Activity, ActivityType, CustomerId, LinkState, Linkage, OrgId, ProgramId};
+use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, ProgramId};
 use crate::state::AppState;
 use crate::storage::admission::{Patience, SETTLING_GRACE};
 use crate::storage::records::{to_item, ActivityRecord, EventRecord, LinkageRecord};
@@ -254,7 +254,8 @@ enum Attempt {
 
 /// Reads that settle an attempt of unknown outcome, and the pauses before them: a transaction
 /// still queued in storage when its answer timed out lands within moments or not at all.
-const SETTLING_READS: [Duration; 3] = [Duration::ZERO, Duration::from_millis(150), Duration::from_millis(450)];
+const SETTLING_READS: [Duration; 4] =
+    [Duration::ZERO, Duration::from_millis(150), Duration::from_millis(450), Duration::from_millis(1000)];
 
 impl Target<'_> {
     /// The request's deadline, if the change runs in one.
@@ -277,7 +278,7 @@ impl Target<'_> {
         prepared.after.recent_changes = crate::domain::change_id::remember(recent, &self.change, self.state.now());
         let after = prepared.after.clone();
         // Expiry reminders: armed/disarmed in this transaction when the expiry moves.
-        let reminder_items = match crate::storage::reminders::for_change(self.state, self.org, current, &after).await {
+        let reminder_items = match reminder_items(self.state, self.org, current, &after).await {
             Ok(items) => items,
             Err(e) => return Attempt::NotSent(e),
         };
@@ -345,8 +346,8 @@ impl Target<'_> {
     /// turns an unknown outcome into a known one.
     async fn read_settling(&self) -> Result<Option<Linkage>, StoreError> {
         let patience = match self.deadline() {
-            Some(deadline) => Patience::Until(deadline.max(Instant::now()) + SETTLING_GRACE),
-            None => Patience::Unbounded,
+            Some(deadline) => Patience::Settling(deadline.max(Instant::now()) + SETTLING_GRACE),
+            None => Patience::Settling(Instant::now() + SETTLING_GRACE),
         };
         self.state.store.linkage_within(self.org, self.customer, self.program, patience).await
     }
@@ -448,26 +449,28 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(1..=cap.min(1000)))
 }
 
-/// The history record of a change from `before` (none for a first link) to `after`, at `at`.
-/// Linking records carry both states; benefit records leave them out (they change no state).
-pub fn activity_for(before: Option<&Linkage>, after: &Linkage, kind: ActivityType, at: DateTime<Utc>) -> Activity {
-    let linking = !kind.is_benefit();
-    Activity {
-        activity_id: uuid::Uuid::now_v7().to_string(),
-        org_id: after.org_id,
-        customer_id: after.customer_id,
-        partner_program_id: after.partner_program_id,
-        partner_program_name: after.partner_program_name.clone(),
-        activity_type: kind,
-        activity_date: at,
-        tier_name: after.tier_name.clone(),
-        tier_expiry_date: after.tier_expiry_date,
-        benefit_details: None,
-        version: after.version,
-        step: 0,
-        from: before.filter(|_| linking).map(LinkState::of),
-        to: linking.then(|| LinkState::of(after)),
+/// Expiry reminders armed or disarmed with a change (`storage::reminders::rearm_items`): the program's reminder
+/// days and the org's zone come from the catalog the request has already read (cached).
+async fn reminder_items(
+    state: &AppState,
+    org: OrgId,
+    before: Option<&Linkage>,
+    after: &Linkage,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    if before.and_then(crate::domain::reminders::target) == crate::domain::reminders::target(after) {
+        return Ok(Vec::new());
     }
+    let catalog = state.catalog(org).await?;
+    let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
+    crate::storage::reminders::rearm_items(
+        state.store.table(),
+        before,
+        after,
+        program,
+        catalog.zone(),
+        state.now(),
+        state.config.due_shards,
+    )
 }
 
 #[cfg(test)]

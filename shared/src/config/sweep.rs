@@ -1,7 +1,7 @@
 //! The sweep's settings: read from the environment once, with the rest of the configuration, when
 //! the app state is built (`Config::sweep`); a bad value is an init error like any other setting.
 
-use crate::config::parse_number;
+use super::parse_number;
 use std::time::Duration;
 
 /// How the sweep walks the due index and how much it does at once.
