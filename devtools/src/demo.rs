@@ -53,12 +53,47 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     )
     .await
     .map_err(|e| other(&e))?;
+    for p in demo_programs(rewards.program_id) {
+        put_partner_program(state, org.org_id, p).await?;
+    }
+    let people = [
+        ("919740000001", "asha@example.com", "C-1001"),
+        ("919740000002", "ravi@example.com", "C-1002"),
+        ("919740000003", "meera@example.com", "C-1003"),
+    ];
+    for (mobile, email, ext) in people {
+        register(
+            state,
+            org.org_id,
+            RegisterCustomer {
+                mobile: Some(serde_json::Value::String(mobile.into())),
+                email: Some(email.into()),
+                external_id: Some(ext.into()),
+                program_ids: vec![rewards.program_id],
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| other(&e))?;
+    }
+    state.invalidate(org.org_id);
+    let mut item = marker.to_item();
+    item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
+    item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
+    state.store.put(item).await?;
+    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into(), reused: false })
+}
+
+/// SkyMiles (EXTERNAL, 3 tiers, 2 benefits) and FlexiPass (SUPPLEMENTARY, 30 days) in loyalty
+/// program `rewards`.
+fn demo_programs(rewards: shared::domain::model::ProgramId) -> [shared::domain::model::PartnerProgram; 2] {
+    use shared::domain::model::*;
     let tier = |n, name: &str| Tier { tier_number: n, tier_name: name.into() };
-    let programs = [
+    [
         PartnerProgram {
             partner_program_id: 0,
             partner_program_name: "SkyMiles".into(),
-            loyalty_program_id: rewards.program_id,
+            loyalty_program_id: rewards,
             partner_program_type: PartnerProgramType::External,
             description: "Airline partner".into(),
             tier_based: true,
@@ -89,7 +124,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
         PartnerProgram {
             partner_program_id: 0,
             partner_program_name: "FlexiPass".into(),
-            loyalty_program_id: rewards.program_id,
+            loyalty_program_id: rewards,
             partner_program_type: PartnerProgramType::Supplementary,
             description: "30-day supplementary membership".into(),
             tier_based: false,
@@ -104,36 +139,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             tier_grace_period_days: 0,
             expiry_reminder_days: vec![7, 1],
         },
-    ];
-    for p in programs {
-        put_partner_program(state, org.org_id, p).await?;
-    }
-    let people = [
-        ("919740000001", "asha@example.com", "C-1001"),
-        ("919740000002", "ravi@example.com", "C-1002"),
-        ("919740000003", "meera@example.com", "C-1003"),
-    ];
-    for (mobile, email, ext) in people {
-        register(
-            state,
-            org.org_id,
-            RegisterCustomer {
-                mobile: Some(serde_json::Value::String(mobile.into())),
-                email: Some(email.into()),
-                external_id: Some(ext.into()),
-                program_ids: vec![rewards.program_id],
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| other(&e))?;
-    }
-    state.invalidate(org.org_id);
-    let mut item = marker.to_item();
-    item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
-    item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
-    state.store.put(item).await?;
-    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into(), reused: false })
+    ]
 }
 
 /// Writes a partner program through the same validated API path an admin uses.

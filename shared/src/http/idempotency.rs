@@ -201,22 +201,7 @@ async fn claim(
     now: DateTime<Utc>,
 ) -> Result<Claim, IdempotencyError> {
     let now_ms = now.timestamp_millis();
-    let expires = now + Duration::hours(RETENTION_HOURS);
-    let record = IdempotencyRecord {
-        pk: k.pk.clone(),
-        sk: k.sk.clone(),
-        entity: "IDEMPOTENCY".into(),
-        state: ClaimState::InFlight,
-        request_hash: hash.to_string(),
-        owner: owner.to_string(),
-        lease_until: (now + Duration::seconds(LEASE_SECONDS)).timestamp_millis(),
-        expires_at: expires.timestamp_millis(),
-        ttl: expires.timestamp(),
-        created_at: now,
-        response_status: None,
-        response_headers: None,
-        response_body: None,
-    };
+    let record = in_flight(k, hash, owner, now);
     let item = to_item(&record).map_err(|e| IdempotencyError(e.to_string()))?;
     // A record that vanishes between our Put and our look at it (TTL) is claimed on the next try.
     for _ in 0..3 {
@@ -245,36 +230,62 @@ async fn claim(
             Some(item) => Some(from_item(item).map_err(|e| IdempotencyError(e.to_string()))?),
             None => state.store.get(k).await.map_err(|e| IdempotencyError(e.to_string()))?,
         };
-        let Some(old) = old else { continue };
-        // Our own claim, applied by an earlier attempt of this Put whose answer was lost: we hold it.
-        if old.owner == owner {
-            return Ok(Claim::Won(record));
+        if let Some(claim) = old.and_then(|old| held_by_another(old, &record, now_ms)) {
+            return Ok(claim);
         }
-        if old.expires_at <= now_ms {
-            continue;
-        }
-        if old.request_hash != hash {
-            return Ok(Claim::Answer(ApiResponse::from(ApiError::Unprocessable(
-                "Idempotency-Key was already used with a different request; send a new key for a new request"
-                    .to_string(),
-            ))));
-        }
-        if old.state == ClaimState::Completed {
-            tracing::info!("idempotent replay of a completed request");
-            return Ok(Claim::Answer(replay(old)));
-        }
-        if old.lease_until <= now_ms {
-            continue;
-        }
-        let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
-        return Ok(Claim::Answer(
-            ApiResponse::from(ApiError::Conflict(
-                "A request with this Idempotency-Key is still in progress; retry when it has completed".to_string(),
-            ))
-            .with_header("retry-after", wait.to_string()),
-        ));
     }
     Err(IdempotencyError("the key changed hands repeatedly while claiming it".into()))
+}
+
+/// The record of a claim this run makes at `now`.
+fn in_flight(k: &keys::Key, hash: &str, owner: &str, now: DateTime<Utc>) -> IdempotencyRecord {
+    let expires = now + Duration::hours(RETENTION_HOURS);
+    IdempotencyRecord {
+        pk: k.pk.clone(),
+        sk: k.sk.clone(),
+        entity: "IDEMPOTENCY".into(),
+        state: ClaimState::InFlight,
+        request_hash: hash.to_string(),
+        owner: owner.to_string(),
+        lease_until: (now + Duration::seconds(LEASE_SECONDS)).timestamp_millis(),
+        expires_at: expires.timestamp_millis(),
+        ttl: expires.timestamp(),
+        created_at: now,
+        response_status: None,
+        response_headers: None,
+        response_body: None,
+    }
+}
+
+/// What the record `old` that refused our claim means: ours after all, a replay, 422, or 409
+/// while it runs; `None` when it has lapsed and the claim may be tried again.
+fn held_by_another(old: IdempotencyRecord, ours: &IdempotencyRecord, now_ms: i64) -> Option<Claim> {
+    // Our own claim, applied by an earlier attempt of this Put whose answer was lost: we hold it.
+    if old.owner == ours.owner {
+        return Some(Claim::Won(ours.clone()));
+    }
+    if old.expires_at <= now_ms {
+        return None;
+    }
+    if old.request_hash != ours.request_hash {
+        return Some(Claim::Answer(ApiResponse::from(ApiError::Unprocessable(
+            "Idempotency-Key was already used with a different request; send a new key for a new request".to_string(),
+        ))));
+    }
+    if old.state == ClaimState::Completed {
+        tracing::info!("idempotent replay of a completed request");
+        return Some(Claim::Answer(replay(old)));
+    }
+    if old.lease_until <= now_ms {
+        return None;
+    }
+    let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
+    Some(Claim::Answer(
+        ApiResponse::from(ApiError::Conflict(
+            "A request with this Idempotency-Key is still in progress; retry when it has completed".to_string(),
+        ))
+        .with_header("retry-after", wait.to_string()),
+    ))
 }
 
 fn replay(old: IdempotencyRecord) -> ApiResponse {

@@ -249,55 +249,12 @@ async fn avail_one(
     let program = plan.program;
     let details = benefit_details(&plan);
     change_linkage(state, item, org, customer.customer_id, program.partner_program_id, |current, now| {
-        let name = &program.partner_program_name;
         let Some(cur) = current.filter(|l| l.linked) else {
-            return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {name}")));
+            return Err(ErrorCode::NotLinked.with_detail(format!("not linked to {}", program.partner_program_name)));
         };
-        match cur.effective_status(now, Some(program)) {
-            LinkageStatus::TierExpired => {
-                let tier = cur.tier_name.as_deref().unwrap_or("the tier");
-                let at = cur.tier_expiry_date.map(format_utc).unwrap_or_default();
-                return Err(ErrorCode::CannotProcess.with_detail(format!(
-                    "{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first"
-                )));
-            }
-            LinkageStatus::Expired => {
-                return Err(ErrorCode::CannotProcess
-                    .with_detail(format!("{name} has expired; its members get no more benefits")));
-            }
-            LinkageStatus::Pending => {
-                return Err(ErrorCode::CannotProcess.with_detail(format!(
-                    "the membership in {name} starts at {}; no benefits before then",
-                    format_utc(cur.membership_start_date)
-                )));
-            }
-            _ => {}
-        }
+        may_avail(cur, program, now)?;
         let mut after = cur.clone();
-        let cycle_start = current_cycle_start(cur);
-        for a in &plan.availed {
-            let counter = after
-                .benefit_counters
-                .entry(a.benefit.name.clone())
-                .or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(cycle_start) });
-            let used = counter.count_in_cycle;
-            let total = used.saturating_add(a.count);
-            if let Some(max) = a.benefit.maximum_available_in_cycle {
-                if total > u64::from(max) {
-                    return Err(ErrorCode::CannotProcess.with_detail(format!(
-                        "{} allows {max} per cycle; {used} used, {} more requested",
-                        a.benefit.name, a.count
-                    )));
-                }
-            }
-            if total > MAX_COUNT_IN_CYCLE {
-                return Err(ErrorCode::CannotProcess.with_detail(format!(
-                    "{} would pass {MAX_COUNT_IN_CYCLE} units in this cycle; {used} used, {} more requested",
-                    a.benefit.name, a.count
-                )));
-            }
-            counter.count_in_cycle = total;
-        }
+        count_availed(&mut after, &plan.availed, current_cycle_start(cur))?;
         after.version = cur.version + 1;
         let mut activity = activity_for(current, &after, ActivityType::Benefitsavailed, plan.availed_at);
         activity.benefit_details = Some(details.clone());
@@ -320,6 +277,58 @@ async fn avail_one(
         })
     })
     .await
+}
+
+/// Refuses benefits to a membership whose tier has expired past its grace, that has ended, or
+/// that has not started.
+fn may_avail(cur: &Linkage, program: &PartnerProgram, now: DateTime<Utc>) -> Result<(), ItemStatus> {
+    let name = &program.partner_program_name;
+    match cur.effective_status(now, Some(program)) {
+        LinkageStatus::TierExpired => {
+            let tier = cur.tier_name.as_deref().unwrap_or("the tier");
+            let at = cur.tier_expiry_date.map(format_utc).unwrap_or_default();
+            Err(ErrorCode::CannotProcess.with_detail(format!(
+                "{tier} in {name} expired at {at} and its grace has ended; renew or upgrade it first"
+            )))
+        }
+        LinkageStatus::Expired => {
+            Err(ErrorCode::CannotProcess.with_detail(format!("{name} has expired; its members get no more benefits")))
+        }
+        LinkageStatus::Pending => Err(ErrorCode::CannotProcess.with_detail(format!(
+            "the membership in {name} starts at {}; no benefits before then",
+            format_utc(cur.membership_start_date)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Adds what is availed to the linkage's counters of the cycle that began at `cycle_start`,
+/// within each benefit's quota and the counters' bound.
+fn count_availed(after: &mut Linkage, availed: &[Availed<'_>], cycle_start: DateTime<Utc>) -> Result<(), ItemStatus> {
+    for a in availed {
+        let counter = after
+            .benefit_counters
+            .entry(a.benefit.name.clone())
+            .or_insert(BenefitCounter { count_in_cycle: 0, cycle_start: Some(cycle_start) });
+        let used = counter.count_in_cycle;
+        let total = used.saturating_add(a.count);
+        if let Some(max) = a.benefit.maximum_available_in_cycle {
+            if total > u64::from(max) {
+                return Err(ErrorCode::CannotProcess.with_detail(format!(
+                    "{} allows {max} per cycle; {used} used, {} more requested",
+                    a.benefit.name, a.count
+                )));
+            }
+        }
+        if total > MAX_COUNT_IN_CYCLE {
+            return Err(ErrorCode::CannotProcess.with_detail(format!(
+                "{} would pass {MAX_COUNT_IN_CYCLE} units in this cycle; {used} used, {} more requested",
+                a.benefit.name, a.count
+            )));
+        }
+        counter.count_in_cycle = total;
+    }
+    Ok(())
 }
 
 /// When the linkage's current benefit cycle began: the latest counter's cycle start (a renewal

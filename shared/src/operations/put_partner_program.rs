@@ -14,8 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::state::AppState;
 use crate::storage::keys;
-use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
-use crate::storage::store::tx;
+use crate::storage::store::TransactError;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -75,72 +74,20 @@ pub async fn configure(
     let catalog = state.catalog(org).await?;
     let existing = catalog.partner_program(&name).cloned();
     let mut program = validate(&name, body, &catalog)?;
-    let table = state.store.table();
-    let result = async {
-        let created = existing.is_none();
-        program.partner_program_id = match &existing {
-            Some(e) => e.partner_program_id,
-            None => state.store.next_id(&keys::sequence(Some(org), "program")).await?,
-        };
-        let k = keys::partner_program(org, &name);
-        let (due_pk, due_sk) = match program.expiry_date {
-            Some(at) => {
-                // An expiry already past is due now: keyed on its own (older) day it could fall
-                // behind the sweep's watermark and never be found.
-                let due = at.max(state.now());
-                let (p, s) = keys::due_keys(due, org, 0, program.partner_program_id, state.config.due_shards);
-                (Some(p), Some(s))
-            }
-            None => (None, None),
-        };
-        let rec = PartnerProgramRecord {
-            pk: k.pk,
-            sk: k.sk,
-            entity: "PARTNER_PROGRAM".into(),
-            due_pk,
-            due_sk,
-            program: program.clone(),
-        };
-        let idk = keys::partner_program_id(org, program.partner_program_id);
-        let id_rec = PartnerProgramIdRecord {
-            pk: idk.pk,
-            sk: idk.sk,
-            entity: "PARTNER_PROGRAM_ID".into(),
-            partner_program_name: name.clone(),
-        };
-        let rec_item = to_item(&rec).map_err(crate::storage::store::StoreError::from)?;
-        let items = if created {
-            vec![
-                tx::put_new(table, rec_item)?,
-                tx::put_new(table, to_item(&id_rec).map_err(crate::storage::store::StoreError::from)?)?,
-            ]
-        } else {
-            vec![tx::put_versioned_config(table, rec_item, existing.as_ref().map(|e| e.partner_program_id))?]
-        };
-        match state.store.transact(items).await {
-            Ok(()) => Ok(created),
-            Err(crate::storage::store::TransactError::Store(e)) if e.is_refused_value() => {
-                Err(crate::storage::store::TransactError::Store(e))
-            }
-            Err(e) => {
-                let stored: Option<PartnerProgramRecord> =
-                    state.store.get(&keys::partner_program(org, &name)).await.ok().flatten();
-                if stored.is_some_and(|r| r.program == program) {
-                    tracing::info!("configuration found already written by this request; reporting its success");
-                    return Ok(created);
-                }
-                Err(e)
-            }
-        }
-    }
-    .await;
+    let created = existing.is_none();
+    program.partner_program_id = match &existing {
+        Some(e) => e.partner_program_id,
+        None => state.store.next_id(&keys::sequence(Some(org), "program")).await?,
+    };
+    let replacing = existing.as_ref().map(|e| e.partner_program_id);
+    let saved = state.store.save_partner_program(org, &program, replacing, state.now(), state.config.due_shards).await;
     state.invalidate(org);
-    match result {
-        Ok(created) => Ok((created, program)),
-        Err(crate::storage::store::TransactError::Cancelled { .. }) => {
+    match saved {
+        Ok(()) => Ok((created, program)),
+        Err(TransactError::Cancelled { .. }) => {
             Err(ApiError::Conflict(format!("{name} was changed concurrently; retry")))
         }
-        Err(crate::storage::store::TransactError::Store(e)) => Err(e.into()),
+        Err(TransactError::Store(e)) => Err(e.into()),
     }
 }
 

@@ -18,9 +18,8 @@ use crate::state::AppState;
 use crate::storage::customer_identity::{
     check_email, check_external_id, check_mobile, normalize_email, normalize_mobile,
 };
-use crate::storage::keys::{self, IdentifierKind};
-use crate::storage::records::{to_item, CustomerRecord, IdentifierRecord};
-use crate::storage::store::{tx, StoreError, TransactError};
+use crate::storage::keys;
+use crate::storage::store::{Registration, StoreError, TransactError};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -73,28 +72,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
 
 /// Registers one customer; shared by the API, the admin tool and the demo seed.
 pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> Result<Customer, RegisterError> {
-    let mobile = body.mobile.as_ref().and_then(value_as_text).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty());
-    let email = body.email.as_deref().map(normalize_email).filter(|e| !e.is_empty());
-    let external_id = body.external_id.map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
-    if mobile.is_none() && email.is_none() && external_id.is_none() {
-        return Err(RegisterError::Invalid("give at least one of mobile, email, externalId".into()));
-    }
-    // The same limits lookups apply, checked before any key is built (`limits`).
-    let invalid = |e: crate::domain::limits::LimitError| RegisterError::Invalid(e.to_string());
-    if let Some(m) = &mobile {
-        check_mobile(m).map_err(invalid)?;
-    }
-    if let Some(e) = &email {
-        check_email(e).map_err(invalid)?;
-    }
-    if let Some(x) = &external_id {
-        check_external_id(x).map_err(invalid)?;
-    }
-    for (field, name) in [("firstName", &body.first_name), ("lastName", &body.last_name)] {
-        if let Some(n) = name {
-            check_text(field, n, MAX_NAME_CHARS).map_err(invalid)?;
-        }
-    }
+    let (mobile, email, external_id) = identifiers(&body)?;
     let catalog = state.catalog(org).await?;
     let now = state.now();
     let mut enrollments = BTreeMap::new();
@@ -116,56 +94,42 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         created_at: now,
         erased_at: None,
     };
-    let table = state.store.table();
     let change = match state.request() {
         Some(request) => request.request_change(),
         None => crate::storage::write_context::WriteContext::standalone(None).request_change(),
     };
-    let record = CustomerRecord { change_id: Some(change.clone()), ..CustomerRecord::new(org, customer.clone()) };
-    let mut items = vec![tx::put_new(table, to_item(&record).map_err(StoreError::from)?)?];
-    let mut kinds = Vec::new();
-    for (kind, value) in [
-        (IdentifierKind::Mobile, &customer.mobile),
-        (IdentifierKind::Email, &customer.email),
-        (IdentifierKind::ExternalId, &customer.external_id),
-    ] {
-        if let Some(v) = value {
-            let k = keys::identifier(org, kind, v);
-            let rec = IdentifierRecord { pk: k.pk, sk: k.sk, entity: "IDENTIFIER".into(), customer_id };
-            items.push(tx::put_new(table, to_item(&rec).map_err(StoreError::from)?)?);
-            kinds.push(kind);
-        }
-    }
-    match state.store.transact(items).await {
-        Ok(()) => Ok(customer),
-        Err(TransactError::Store(e)) if e.is_refused_value() => Err(RegisterError::Store(TransactError::Store(e))),
-        Err(e) => {
-            if let Some(own) = own_registration(state, org, &customer, &change).await {
-                tracing::info!(
-                    customer_id = own.customer_id,
-                    "registration found already applied; reporting its customer"
-                );
-                return Ok(own);
-            }
-            if let Some(kind) = kinds.iter().enumerate().find(|(i, _)| e.condition_failed_at(i + 1)).map(|(_, k)| *k) {
-                return Err(RegisterError::Duplicate(kind.as_str()));
-            }
-            Err(e.into())
-        }
+    match state.store.register_customer(org, &customer, &change).await? {
+        Registration::Registered(customer) => Ok(customer),
+        Registration::Duplicate(kind) => Err(RegisterError::Duplicate(kind.as_str())),
     }
 }
 
-/// The customer this registration (`change`) already wrote, if the first of its identifiers names
-/// one: an earlier attempt whose answer was lost, or an earlier run of the same keyed request.
-async fn own_registration(state: &AppState, org: OrgId, customer: &Customer, change: &str) -> Option<Customer> {
-    let (kind, value) = [
-        (IdentifierKind::Mobile, &customer.mobile),
-        (IdentifierKind::Email, &customer.email),
-        (IdentifierKind::ExternalId, &customer.external_id),
-    ]
-    .into_iter()
-    .find_map(|(k, v)| v.as_ref().map(|v| (k, v)))?;
-    let ident: IdentifierRecord = state.store.get(&keys::identifier(org, kind, value)).await.ok()??;
-    let profile: CustomerRecord = state.store.get(&keys::customer_profile(org, ident.customer_id)).await.ok()??;
-    (profile.change_id.as_deref() == Some(change)).then_some(profile.customer)
+/// Mobile, email and externalId, each if given.
+type Identifiers = (Option<String>, Option<String>, Option<String>);
+
+/// The customer's identifiers, normalised and held to the limits before any key is built
+/// (`limits`); at least one is needed. The names are checked too.
+fn identifiers(body: &RegisterCustomer) -> Result<Identifiers, RegisterError> {
+    let mobile = body.mobile.as_ref().and_then(value_as_text).map(|m| normalize_mobile(&m)).filter(|m| !m.is_empty());
+    let email = body.email.as_deref().map(normalize_email).filter(|e| !e.is_empty());
+    let external_id = body.external_id.as_deref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+    if mobile.is_none() && email.is_none() && external_id.is_none() {
+        return Err(RegisterError::Invalid("give at least one of mobile, email, externalId".into()));
+    }
+    let invalid = |e: crate::domain::limits::LimitError| RegisterError::Invalid(e.to_string());
+    if let Some(m) = &mobile {
+        check_mobile(m).map_err(invalid)?;
+    }
+    if let Some(e) = &email {
+        check_email(e).map_err(invalid)?;
+    }
+    if let Some(x) = &external_id {
+        check_external_id(x).map_err(invalid)?;
+    }
+    for (field, name) in [("firstName", &body.first_name), ("lastName", &body.last_name)] {
+        if let Some(n) = name {
+            check_text(field, n, MAX_NAME_CHARS).map_err(invalid)?;
+        }
+    }
+    Ok((mobile, email, external_id))
 }

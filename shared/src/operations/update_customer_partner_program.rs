@@ -299,58 +299,9 @@ fn change_tier(
         (Some(n), Some(t)) => Some((n, t)),
         _ => None,
     };
-    let target = match request.tier_name {
-        Some(tier_name) => program
-            .tier_by_name(tier_name)
-            .cloned()
-            .ok_or_else(|| ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}")))?,
-        None => match current_tier {
-            Some((n, t)) => Tier { tier_number: n, tier_name: t.to_string() },
-            None => {
-                return Err(ErrorCode::UnknownTier.with_detail("the linkage has no tier to renew; send updatedTierName"))
-            }
-        },
-    };
-    let new_expiry = match request.expiry {
-        Some(raw) => {
-            let t = parse_request_date("updatedTierExpiryDate", raw, catalog.zone())
-                .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
-            if t <= now {
-                return Err(
-                    ErrorCode::PastTierExpiry.with_detail(format!("updatedTierExpiryDate {raw} is not in the future"))
-                );
-            }
-            Some(t)
-        }
-        None => match cur.tier_expiry_date {
-            Some(t) if t <= now => {
-                return Err(ErrorCode::PastTierExpiry.with_detail(format!(
-                    "the current tier expired at {}; send a new updateDetails.updatedTierExpiryDate",
-                    format_utc(t)
-                )))
-            }
-            other => other,
-        },
-    };
-    let (from_number, from_name) = current_tier.unwrap_or((0, "none"));
-    let to = &target.tier_name;
-    let direction_error = match request.kind {
-        UpdateType::Upgrade if target.tier_number <= from_number => Some(format!(
-            "UPGRADE needs a tier above the current {from_name} (tier {from_number}); {to} is tier {}",
-            target.tier_number
-        )),
-        UpdateType::Downgrade if target.tier_number >= from_number => Some(format!(
-            "DOWNGRADE needs a tier below the current {from_name} (tier {from_number}); {to} is tier {}",
-            target.tier_number
-        )),
-        UpdateType::Renew if target.tier_number != from_number => {
-            Some(format!("RENEW keeps the current tier {from_name}; use UPGRADE, DOWNGRADE or UPDATE to move to {to}"))
-        }
-        _ => None,
-    };
-    if let Some(detail) = direction_error {
-        return Err(ErrorCode::CannotProcess.with_detail(detail));
-    }
+    let target = target_tier(program, current_tier, request.tier_name)?;
+    let new_expiry = new_tier_expiry(catalog, cur, request.expiry, now)?;
+    check_direction(request.kind, current_tier, &target)?;
     let mut after = cur.clone();
     after.tier_number = Some(target.tier_number);
     after.tier_name = Some(target.tier_name);
@@ -367,6 +318,75 @@ fn change_tier(
     after.last_activity = request.kind.activity();
     after.last_updated = now;
     Ok(after)
+}
+
+/// The tier asked for (by name), or the current one when none is named (a renewal).
+fn target_tier(
+    program: &PartnerProgram,
+    current: Option<(u32, &str)>,
+    requested: Option<&str>,
+) -> Result<Tier, ItemStatus> {
+    let name = &program.partner_program_name;
+    match (requested, current) {
+        (Some(tier_name), _) => program
+            .tier_by_name(tier_name)
+            .cloned()
+            .ok_or_else(|| ErrorCode::UnknownTier.with_detail(format!("{name} has no tier named {tier_name:?}"))),
+        (None, Some((n, t))) => Ok(Tier { tier_number: n, tier_name: t.to_string() }),
+        (None, None) => {
+            Err(ErrorCode::UnknownTier.with_detail("the linkage has no tier to renew; send updatedTierName"))
+        }
+    }
+}
+
+/// The tier's expiry after the change: the one sent (in the future), else the current one while
+/// it has not passed.
+fn new_tier_expiry(
+    catalog: &OrgCatalog,
+    cur: &Linkage,
+    requested: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ItemStatus> {
+    match requested {
+        Some(raw) => {
+            let t = parse_request_date("updatedTierExpiryDate", raw, catalog.zone())
+                .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+            if t <= now {
+                return Err(
+                    ErrorCode::PastTierExpiry.with_detail(format!("updatedTierExpiryDate {raw} is not in the future"))
+                );
+            }
+            Ok(Some(t))
+        }
+        None => match cur.tier_expiry_date {
+            Some(t) if t <= now => Err(ErrorCode::PastTierExpiry.with_detail(format!(
+                "the current tier expired at {}; send a new updateDetails.updatedTierExpiryDate",
+                format_utc(t)
+            ))),
+            other => Ok(other),
+        },
+    }
+}
+
+/// UPGRADE goes up, DOWNGRADE down, RENEW stays (2001 with the detail otherwise); UPDATE goes anywhere.
+fn check_direction(kind: UpdateType, current: Option<(u32, &str)>, target: &Tier) -> Result<(), ItemStatus> {
+    let (from_number, from_name) = current.unwrap_or((0, "none"));
+    let to = &target.tier_name;
+    let problem = match kind {
+        UpdateType::Upgrade if target.tier_number <= from_number => Some(format!(
+            "UPGRADE needs a tier above the current {from_name} (tier {from_number}); {to} is tier {}",
+            target.tier_number
+        )),
+        UpdateType::Downgrade if target.tier_number >= from_number => Some(format!(
+            "DOWNGRADE needs a tier below the current {from_name} (tier {from_number}); {to} is tier {}",
+            target.tier_number
+        )),
+        UpdateType::Renew if target.tier_number != from_number => {
+            Some(format!("RENEW keeps the current tier {from_name}; use UPGRADE, DOWNGRADE or UPDATE to move to {to}"))
+        }
+        _ => None,
+    };
+    problem.map_or(Ok(()), |detail| Err(ErrorCode::CannotProcess.with_detail(detail)))
 }
 
 /// A renewal starts a new benefit cycle: every counter back to zero, starting now.

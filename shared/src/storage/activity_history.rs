@@ -247,8 +247,37 @@ pub async fn read_page(
     offset: u64,
 ) -> Result<Page, StoreError> {
     let pk = keys::customer_pk(plan.org, plan.customer);
-    let mut streams: Vec<Stream> = plan
-        .streams()
+    let mut streams = open_streams(plan, cursor);
+    let (start, mut skip) = match cursor {
+        Some(c) => (c.o, 0u64),
+        None => (offset, offset),
+    };
+    // A first page counts its streams for `total` beside its first reads, not before them.
+    let ranges: Vec<(String, String)> = streams.iter().map(|s| (s.lo.clone(), s.hi.clone())).collect();
+    let count = total_of(store, &pk, &ranges, cursor);
+    let (total, ()) = futures::try_join!(count, fill_empty_streams(&mut streams, store, &pk, skip, limit))?;
+
+    let mut activities = Vec::with_capacity(limit);
+    loop {
+        fill_empty_streams(&mut streams, store, &pk, skip, limit - activities.len()).await?;
+        if activities.len() == limit {
+            break;
+        }
+        let Some((_, activity)) = take_newest(&mut streams) else { break };
+        if skip > 0 {
+            skip -= 1;
+        } else {
+            activities.push(activity);
+        }
+    }
+    let more = streams.iter().any(|s| !s.buf.is_empty());
+    let next = more.then(|| cursor_after(plan, &streams, start.saturating_add(activities.len() as u64), total));
+    Ok(Page { activities, offset: start, total, next })
+}
+
+/// The plan's streams (one per program and kind), each where `cursor` left it.
+fn open_streams(plan: &Plan, cursor: Option<&Cursor>) -> Vec<Stream> {
+    plan.streams()
         .into_iter()
         .map(|(program, benefit)| {
             let (lo, hi) = plan.bounds(program, benefit);
@@ -266,59 +295,45 @@ pub async fn read_page(
                 exhausted: pos.is_some_and(|p| p.d),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let (start, mut skip) = match cursor {
-        Some(c) => (c.o, 0u64),
-        None => (offset, offset),
-    };
-    // A first page counts its streams for `total` beside its first reads, not before them.
-    let ranges: Vec<(String, String)> = streams.iter().map(|s| (s.lo.clone(), s.hi.clone())).collect();
-    let count = async {
-        match cursor {
-            Some(c) => Ok(c.t),
-            None => {
-                let counts = futures::future::try_join_all(
-                    ranges.iter().map(|(lo, hi)| store.count_range(KeyRange { pk: &pk, lo, hi })),
-                )
-                .await?;
-                Ok::<_, StoreError>(Some(counts.iter().fold(0u64, |acc, n| acc.saturating_add(*n))))
-            }
-        }
-    };
-    let (total, ()) = futures::try_join!(count, fill_empty_streams(&mut streams, store, &pk, skip, limit))?;
-
-    let mut activities = Vec::with_capacity(limit);
-    loop {
-        fill_empty_streams(&mut streams, store, &pk, skip, limit - activities.len()).await?;
-        if activities.len() == limit {
-            break;
-        }
-        let Some(next) = streams
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.head_key().map(|k| (i, k)))
-            .max_by(|a, b| a.1.cmp(&b.1))
-            .map(|(i, _)| i)
-        else {
-            break;
-        };
-        let Some(stream) = streams.get_mut(next) else { break };
-        let Some((sk, activity)) = stream.buf.pop_front() else { break };
-        stream.consumed = Some(sk);
-        if skip > 0 {
-            skip -= 1;
-        } else {
-            activities.push(activity);
-        }
+/// The whole result's size: the cursor's, or the streams' key ranges counted (on a first page).
+async fn total_of(
+    store: &Store,
+    pk: &str,
+    ranges: &[(String, String)],
+    cursor: Option<&Cursor>,
+) -> Result<Option<u64>, StoreError> {
+    if let Some(c) = cursor {
+        return Ok(c.t);
     }
+    let counts =
+        futures::future::try_join_all(ranges.iter().map(|(lo, hi)| store.count_range(KeyRange { pk, lo, hi }))).await?;
+    Ok(Some(counts.iter().fold(0u64, |acc, n| acc.saturating_add(*n))))
+}
 
-    let more = streams.iter().any(|s| !s.buf.is_empty());
-    let next = more.then(|| Cursor {
+/// The newest buffered record across the streams, taken out of its stream.
+fn take_newest(streams: &mut [Stream]) -> Option<(String, Activity)> {
+    let next = streams
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.head_key().map(|k| (i, k)))
+        .max_by(|a, b| a.1.cmp(&b.1))
+        .map(|(i, _)| i)?;
+    let stream = streams.get_mut(next)?;
+    let (sk, activity) = stream.buf.pop_front()?;
+    stream.consumed = Some(sk.clone());
+    Some((sk, activity))
+}
+
+/// Where the next page starts: each stream's position, the page's offset and the total.
+fn cursor_after(plan: &Plan, streams: &[Stream], offset: u64, total: Option<u64>) -> Cursor {
+    Cursor {
         v: CURSOR_VERSION,
         c: plan.customer,
         f: plan.fingerprint.clone(),
-        o: start.saturating_add(activities.len() as u64),
+        o: offset,
         t: total,
         from: plan.benefits_from.timestamp_millis(),
         to: plan.to.timestamp_millis(),
@@ -332,8 +347,7 @@ pub async fn read_page(
                 h: (!s.benefit).then(|| plan.link_versions.get(&s.program).copied().unwrap_or(0)),
             })
             .collect(),
-    });
-    Ok(Page { activities, offset: start, total, next })
+    }
 }
 
 /// Checks a cursor's positions lie inside the plan's streams (a client can only move within its

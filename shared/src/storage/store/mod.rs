@@ -2,11 +2,14 @@
 //! multi-item changes as one `TransactWriteItems`. Here the client, its admission and the generic
 //! calls; beside it the errors, the reads by key, the due index and the transaction items.
 
+mod catalog_writes;
+mod customer_writes;
 mod due_index;
 mod errors;
 mod reads;
 pub mod tx;
 
+pub use customer_writes::Registration;
 pub use due_index::{BatchRead, DueQuery, IndexPage};
 pub use errors::{StoreError, TransactError};
 
