@@ -135,11 +135,11 @@ const SWEEP: &[Use] = &[
     rarely("dynamodb:BatchGetItem", "sweep::member_page → Store::batch_get_consistent, members of an expired program"),
     rarely(
         "dynamodb:ConditionCheckItem",
-        "sweep::reminders::process_reminder, the linkage still has the reminded expiry",
+        "sweep::due_reminders::process_reminder, the linkage still has the reminded expiry",
     ),
     rarely(
         "dynamodb:DeleteItem",
-        "sweep::reminders, a reminder sent or dropped; rearm_items, an expiry's old reminders",
+        "sweep::due_reminders, a reminder sent or dropped; rearm_items, an expiry's old reminders",
     ),
     Use {
         action: "dynamodb:Query",

@@ -154,9 +154,9 @@ async fn preview(
             for item in std::mem::take(&mut page.page.items) {
                 // Expiry reminders (issue 13) are listed beside the transitions.
                 if item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
-                    == Some(crate::storage::reminders::ENTITY)
+                    == Some(crate::storage::reminder_items::ENTITY)
                 {
-                    if let Some(entry) = crate::sweep::reminders::describe(item, catalog, until, &mut actions) {
+                    if let Some(entry) = crate::sweep::due_reminders::describe(item, catalog, until, &mut actions) {
                         reminders += 1;
                         data.push(entry);
                     }

@@ -462,7 +462,7 @@ async fn reminder_items(
     }
     let catalog = state.catalog(org).await?;
     let Some(program) = catalog.partner_program_by_id(after.partner_program_id) else { return Ok(Vec::new()) };
-    crate::storage::reminders::rearm_items(
+    crate::storage::reminder_items::rearm_items(
         state.store.table(),
         before,
         after,

@@ -9,6 +9,6 @@ pub mod customer_identity;
 pub mod keys;
 pub mod outbox;
 pub mod records;
-pub mod reminders;
+pub mod reminder_items;
 pub mod store;
 pub mod write_context;

@@ -11,7 +11,7 @@ use crate::domain::model::*;
 use crate::storage::keys;
 use crate::storage::outbox;
 use crate::storage::records::{from_item, to_item, ActivityRecord, Item, LinkageRecord, SubscriptionRecord};
-use crate::storage::reminders::rearm_items;
+use crate::storage::reminder_items::rearm_items;
 use crate::storage::store::{tx, StoreError, TransactError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};

@@ -1,5 +1,5 @@
 //! Expiry reminders in the sweep (issue 13; rules in `domain::reminders`, items in
-//! `storage::reminders`). A reminder item found due in the due index is sent by one conditional
+//! `storage::reminder_items`). A reminder item found due in the due index is sent by one conditional
 //! transaction (linkage still has that expiry + reminder deleted on its due key + outbox event),
 //! so the index item is the only read per reminder and no rerun, concurrent run or killed run
 //! sends one twice. A reminder that no longer applies — its linkage moved on (renewed, delinked,
@@ -10,7 +10,7 @@ use super::{Outcome, Run};
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::reminders::ReminderKind;
 use crate::storage::records::{from_item, Item};
-use crate::storage::reminders::{self as items, ReminderRecord, SEND_CHECK, SEND_TAKE};
+use crate::storage::reminder_items::{self as items, ReminderRecord, SEND_CHECK, SEND_TAKE};
 use crate::storage::store::TransactError;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
