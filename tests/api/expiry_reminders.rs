@@ -400,7 +400,7 @@ async fn a_reminder_whose_linkage_moved_on_is_dropped_without_an_event() {
     linkage.membership_end_date = Some(real_end + Duration::days(3));
     let stale_target = shared::domain::reminders::target(&linkage).unwrap();
     let due_at = t.now() + Duration::days(1);
-    let stale = shared::storage::reminders::ReminderRecord::new(
+    let stale = shared::storage::reminder_items::ReminderRecord::new(
         &linkage,
         &stale_target,
         &shared::domain::reminders::Reminder { days_before: 7, due_at },
