@@ -465,11 +465,29 @@ async fn warm_pair(
     Ok(result)
 }
 
-pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
-    std::fs::create_dir_all(&s.logs)?;
-    let fns = functions(&world.table);
+/// The peer's two handlers, one per compared operation.
+const PEER_LINK: Program = Program::Peer { handler: "handler.link_customer" };
+const PEER_READ: Program = Program::Peer { handler: "handler.customer_partner_programs" };
+
+/// The event files the peer runs and the warm comparison share, with this world's org.
+struct Templates {
+    link: Value,
+    read: Value,
+}
+
+impl Templates {
+    fn read(org: u64) -> Result<Templates, Error> {
+        Ok(Templates {
+            link: event_file("link-customer.v2.json", org)?,
+            read: event_file("customer-partner-programs.v2.json", org)?,
+        })
+    }
+}
+
+/// Registers and links the customers the cold starts use up, and links the demo customer the read
+/// event files name.
+async fn register_pools(world: &World, n: usize) -> Result<Pools, Error> {
     eprintln!("registering customers for the Lambda runs ...");
-    let n = s.starts;
     let readers = world.register(32).await?;
     world.link(&readers, &["SkyMiles", "FlexiPass"]).await?;
     let linked = world.register(3 * n).await?;
@@ -483,32 +501,52 @@ pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
     };
     // The demo customer the read event files name.
     world.link(&[Customer { id: 0, mobile: "919740000001".into() }], &["SkyMiles", "FlexiPass"]).await?;
+    Ok(pools)
+}
 
+/// Cold starts of every function of template.yaml, in its order.
+async fn our_cold_starts(
+    fns: &[Function],
+    world: &World,
+    s: &Settings,
+    pools: &Pools,
+) -> Result<Vec<ColdStart>, Error> {
     eprintln!("cold starts ({} each) ...", s.starts);
     let mut cold = Vec::new();
-    for f in &fns {
+    for f in fns {
         let program = Program::Ours { binary: f.binary.clone(), function: f.clone(), wrapper: Vec::new() };
         let kind = f.kind;
-        cold.push(
-            cold_start(&program, Some(kind), world, s, &|i| cold_event(&f.binary, kind, i, world, &pools)).await?,
-        );
+        cold.push(cold_start(&program, Some(kind), world, s, &|i| cold_event(&f.binary, kind, i, world, pools)).await?);
     }
-    let peer_link_customers = world.register(n).await?;
-    let link_template = event_file("link-customer.v2.json", world.org)?;
-    let read_template = event_file("customer-partner-programs.v2.json", world.org)?;
-    let peer_link = Program::Peer { handler: "handler.link_customer" };
-    let peer_read = Program::Peer { handler: "handler.customer_partner_programs" };
-    let mut peer_cold = Vec::new();
-    peer_cold.push(
-        cold_start(&peer_link, None, world, s, &|i| Ok(link_event(&link_template, &peer_link_customers[i]))).await?,
-    );
-    peer_cold.push(
-        cold_start(&peer_read, None, world, s, &|i| {
-            Ok(read_event(&read_template, &pools.readers[i % pools.readers.len()]))
-        })
-        .await?,
-    );
+    Ok(cold)
+}
 
+/// Cold starts of the peer's link (each on a customer of its own) and read handlers.
+async fn peer_cold_starts(
+    world: &World,
+    s: &Settings,
+    templates: &Templates,
+    link_customers: &[Customer],
+    readers: &[Customer],
+) -> Result<Vec<ColdStart>, Error> {
+    let mut peer_cold = Vec::new();
+    peer_cold
+        .push(cold_start(&PEER_LINK, None, world, s, &|i| Ok(link_event(&templates.link, &link_customers[i]))).await?);
+    peer_cold.push(
+        cold_start(&PEER_READ, None, world, s, &|i| Ok(read_event(&templates.read, &readers[i % readers.len()])))
+            .await?,
+    );
+    Ok(peer_cold)
+}
+
+/// Our link and read functions against the peer's, warm; links each on a fresh customer.
+async fn warm_comparisons(
+    fns: &[Function],
+    world: &World,
+    s: &Settings,
+    templates: &Templates,
+    readers: &[Customer],
+) -> Result<Vec<Comparison>, Error> {
     eprintln!("warm invocations ({} per side, alternating) ...", s.warm);
     let total = s.warm + 10 + 50;
     let ours_fresh = world.register(total).await?;
@@ -528,26 +566,37 @@ pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
         warm_pair(
             "link (1 customer by mobile)",
             &ours_link,
-            &peer_link,
+            &PEER_LINK,
             world,
             s,
-            &|i| link_event(&link_template, &ours_fresh[i]),
-            &|i| link_event(&link_template, &peer_fresh[i]),
+            &|i| link_event(&templates.link, &ours_fresh[i]),
+            &|i| link_event(&templates.link, &peer_fresh[i]),
         )
         .await?,
     );
-    let readers = &pools.readers;
     warm.push(
         warm_pair(
             "customerPartnerPrograms",
             &ours_read,
-            &peer_read,
+            &PEER_READ,
             world,
             s,
-            &|i| read_event(&read_template, &readers[i % readers.len()]),
-            &|i| read_event(&read_template, &readers[i % readers.len()]),
+            &|i| read_event(&templates.read, &readers[i % readers.len()]),
+            &|i| read_event(&templates.read, &readers[i % readers.len()]),
         )
         .await?,
     );
+    Ok(warm)
+}
+
+pub async fn run(world: &World, s: &Settings) -> Result<LambdaResults, Error> {
+    std::fs::create_dir_all(&s.logs)?;
+    let fns = functions(&world.table);
+    let pools = register_pools(world, s.starts).await?;
+    let cold = our_cold_starts(&fns, world, s, &pools).await?;
+    let peer_link_customers = world.register(s.starts).await?;
+    let templates = Templates::read(world.org)?;
+    let peer_cold = peer_cold_starts(world, s, &templates, &peer_link_customers, &pools.readers).await?;
+    let warm = warm_comparisons(&fns, world, s, &templates, &pools.readers).await?;
     Ok(LambdaResults { cold_starts: cold, peer_cold_starts: peer_cold, warm })
 }

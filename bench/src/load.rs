@@ -8,7 +8,7 @@
 //! workers meet on the same customers now and then (as bursts do), so 2010 is possible.
 
 use crate::fixtures::{Customer, World, EXPIRY};
-use crate::http_client::{Conn, Req};
+use crate::http_client::{Conn, Req, Resp};
 use crate::stats::summarize;
 use crate::Error;
 use rand::rngs::StdRng;
@@ -41,61 +41,78 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
-    eprintln!("registering and linking {} customers", s.customers);
-    let pool = world.register(s.customers).await?;
-    world.link(&pool, &["SkyMiles"]).await?;
-    let fresh = world.register(s.concurrency * 400).await?;
-    let fresh = Mutex::new(fresh);
-    let tally = Mutex::new(Tally::default());
-    let deadline = Instant::now() + Duration::from_secs(s.seconds);
-    let started = Instant::now();
-    eprintln!("running {} workers for {} s", s.concurrency, s.seconds);
-    let workers = (0..s.concurrency).map(|w| {
-        let (pool, fresh, tally) = (&pool, &fresh, &tally);
-        async move {
-            let mut rng = StdRng::seed_from_u64(s.seed + w as u64);
-            let mut conn = Conn::open(world.addr, &world.api).await?;
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                n += 1;
-                let c: &Customer = &pool[rng.random_range(0..pool.len())];
-                let roll = rng.random_range(0..100);
-                let (op, req): (&'static str, Req) = match roll {
-                    0..35 => ("benefits", benefits(&[c], &mut rng)),
-                    35..55 => ("customerPartnerPrograms", Req::get(format!("/v2/partnerProgram/customerPartnerPrograms?identifierName=id&identifierValue={}", c.id))),
-                    55..70 => {
-                        let tier = ["Silver", "Gold", "Platinum"][rng.random_range(0..3)];
-                        let body = json!({"customersPartnerUpdates": [{"customer": {"id": c.id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": tier, "updatedTierExpiryDate": EXPIRY}}]}]});
-                        ("update", Req::post("/v2/partnerProgram/customerPartnerProgramUpdate", body))
-                    }
-                    70..85 => ("history", Req::get(format!("/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}&limit=10", c.mobile))),
-                    85..95 => {
-                        let Some(new) = fresh.lock().map_err(|_| "poisoned")?.pop() else { continue };
-                        let body = json!({"linkCustomers": [{"customer": {"mobile": new.mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY, "partnerMembershipId": format!("LOAD-{}-{n}-{w}", new.id)}}]}]});
-                        ("link", Req::post("/v2/partnerProgram/linkCustomer", body))
-                    }
-                    _ => {
-                        let other = &pool[rng.random_range(0..pool.len())];
-                        ("benefits batch of 2", benefits(&[c, other], &mut rng))
-                    }
-                };
-                let resp = conn.send(&req).await?;
-                let body = String::from_utf8_lossy(&resp.body);
-                let mut t = tally.lock().map_err(|_| "poisoned")?;
-                t.latencies.entry(op).or_default().push(resp.latency.as_secs_f64() * 1000.0);
-                // 201 is a batch with a failed item (quota reached, say): an answer, not an error.
-                if !(resp.status == 200 || resp.status == 201) {
-                    *t.errors.entry(op).or_default() += 1;
-                }
-                t.queued += body.matches("\"code\":2010").count() as u64;
-            }
-            Ok::<(), Error>(())
+impl Tally {
+    /// Files one response under its operation: latency, whether it failed, items it answered 2010.
+    fn record(&mut self, op: &'static str, resp: &Resp) {
+        let body = String::from_utf8_lossy(&resp.body);
+        self.latencies.entry(op).or_default().push(resp.latency.as_secs_f64() * 1000.0);
+        // 201 is a batch with a failed item (quota reached, say): an answer, not an error.
+        if !(resp.status == 200 || resp.status == 201) {
+            *self.errors.entry(op).or_default() += 1;
         }
-    });
-    futures::future::try_join_all(workers).await?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let t = tally.into_inner().map_err(|_| "poisoned")?;
+        self.queued += body.matches("\"code\":2010").count() as u64;
+    }
+}
+
+/// What every worker shares: the customer pool, the fresh customers links take, the tally.
+struct Shared<'a> {
+    pool: &'a [Customer],
+    fresh: &'a Mutex<Vec<Customer>>,
+    tally: &'a Mutex<Tally>,
+}
+
+/// The next request of the mix for worker `w` (its `n`th); `None` when no fresh customer is left
+/// for a link, and the turn is skipped.
+fn next_request(rng: &mut StdRng, shared: &Shared<'_>, w: usize, n: u64) -> Result<Option<(&'static str, Req)>, Error> {
+    let pool = shared.pool;
+    let c: &Customer = &pool[rng.random_range(0..pool.len())];
+    let roll = rng.random_range(0..100);
+    Ok(Some(match roll {
+        0..35 => ("benefits", benefits(&[c], rng)),
+        35..55 => (
+            "customerPartnerPrograms",
+            Req::get(format!("/v2/partnerProgram/customerPartnerPrograms?identifierName=id&identifierValue={}", c.id)),
+        ),
+        55..70 => {
+            let tier = ["Silver", "Gold", "Platinum"][rng.random_range(0..3)];
+            let body = json!({"customersPartnerUpdates": [{"customer": {"id": c.id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": tier, "updatedTierExpiryDate": EXPIRY}}]}]});
+            ("update", Req::post("/v2/partnerProgram/customerPartnerProgramUpdate", body))
+        }
+        70..85 => (
+            "history",
+            Req::get(format!(
+                "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}&limit=10",
+                c.mobile
+            )),
+        ),
+        85..95 => {
+            let Some(new) = shared.fresh.lock().map_err(|_| "poisoned")?.pop() else { return Ok(None) };
+            let body = json!({"linkCustomers": [{"customer": {"mobile": new.mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY, "partnerMembershipId": format!("LOAD-{}-{n}-{w}", new.id)}}]}]});
+            ("link", Req::post("/v2/partnerProgram/linkCustomer", body))
+        }
+        _ => {
+            let other = &pool[rng.random_range(0..pool.len())];
+            ("benefits batch of 2", benefits(&[c, other], rng))
+        }
+    }))
+}
+
+/// Worker `w`: its own seeded sequence of requests on one connection until the deadline.
+async fn worker(world: &World, s: &Settings, w: usize, deadline: Instant, shared: Shared<'_>) -> Result<(), Error> {
+    let mut rng = StdRng::seed_from_u64(s.seed + w as u64);
+    let mut conn = Conn::open(world.addr, &world.api).await?;
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        let Some((op, req)) = next_request(&mut rng, &shared, w, n)? else { continue };
+        let resp = conn.send(&req).await?;
+        shared.tally.lock().map_err(|_| "poisoned")?.record(op, &resp);
+    }
+    Ok(())
+}
+
+/// The table: per operation and in all, with the 2010 count and the process's peak RSS.
+fn print_table(s: &Settings, elapsed: f64, t: &Tally) {
     let total: usize = t.latencies.values().map(Vec::len).sum();
     println!("\nmake load: {} workers, {:.0} s, seed {}, pool of {} customers (release build, local server in process, DynamoDB Local in memory)\n", s.concurrency, elapsed, s.seed, s.customers);
     println!("| operation | requests | req/s | p50 ms | p99 ms | errors (not 200/201) |");
@@ -116,6 +133,24 @@ pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
     println!("| **all** | {total} | {:.1} | {:.2} | {:.2} | {errors} |", total as f64 / elapsed, all.p50, all.p99);
     println!("\nitems answered 2010 (contention budget spent): {}", t.queued);
     println!("peak RSS of the process (driver and local server together): {:.1} MB", peak_rss_mb());
+}
+
+pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
+    eprintln!("registering and linking {} customers", s.customers);
+    let pool = world.register(s.customers).await?;
+    world.link(&pool, &["SkyMiles"]).await?;
+    let fresh = world.register(s.concurrency * 400).await?;
+    let fresh = Mutex::new(fresh);
+    let tally = Mutex::new(Tally::default());
+    let deadline = Instant::now() + Duration::from_secs(s.seconds);
+    let started = Instant::now();
+    eprintln!("running {} workers for {} s", s.concurrency, s.seconds);
+    let workers =
+        (0..s.concurrency).map(|w| worker(world, s, w, deadline, Shared { pool: &pool, fresh: &fresh, tally: &tally }));
+    futures::future::try_join_all(workers).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let t = tally.into_inner().map_err(|_| "poisoned")?;
+    print_table(s, elapsed, &t);
     Ok(())
 }
 

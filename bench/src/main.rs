@@ -39,7 +39,7 @@ mod profile;
 mod server;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tracing_subscriber::prelude::*;
@@ -80,55 +80,82 @@ async fn main() -> Result<(), Error> {
         eprintln!("usage: partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N] [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]");
         return Ok(());
     }
-    if args.first().map(String::as_str) == Some("burst") {
-        let bounds = arg(&args, "--bounds").unwrap_or_else(|| "8,16,32,64,1024".into());
-        let settings = burst::Settings {
-            bounds: bounds
-                .split(',')
-                .map(|b| b.trim().parse())
-                .collect::<Result<_, _>>()
-                .map_err(|_| "--bounds: numbers")?,
-            batches: number(&args, "--batches", 10)?.max(1),
-            big_batches: number(&args, "--big-batches", 40)?.max(1),
-        };
-        let book = Arc::new(ddb_timing::Book::default());
-        tracing_setup(book);
-        return burst::run(&settings).await;
-    }
-    if args.first().map(String::as_str) == Some("load") {
-        let settings = load::Settings {
-            seconds: number(&args, "--seconds", 30)? as u64,
-            concurrency: number(&args, "--concurrency", 16)?.max(1),
-            customers: number(&args, "--customers", 200)?.max(2),
-            seed: number(&args, "--seed", 1)? as u64,
-        };
-        let book = Arc::new(ddb_timing::Book::default());
-        tracing_setup(book.clone());
-        let world = fixtures::World::start(book).await?;
-        return load::run(&world, &settings).await;
+    match args.first().map(String::as_str) {
+        Some("burst") => return burst_command(&args).await,
+        Some("load") => return load_command(&args).await,
+        _ => {}
     }
     let out = PathBuf::from(arg(&args, "--out").ok_or("--out FILE is required")?);
     if args.first().map(String::as_str) == Some("profile") {
         return profile_command(&args, out).await;
     }
-    let requests_c16 = number(&args, "--requests", 800)?;
-    let server_settings = server::Settings {
-        requests_c16,
-        requests_c1: number(&args, "--requests-c1", (requests_c16 / 4).max(20))?,
-        batch_requests: number(&args, "--batch-requests", 10)?,
-    };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let lambda_settings = lambda::Settings {
-        bin_dir: arg(&args, "--bin-dir").map(PathBuf::from).unwrap_or_else(|| root.join("target/release")),
-        // Absolute but not resolved: the venv's `python` is a symlink that must stay the one started.
-        python: std::path::absolute(
-            arg(&args, "--python").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/peer/bin/python")),
-        )?,
-        starts: number(&args, "--starts", 20)?.max(1),
-        warm: number(&args, "--warm", 300)?.max(1),
-        logs: out.with_extension("logs"),
-    };
+    let settings = BenchSettings::parse(&args, &out)?;
+    bench_command(&settings, &out).await
+}
 
+async fn burst_command(args: &[String]) -> Result<(), Error> {
+    let bounds = arg(args, "--bounds").unwrap_or_else(|| "8,16,32,64,1024".into());
+    let settings = burst::Settings {
+        bounds: bounds
+            .split(',')
+            .map(|b| b.trim().parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| "--bounds: numbers")?,
+        batches: number(args, "--batches", 10)?.max(1),
+        big_batches: number(args, "--big-batches", 40)?.max(1),
+    };
+    let book = Arc::new(ddb_timing::Book::default());
+    tracing_setup(book);
+    burst::run(&settings).await
+}
+
+async fn load_command(args: &[String]) -> Result<(), Error> {
+    let settings = load::Settings {
+        seconds: number(args, "--seconds", 30)? as u64,
+        concurrency: number(args, "--concurrency", 16)?.max(1),
+        customers: number(args, "--customers", 200)?.max(2),
+        seed: number(args, "--seed", 1)? as u64,
+    };
+    let book = Arc::new(ddb_timing::Book::default());
+    tracing_setup(book.clone());
+    let world = fixtures::World::start(book).await?;
+    load::run(&world, &settings).await
+}
+
+/// The settings of the measuring run (`make bench`), from its arguments.
+struct BenchSettings {
+    server: server::Settings,
+    lambda: lambda::Settings,
+    skip_lambda: bool,
+}
+
+impl BenchSettings {
+    fn parse(args: &[String], out: &Path) -> Result<BenchSettings, Error> {
+        let requests_c16 = number(args, "--requests", 800)?;
+        let server = server::Settings {
+            requests_c16,
+            requests_c1: number(args, "--requests-c1", (requests_c16 / 4).max(20))?,
+            batch_requests: number(args, "--batch-requests", 10)?,
+        };
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let lambda = lambda::Settings {
+            bin_dir: arg(args, "--bin-dir").map(PathBuf::from).unwrap_or_else(|| root.join("target/release")),
+            // Absolute but not resolved: the venv's `python` is a symlink that must stay the one started.
+            python: std::path::absolute(
+                arg(args, "--python").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/peer/bin/python")),
+            )?,
+            starts: number(args, "--starts", 20)?.max(1),
+            warm: number(args, "--warm", 300)?.max(1),
+            logs: out.with_extension("logs"),
+        };
+        Ok(BenchSettings { server, lambda, skip_lambda: args.iter().any(|a| a == "--skip-lambda") })
+    }
+}
+
+/// The measuring run: operations through the local server, DynamoDB Local alone, the functions
+/// as Lambda runs them; writes `out`.
+async fn bench_command(settings: &BenchSettings, out: &Path) -> Result<(), Error> {
+    let (server_settings, lambda_settings) = (settings.server, &settings.lambda);
     let book = Arc::new(ddb_timing::Book::default());
     tracing_setup(book.clone());
     let started = Instant::now();
@@ -138,17 +165,13 @@ async fn main() -> Result<(), Error> {
     eprintln!("operations through the local server:");
     let ops = server::run(&world, server_settings).await?;
     // The server figures first, so a failure in the Lambda part does not lose them.
-    std::fs::write(&out, serde_json::to_string_pretty(&serde_json::json!({"operations": &ops}))?)?;
+    std::fs::write(out, serde_json::to_string_pretty(&serde_json::json!({"operations": &ops}))?)?;
     eprintln!(
         "DynamoDB Local alone: 1 against 50 concurrent TransactWriteItems, the same Puts grouped, a link's calls"
     );
     let instrumented = fixtures::instrumented_client(book.clone()).await;
     let floor = floor::run(&world.table, &instrumented, &book, 50, 50, server_settings.batch_requests).await?;
-    let lambda = if args.iter().any(|a| a == "--skip-lambda") {
-        None
-    } else {
-        Some(lambda::run(&world, &lambda_settings).await?)
-    };
+    let lambda = if settings.skip_lambda { None } else { Some(lambda::run(&world, lambda_settings).await?) };
     let result = serde_json::json!({
         "settings": {
             "requests_c1": server_settings.requests_c1,
@@ -165,7 +188,7 @@ async fn main() -> Result<(), Error> {
         "unattributed_calls": book.unattributed(),
         "seconds": started.elapsed().as_secs_f64(),
     });
-    std::fs::write(&out, serde_json::to_string_pretty(&result)?)?;
+    std::fs::write(out, serde_json::to_string_pretty(&result)?)?;
     eprintln!("wrote {} in {:.0} s", out.display(), started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -264,27 +264,20 @@ fn q(s: &str) -> String {
     s.replace('@', "%40").replace('+', "%2B")
 }
 
-pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
-    let mut results = Vec::new();
-    let conc = [(1usize, s.requests_c1), (16usize, s.requests_c16)];
-    // Fresh customers of one single-item write operation: one slice per concurrency.
-    let register_slices = |counts: Vec<usize>| async move {
-        let all = world.register(counts.iter().sum()).await?;
-        let mut slices = Vec::new();
-        let mut at = 0;
-        for n in counts {
-            slices.push(Fresh { customers: all[at..at + n].to_vec() });
-            at += n;
-        }
-        Ok::<_, Error>(slices)
-    };
-    let counts: Vec<usize> = conc.iter().map(|&(c, n)| consumed(c, n)).collect();
+/// Fresh customers of one single-item write operation: one slice per count (per concurrency).
+async fn register_slices(world: &World, counts: Vec<usize>) -> Result<Vec<Fresh>, Error> {
+    let all = world.register(counts.iter().sum()).await?;
+    let mut slices = Vec::new();
+    let mut at = 0;
+    for n in counts {
+        slices.push(Fresh { customers: all[at..at + n].to_vec() });
+        at += n;
+    }
+    Ok(slices)
+}
 
-    eprintln!("registering customers ...");
-    let started = Instant::now();
-    let readers = world.register(64).await?;
-    world.link(&readers, &["SkyMiles", "FlexiPass"]).await?;
-    // Some benefit history for the readers: one availment each.
+/// Some benefit history for the readers: one availment each.
+async fn give_readers_history(world: &World, readers: &[Customer]) -> Result<(), Error> {
     for chunk in readers.chunks(50) {
         let body = json!({"customerBenefits": chunk.iter().map(|c| json!({"customer": {"mobile": c.mobile},
             "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
@@ -292,118 +285,202 @@ pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
         crate::http_client::call(world.addr, &world.api, &Req::post("/v2/partnerProgram/customerBenefits", body), 200)
             .await?;
     }
-    let link_fresh = register_slices(counts.clone()).await?;
-    let idem_fresh = register_slices(counts.clone()).await?;
-    let id_fresh = register_slices(counts.clone()).await?;
-    // A batch of one is cheap: sample it more, so its p50 (the divisor of the batch goal) is steady.
-    let ones_n = s.batch_requests.max(50);
-    let batch_ones = Fresh { customers: world.register(ones_n + 1).await? };
-    let batch_fifties = world.register((s.batch_requests + 1) * 50).await?;
-    eprintln!("  registered in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    let reader = |c: usize, w: usize, j: usize| -> Customer {
+/// A single-customer link to SkyMiles, the customer named by id or by mobile.
+fn link_one(c: &Customer, by_id: bool) -> Req {
+    let who = if by_id { json!({"id": c.id}) } else { json!({"mobile": c.mobile}) };
+    Req::post(LINK, link_body(std::iter::once(who), &["SkyMiles"]))
+}
+
+/// The customers the measurements use, registered before any of them runs.
+struct Customers {
+    /// Linked to two programs, with some history: the reads' and the repeated writes' customers.
+    readers: Vec<Customer>,
+    link_fresh: Vec<Fresh>,
+    idem_fresh: Vec<Fresh>,
+    id_fresh: Vec<Fresh>,
+    /// Measured requests of the batch of one.
+    ones_n: usize,
+    batch_ones: Fresh,
+    batch_fifties: Vec<Customer>,
+}
+
+impl Customers {
+    async fn register(world: &World, s: Settings) -> Result<Customers, Error> {
+        let counts: Vec<usize> = conc(s).iter().map(|&(c, n)| consumed(c, n)).collect();
+        eprintln!("registering customers ...");
+        let started = Instant::now();
+        let readers = world.register(64).await?;
+        world.link(&readers, &["SkyMiles", "FlexiPass"]).await?;
+        give_readers_history(world, &readers).await?;
+        let link_fresh = register_slices(world, counts.clone()).await?;
+        let idem_fresh = register_slices(world, counts.clone()).await?;
+        let id_fresh = register_slices(world, counts.clone()).await?;
+        // A batch of one is cheap: sample it more, so its p50 (the divisor of the batch goal) is steady.
+        let ones_n = s.batch_requests.max(50);
+        let batch_ones = Fresh { customers: world.register(ones_n + 1).await? };
+        let batch_fifties = world.register((s.batch_requests + 1) * 50).await?;
+        eprintln!("  registered in {:.1} s", started.elapsed().as_secs_f64());
+        Ok(Customers { readers, link_fresh, idem_fresh, id_fresh, ones_n, batch_ones, batch_fifties })
+    }
+
+    /// The reader for request `j` of worker `w` among `c`.
+    fn reader(&self, c: usize, w: usize, j: usize) -> Customer {
         // Each connection keeps to its own customers, so concurrent writers never contend.
-        let per = (readers.len() / c).max(1);
-        readers[(w * per + j % per) % readers.len()].clone()
-    };
+        let per = (self.readers.len() / c).max(1);
+        self.readers[(w * per + j % per) % self.readers.len()].clone()
+    }
+}
 
-    // Single-item writes, each request on a customer of its own.
-    let link_one = |c: &Customer, by_id: bool| {
-        let who = if by_id { json!({"id": c.id}) } else { json!({"mobile": c.mobile}) };
-        Req::post(LINK, link_body(std::iter::once(who), &["SkyMiles"]))
-    };
-    for (i, (c, n)) in conc.into_iter().enumerate() {
-        let fresh = &link_fresh[i];
-        let desc = "linkCustomer, 1 customer by mobile, SkyMiles tier + membership id";
+/// (concurrency, measured requests) of each operation.
+fn conc(s: Settings) -> [(usize, usize); 2] {
+    [(1usize, s.requests_c1), (16usize, s.requests_c16)]
+}
+
+/// The groups of measurements, in the order they run, on the world and the customers they share.
+struct Operations<'a> {
+    world: &'a World,
+    s: Settings,
+    customers: Customers,
+}
+
+impl Operations<'_> {
+    /// Single-item writes, each request on a customer of its own.
+    async fn single_item_links(&self) -> Result<Vec<OpResult>, Error> {
+        let world = self.world;
+        let mut results = Vec::new();
+        for (i, (c, n)) in conc(self.s).into_iter().enumerate() {
+            let fresh = &self.customers.link_fresh[i];
+            let desc = "linkCustomer, 1 customer by mobile, SkyMiles tier + membership id";
+            results.push(
+                measure(world, "link", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), false)).await?,
+            );
+        }
+        for (i, (c, n)) in conc(self.s).into_iter().enumerate() {
+            let fresh = &self.customers.id_fresh[i];
+            let desc = "linkCustomer, 1 customer by id";
+            results.push(
+                measure(world, "link_by_id", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), true))
+                    .await?,
+            );
+        }
+        for (i, (c, n)) in conc(self.s).into_iter().enumerate() {
+            let fresh = &self.customers.idem_fresh[i];
+            let make = |w: usize, j: usize| {
+                let cust = fresh.get(c, w, j);
+                link_one(cust, false)
+                    .header("idempotency-key", format!("bench-{}-{}", cust.id, uuid::Uuid::new_v4().simple()))
+            };
+            let desc = "linkCustomer by mobile with an Idempotency-Key (first call)";
+            results.push(measure(world, "link_idempotent", desc, c, warm(c), n, 200, &make).await?);
+        }
+        Ok(results)
+    }
+
+    async fn reads(&self) -> Result<Vec<OpResult>, Error> {
+        let mut results = Vec::new();
+        for (c, n) in conc(self.s) {
+            let make = |w: usize, j: usize| {
+                Req::get(format!(
+                    "/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue={}",
+                    q(&self.customers.reader(c, w, j).mobile)
+                ))
+            };
+            let desc = "customerPartnerPrograms by mobile (2 linkages)";
+            results.push(measure(self.world, "customer_partner_programs", desc, c, warm(c), n, 200, &make).await?);
+        }
+        for (c, n) in conc(self.s) {
+            let make = |w: usize, j: usize| {
+                Req::get(format!(
+                    "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}",
+                    q(&self.customers.reader(c, w, j).mobile)
+                ))
+            };
+            let desc = "customerActivityHistories by mobile, first page (2 programs)";
+            results.push(measure(self.world, "activity_history", desc, c, warm(c), n, 200, &make).await?);
+        }
+        Ok(results)
+    }
+
+    /// Writes that repeat on linked customers.
+    async fn repeated_writes(&self) -> Result<Vec<OpResult>, Error> {
+        let mut results = Vec::new();
+        for (c, n) in conc(self.s) {
+            let make = |w: usize, j: usize| {
+                let cust = self.customers.reader(c, w, j);
+                Req::post(
+                    "/v2/partnerProgram/customerPartnerProgramUpdate",
+                    json!({"customersPartnerUpdates": [{"customer": {"mobile": cust.mobile}, "partnerProgramUpdates": [{
+                        "partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": EXPIRY}}]}]}),
+                )
+            };
+            let desc = "customerPartnerProgramUpdate RENEW, 1 customer by mobile";
+            results.push(measure(self.world, "update", desc, c, warm(c), n, 200, &make).await?);
+        }
+        for (c, n) in conc(self.s) {
+            let make = |w: usize, j: usize| {
+                let cust = self.customers.reader(c, w, j);
+                Req::post(
+                    "/v2/partnerProgram/customerBenefits",
+                    json!({"customerBenefits": [{"customer": {"mobile": cust.mobile}, "partnerProgramBenefits": [{
+                        "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
+                        "billNumber": format!("B-{w}-{j}"), "storeName": "T3", "availedDate": "2026-11-20"}]}]}),
+                )
+            };
+            let desc = "customerBenefits, 1 customer by mobile, 1 benefit";
+            results.push(measure(self.world, "benefits", desc, c, warm(c), n, 200, &make).await?);
+        }
+        Ok(results)
+    }
+
+    /// Delinks the customers `link` linked, request for request.
+    async fn delinks(&self) -> Result<Vec<OpResult>, Error> {
+        let mut results = Vec::new();
+        for (i, (c, n)) in conc(self.s).into_iter().enumerate() {
+            let fresh = &self.customers.link_fresh[i];
+            let make = |w: usize, j: usize| {
+                Req::post(
+                    "/v2/partnerProgram/deLinkCustomer",
+                    json!({"deLinkCustomers": [{"customer": {"mobile": fresh.get(c, w, j).mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]}),
+                )
+            };
+            let desc = "deLinkCustomer, 1 customer by mobile";
+            results.push(measure(self.world, "delink", desc, c, warm(c), n, 200, &make).await?);
+        }
+        Ok(results)
+    }
+
+    /// A batch of 50 customers against a batch of one, back to back (one warm-up request each).
+    async fn batches(&self) -> Result<Vec<OpResult>, Error> {
+        let (world, batch_ones) = (self.world, &self.customers.batch_ones);
+        let mut results = Vec::new();
+        let make_one = |w: usize, j: usize| link_one(batch_ones.get(1, w, j), false);
+        let ones_n = self.customers.ones_n;
         results
-            .push(measure(world, "link", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), false)).await?);
-    }
-    for (i, (c, n)) in conc.into_iter().enumerate() {
-        let fresh = &id_fresh[i];
-        let desc = "linkCustomer, 1 customer by id";
-        results.push(
-            measure(world, "link_by_id", desc, c, warm(c), n, 200, &|w, j| link_one(fresh.get(c, w, j), true)).await?,
-        );
-    }
-    for (i, (c, n)) in conc.into_iter().enumerate() {
-        let fresh = &idem_fresh[i];
-        let make = |w: usize, j: usize| {
-            let cust = fresh.get(c, w, j);
-            link_one(cust, false)
-                .header("idempotency-key", format!("bench-{}-{}", cust.id, uuid::Uuid::new_v4().simple()))
-        };
-        let desc = "linkCustomer by mobile with an Idempotency-Key (first call)";
-        results.push(measure(world, "link_idempotent", desc, c, warm(c), n, 200, &make).await?);
-    }
-    // Reads.
-    for (c, n) in conc {
-        let make = |w: usize, j: usize| {
-            Req::get(format!(
-                "/v2/partnerProgram/customerPartnerPrograms?identifierName=mobile&identifierValue={}",
-                q(&reader(c, w, j).mobile)
-            ))
-        };
-        let desc = "customerPartnerPrograms by mobile (2 linkages)";
-        results.push(measure(world, "customer_partner_programs", desc, c, warm(c), n, 200, &make).await?);
-    }
-    for (c, n) in conc {
-        let make = |w: usize, j: usize| {
-            Req::get(format!(
-                "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={}",
-                q(&reader(c, w, j).mobile)
-            ))
-        };
-        let desc = "customerActivityHistories by mobile, first page (2 programs)";
-        results.push(measure(world, "activity_history", desc, c, warm(c), n, 200, &make).await?);
-    }
-    // Writes that repeat on linked customers.
-    for (c, n) in conc {
-        let make = |w: usize, j: usize| {
-            let cust = reader(c, w, j);
+            .push(measure(world, "batch_1", "linkCustomer, batch of 1 customer", 1, 1, ones_n, 200, &make_one).await?);
+        let chunks: Vec<&[Customer]> = self.customers.batch_fifties.chunks(50).collect();
+        let make_fifty = |_w: usize, j: usize| {
             Req::post(
-                "/v2/partnerProgram/customerPartnerProgramUpdate",
-                json!({"customersPartnerUpdates": [{"customer": {"mobile": cust.mobile}, "partnerProgramUpdates": [{
-                    "partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": EXPIRY}}]}]}),
+                LINK,
+                link_body(chunks[j % chunks.len()].iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"]),
             )
         };
-        let desc = "customerPartnerProgramUpdate RENEW, 1 customer by mobile";
-        results.push(measure(world, "update", desc, c, warm(c), n, 200, &make).await?);
-    }
-    for (c, n) in conc {
-        let make = |w: usize, j: usize| {
-            let cust = reader(c, w, j);
-            Req::post(
-                "/v2/partnerProgram/customerBenefits",
-                json!({"customerBenefits": [{"customer": {"mobile": cust.mobile}, "partnerProgramBenefits": [{
-                    "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
-                    "billNumber": format!("B-{w}-{j}"), "storeName": "T3", "availedDate": "2026-11-20"}]}]}),
-            )
-        };
-        let desc = "customerBenefits, 1 customer by mobile, 1 benefit";
-        results.push(measure(world, "benefits", desc, c, warm(c), n, 200, &make).await?);
-    }
-    // Delink the customers `link` linked, request for request.
-    for (i, (c, n)) in conc.into_iter().enumerate() {
-        let fresh = &link_fresh[i];
-        let make = |w: usize, j: usize| {
-            Req::post(
-                "/v2/partnerProgram/deLinkCustomer",
-                json!({"deLinkCustomers": [{"customer": {"mobile": fresh.get(c, w, j).mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]}),
-            )
-        };
+        let n = self.s.batch_requests;
         results
-            .push(measure(world, "delink", "deLinkCustomer, 1 customer by mobile", c, warm(c), n, 200, &make).await?);
+            .push(measure(world, "batch_50", "linkCustomer, batch of 50 customers", 1, 1, n, 200, &make_fifty).await?);
+        Ok(results)
     }
-    // A batch of 50 customers against a batch of one, back to back (one warm-up request each).
-    let make_one = |w: usize, j: usize| link_one(batch_ones.get(1, w, j), false);
-    results.push(measure(world, "batch_1", "linkCustomer, batch of 1 customer", 1, 1, ones_n, 200, &make_one).await?);
-    let chunks: Vec<&[Customer]> = batch_fifties.chunks(50).collect();
-    let make_fifty = |_w: usize, j: usize| {
-        Req::post(LINK, link_body(chunks[j % chunks.len()].iter().map(|c| json!({"mobile": c.mobile})), &["SkyMiles"]))
-    };
-    results.push(
-        measure(world, "batch_50", "linkCustomer, batch of 50 customers", 1, 1, s.batch_requests, 200, &make_fifty)
-            .await?,
-    );
+}
+
+pub async fn run(world: &World, s: Settings) -> Result<Vec<OpResult>, Error> {
+    let customers = Customers::register(world, s).await?;
+    let ops = Operations { world, s, customers };
+    let mut results = ops.single_item_links().await?;
+    results.extend(ops.reads().await?);
+    results.extend(ops.repeated_writes().await?);
+    results.extend(ops.delinks().await?);
+    results.extend(ops.batches().await?);
     Ok(results)
 }

@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use devtools::sweep_seed::{self, SeedSpec};
+use devtools::table_definition::TableDefinition;
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::state::AppState;
 use shared::storage::store::Store;
@@ -123,89 +124,109 @@ impl BenchRow {
     }
 }
 
-async fn bench(args: &[String]) -> Result<(), Error> {
-    let base = AppState::from_env().await?;
-    let sizes: Vec<u64> = arg(args, "--sizes")
-        .unwrap_or("10000,100000")
-        .split(',')
-        .map(|s| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("--sizes: bad number {s:?}")))
-        .collect::<Result<_, _>>()?;
-    let due = number(args, "--due", 1_000)?;
-    let reps = number(args, "--reps", 3)?.max(1);
-    let concurrency = number(args, "--concurrency", 16)? as usize;
-    // Seeds fall due within the last six hours, so one day back covers them; every run then does
-    // the same index work (8 shards × at most 2 days).
-    let settings = SweepSettings { lookback_days: 1, ..base.config.sweep.clone() };
-    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE)?;
-    // Seed every table first, then interleave the runs across sizes, so a change in machine load
-    // during the benchmark weighs on every size alike.
-    struct Bench {
-        table: String,
-        state: AppState,
-        report: sweep_seed::SeedReport,
-        row: BenchRow,
+/// The arguments of `bench`.
+struct BenchArgs {
+    sizes: Vec<u64>,
+    due: u64,
+    reps: u64,
+    concurrency: usize,
+}
+
+impl BenchArgs {
+    fn parse(args: &[String]) -> Result<BenchArgs, Error> {
+        let sizes: Vec<u64> = arg(args, "--sizes")
+            .unwrap_or("10000,100000")
+            .split(',')
+            .map(|s| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("--sizes: bad number {s:?}")))
+            .collect::<Result<_, _>>()?;
+        let due = number(args, "--due", 1_000)?;
+        let reps = number(args, "--reps", 3)?.max(1);
+        let concurrency = number(args, "--concurrency", 16)? as usize;
+        Ok(BenchArgs { sizes, due, reps, concurrency })
     }
-    let mut benches = Vec::new();
-    for &size in &sizes {
-        let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
-        devtools::table_definition::create_table(base.store.client(), &table, &def).await?;
-        let config = shared::config::Config { table_name: table.clone(), ..(*base.config).clone() };
-        let state = AppState::new(Store::new(base.store.client().clone(), table.clone()), config, Arc::new(Utc::now));
-        println!("table {table}: seeding {size} linkages, {due} due ...");
-        let bar = progress_bar(size, "linkages");
-        let started = Instant::now();
-        let spec = SeedSpec { linkages: size, due, with_profiles: false, concurrency };
-        let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
-        bar.finish_and_clear();
-        let seed_seconds = started.elapsed().as_secs_f64();
-        println!("  seeded in {seed_seconds:.1} s ({:.0} linkages/s)", size as f64 / seed_seconds);
-        let row = BenchRow { linkages: size, seed_seconds, runs: Vec::new(), idle: SweepSummary::default() };
-        benches.push(Bench { table, state, report, row });
-    }
-    for rep in 0..reps {
-        for b in &mut benches {
-            if rep > 0 {
-                // Fresh due work for this run, on customers the table has not seen yet.
-                let now = Utc::now();
-                let first = b.row.linkages + (rep - 1) * due + 1;
-                let fresh = (first..first + due)
-                    .map(|c| {
-                        sweep_seed::external_linkage(
-                            b.report.org_id,
-                            c,
-                            &b.report.program,
-                            now - Duration::seconds(1 + (c as i64 % 3600)),
-                            now,
-                        )
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                sweep_seed::write_linkages(&b.state, fresh, concurrency).await?;
-            }
-            // A fresh state per run: a cold container, no cached catalog.
-            let run_state = AppState::new(b.state.store.clone(), (*b.state.config).clone(), Arc::new(Utc::now));
-            let summary = sweep::run(&run_state, &settings, SweepOptions::default()).await;
-            println!(
-                "  {} linkages, run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
-                b.row.linkages,
-                rep + 1,
-                summary.changed,
-                summary.skipped,
-                summary.items_read,
-                summary.queries,
-                summary.elapsed_ms as f64 / 1000.0
-            );
-            b.row.runs.push(summary);
-        }
-    }
+}
+
+/// One size's table, seeded, with what its runs measured so far.
+struct SeededTable {
+    table: String,
+    state: AppState,
+    report: sweep_seed::SeedReport,
+    row: BenchRow,
+}
+
+/// Creates a fresh table for `size` linkages and seeds it, `due` of them due now.
+async fn seed_table(base: &AppState, def: &TableDefinition, size: u64, b: &BenchArgs) -> Result<SeededTable, Error> {
+    let due = b.due;
+    let table = format!("{}-bench-{size}-{}", base.config.table_name, Utc::now().timestamp());
+    devtools::table_definition::create_table(base.store.client(), &table, def).await?;
+    let config = shared::config::Config { table_name: table.clone(), ..(*base.config).clone() };
+    let state = AppState::new(Store::new(base.store.client().clone(), table.clone()), config, Arc::new(Utc::now));
+    println!("table {table}: seeding {size} linkages, {due} due ...");
+    let bar = progress_bar(size, "linkages");
+    let started = Instant::now();
+    let spec = SeedSpec { linkages: size, due, with_profiles: false, concurrency: b.concurrency };
+    let report = sweep_seed::seed(&state, &spec, Utc::now(), &|n| bar.inc(n)).await?;
+    bar.finish_and_clear();
+    let seed_seconds = started.elapsed().as_secs_f64();
+    println!("  seeded in {seed_seconds:.1} s ({:.0} linkages/s)", size as f64 / seed_seconds);
+    let row = BenchRow { linkages: size, seed_seconds, runs: Vec::new(), idle: SweepSummary::default() };
+    Ok(SeededTable { table, state, report, row })
+}
+
+/// Fresh due work for run `rep` (from the second on), on customers the table has not seen yet.
+async fn reseed_due(t: &SeededTable, rep: u64, b: &BenchArgs) -> Result<(), Error> {
+    let due = b.due;
+    let now = Utc::now();
+    let first = t.row.linkages + (rep - 1) * due + 1;
+    let fresh = (first..first + due)
+        .map(|c| {
+            sweep_seed::external_linkage(
+                t.report.org_id,
+                c,
+                &t.report.program,
+                now - Duration::seconds(1 + (c as i64 % 3600)),
+                now,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    sweep_seed::write_linkages(&t.state, fresh, b.concurrency).await?;
+    Ok(())
+}
+
+/// One measured sweep of `t`, printed and kept in its row.
+async fn measured_sweep(t: &mut SeededTable, rep: u64, settings: &SweepSettings) {
+    // A fresh state per run: a cold container, no cached catalog.
+    let run_state = AppState::new(t.state.store.clone(), (*t.state.config).clone(), Arc::new(Utc::now));
+    let summary = sweep::run(&run_state, settings, SweepOptions::default()).await;
+    println!(
+        "  {} linkages, run {}: changed {}, skipped {}, items read {}, {} queries, {:.3} s",
+        t.row.linkages,
+        rep + 1,
+        summary.changed,
+        summary.skipped,
+        summary.items_read,
+        summary.queries,
+        summary.elapsed_ms as f64 / 1000.0
+    );
+    t.row.runs.push(summary);
+}
+
+/// The idle run of each table (nothing due any more), then the table goes.
+async fn idle_runs(base: &AppState, tables: Vec<SeededTable>, settings: &SweepSettings) -> Vec<BenchRow> {
     let mut rows = Vec::new();
-    for mut b in benches {
-        let idle_state = AppState::new(b.state.store.clone(), (*b.state.config).clone(), Arc::new(Utc::now));
-        b.row.idle = sweep::run(&idle_state, &settings, SweepOptions::default()).await;
-        if let Err(e) = base.store.client().delete_table().table_name(&b.table).send().await {
-            eprintln!("  could not delete {}: {e}", b.table);
+    for mut t in tables {
+        let idle_state = AppState::new(t.state.store.clone(), (*t.state.config).clone(), Arc::new(Utc::now));
+        t.row.idle = sweep::run(&idle_state, settings, SweepOptions::default()).await;
+        if let Err(e) = base.store.client().delete_table().table_name(&t.table).send().await {
+            eprintln!("  could not delete {}: {e}", t.table);
         }
-        rows.push(b.row);
+        rows.push(t.row);
     }
+    rows
+}
+
+fn print_table(base: &AppState, settings: &SweepSettings, b: &BenchArgs, rows: &[BenchRow]) {
+    let (reps, due) = (b.reps, b.due);
     println!();
     println!(
         "Tier-expiry sweep against DynamoDB Local: {} due shards, page {}, concurrency {}, {reps} run(s) per size of {due} due linkages each",
@@ -214,7 +235,7 @@ async fn bench(args: &[String]) -> Result<(), Error> {
     println!();
     println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s | idle run (nothing due) |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in &rows {
+    for row in rows {
         let (changed, read, rcu, skipped, queries) = row.totals();
         let per_change = if changed > 0 { read as f64 / changed as f64 } else { f64::NAN };
         let rcu_per_change = if changed > 0 { rcu / changed as f64 } else { f64::NAN };
@@ -231,6 +252,10 @@ async fn bench(args: &[String]) -> Result<(), Error> {
             row.idle.elapsed_ms as f64 / 1000.0,
         );
     }
+}
+
+/// How the sweep time grew from the smallest table to the largest.
+fn print_scaling(rows: &[BenchRow]) {
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         if rows.len() > 1 && first.median_seconds() > 0.0 {
             let ratio = last.median_seconds() / first.median_seconds();
@@ -243,40 +268,77 @@ async fn bench(args: &[String]) -> Result<(), Error> {
             );
         }
     }
+}
+
+fn row_json(row: &BenchRow) -> serde_json::Value {
+    let (changed, read, rcu, skipped, queries) = row.totals();
+    let runs = row.runs.len().max(1) as f64;
+    let median = row.median_seconds();
+    serde_json::json!({
+        "linkages": row.linkages,
+        "seed_seconds": row.seed_seconds,
+        "changed": changed,
+        "skipped_or_failed": skipped,
+        "items_read": read,
+        "items_read_per_change": if changed > 0 { read as f64 / changed as f64 } else { 0.0 },
+        "read_units_per_change": if changed > 0 { rcu / changed as f64 } else { 0.0 },
+        "index_queries_per_run": queries as f64 / runs,
+        "median_seconds": median,
+        "changes_per_second": if median > 0.0 { changed as f64 / runs / median } else { 0.0 },
+        "idle_queries": row.idle.queries,
+        "idle_items_read": row.idle.items_read,
+        "idle_seconds": row.idle.elapsed_ms as f64 / 1000.0,
+        "runs": row.runs,
+    })
+}
+
+/// The figures as JSON (`--json FILE`, for `make bench`).
+fn write_json(
+    path: &str,
+    base: &AppState,
+    settings: &SweepSettings,
+    b: &BenchArgs,
+    rows: &[BenchRow],
+) -> Result<(), Error> {
+    let json_rows: Vec<serde_json::Value> = rows.iter().map(row_json).collect();
+    let doc = serde_json::json!({
+        "due": b.due,
+        "reps": b.reps,
+        "due_shards": base.config.due_shards,
+        "page_size": settings.page_size,
+        "concurrency": settings.concurrency,
+        "rows": json_rows,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    Ok(())
+}
+
+async fn bench(args: &[String]) -> Result<(), Error> {
+    let base = AppState::from_env().await?;
+    let b = BenchArgs::parse(args)?;
+    // Seeds fall due within the last six hours, so one day back covers them; every run then does
+    // the same index work (8 shards × at most 2 days).
+    let settings = SweepSettings { lookback_days: 1, ..base.config.sweep.clone() };
+    let def = devtools::table_definition::parse(devtools::table_definition::TEMPLATE)?;
+    // Seed every table first, then interleave the runs across sizes, so a change in machine load
+    // during the benchmark weighs on every size alike.
+    let mut tables = Vec::new();
+    for &size in &b.sizes {
+        tables.push(seed_table(&base, &def, size, &b).await?);
+    }
+    for rep in 0..b.reps {
+        for t in &mut tables {
+            if rep > 0 {
+                reseed_due(t, rep, &b).await?;
+            }
+            measured_sweep(t, rep, &settings).await;
+        }
+    }
+    let rows = idle_runs(&base, tables, &settings).await;
+    print_table(&base, &settings, &b, &rows);
+    print_scaling(&rows);
     if let Some(path) = arg(args, "--json") {
-        let json_rows: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|row| {
-                let (changed, read, rcu, skipped, queries) = row.totals();
-                let runs = row.runs.len().max(1) as f64;
-                let median = row.median_seconds();
-                serde_json::json!({
-                    "linkages": row.linkages,
-                    "seed_seconds": row.seed_seconds,
-                    "changed": changed,
-                    "skipped_or_failed": skipped,
-                    "items_read": read,
-                    "items_read_per_change": if changed > 0 { read as f64 / changed as f64 } else { 0.0 },
-                    "read_units_per_change": if changed > 0 { rcu / changed as f64 } else { 0.0 },
-                    "index_queries_per_run": queries as f64 / runs,
-                    "median_seconds": median,
-                    "changes_per_second": if median > 0.0 { changed as f64 / runs / median } else { 0.0 },
-                    "idle_queries": row.idle.queries,
-                    "idle_items_read": row.idle.items_read,
-                    "idle_seconds": row.idle.elapsed_ms as f64 / 1000.0,
-                    "runs": row.runs,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "due": due,
-            "reps": reps,
-            "due_shards": base.config.due_shards,
-            "page_size": settings.page_size,
-            "concurrency": settings.concurrency,
-            "rows": json_rows,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+        write_json(path, &base, &settings, &b, &rows)?;
     }
     Ok(())
 }
