@@ -94,6 +94,14 @@ pub fn require_admin(req: &ApiRequest) -> Result<(), ApiError> {
 
 /// Checks content type and size and parses the JSON body; errors name the position and field.
 pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
+    parse_json_body_with(req, std::marker::PhantomData::<T>)
+}
+
+/// `parse_json_body` with a seed that knows how to read the body (the batch APIs' array names).
+pub fn parse_json_body_with<T, S>(req: &ApiRequest, seed: S) -> Result<T, ApiError>
+where
+    S: for<'de> serde::de::DeserializeSeed<'de, Value = T>,
+{
     let content_type = req.header("content-type").unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != "application/json" {
@@ -104,9 +112,9 @@ pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiEr
         return Err(ApiError::PayloadTooLarge);
     }
     let mut de = serde_json::Deserializer::from_slice(&req.body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+    let mut track = serde_path_to_error::Track::new();
+    let value = seed.deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track)).map_err(|inner| {
+        let path = track.path().to_string();
         let field = if path == "." || path.is_empty() { String::new() } else { format!(" at field `{path}`") };
         ApiError::BadRequest(format!(
             "Malformed JSON{field} (line {}, column {}): {}",

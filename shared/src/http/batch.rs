@@ -6,7 +6,8 @@ use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::{Customer, OrgId};
 use crate::http::api::{
-    batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body, ApiRequest, ApiResponse,
+    batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body_with, ApiRequest,
+    ApiResponse,
 };
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
@@ -17,10 +18,12 @@ use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Reso
 use crate::storage::write_context::WriteContext;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The array and status names of one write API (docs/contract.md#batch-writes), and the fields of a program
@@ -70,9 +73,132 @@ fn echo_entry(names: &BatchNames, entry: &impl Serialize) -> Map<String, Value> 
 }
 
 /// One customer of a batch: its identifiers as sent, and its program entries.
+#[derive(Debug)]
 pub struct BatchCustomer<E> {
     pub customer: Map<String, Value>,
     pub entries: Vec<E>,
+}
+
+/// Reads a batch body by its API's `names`, the one place they are spelled: the batch array of
+/// customers (absent or `null`: none), each with `customer` and its entries under
+/// `names.programs`; other fields are ignored. Errors keep their path (`parse_json_body_with`).
+struct BatchBody<'n, E> {
+    names: &'n BatchNames,
+    entry: PhantomData<E>,
+}
+
+impl<'de, E: Deserialize<'de>> DeserializeSeed<'de> for BatchBody<'_, E> {
+    type Value = Option<Vec<BatchCustomer<E>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, E: Deserialize<'de>> Visitor<'de> for BatchBody<'_, E> {
+    type Value = Option<Vec<BatchCustomer<E>>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object with `{}`", self.names.batch)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut customers = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != self.names.batch {
+                map.next_value::<IgnoredAny>()?;
+            } else if customers.is_some() {
+                return Err(de::Error::duplicate_field(self.names.batch));
+            } else {
+                customers = Some(map.next_value_seed(Customers { names: self.names, entry: PhantomData })?);
+            }
+        }
+        Ok(customers.flatten())
+    }
+}
+
+/// The batch array: `null`, or the customers in order.
+struct Customers<'n, E> {
+    names: &'n BatchNames,
+    entry: PhantomData<E>,
+}
+
+impl<'de, E: Deserialize<'de>> DeserializeSeed<'de> for Customers<'_, E> {
+    type Value = Option<Vec<BatchCustomer<E>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, E: Deserialize<'de>> Visitor<'de> for Customers<'_, E> {
+    type Value = Option<Vec<BatchCustomer<E>>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of customers")
+    }
+
+    fn visit_none<Er: de::Error>(self) -> Result<Self::Value, Er> {
+        Ok(None)
+    }
+
+    fn visit_unit<Er: de::Error>(self) -> Result<Self::Value, Er> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut customers = Vec::new();
+        while let Some(c) = seq.next_element_seed(CustomerEntries { names: self.names, entry: PhantomData })? {
+            customers.push(c);
+        }
+        Ok(Some(customers))
+    }
+}
+
+/// One customer of the batch array: `customer` and its entries under `names.programs`.
+struct CustomerEntries<'n, E> {
+    names: &'n BatchNames,
+    entry: PhantomData<E>,
+}
+
+impl<'de, E: Deserialize<'de>> DeserializeSeed<'de> for CustomerEntries<'_, E> {
+    type Value = BatchCustomer<E>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, E: Deserialize<'de>> Visitor<'de> for CustomerEntries<'_, E> {
+    type Value = BatchCustomer<E>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object with `customer` and `{}`", self.names.programs)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut customer, mut entries) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "customer" {
+                if customer.is_some() {
+                    return Err(de::Error::duplicate_field("customer"));
+                }
+                customer = Some(map.next_value::<Map<String, Value>>()?);
+            } else if key == self.names.programs {
+                if entries.is_some() {
+                    return Err(de::Error::duplicate_field(self.names.programs));
+                }
+                entries = Some(map.next_value::<Vec<E>>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(BatchCustomer { customer: customer.unwrap_or_default(), entries: entries.unwrap_or_default() })
+    }
 }
 
 struct CustomerResult {
@@ -115,24 +241,17 @@ fn unserved(state: &AppState, failure: &StorageFailure) -> ItemStatus {
     storage_status(failure)
 }
 
-/// The whole of a batch write handler: parse the body (415/413/400), take its customers out with
-/// `customers` (absent or empty → 400, over 50 → 2008), read the org's catalog once, then run
-/// `process` for every entry of every customer.
-pub async fn handle<R, E, F, Fut>(
-    state: &AppState,
-    req: ApiRequest,
-    names: &BatchNames,
-    customers: impl FnOnce(R) -> Option<Vec<BatchCustomer<E>>>,
-    process: F,
-) -> Answer
+/// The whole of a batch write handler: parse the body by `names` (415/413/400; no customers →
+/// 400, over 50 → 2008), read the org's catalog once, then run `process` for every entry of every
+/// customer.
+pub async fn handle<E, F, Fut>(state: &AppState, req: ApiRequest, names: &BatchNames, process: F) -> Answer
 where
-    R: DeserializeOwned,
-    E: Serialize,
+    E: DeserializeOwned + Serialize,
     F: Fn(Arc<OrgCatalog>, Customer, E, ItemWrite) -> Fut,
     Fut: Future<Output = Result<ItemStatus, StorageFailure>>,
 {
-    let body: R = parse_json_body(&req)?;
-    let items = customers(body).filter(|c| !c.is_empty()).ok_or_else(|| empty_batch(names.batch))?;
+    let body = parse_json_body_with(&req, BatchBody::<E> { names, entry: PhantomData })?;
+    let items = body.filter(|c| !c.is_empty()).ok_or_else(|| empty_batch(names.batch))?;
     check_batch_size(items.len())?;
     check_entries_per_customer(items.iter().map(|c| c.entries.len()))?;
     let catalog = state.catalog(req.auth.org_id).await?;
@@ -282,6 +401,25 @@ mod tests {
         // A field that is not text (or absent) is not echoed: what was sent is never made up.
         assert!(echo_entry(&UPDATE, &json!({"partnerProgramName": 5, "updateType": null})).is_empty());
         assert!(echo_entry(&LINK, &json!({})).is_empty());
+    }
+
+    #[test]
+    fn a_batch_body_is_read_by_its_own_api_names_only() {
+        let read = |names: &BatchNames, body: &str| {
+            let mut de = serde_json::Deserializer::from_str(body);
+            BatchBody::<Value> { names, entry: PhantomData }.deserialize(&mut de).map_err(|e| e.to_string())
+        };
+        let body = r#"{"linkCustomers": [{"customer": {"mobile": "1"}, "x": 1,
+            "linkToPartnerPrograms": [{"partnerProgramName": "A"}]}], "other": []}"#;
+        let customers = read(&LINK, body).unwrap().unwrap();
+        assert_eq!((customers.len(), customers[0].entries.len()), (1, 1));
+        assert_eq!(customers[0].customer["mobile"], "1");
+        assert!(read(&DELINK, body).unwrap().is_none(), "another API's array is not this one's");
+        assert!(read(&LINK, r#"{"linkCustomers": null}"#).unwrap().is_none());
+        let bare = read(&LINK, r#"{"linkCustomers": [{}]}"#).unwrap().unwrap();
+        assert!(bare[0].customer.is_empty() && bare[0].entries.is_empty());
+        let twice = read(&LINK, r#"{"linkCustomers": [], "linkCustomers": []}"#).unwrap_err();
+        assert!(twice.contains("duplicate field `linkCustomers`"), "{twice}");
     }
 
     #[test]

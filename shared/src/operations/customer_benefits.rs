@@ -21,7 +21,7 @@ use crate::domain::model::*;
 use crate::domain::text::value_as_text;
 use crate::domain::zone::Zone;
 use crate::http::api::ApiRequest;
-use crate::http::batch::{self, BatchCustomer};
+use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
@@ -30,21 +30,6 @@ use crate::storage::records::EventRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BenefitsRequest {
-    customer_benefits: Option<Vec<BenefitsCustomer>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BenefitsCustomer {
-    #[serde(default)]
-    customer: Map<String, Value>,
-    #[serde(default)]
-    partner_program_benefits: Vec<BenefitsEntry>,
-}
 
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
@@ -81,14 +66,7 @@ pub struct BenefitUse {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    let customers = |body: BenefitsRequest| {
-        body.customer_benefits.map(|cs| {
-            cs.into_iter()
-                .map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_benefits })
-                .collect()
-        })
-    };
-    batch::handle(state, req, &batch::BENEFITS, customers, |catalog, customer, entry, item| async move {
+    batch::handle(state, req, &batch::BENEFITS, |catalog, customer, entry, item| async move {
         avail_one(state, &item, &catalog, &customer, &entry).await
     })
     .await

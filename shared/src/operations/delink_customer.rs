@@ -7,7 +7,7 @@ use crate::domain::model::activity_for;
 use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::http::api::ApiRequest;
-use crate::http::batch::{self, BatchCustomer};
+use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
@@ -15,22 +15,6 @@ use crate::storage::keys;
 use crate::storage::outbox;
 use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DelinkRequest {
-    de_link_customers: Option<Vec<DelinkCustomer>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DelinkCustomer {
-    #[serde(default)]
-    customer: Map<String, Value>,
-    #[serde(default)]
-    de_link_from_partner_programs: Vec<DelinkEntry>,
-}
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,14 +24,7 @@ pub struct DelinkEntry {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    let customers = |body: DelinkRequest| {
-        body.de_link_customers.map(|cs| {
-            cs.into_iter()
-                .map(|c| BatchCustomer { customer: c.customer, entries: c.de_link_from_partner_programs })
-                .collect()
-        })
-    };
-    batch::handle(state, req, &batch::DELINK, customers, |catalog, customer, entry, item| async move {
+    batch::handle(state, req, &batch::DELINK, |catalog, customer, entry, item| async move {
         delink_one(state, &item, &catalog, &customer, &entry).await
     })
     .await

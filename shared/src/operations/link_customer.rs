@@ -10,7 +10,7 @@ use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::domain::text::value_as_text;
 use crate::http::api::ApiRequest;
-use crate::http::batch::{self, BatchCustomer};
+use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
@@ -21,22 +21,7 @@ use crate::storage::store::tx;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LinkRequest {
-    link_customers: Option<Vec<LinkCustomer>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LinkCustomer {
-    #[serde(default)]
-    customer: Map<String, Value>,
-    #[serde(default)]
-    link_to_partner_programs: Vec<LinkEntry>,
-}
+use serde_json::Value;
 
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
@@ -61,14 +46,7 @@ pub struct PartnerReference {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    let customers = |body: LinkRequest| {
-        body.link_customers.map(|cs| {
-            cs.into_iter()
-                .map(|c| BatchCustomer { customer: c.customer, entries: c.link_to_partner_programs })
-                .collect()
-        })
-    };
-    batch::handle(state, req, &batch::LINK, customers, |catalog, customer, entry, item| async move {
+    batch::handle(state, req, &batch::LINK, |catalog, customer, entry, item| async move {
         link_one(state, &item, &catalog, &customer, &entry).await
     })
     .await

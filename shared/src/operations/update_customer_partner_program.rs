@@ -35,7 +35,7 @@ use crate::domain::model::activity_for;
 use crate::domain::model::EventName;
 use crate::domain::model::*;
 use crate::http::api::ApiRequest;
-use crate::http::batch::{self, BatchCustomer};
+use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
@@ -45,22 +45,6 @@ use crate::storage::records::{to_item, ActivityRecord};
 use crate::storage::store::{tx, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateRequest {
-    customers_partner_updates: Option<Vec<UpdateCustomer>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateCustomer {
-    #[serde(default)]
-    customer: Map<String, Value>,
-    #[serde(default)]
-    partner_program_updates: Vec<UpdateEntry>,
-}
 
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
@@ -123,12 +107,7 @@ impl UpdateType {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    let customers = |body: UpdateRequest| {
-        body.customers_partner_updates.map(|cs| {
-            cs.into_iter().map(|c| BatchCustomer { customer: c.customer, entries: c.partner_program_updates }).collect()
-        })
-    };
-    batch::handle(state, req, &batch::UPDATE, customers, |catalog, customer, entry, item| async move {
+    batch::handle(state, req, &batch::UPDATE, |catalog, customer, entry, item| async move {
         update_one(state, &item, &catalog, &customer, &entry).await
     })
     .await
@@ -538,6 +517,7 @@ fn cancel_relink(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn entry(v: Value) -> UpdateEntry {
         serde_json::from_value(v).unwrap()
