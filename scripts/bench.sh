@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: every performance figure of issue 12 in one run, written to bench/results.json,
+# `make bench`: every performance figure in one run, written to bench/results.json,
 # bench/REPORT.md and bench/chart.png (per-run parts and logs under bench/out/, git-ignored).
 #  1. x86_64 release build of every function (timed) and of the bench tool;
 #  2. arm64 Lambda packages: scripts/build.sh (cargo lambda build --release --arm64, timed), the

@@ -1,4 +1,4 @@
-//! Authentication timing (issue 9, defect 8): a wrong secret for an existing client key and an
+//! Authentication timing: a wrong secret for an existing client key and an
 //! unknown client key must cost the same, so response time does not tell which keys exist.
 //! A benchmark, not a test: `make bench-auth` prints the medians of interleaved requests.
 

@@ -1,4 +1,4 @@
-//! `DELETE /v2/customers/{id}` (issue 13, feature 4): erasure that keeps the ledger.
+//! `DELETE /v2/customers/{id}`: erasure that keeps the ledger.
 
 use crate::support::*;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,4 +1,4 @@
-//! Exactly once under storage faults (issue 10): a write whose answer is lost must recognise itself
+//! Exactly once under storage faults: a write whose answer is lost must recognise itself
 //! when it is retried — by the SDK, by the service's own conflict loop, or by the client under the
 //! same `Idempotency-Key` — and report the original success instead of applying again or failing.
 //! The faults come from the fault proxy on the wire (DynamoDB Local never loses an answer).
@@ -52,8 +52,8 @@ async fn linked_gold(f: &Fixture, mobile: &str) -> u64 {
     id
 }
 
-/// Defect 1a: a benefits transaction applied, its answer lost, its SDK retry cancelled by a
-/// conflict: the service re-read its own write and committed again (two records, counter twice).
+/// A benefits transaction applied, its answer lost, its SDK retry cancelled by a conflict: the
+/// service must find its own write on the re-read, not commit again (two records, counter twice).
 #[tokio::test]
 async fn benefits_applied_with_a_lost_answer_are_applied_once_and_reported_once() {
     let (app, proxy, f) = app_behind_proxy().await;
@@ -69,7 +69,7 @@ async fn benefits_applied_with_a_lost_answer_are_applied_once_and_reported_once(
     assert!(proxy.injected().len() >= 2, "{:?}", proxy.injected());
 }
 
-/// Defect 2 (benefits): the same lost answer must not turn into "quota used up" by its own write.
+/// Benefits that fill the quota, their answer lost, must not be told "quota used up" by their own write.
 #[tokio::test]
 async fn benefits_filling_the_quota_with_a_lost_answer_report_success_not_2001() {
     let (app, proxy, f) = app_behind_proxy().await;
@@ -83,8 +83,8 @@ async fn benefits_filling_the_quota_with_a_lost_answer_report_success_not_2001()
     assert_eq!(counter(&stored(&app.state, f.org.org_id, id, "LINK#").await[0], "LoungeAccess"), 10);
 }
 
-/// Defect 2 (update): an UPGRADE whose answer was lost must not be told "needs a tier above the
-/// current Platinum" — the Platinum it wrote.
+/// An UPGRADE whose answer was lost must not be told "needs a tier above the current Platinum" —
+/// the Platinum it wrote.
 #[tokio::test]
 async fn an_upgrade_with_a_lost_answer_reports_success_and_writes_one_activity() {
     let (app, proxy, f) = app_behind_proxy().await;
@@ -96,7 +96,7 @@ async fn an_upgrade_with_a_lost_answer_reports_success_and_writes_one_activity()
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
 }
 
-/// Defect 2 (link): a link whose answer was lost must not be told "already linked" by itself.
+/// A link whose answer was lost must not be told "already linked" by itself.
 #[tokio::test]
 async fn a_link_with_a_lost_answer_reports_success_not_2005() {
     let (app, proxy, f) = app_behind_proxy().await;
@@ -109,8 +109,8 @@ async fn a_link_with_a_lost_answer_reports_success_not_2005() {
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT"]);
 }
 
-/// Defect 1b: every SDK attempt of an UPDATE applied and answered with errors: the service answered
-/// 503 and released the key, and the client's retry under the same key committed a second UPDATE.
+/// Every SDK attempt of an UPDATE applied and answered with errors: whatever the service answers,
+/// the client's retry under the same key must not commit a second UPDATE.
 #[tokio::test]
 async fn an_update_applied_by_every_attempt_then_retried_under_its_key_is_applied_once() {
     let (app, proxy, f) = app_behind_proxy().await;
@@ -125,8 +125,8 @@ async fn an_update_applied_by_every_attempt_then_retried_under_its_key_is_applie
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPDATE"]);
 }
 
-/// Defect 3: the claim's conditional Put applied, its answer lost, the SDK's retry failed the
-/// condition, and the service answered its own request 409 "still in progress".
+/// The claim's conditional Put applied, its answer lost, the SDK's retry failed the condition:
+/// the service must not answer its own request 409 "still in progress".
 #[tokio::test]
 async fn a_claim_whose_answer_was_lost_does_not_lock_its_own_key() {
     let (app, proxy, f) = app_behind_proxy().await;

@@ -1,4 +1,4 @@
-//! Expiry reminders (issue 13, feature 1) against DynamoDB Local: `expiryReminderDays` set through
+//! Expiry reminders against DynamoDB Local: `expiryReminderDays` set through
 //! the API, memberships and tiers linked, renewed and delinked through the API, the clock moved
 //! forward and the sweep run as the Lambda runs it (and as its own process, killed). Each test has
 //! a table of its own: the sweep reads the whole due index.

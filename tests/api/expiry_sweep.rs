@@ -662,7 +662,7 @@ async fn expiry_preview_lists_what_the_sweep_will_do_without_doing_it() {
     assert_eq!(summary.actions.get("EXPIRE_TIER"), Some(&2), "this org's and the other org's");
 }
 
-/// The one-subscription guard (issue 13) as the sweep sees it: a membership that ends releases it,
+/// The one-subscription guard as the sweep sees it: a membership that ends releases it,
 /// one that moves to its backup program hands it over in the same transaction.
 #[tokio::test]
 async fn the_sweep_releases_the_one_subscription_guard_or_hands_it_to_the_backup() {
@@ -752,7 +752,7 @@ async fn shown(f: &Fixture, mobile: &str, program: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Issue 13, feature 5: a membership starting later is scheduled at link time and started once by
+/// A membership starting later is scheduled at link time and started once by
 /// the sweep; every transition (start, tier expiry, program expiry and the backup membership it
 /// starts) is dated when it took effect, however late the sweep runs, and the preview said so.
 #[tokio::test]
@@ -857,7 +857,7 @@ fn update_status(r: &Resp) -> Value {
     first_status(r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")
 }
 
-/// Issue 13, feature 2: pause → the membership does not expire → resume (explicit, or by the sweep
+/// Pause → the membership does not expire → resume (explicit, or by the sweep
 /// when the window ends) → the end moves later by exactly the days paused in the org's calendar,
 /// here across the start of US daylight saving time (2027-03-14 in America/New_York).
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Exactly once under storage faults, under load (issue 10): 8 concurrent clients run a fixed,
+//! Exactly once under storage faults, under load: 8 concurrent clients run a fixed,
 //! seeded mix of link, update (UPGRADE, DOWNGRADE, UPDATE, RENEW), benefits, delink (and relink)
 //! and history reads on a few customers, with and without `Idempotency-Key`, while the fault proxy
 //! (tests/api/fault_proxy.rs) injects every kind of fault, before and after DynamoDB applies a

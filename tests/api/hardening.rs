@@ -1,4 +1,4 @@
-//! What a hostile client (or a burst of clients) tried, and must never achieve (issue 9): overflow a
+//! What a hostile client (or a burst of clients) tried, and must never achieve: overflow a
 //! counter into a failing read, smuggle bytes through path or query decoding, make a key too large
 //! for DynamoDB, send numbers or dates the service cannot keep, hide in the logs. One test per
 //! defect class; each failed before its fix.
@@ -29,7 +29,7 @@ fn error_message(r: &Resp) -> String {
     r.body["errors"][0]["message"].as_str().unwrap_or_default().to_string()
 }
 
-/// Defect 1: a count near 2^63 twice overflowed the history summary (a panic, then a 500 on every
+/// A count near 2^63 twice overflowed the history summary (a panic, then a 500 on every
 /// later read of that customer). Counts are bounded at write time; reads saturate anyway.
 #[tokio::test]
 async fn benefit_counts_are_bounded_and_a_customers_history_never_fails() {
@@ -81,7 +81,7 @@ async fn benefit_counts_are_bounded_and_a_customers_history_never_fails() {
     assert_eq!(pb["countAvailedInCurrentCycle"], json!(u64::MAX), "{pb}");
 }
 
-/// Defect 2: parallel mixed updates left the newest linking record describing an older state.
+/// Parallel mixed updates left the newest linking record describing an older state.
 /// Each record now carries the state it changed `from` and the state it left (`to`), in commit order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_mixed_updates_leave_the_history_in_commit_order() {
@@ -141,7 +141,7 @@ pub fn assert_commit_order(newest_first: &[Value]) {
     assert_eq!(last["to"]["partnerTierName"], last["partnerTierName"], "{last}");
 }
 
-/// Defect 3: the path parameter went through a query-string decoder (a raw `&` cut the name,
+/// The path parameter went through a query-string decoder (a raw `&` cut the name,
 /// invalid UTF-8 became U+FFFD, `%00` a NUL), and `post` was routed like `POST`.
 #[tokio::test]
 async fn path_and_query_parameters_are_decoded_strictly() {
@@ -207,7 +207,7 @@ async fn path_and_query_parameters_are_decoded_strictly() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
-/// Defect 4: an identifier over DynamoDB's key size was reported as a storage outage (503, or 2001
+/// An identifier over DynamoDB's key size was reported as a storage outage (503, or 2001
 /// "retry the item"); registering one was a 500. Limits are checked before any key is built.
 #[tokio::test]
 async fn identifiers_too_long_for_a_key_are_client_errors_naming_the_field() {
@@ -250,7 +250,7 @@ async fn identifiers_too_long_for_a_key_are_client_errors_naming_the_field() {
     assert_ne!(r.status, 503, "{}", r.text);
 }
 
-/// Defect 5: a number DynamoDB cannot store (1e308) was a 500.
+/// A number DynamoDB cannot store (1e308) was a 500.
 #[tokio::test]
 async fn points_exchange_rates_out_of_range_are_400_naming_the_field() {
     let app = TestApp::start().await;
@@ -283,7 +283,7 @@ async fn points_exchange_rates_out_of_range_are_400_naming_the_field() {
     assert_eq!(r.body["pointsExchangeRate"], json!(0.25));
 }
 
-/// Defect 6a: anything after the first JSON document was ignored.
+/// Anything after the first JSON document was ignored.
 #[tokio::test]
 async fn trailing_garbage_after_the_json_body_is_400() {
     let app = TestApp::start().await;
@@ -301,7 +301,7 @@ async fn trailing_garbage_after_the_json_body_is_400() {
     assert_eq!(r.status, 201, "whitespace around the document is fine: {}", r.text);
 }
 
-/// Defect 6b: dates outside years 1–9999 and with stray whitespace were accepted, and a stored
+/// Dates outside years 1–9999 and with stray whitespace were accepted, and a stored
 /// year-10000 instant came back as `+10000-…`.
 #[tokio::test]
 async fn dates_outside_years_1_to_9999_or_with_stray_whitespace_are_refused() {
@@ -369,8 +369,7 @@ async fn dates_outside_years_1_to_9999_or_with_stray_whitespace_are_refused() {
     assert!(!history.text.contains("+10000"), "{}", history.text);
 }
 
-/// Issue 8 item 7 (dates.rs is owned here): the form of Capillary's older docs, with a space
-/// before the offset, is accepted.
+/// The form of Capillary's older docs, with a space before the offset, is accepted.
 #[tokio::test]
 async fn dates_with_a_space_before_the_offset_are_accepted() {
     let app = TestApp::start().await;
@@ -389,7 +388,7 @@ async fn dates_with_a_space_before_the_offset_are_accepted() {
     assert_eq!(read.body["linkedPartnerPrograms"][0]["partnerTierExpiryDate"], "2030-11-30T12:25:00Z", "{}", read.text);
 }
 
-/// Defect 6c: 51 program entries under one customer were all processed (only customers were counted).
+/// 51 program entries under one customer were all processed (only customers were counted).
 #[tokio::test]
 async fn more_than_50_program_entries_for_one_customer_is_2008() {
     let app = TestApp::start().await;
@@ -408,7 +407,7 @@ async fn more_than_50_program_entries_for_one_customer_is_2008() {
     assert_eq!(read.body["linkedPartnerPrograms"], json!([]), "nothing was processed: {}", read.text);
 }
 
-/// Defect 7: `externalId` was logged in clear, and refused requests (401/403/404/405) left no line.
+/// `externalId` was logged in clear, and refused requests (401/403/404/405) left no line.
 #[tokio::test]
 async fn logs_mask_external_ids_and_record_every_refused_request() {
     let logs = captured_logs();
@@ -478,7 +477,7 @@ async fn logs_mask_external_ids_and_record_every_refused_request() {
     );
 }
 
-/// Defect 10: the local server kept idle and half-sent connections open for ever.
+/// The local server kept idle and half-sent connections open for ever.
 #[tokio::test]
 async fn the_local_server_closes_idle_and_half_sent_connections() {
     let app = TestApp::start().await;

@@ -1,4 +1,4 @@
-//! DynamoDB round trips per request (issue 12): a single-item write costs at most three sequential
+//! DynamoDB round trips per request: a single-item write costs at most three sequential
 //! calls when the customer is named by mobile, email or externalId (identifier → one Query for the
 //! profile and every linkage → the transaction) and two when named by `id`; the customer's
 //! linkages read is at most two; an `Idempotency-Key` adds one (its claim runs beside the first

@@ -1,4 +1,4 @@
-//! The org's one-subscription rule (issue 13, feature 3): with `oneSupplementaryPerCustomer` on,
+//! The org's one-subscription rule: with `oneSupplementaryPerCustomer` on,
 //! a customer holds at most one active SUPPLEMENTARY membership, enforced inside the linking
 //! transaction by the customer's `SUBSCRIPTION` guard item.
 

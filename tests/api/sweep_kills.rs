@@ -1,4 +1,4 @@
-//! Sweep crash safety under faults (issue 10): the sweep runs as its own process (`ppsweep run`,
+//! Sweep crash safety under faults: the sweep runs as its own process (`ppsweep run`,
 //! the same code the scheduled Lambda runs) with its DynamoDB traffic through the fault proxy, and
 //! is killed with SIGKILL at random moments, again and again; then runs until its backlog is gone.
 //! Every due linkage must end with exactly one change: one activity and one event, no more.

@@ -88,14 +88,14 @@ const RELEASE_RELINK_MEMBERSHIP_ID: Use = rarely(
     "update_customer_partner_program::cancel_relink → tx::delete (membership-id claim of a cancelled pending relink; \
      the event files upgrade a tier)",
 );
-/// Expiry reminders (issue 13) of a change that moves an expiry: the new ones are Puts of the
+/// Expiry reminders of a change that moves an expiry: the new ones are Puts of the
 /// linkage transaction (CHANGE_LINKAGE's PutItem); those of the expiry it replaced are Deletes.
 const DISARM_REMINDERS: Use = rarely(
     "dynamodb:DeleteItem",
     "storage::reminders::rearm_items → TransactWriteItems Delete (reminders of an expiry a renewal, upgrade, pause or \
      delink replaced; only for programs with expiryReminderDays)",
 );
-/// `erase_customer::erase` (issue 13): the profile, the linkages, then the erasure transaction
+/// `erase_customer::erase`: the profile, the linkages, then the erasure transaction
 /// and one delink transaction per active linkage (`change_linkage`, with membership-id deletes).
 const ERASE_CUSTOMER: &[Use] = &[
     on_table("dynamodb:GetItem", "erase_customer::erase → Store::customer"),
@@ -109,7 +109,7 @@ const READ_HISTORY: Use = on_table(
     "customer_activity_histories::handle → Store::linkages, activity_history::read_page / benefits_availed (key ranges)",
 );
 
-/// `expiry_sweep` (issue 4): the due index and the watermark on every run; the catalog and the
+/// `expiry_sweep`: the due index and the watermark on every run; the catalog and the
 /// change transaction when something is due (the scheduled test lets a tier expire first);
 /// program fan-out and backup memberships only for an expiring program.
 const SWEEP: &[Use] = &[
@@ -149,7 +149,7 @@ const SWEEP: &[Use] = &[
     },
 ];
 
-/// `expiry_preview::handle` (issue 4): the catalog, the watermark, the due index.
+/// `expiry_preview::handle`: the catalog, the watermark, the due index.
 const EXPIRY_PREVIEW: &[Use] = &[
     Use {
         action: "dynamodb:Query",

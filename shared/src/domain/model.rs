@@ -47,8 +47,8 @@ pub struct Org {
     pub org_id: OrgId,
     pub name: String,
     pub time_zone: String,
-    /// With it on, a customer holds at most one active SUPPLEMENTARY membership at a time
-    /// (issue 13); set by an admin with `ppadmin set-org`. Off unless set.
+    /// With it on, a customer holds at most one active SUPPLEMENTARY membership at a time;
+    /// set by an admin with `ppadmin set-org`. Off unless set.
     #[serde(default, skip_serializing_if = "is_false")]
     pub one_supplementary_per_customer: bool,
 }
@@ -172,7 +172,7 @@ pub struct PartnerProgram {
     pub on_tier_expiry: OnTierExpiry,
     #[serde(default)]
     pub tier_grace_period_days: u32,
-    /// Days before an expiry the sweep reminds the member (issue 13, `domain::reminders`), furthest first.
+    /// Days before an expiry the sweep reminds the member (`domain::reminders`), furthest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expiry_reminder_days: Vec<u32>,
 }
@@ -259,7 +259,7 @@ pub enum LinkageStatus {
     TierExpired,
     Delinked,
     Expired,
-    /// A SUPPLEMENTARY membership paused for a window (issue 13): it does not expire meanwhile.
+    /// A SUPPLEMENTARY membership paused for a window: it does not expire meanwhile.
     Paused,
 }
 

@@ -1,4 +1,4 @@
-//! Expiry reminders (issue 13), as pure rules the linkage writes, the sweep and the expiry preview
+//! Expiry reminders, as pure rules the linkage writes, the sweep and the expiry preview
 //! share. A partner program may set `expiryReminderDays` (up to five distinct days, 1–365); the
 //! sweep then emits one event per reminder day before each expiry:
 //! `supplementaryMembershipExpiryReminder` before a SUPPLEMENTARY membership ends, and

@@ -69,7 +69,7 @@ async fn delink_one(
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         if cur.holds_subscription {
-            // Frees the customer's one subscription (issue 13) with the membership that held it.
+            // Frees the customer's one subscription with the membership that held it.
             let item = tx::delete(&table, &keys::subscription_guard(org, customer.customer_id)).map_err(internal)?;
             extras.push((item, ErrorCode::CannotProcess.status()));
         }

@@ -1,4 +1,4 @@
-//! `DELETE /v2/customers/{id}` (admin, issue 13): erasure that keeps the ledger. The customer's
+//! `DELETE /v2/customers/{id}` (admin): erasure that keeps the ledger. The customer's
 //! identifiers (profile fields and lookup items) and enrolments go, with a `customerErased` event,
 //! in one transaction; then every linkage loses its partner membership ids (and their uniqueness
 //! items), and every active one is delinked with its activity and event, each in the linkage's

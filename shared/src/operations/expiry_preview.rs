@@ -152,7 +152,7 @@ async fn preview(
             }
             walk.take(&mut page);
             for item in std::mem::take(&mut page.page.items) {
-                // Expiry reminders (issue 13) are listed beside the transitions.
+                // Expiry reminders are listed beside the transitions.
                 if item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
                     == Some(crate::storage::reminder_items::ENTITY)
                 {

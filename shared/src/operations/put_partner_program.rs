@@ -1,7 +1,7 @@
 //! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): create or replace a partner
 //! program's configuration, validated as a whole before anything is written.
 //!
-//! A PUT recognises itself (issue 10): when its transaction fails (its answer lost, the SDK's
+//! A PUT recognises itself: when its transaction fails (its answer lost, the SDK's
 //! retry refused or failing), the stored configuration is read back; if it is exactly the one this
 //! request wrote (a created program's id is drawn fresh, so only this request can have stored it
 //! under that id), the answer is the success, not a 409 "changed concurrently" or a 500.

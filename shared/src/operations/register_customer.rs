@@ -2,7 +2,7 @@
 //! programs. Identifiers are unique within the org: profile and one guard item per identifier are
 //! written in one transaction, each guard conditioned on not existing.
 //!
-//! A registration recognises itself (issue 10): the profile carries the request's change id
+//! A registration recognises itself: the profile carries the request's change id
 //! (`change_id::of_request`, from its `Idempotency-Key` and body, else its request id). When the
 //! transaction fails — its answer lost, the SDK's retry refused — or an identifier is taken, the
 //! identifier's customer is read back: if it carries this change id, it is this registration's own

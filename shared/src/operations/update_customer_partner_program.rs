@@ -13,7 +13,7 @@
 //! 6. wrong direction (UPGRADE not above, DOWNGRADE not below, RENEW not the same tier) or nothing
 //!    pending to cancel → 2001 with detail.
 //!
-//! `PAUSE` (with `updateDetails.pauseEndDate`) and `RESUME` (issue 13, extensions) pause a
+//! `PAUSE` (with `updateDetails.pauseEndDate`) and `RESUME` (extensions) pause a
 //! SUPPLEMENTARY membership from now until that date and resume it: while `PAUSED` it does not
 //! expire, and on resume (explicit, or by the sweep when the window ends) its end moves later by
 //! the time paused, counted in the org's calendar (a week is seven local days across a DST

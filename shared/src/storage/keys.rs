@@ -149,13 +149,13 @@ pub fn benefit_activity(org: OrgId, customer: CustomerId, program: ProgramId, at
     Key::new(customer_pk(org, customer), format!("{}{}#{unique}", activity_sk_prefix(program, true), key_time(at)))
 }
 
-/// The customer's one-subscription guard (issue 13): present while one SUPPLEMENTARY linkage
+/// The customer's one-subscription guard: present while one SUPPLEMENTARY linkage
 /// holds it, naming that program; claimed and released inside the linkage's own transactions.
 pub fn subscription_guard(org: OrgId, customer: CustomerId) -> Key {
     Key::new(customer_pk(org, customer), "SUBSCRIPTION")
 }
 
-/// An expiry reminder (issue 13): one per linkage, expiry instant and reminder day, so a write that
+/// An expiry reminder: one per linkage, expiry instant and reminder day, so a write that
 /// sets the same expiry again addresses the same items and one that moves it addresses others.
 pub fn expiry_reminder(
     org: OrgId,

@@ -1,4 +1,4 @@
-//! Expiry reminder items (issue 13; the rules are `domain::reminders`). Each armed reminder is an
+//! Expiry reminder items (the rules are `domain::reminders`). Each armed reminder is an
 //! item of its own in the customer's partition (`keys::expiry_reminder`: linkage, expiry instant,
 //! day) carrying due-index keys for the moment it falls due, so the sweep finds reminders the way
 //! it finds any due work and their cost follows the reminders due, not the table.

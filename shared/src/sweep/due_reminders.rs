@@ -1,4 +1,4 @@
-//! Expiry reminders in the sweep (issue 13; rules in `domain::reminders`, items in
+//! Expiry reminders in the sweep (rules in `domain::reminders`, items in
 //! `storage::reminder_items`). A reminder item found due in the due index is sent by one conditional
 //! transaction (linkage still has that expiry + reminder deleted on its due key + outbox event),
 //! so the index item is the only read per reminder and no rerun, concurrent run or killed run
