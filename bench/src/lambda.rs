@@ -217,12 +217,12 @@ pub fn check(kind: Option<Kind>, resp: &Value) -> Result<(), String> {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize)]
 pub struct ColdStart {
     pub name: String,
     pub starts: usize,
     /// Size of the x86_64 release binary started (ours only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub binary_bytes: Option<u64>,
     /// Process start → first `/invocation/next`.
     pub init_ms: Summary,

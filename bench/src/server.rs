@@ -38,6 +38,7 @@ pub struct RoundTrips {
     pub example: Vec<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize)]
 pub struct OpResult {
     pub op: String,
@@ -45,7 +46,6 @@ pub struct OpResult {
     pub concurrency: usize,
     pub requests: usize,
     pub errors: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
     pub requests_per_second: f64,
     /// Client side: request sent → whole response read (loopback HTTP included).

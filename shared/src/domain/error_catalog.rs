@@ -72,12 +72,13 @@ impl ErrorCode {
 }
 
 /// Capillary's per-item status object; `detail` is our addition and is omitted when absent.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ItemStatus {
     pub status: bool,
     pub code: u16,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub detail: Option<String>,
 }
 

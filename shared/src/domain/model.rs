@@ -63,6 +63,7 @@ impl Org {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LoyaltyProgram {
@@ -71,7 +72,7 @@ pub struct LoyaltyProgram {
     #[serde(default)]
     pub program_description: String,
     /// Points to currency ratio; 1.0 when not configured.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub points_to_currency_ratio: Option<serde_json::Number>,
 }
 
@@ -133,17 +134,19 @@ pub struct Tier {
     pub tier_name: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Benefit {
     pub name: String,
     #[serde(rename = "type")]
     pub benefit_type: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub maximum_available_in_cycle: Option<u32>,
 }
 
 /// A partner program's validated configuration.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerProgram {
@@ -158,15 +161,15 @@ pub struct PartnerProgram {
     pub tiers: Vec<Tier>,
     #[serde(default)]
     pub benefits: Vec<Benefit>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub points_exchange_rate: Option<serde_json::Number>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub membership_period_type: Option<PeriodType>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub membership_period_value: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub expiry_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub backup_partner_program_name: Option<String>,
     #[serde(default)]
     pub on_tier_expiry: OnTierExpiry,
@@ -203,19 +206,20 @@ impl PartnerProgram {
 }
 
 /// A registered customer; identifiers are normalised (see `customer_identity`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub customer_id: CustomerId,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub mobile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub external_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub last_name: Option<String>,
     /// Loyalty program id (as a string map key, which a DynamoDB condition can address) → enrolment time.
     #[serde(default)]
@@ -223,7 +227,7 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     /// Set by `DELETE /v2/customers/{id}`: identifiers and enrolments are gone, the numeric id
     /// keeps the history.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub erased_at: Option<DateTime<Utc>>,
 }
 
@@ -318,23 +322,25 @@ impl ActivityType {
 }
 
 /// A SUPPLEMENTARY relink waiting for its start date (activated by the sweep).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingRelink {
     pub membership_start_date: DateTime<Utc>,
     pub membership_end_date: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub partner_membership_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
     pub scheduled_at: DateTime<Utc>,
 }
 
 /// The pause window of a SUPPLEMENTARY membership (the current one, or the last one once resumed).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipPause {
@@ -344,20 +350,22 @@ pub struct MembershipPause {
     /// The membership end once the whole window has passed: the end moved by the window's length
     /// in the org's calendar (computed at pause time, when the org's zone is at hand).
     pub end_after_window: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub resumed_at: Option<DateTime<Utc>>,
 }
 
 /// Benefit use within the current cycle (a cycle starts at link/renewal).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct BenefitCounter {
     pub count_in_cycle: u64,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub cycle_start: Option<DateTime<Utc>>,
 }
 
 /// A customer's membership in one partner program, current state only.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Linkage {
@@ -366,27 +374,27 @@ pub struct Linkage {
     pub partner_program_id: ProgramId,
     pub partner_program_name: String,
     pub partner_program_type: PartnerProgramType,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub partner_membership_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
     pub membership_start_date: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub membership_end_date: Option<DateTime<Utc>>,
     pub status: LinkageStatus,
     pub linked: bool,
     pub version: u64,
     pub last_activity: ActivityType,
     pub last_updated: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub pending_relink: Option<PendingRelink>,
     #[serde(default)]
     pub benefit_counters: BTreeMap<String, BenefitCounter>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub grace_ends_at: Option<DateTime<Utc>>,
     /// Ids of the latest changes committed to this linkage (`change_id`), oldest first: how a
     /// retried write recognises that it was already applied.
@@ -396,7 +404,7 @@ pub struct Linkage {
     /// whatever ends its membership releases the guard in the same transaction.
     #[serde(default, skip_serializing_if = "is_false")]
     pub holds_subscription: bool,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub pause: Option<MembershipPause>,
 }
 
@@ -521,19 +529,20 @@ impl Linkage {
 /// id: the history outlives an erasure, identifiers must not): the fields a linking update can move (not benefit counters, which benefits records account for). Each record's
 /// `from` is the `to` of the record before it, because both are taken from the version the
 /// committing transaction was conditioned on (docs/contract.md#concurrency).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkState {
     pub linked: bool,
     pub status: LinkageStatus,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
     pub membership_start_date: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub membership_end_date: Option<DateTime<Utc>>,
 }
 
@@ -552,6 +561,7 @@ impl LinkState {
 }
 
 /// An immutable history record.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
@@ -562,11 +572,11 @@ pub struct Activity {
     pub partner_program_name: String,
     pub activity_type: ActivityType,
     pub activity_date: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_expiry_date: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub benefit_details: Option<serde_json::Value>,
     /// The linkage version the change produced: linking records are keyed by it (with `step`), so
     /// the history reads in commit order whatever the clocks of concurrent writers said.
@@ -576,9 +586,9 @@ pub struct Activity {
     #[serde(default)]
     pub step: u32,
     /// Linking records: the state before (absent for a first link) and after the change.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub from: Option<LinkState>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub to: Option<LinkState>,
 }
 

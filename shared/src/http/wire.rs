@@ -23,16 +23,13 @@ use serde_json::{Map, Value};
 /// The `customer` block of every batch write response: the customer as stored (`id`, `mobile` as
 /// a string, `email`, `externalId`), then its `status`. An unknown customer echoes the identifiers
 /// it was named by (as text; a non-numeric `id` is left out).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerBlock {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     pub status: ItemStatus,
 }
@@ -61,15 +58,13 @@ impl CustomerBlock {
 }
 
 /// The customer's identifiers as read endpoints and events show them.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerIdentifiers {
     pub id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 
@@ -85,6 +80,7 @@ impl From<&Customer> for CustomerIdentifiers {
 }
 
 /// One benefit of a program with its use, in `partnerProgramDetails.benefitsSummary`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct BenefitSummary {
@@ -92,67 +88,58 @@ pub struct BenefitSummary {
     #[serde(rename = "type")]
     pub benefit_type: String,
     /// Omitted when the benefit has no cap.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub maximum_available_in_cycle: Option<u32>,
     pub count_availed_in_current_cycle: u64,
     pub count_availed_in_last365_days: u64,
 }
 
 /// A SUPPLEMENTARY relink waiting for its start (our extension).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingRelinkView {
     pub partner_program_membership_start_date: String,
     pub partner_program_membership_end_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_membership_id: Option<String>,
 }
 
 /// `partnerProgramDetails`: a customer's membership in one partner program, with the documented
 /// names, wherever a read shows one (activity history, customerPartnerPrograms).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerProgramDetails {
     /// The loyalty program the partner program belongs to (its name).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub program_name: Option<String>,
     pub partner_program_id: u64,
     pub partner_program_name: String,
     pub partner_program_description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_membership_id: Option<String>,
     pub partner_program_type: PartnerProgramType,
     pub partner_program_membership_start_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_program_membership_end_date: Option<String>,
     pub partner_program_membership_last_updated_date: String,
     pub partner_program_membership_last_updated_activity: ActivityType,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub benefits_summary: Option<Vec<BenefitSummary>>,
     pub tier_based: bool,
     pub linked: bool,
     /// Our extension: the status a reader should see now (an expired tier reads as expired, a
     /// pause whose window has ended as resumed, before the sweep has run).
     pub status: LinkageStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_relink: Option<PendingRelinkView>,
     /// Our extension: the current pause window, or the last one once resumed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub membership_pause: Option<MembershipPauseView>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipPauseView {
     pub paused_from: String,
     pub paused_until: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_at: Option<String>,
 }
 
@@ -217,6 +204,7 @@ fn membership_end(l: &Linkage) -> Option<DateTime<Utc>> {
 
 /// One availed benefit as a history entry's `benefitDetails` shows it (the documented fields, plus
 /// `count`, ours).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct BenefitDetails {
@@ -224,57 +212,44 @@ pub struct BenefitDetails {
     #[serde(rename = "type")]
     pub benefit_type: String,
     pub count: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bill_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bill_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bill_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub till_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub till_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub store_name: Option<String>,
 }
 
 /// One entry of `customerActivityHistory`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityEntry {
     pub activity_type: ActivityType,
     pub activity_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub benefit_details: Option<BenefitDetails>,
     /// Ours: the record's id (a request availing several benefits shows one entry per benefit,
     /// all with the same id).
     pub activity_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_expiry_date: Option<String>,
     /// Ours, on linking records: the state before and after the change, in commit order (each
     /// record's `from` is the previous record's `to`). Omitted where there was none (a first link).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<LinkStateView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<LinkStateView>,
 }
 
 /// A linkage's state in a linking record's `from` / `to`, with the names `partnerProgramDetails` uses.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkStateView {
     pub linked: bool,
     pub status: LinkageStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_tier_expiry_date: Option<String>,
     pub partner_program_membership_start_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_program_membership_end_date: Option<String>,
 }
 
@@ -344,17 +319,16 @@ fn stored_benefit_details(v: &Value) -> Vec<BenefitDetails> {
 /// A partner program as the loyalty-program listing shows it: tiers only on a tier-based program,
 /// the period type only on a SUPPLEMENTARY one, `membershipPeriodValue` 0 and
 /// `pointsExchangeRate` 1.0 when not configured, as the docs' example shows.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerProgramSummary {
     pub partner_program_id: u64,
     pub partner_program_name: String,
     pub partner_program_description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_program_tiers: Option<Vec<Tier>>,
     pub points_exchange_rate: serde_json::Number,
     pub partner_program_type: PartnerProgramType,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub membership_period_type: Option<PeriodType>,
     pub membership_period_value: u32,
     pub tier_based: bool,
@@ -399,6 +373,7 @@ pub struct LoyaltyProgramView {
 
 /// A partner program's configuration as `PUT /v2/organization/partnerPrograms/{name}` answers it:
 /// the names the request uses (Capillary's where it has them), plus the assigned ids.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerProgramConfigView {
@@ -408,17 +383,12 @@ pub struct PartnerProgramConfigView {
     pub partner_program_type: PartnerProgramType,
     pub partner_program_description: String,
     pub tier_based: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_program_tiers: Option<Vec<Tier>>,
     pub benefits: Vec<crate::domain::model::Benefit>,
     pub points_exchange_rate: serde_json::Number,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub membership_period_type: Option<PeriodType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub membership_period_value: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_partner_program_name: Option<String>,
     pub on_tier_expiry: crate::domain::model::OnTierExpiry,
     pub tier_grace_period_days: u32,
@@ -452,19 +422,15 @@ impl From<&PartnerProgram> for PartnerProgramConfigView {
 
 /// A registered customer, as `POST /v2/customers` answers it: `id` and the identifiers under
 /// Capillary's names, the loyalty programs it is enrolled in, when it was registered.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredCustomer {
     pub id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
     pub program_ids: Vec<u64>,
     pub created_at: String,

@@ -31,37 +31,39 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct BenefitsEntry {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_program_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     benefits: Option<Vec<BenefitUse>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     bill_number: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     store_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     availed_date: Option<String>,
     /// The bill's fields as Capillary's `benefitDetails` names them; stored with the record.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     bill_id: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     bill_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     till_id: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     till_name: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct BenefitUse {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     name: Option<String>,
     /// A JSON number or numeric string; anything else is reported as 2017.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     count: Option<Value>,
 }
 

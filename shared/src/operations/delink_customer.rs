@@ -16,10 +16,11 @@ use crate::storage::outbox;
 use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DelinkEntry {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_program_name: Option<String>,
 }
 

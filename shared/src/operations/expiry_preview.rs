@@ -35,11 +35,12 @@ const QUERY_BUDGET: u32 = 400;
 const READ_AHEAD: u32 = 8;
 
 /// Where the next page starts: a day, a shard, and the index position within it.
+#[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 struct Cursor {
     d: String,
     s: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     k: Option<BTreeMap<String, String>>,
 }
 

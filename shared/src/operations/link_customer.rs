@@ -23,25 +23,27 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkEntry {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_program_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     customer_partner_reference: Option<PartnerReference>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerReference {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_membership_id: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_tier_expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     membership_start_date: Option<String>,
 }
 

@@ -46,25 +46,27 @@ use crate::storage::store::{tx, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateEntry {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     partner_program_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     update_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     update_details: Option<UpdateDetails>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateDetails {
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     updated_tier_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     updated_tier_expiry_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pause_end_date: Option<String>,
 }
 

@@ -93,6 +93,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// Where the next page starts. Serialised as base64url JSON; clients treat it as opaque.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     v: u8,
@@ -103,7 +104,7 @@ pub struct Cursor {
     /// Absolute offset of the next page's first record.
     o: u64,
     /// Total computed by the first page.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     t: Option<u64>,
     /// Window, epoch milliseconds.
     from: i64,
@@ -111,18 +112,19 @@ pub struct Cursor {
     s: Vec<StreamPos>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct StreamPos {
     p: ProgramId,
     b: bool,
     /// Sort key of the last record returned from this stream.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     a: Option<String>,
     /// Nothing left in this stream.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     d: bool,
     /// Linking streams: the linkage version the first page bounded them by.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     h: Option<u64>,
 }
 

@@ -67,6 +67,7 @@ pub struct LoyaltyProgramRecord {
     pub program: LoyaltyProgram,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartnerProgramRecord {
     #[serde(rename = "PK")]
@@ -74,9 +75,9 @@ pub struct PartnerProgramRecord {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
-    #[serde(rename = "DUE_PK", skip_serializing_if = "Option::is_none", default)]
+    #[serde(rename = "DUE_PK", default)]
     pub due_pk: Option<String>,
-    #[serde(rename = "DUE_SK", skip_serializing_if = "Option::is_none", default)]
+    #[serde(rename = "DUE_SK", default)]
     pub due_sk: Option<String>,
     #[serde(flatten)]
     pub program: PartnerProgram,
@@ -94,6 +95,7 @@ pub struct PartnerProgramIdRecord {
     pub partner_program_name: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CustomerRecord {
     #[serde(rename = "PK")]
@@ -103,7 +105,7 @@ pub struct CustomerRecord {
     pub entity: String,
     /// The registration that wrote this profile (`change_id::of_request`): how a registration
     /// whose answer was lost recognises its own customer instead of calling it a duplicate.
-    #[serde(rename = "changeId", skip_serializing_if = "Option::is_none", default)]
+    #[serde(rename = "changeId", default)]
     pub change_id: Option<String>,
     #[serde(flatten)]
     pub customer: Customer,
@@ -127,6 +129,7 @@ pub struct IdentifierRecord {
     pub customer_id: CustomerId,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkageRecord {
     #[serde(rename = "PK")]
@@ -134,9 +137,9 @@ pub struct LinkageRecord {
     #[serde(rename = "SK")]
     pub sk: String,
     pub entity: String,
-    #[serde(rename = "DUE_PK", skip_serializing_if = "Option::is_none", default)]
+    #[serde(rename = "DUE_PK", default)]
     pub due_pk: Option<String>,
-    #[serde(rename = "DUE_SK", skip_serializing_if = "Option::is_none", default)]
+    #[serde(rename = "DUE_SK", default)]
     pub due_sk: Option<String>,
     #[serde(rename = "PROG_PK")]
     pub prog_pk: String,

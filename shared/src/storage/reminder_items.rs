@@ -30,6 +30,7 @@ use serde_json::json;
 pub const ENTITY: &str = "REMINDER";
 
 /// One armed reminder.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReminderRecord {
@@ -51,9 +52,9 @@ pub struct ReminderRecord {
     pub expires_at: DateTime<Utc>,
     pub days_before: u32,
     pub due_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub tier_name: Option<String>,
 }
 
