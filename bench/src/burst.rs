@@ -1,15 +1,6 @@
 //! `make burst`: parallel batches against the local server (in process, on the Lambdas' SDK
-//! settings: 1 s per attempt) and DynamoDB Local, for each bound of the storage admission
-//! (`STORAGE_CONCURRENCY`, docs/architecture.md#backpressure). Not a test: it prints figures.
-//!
-//! Per bound, on a fresh table:
-//! 1. 10 parallel linkCustomer batches of 50 distinct customers: items by code, 503s, wall time,
-//!    against DynamoDB Local's own time for the same 500 transactions (no service code);
-//! 2. 10 parallel customerBenefits batches over the same 50 customers: items by code, customers
-//!    whose counter or history differs from their 200s;
-//! 3. 40 parallel link batches of 50 distinct customers (2,000 items): items by code, 503s, and
-//!    whether any item of a 503 request was applied;
-//! 4. a single link with no burst around it, 100 times in a row: p50 and p99.
+//! settings) and DynamoDB Local, for each bound of the storage admission (`STORAGE_CONCURRENCY`,
+//! docs/architecture.md#backpressure). Not a test: it prints figures.
 
 use crate::fixtures::{link_body, Customer, World, LINK};
 use crate::http_client::{Conn, Req};
@@ -183,6 +174,12 @@ async fn applied_under_503(
     Ok(applied)
 }
 
+/// Per bound, on a fresh table: (1) `batches` parallel linkCustomer batches of 50 distinct
+/// customers: items by code, 503s, wall time against DynamoDB Local's own time for the same
+/// transactions (`floor`); (2) as many customerBenefits batches over the same 50 customers: items by
+/// code, customers whose counter or history differs from their 200s; (3) `big_batches` link batches
+/// of 50 distinct customers: items by code, 503s, and whether any item of a 503 was applied; (4) a
+/// single link with no burst around it, 100 times in a row: p50 and p99.
 pub async fn run(settings: &Settings) -> Result<(), Error> {
     println!("\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for each STORAGE_CONCURRENCY\n");
     println!("| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | single link p50 / p99 ms |", b = settings.batches, B = settings.big_batches);

@@ -1,7 +1,6 @@
-//! Where a request's time goes: an SDK interceptor on the DynamoDB client records every call
-//! (operation, what it addressed, when it was on the wire), and a tracing layer ties each call to
-//! the local server's `request` span (the one carrying `requestId`, which the server also returns
-//! as `x-request-id`). Nothing in `shared` knows about it.
+//! Where a request's time goes: an SDK interceptor records every DynamoDB call (operation, target,
+//! time on the wire) and a tracing layer ties it to the local server's `request` span (its
+//! `requestId`, returned as `x-request-id`). Nothing in `shared` knows about it.
 
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,

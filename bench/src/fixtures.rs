@@ -1,7 +1,6 @@
-//! The bench's world: a fresh table in DynamoDB Local, `make run`'s demo org (programs SkyMiles and
-//! FlexiPass, so the event files fit), the local server in process on an instrumented SDK client,
-//! and customers registered and linked through the public API (so the data has whatever shape the
-//! current code writes).
+//! The bench's world: a fresh table in DynamoDB Local, `make run`'s demo org (so the event files
+//! fit), the local server in process on an instrumented SDK client, and customers registered and
+//! linked through the public API, so the data has whatever shape the current code writes.
 
 use crate::ddb_timing::{Book, DynamoDbTiming};
 use crate::http_client::{call, Conn, Req};

@@ -1,14 +1,5 @@
 //! What DynamoDB Local and the SDK themselves allow, in the same run, with no service code around
-//! them:
-//! - one TransactWriteItems of five Puts (the shape of a link's commit) against fifty of them in
-//!   flight at once, each on keys of its own. The fifty's time is the floor under a 50-customer
-//!   batch on this emulator: no implementation that commits each customer in a transaction of its
-//!   own is faster, so the report sets it against the batch of one;
-//! - the same 250 Puts as five transactions of fifty, started together: whether sharing
-//!   transactions between customers would lower that floor (DynamoDB Local writes item by item);
-//! - a link's three calls (GetItem, Query, TransactWriteItems of five Puts) one after another on
-//!   the bench's instrumented client, split as the operations are: the time outside DynamoDB of
-//!   the SDK alone, under any handler that makes those calls.
+//! them: the floor the report sets a 50-customer batch and a link's calls against (`run`).
 
 use crate::ddb_timing::{wire_time, Book};
 use crate::stats::{ms, summarize, Summary};
@@ -20,6 +11,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
+/// Fifty transactions of a link's shape (five Puts) in flight at once, on keys of their own, are the
+/// floor under a 50-customer batch on this emulator: no implementation that commits each customer
+/// in a transaction of its own is faster. The same Puts in five transactions show whether sharing
+/// transactions would lower it (DynamoDB Local writes item by item).
 #[derive(Debug, Serialize)]
 pub struct Floor {
     /// Puts in each transaction.

@@ -1,11 +1,5 @@
-//! `make load`: a fixed mix of operations at a fixed concurrency for a fixed time against the local
-//! server (in process, the handlers every Lambda runs) and DynamoDB Local, then one table:
-//! throughput, p50/p99 per operation, errors, how many items got 2010 (contention), peak RSS.
-//!
-//! The mix (seeded, so reruns send the same sequence per worker): 35% benefits, 20%
-//! customerPartnerPrograms, 15% tier updates, 15% activity history, 10% single-customer links of a
-//! fresh customer, 5% 2-customer benefit batches. Customers are drawn from a pool small enough that
-//! workers meet on the same customers now and then (as bursts do), so 2010 is possible.
+//! `make load`: a fixed, seeded mix of operations at a fixed concurrency for a fixed time against
+//! the local server (in process) and DynamoDB Local, then one table of figures (`run`).
 
 use crate::fixtures::{Customer, World, EXPIRY};
 use crate::http_client::{Conn, Req, Resp};
@@ -135,6 +129,11 @@ fn print_table(s: &Settings, elapsed: f64, t: &Tally) {
     println!("peak RSS of the process (driver and local server together): {:.1} MB", peak_rss_mb());
 }
 
+/// Throughput, p50/p99 per operation, errors, items that got 2010 (contention) and peak RSS of a
+/// seeded mix (the same sequence per worker on a rerun): 35% benefits, 20%
+/// customerPartnerPrograms, 15% tier updates, 15% activity history, 10% single-customer links of a
+/// fresh customer, 5% 2-customer benefit batches. The customer pool is small enough that workers
+/// meet on the same customers now and then, as bursts do, so 2010 can happen.
 pub async fn run(world: &World, s: &Settings) -> Result<(), Error> {
     eprintln!("registering and linking {} customers", s.customers);
     let pool = world.register(s.customers).await?;

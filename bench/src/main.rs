@@ -1,19 +1,11 @@
 //! `partner-bench`: the measuring half of `make bench` (scripts/bench.sh runs it against a fresh
-//! in-memory DynamoDB Local, then bench/report.py writes REPORT.md and the chart).
+//! in-memory DynamoDB Local; bench/report.py writes REPORT.md and the chart from its output).
 //!
 //!   partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N]
 //!                 [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]
 //!   partner-bench profile --binary PATH --out FILE --callgrind-out PREFIX [--invocations N]
 //!   partner-bench load [--seconds 30] [--concurrency 16] [--customers 200] [--seed 1]   (make load)
 //!   partner-bench burst [--bounds 8,16,32,64,1024] [--batches 10] [--big-batches 40]   (make burst)
-//!
-//! 1. Per operation through the local server, with an SDK interceptor on the DynamoDB client
-//!    (`ddb_timing`): latency, DynamoDB time vs the rest, round trips, requests/s at concurrency 1
-//!    and 16 (`server`).
-//! 2. Every function of template.yaml as a process under the Runtime API emulator of
-//!    `tests/runtime` (cold starts, peak RSS), and the Python peer baseline of `bench/peer/` under
-//!    the same emulator, warm side by side (`lambda`).
-//! 3. `profile`: link-customer under callgrind, init and warm (`profile`), for a missed goal.
 
 // A measuring tool, like the tests whose emulator it includes: a failed unwrap ends the run with
 // its message, which is what a broken benchmark should do.

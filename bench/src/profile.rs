@@ -1,7 +1,6 @@
-//! `partner-bench profile`: link-customer (its twin with symbols, `link-customer-with-symbols`) under callgrind, fed by the same
-//! Runtime API emulator. Two runs: init + the first invocation, then init + 1 + N invocations, so
-//! the report can tell init from steady-state per-request cost (bench/report.py reads both with
-//! callgrind_annotate).
+//! `partner-bench profile`: link-customer (its twin with symbols) under callgrind and the Runtime
+//! API emulator, once for init + the first invocation and once for init + 1 + N, so the report can
+//! tell init from the steady-state cost of a request (bench/report.py reads both).
 
 use crate::fixtures::World;
 use crate::lambda::{check, event_file, link_event, Program, Running, Settings};

@@ -1,7 +1,6 @@
-//! Tools for working on the service locally, kept out of every Lambda: the HTTP server that serves
-//! the route table on a local port (`make run`, the API tests), the table created from
-//! `template.yaml`, the demo org, seeding for the sweep benchmark (`ppsweep`), and plain loopback HTTP
-//! for the test doubles of `tests/` and `bench/`, and how both count sequential round trips.
+//! Tools for working on the service locally, kept out of every Lambda: the local server (`make
+//! run`, the API tests), the table from `template.yaml`, the demo org, the sweep's seeding, and
+//! loopback HTTP for the test doubles of `tests/` and `bench/`, with their round-trip count.
 
 pub mod demo;
 pub mod local_server;

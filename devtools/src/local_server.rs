@@ -1,11 +1,6 @@
-//! The local HTTP server: routes every path of `template.yaml` (through `router`) to the same
-//! handlers the Lambda binaries run, after the same authentication the authorizer Lambda does and
-//! the same strict decoding of path and query (`request_decoding`) the Lambda adapter applies.
-//!
-//! Connections are bounded in time (API Gateway does the same in AWS): a client that sends nothing,
-//! stops half-way through its headers or stays idle between keep-alive requests is dropped after
-//! `HEADER_READ_TIMEOUT`; one that stops half-way through its body gets 408 after
-//! `BODY_READ_TIMEOUT`.
+//! The local HTTP server: every route of `template.yaml` (through `router`) to the handlers the
+//! Lambdas run, after the authorizer's authentication and the adapter's strict decoding, so only
+//! the transport differs; connections are bounded in time, as API Gateway bounds them.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};

@@ -1,7 +1,6 @@
-//! Bulk data for the sweep's local runs, its benchmark and its large tests: an org with a tiered
-//! EXTERNAL program, and N linkages of which M are due, written with BatchWriteItem (25 items a
-//! call, many calls in flight) straight into the table — not through the API, which would take
-//! minutes for 100,000 linkages.
+//! Bulk data for the sweep's local runs, benchmark and large tests: an org with a tiered EXTERNAL
+//! program and N linkages of which M are due, written with BatchWriteItem straight into the table,
+//! since the API would take minutes for 100,000 linkages.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};

@@ -1,7 +1,6 @@
-//! `functions/src/bin/link-customer.rs` line for line, built in this package so that it keeps its
-//! symbols (`[profile.release.package.partner-bench] strip = false`) while every other release
-//! setting is the Lambdas' own: what `make bench` profiles under callgrind when a goal is missed.
-//! Never deployed.
+//! `functions/src/bin/link-customer.rs` line for line, built in this package so it keeps its
+//! symbols (`[profile.release.package.partner-bench] strip = false`) under every other release
+//! setting of the Lambdas: what `make bench` profiles under callgrind. Never deployed.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

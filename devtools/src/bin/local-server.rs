@@ -1,7 +1,6 @@
-//! The local API: every route of template.yaml on one port, same handlers and authentication as
-//! the Lambdas, against the DynamoDB that `AWS_ENDPOINT_URL_DYNAMODB` names (DynamoDB Local).
-//!
-//! Usage: local-server [--port 3000] [--seed-demo]
+//! The local API (`local-server [--port 3000] [--seed-demo]`): every route of template.yaml on one
+//! port, the Lambdas' handlers and authentication, against the DynamoDB that
+//! `AWS_ENDPOINT_URL_DYNAMODB` names (DynamoDB Local).
 
 use shared::state::AppState;
 use std::sync::Arc;

@@ -4,12 +4,6 @@
 //!   ppsweep run   [--max-items N] [--at 2031-01-01T00:00:00Z]   sweep once, print the JSON summary
 //!   ppsweep seed  --linkages N --due M [--no-profiles] [--concurrency C]
 //!   ppsweep bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--concurrency C] [--json FILE]
-//!
-//! `bench` creates a fresh table per size (named after TABLE_NAME), seeds it with BatchWriteItem,
-//! then sweeps `--due` due linkages `--reps` times per size (re-seeding the due ones between runs,
-//! interleaving the sizes so load drift hits all alike) and prints
-//! items read per item changed, sweep time and changes per second (`--json FILE` also writes them
-//! as JSON, for `make bench`).
 
 use chrono::{DateTime, Duration, Utc};
 use devtools::sweep_seed::{self, SeedSpec};
@@ -313,6 +307,10 @@ fn write_json(
     Ok(())
 }
 
+/// A fresh table per size (named after TABLE_NAME), seeded with BatchWriteItem, then `--due` due
+/// linkages swept `--reps` times per size, re-seeding the due ones between runs and interleaving
+/// the sizes so load drift hits all alike: items read per item changed, sweep time and changes per
+/// second (`--json FILE` writes them for `make bench`).
 async fn bench(args: &[String]) -> Result<(), Error> {
     let base = AppState::from_env().await?;
     let b = BenchArgs::parse(args)?;

@@ -1,4 +1,5 @@
-//! Lambda for `CreateLoyaltyProgramFunction` in template.yaml: runs `shared::operations::create_loyalty_program::handle`.
+//! Lambda for `CreateLoyaltyProgramFunction` in template.yaml: runs
+//! `shared::operations::create_loyalty_program::handle`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! Lambda for `CustomerPartnerProgramsFunction` in template.yaml: runs `shared::operations::customer_partner_programs::handle`.
+//! Lambda for `CustomerPartnerProgramsFunction` in template.yaml: runs
+//! `shared::operations::customer_partner_programs::handle`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -4,7 +4,7 @@
 //!   ppadmin create-org --name "Acme" [--time-zone Asia/Kolkata]   (also creates an admin client)
 //!   ppadmin create-client --org 7 --role api|admin
 //!   ppadmin set-org --org 7 --one-supplementary-per-customer true|false
-//!                                                                 (org settings; containers see them within CONFIG_CACHE_SECONDS)
+//!       (org settings; containers see them within CONFIG_CACHE_SECONDS)
 
 use shared::domain::model::Role;
 use shared::state::AppState;

@@ -1,4 +1,5 @@
-//! Lambda for `UpdateCustomerPartnerProgramFunction` in template.yaml: runs `shared::operations::update_customer_partner_program::handle`.
+//! Lambda for `UpdateCustomerPartnerProgramFunction` in template.yaml: runs
+//! `shared::operations::update_customer_partner_program::handle`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,12 +1,5 @@
-//! Dates, strictly. Requests carry ISO 8601 with an offset (`2027-12-29T23:59:59+05:30`, also the
-//! form of Capillary's older docs with a space before the offset, `2027-12-29 23:59:59 +05:30`), or
-//! a bare date meaning the end of that day in the org's time zone. The history API also takes
-//! `yyyy-MM-dd HH:mm:ss` in the org's zone. Responses carry UTC instants with `Z`, second precision.
-//!
-//! Strict means: years 0001–9999 written with exactly four digits, nothing before or after the
-//! value (no whitespace, no newline), real calendar dates and times (no second 60), offsets up to
-//! ±18:00, and an instant that is itself within years 1–9999 in UTC. So every instant the service
-//! keeps prints as `YYYY-MM-DDTHH:MM:SSZ`; what is derived from one (a membership end, a grace end)
+//! Dates, strictly (docs/contract.md#dates-and-time-zones): what requests may send, and instants
+//! kept within years 1–9999 so every one prints as `YYYY-MM-DDTHH:MM:SSZ`; what is derived from one
 //! saturates at `max_instant()` instead of reaching year 10000.
 
 use crate::domain::zone::Zone;

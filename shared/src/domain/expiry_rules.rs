@@ -1,29 +1,6 @@
-//! What the scheduled sweep does to one linkage (docs/contract.md#scheduled-expiry), as pure functions
-//! the sweep and the expiry preview share: every transition due up to a moment, in the order they fell due.
-//!
-//! Transitions, each one activity and one outbox event:
-//! - EXTERNAL tier expiry: with `tierGracePeriodDays` > 0 first `IN_GRACE` (`TIER_GRACE_STARTED`,
-//!   grace anchored on the expiry date, as `Linkage::effective_status` reads it), then at grace end
-//!   (or at once without grace) the program's `onTierExpiry`: `EXPIRE_TIER` → `TIER_EXPIRED`;
-//!   `DOWNGRADE_ONE_TIER` / `DOWNGRADE_TO_LOWEST_TIER` → `DOWNGRADE` to that tier, `ACTIVE` with no
-//!   tier expiry until the partner sends one (at the lowest tier already: as `EXPIRE_TIER`);
-//!   `DELINK` → `DELINK`, `linked: false`.
-//! - SUPPLEMENTARY membership end → `SUPPLEMENTARY_MEMBERSHIP_EXPIRED`, `linked: false`.
-//! - A `PENDING` linkage whose start has come → `ACTIVE` (`SUPPLEMENTARY_MEMBERSHIP_STARTED`, or
-//!   `ENROLLMENT` for EXTERNAL; the link itself recorded `MEMBERSHIP_START_SCHEDULED`); a pending
-//!   relink whose start has come replaces the membership (`SUPPLEMENTARY_MEMBERSHIP_STARTED`).
-//!
-//! Every transition is dated when it took effect (its due moment), whenever the sweep runs: its
-//! activity, the linkage's `lastUpdated` and a backup membership's start.
-//! - Program expiry → `PARTNER_PROGRAM_EARLY_EXPIRY`, `linked: false`, any pending relink dropped;
-//!   a member then starts a membership in the program's backup (`backup_linkage`), from what the
-//!   sweep reads of the customer and its backup linkage.
-//!
-//! - A paused SUPPLEMENTARY membership whose window has passed → `ACTIVE` (`MEMBERSHIP_RESUMED`),
-//!   its end moved by the window's length; while paused its end is not due.
-//!
-//! When several fall due together, program expiry comes first (a membership end capped at the
-//! program's expiry is the program expiring), then a relink start (a seamless renewal), then the rest.
+//! What the scheduled sweep does to one linkage (docs/contract.md#scheduled-expiry): every
+//! transition due up to a moment, in the order they fell due, as pure functions the sweep and the
+//! expiry preview share, so the preview shows exactly what the sweep will write.
 
 use crate::domain::dates::add_period;
 use crate::domain::model::*;

@@ -1,15 +1,6 @@
-//! Expiry reminders, as pure rules the linkage writes, the sweep and the expiry preview
-//! share. A partner program may set `expiryReminderDays` (up to five distinct days, 1–365); the
-//! sweep then emits one event per reminder day before each expiry:
-//! `supplementaryMembershipExpiryReminder` before a SUPPLEMENTARY membership ends, and
-//! `partnerTierExpiryReminder` before an EXTERNAL tier expires.
-//!
-//! A reminder belongs to one expiry (its *target*: which expiry, its instant, and for a tier the
-//! tier): it is armed when a write gives the linkage that target and disarmed when a write moves
-//! it (renewal, upgrade, pause, delink, expiry). A reminder "N days before" falls due at the start
-//! (00:00) of the day N days before the expiry's day, both days in the org's calendar. Only
-//! reminders still ahead when the target is set are armed: one whose day has already begun is not
-//! sent late, and so a rewrite can never re-arm a reminder that was already sent.
+//! Expiry reminders (docs/contract.md#events) as pure rules, shared by the linkage writes, the
+//! sweep and the expiry preview so all three arm, send and list the same ones. A reminder belongs
+//! to one expiry (its `Target`): armed by the write that sets it, disarmed by one that moves it.
 
 use crate::domain::model::{Linkage, LinkageStatus, PartnerProgramType};
 use crate::domain::zone::Zone;

@@ -1,14 +1,6 @@
-//! An org's IANA time zone as a chrono `TimeZone`, read from jiff's bundled tz database.
-//!
-//! Why not chrono-tz: its zone tables are Rust statics with a `&'static str` in every transition,
-//! so a position-independent binary relocates ~1.3 MB of them at start (written, so resident) and
-//! carries ~1 MB of relocation entries, in every function that works in a zone. jiff bundles the
-//! zones as compiled TZif bytes (~200 KB, no pointers) and parses a zone when it is first asked
-//! for, caching it (`docs/tooling.md#time-zones`).
-//!
-//! The date rules stay chrono's: `Zone` answers chrono's offset questions (which offset an instant
-//! has, which offsets a wall-clock time has), so `with_timezone`, `from_local_datetime` and month
-//! arithmetic work as they do with any chrono zone.
+//! An org's IANA time zone as a chrono `TimeZone`, so chrono's date rules apply unchanged, read
+//! from jiff's bundled TZif data rather than chrono-tz, whose tables every bootstrap would relocate
+//! at start (~1.3 MB resident; docs/tooling.md#time-zones).
 
 use std::fmt;
 

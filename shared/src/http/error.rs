@@ -1,10 +1,6 @@
-//! Every way a request is refused as a whole, as one enum with one conversion to a response.
-//!
-//! Item-level outcomes of a batch are not errors of the request: they are `ItemStatus`es inside a
-//! 200/201 body (`batch`). What is here ends the request: a malformed body, a missing admin role, a
-//! catalog code that applies to the whole request (2008), storage being unavailable. Each variant
-//! knows its HTTP status and code; `From<ApiError> for ApiResponse` is the only place that builds the
-//! request-level envelope `{"errors":[{status,code,message}],"warnings":[]}` (docs/contract.md#error-catalog).
+//! Every way a request is refused as a whole (docs/contract.md#http-statuses), as one enum whose
+//! `From<ApiError> for ApiResponse` is the only builder of the request-level error body. A batch
+//! item's failure is not one of these: it is an `ItemStatus` inside a 200/201.
 
 use crate::domain::error_catalog::ItemStatus;
 use crate::http::api::{ApiResponse, MAX_BODY_BYTES};

@@ -1,14 +1,6 @@
 //! The one strict decoder of path parameters and query strings, used by the local server and the
-//! Lambda adapter alike, so a value means the same whichever way the request arrived. Anything it
-//! cannot decode exactly is refused with a 400 naming the parameter, never guessed at:
-//! - percent-escapes must be `%` and two hex digits, and the decoded bytes valid UTF-8 (no U+FFFD
-//!   substitution);
-//! - no control characters once decoded (`%00`, `%0A`, …): they have no place in names or
-//!   identifiers and would reach keys and logs;
-//! - in a path segment a raw `&` is refused (percent-encode it as `%26`): a name is never cut at
-//!   one, and a segment is never read as a query; `+` is a plus sign there;
-//! - in a query string `&` separates pairs and `+` is a space (HTML form encoding, as API Gateway
-//!   and browsers use), and a parameter given twice is refused rather than one copy picked.
+//! Lambda adapter alike, so a value means the same whichever way the request arrived. What it
+//! refuses, with a 400 naming the parameter, is docs/contract.md#requests; it never guesses.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -81,6 +73,7 @@ pub fn check_decoded(param: &str, value: &str) -> Result<(), DecodeError> {
 }
 
 /// One path segment, still percent-encoded (the local server, API Gateway REST path parameters).
+/// A raw `&` is refused, so a name is never cut at one nor a segment read as a query; `+` is a plus.
 pub fn decode_path_segment(param: &str, raw: &str) -> Result<String, DecodeError> {
     if raw.contains('&') {
         return Err(fail(param, "contains a raw & (send it percent-encoded as %26)"));
@@ -93,8 +86,8 @@ pub fn decode_path_params(raw: HashMap<String, String>) -> Result<HashMap<String
     raw.into_iter().map(|(name, value)| decode_path_segment(&name, &value).map(|v| (name, v))).collect()
 }
 
-/// A raw query string (`a=1&b=x+y`) as a map; empty pairs are skipped, a name without `=` has an
-/// empty value.
+/// A raw query string (`a=1&b=x+y`) as a map, `+` a space as in HTML forms; empty pairs are
+/// skipped, a name without `=` has an empty value, a name given twice is refused (never one picked).
 pub fn decode_query(raw: Option<&str>) -> Result<HashMap<String, String>, DecodeError> {
     let mut out = HashMap::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {

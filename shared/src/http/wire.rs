@@ -1,12 +1,6 @@
-//! The objects the API puts on the wire, one serializer each, named and shaped as Capillary's
-//! public docs show them (their examples win over anything else on a wire shape). Every endpoint
-//! that shows one of these objects builds it here, so a name or a type can only be right or wrong
-//! everywhere at once.
-//!
-//! Absent values: a field that does not apply (a tier on a program without tiers, an end date on
-//! a membership without one) is omitted, never sent as `null`, as the docs' examples do. Our
-//! additions (`detail`, `status` of a linkage, `pendingRelink`, ...) are extra fields beside the
-//! documented ones; they never rename or retype one.
+//! The objects the API puts on the wire, one serializer each, shaped as Capillary's public docs
+//! show them (docs/contract.md#compatibility). Every endpoint builds them here, so a name or a type
+//! is right or wrong everywhere at once.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::format_utc;

@@ -1,7 +1,6 @@
-//! `GET /v2/partnerProgram/customerActivityHistories` (alias `.../customerActivityHistory`,
-//! docs/contract.md#reads): validates the query (2013, 2014, 2015), reads one page of the customer's
-//! history through `activity_history`, and groups it per partner program with its current details
-//! and a benefits summary. Nothing found → 200 with 2011; storage failing → 503 with 2012.
+//! `GET /v2/partnerProgram/customerActivityHistories` (and `…/customerActivityHistory`,
+//! docs/contract.md#reads): one page of the customer's history (`activity_history`), grouped per
+//! partner program with its current details and benefits summary.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_history_date};

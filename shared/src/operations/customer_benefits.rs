@@ -1,15 +1,6 @@
-//! `POST /v2/partnerProgram/customerBenefits` (docs/contract.md#error-catalog): records benefits a linked
-//! customer avails. The cycle counters on the linkage and the `BENEFITSAVAILED` activity commit in
-//! one version-conditioned transaction, so concurrent requests can never exceed a cycle's quota.
-//!
-//! Checks per program entry, in this order: empty `partnerProgramName` → 2002; unknown program →
-//! 2006; SUPPLEMENTARY program → 2018 (checked before the benefit names: such a program has no
-//! benefits to name); empty `benefits` or a benefit count not a positive integer → 2017, after every
-//! name was checked against the program (unknown name → 2016); unparseable or future `availedDate`
-//! → 2001 with detail; not linked → 2004; membership not started or tier expired (past expiry and
-//! past grace) → 2001 with detail; over `maximumAvailableInCycle` → 2001 with detail.
-//!
-//! Availing a benefit is not a linking update: the linkage's `lastUpdatedActivity` stays as it was.
+//! `POST /v2/partnerProgram/customerBenefits`: benefits a linked customer avails, checked in the
+//! order of docs/contract.md#check-order. The cycle counters and the `BENEFITSAVAILED` activity
+//! commit in one version-conditioned transaction, so concurrent requests never exceed a quota.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};

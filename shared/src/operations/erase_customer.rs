@@ -1,12 +1,6 @@
-//! `DELETE /v2/customers/{id}` (admin): erasure that keeps the ledger. The customer's
-//! identifiers (profile fields and lookup items) and enrolments go, with a `customerErased` event,
-//! in one transaction; then every linkage loses its partner membership ids (and their uniqueness
-//! items), and every active one is delinked with its activity and event, each in the linkage's
-//! own versioned transaction. Linkages and history stay under the numeric id.
-//!
-//! Idempotent and safe to repeat after a crash: the profile is erased first (so no new link can
-//! commit: links check enrolment in their transaction), and every call walks the linkages, which
-//! changes nothing once they are clean. Nothing here logs an identifier.
+//! `DELETE /v2/customers/{id}` (admin): erasure keeping the ledger (docs/contract.md#deviations).
+//! The profile goes first, so no new link can commit, then each linkage in its own versioned
+//! transaction: a repeat after a crash finishes the job and changes nothing already clean.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};

@@ -1,11 +1,6 @@
-//! `GET /v2/partnerProgram/expiryPreview?until=<date>` (admin; docs/contract.md, and
-//! docs/architecture.md#the-sweep): what the next sweeps will do up to `until`, read by the same
-//! walk through the due index as the sweep's (`sweep::DueWalk`, from its watermark day on) and
-//! planned by the same rules (`expiry_rules`), with the sweep's settings, without writing anything.
-//! Only the caller's org is shown; customers appear by id. Pages follow an opaque `cursor`.
-//!
-//! Query: `until` (ISO 8601 with offset, or a bare date = end of that day in the org's zone;
-//! default now; at most 92 days ahead), `limit` (default 100, at most 500), `cursor`.
+//! `GET /v2/partnerProgram/expiryPreview` (admin, docs/contract.md#scheduled-expiry): what the next
+//! sweeps will do up to `until`, read by the sweep's own walk of the due index and planned by its
+//! rules (`expiry_rules`), so the preview and the sweep cannot disagree; it writes nothing.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};

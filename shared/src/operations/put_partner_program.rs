@@ -1,10 +1,6 @@
-//! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): create or replace a partner
-//! program's configuration, validated as a whole before anything is written.
-//!
-//! A PUT recognises itself: when its transaction fails (its answer lost, the SDK's
-//! retry refused or failing), the stored configuration is read back; if it is exactly the one this
-//! request wrote (a created program's id is drawn fresh, so only this request can have stored it
-//! under that id), the answer is the success, not a 409 "changed concurrently" or a 500.
+//! `PUT /v2/organization/partnerPrograms/{partnerProgramName}` (admin): a partner program's whole
+//! configuration, validated before anything is written. A PUT whose answer was lost reads back its
+//! own configuration and answers success, not 409 or 500 (docs/exactly-once.md).
 
 use crate::domain::dates::parse_request_date;
 use crate::domain::limits::*;
@@ -62,7 +58,9 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
 }
 
 /// Validates a configuration and writes it: what the PUT does once its body is read. `Ok(true, _)`
-/// when the program was created. The dev tools seed demo programs through it.
+/// when the program was created. The dev tools seed demo programs through it. A write whose answer
+/// was lost is recognised by reading back exactly this configuration (a created program's id is
+/// drawn fresh, so only this request can have stored it under that id).
 pub async fn configure(
     state: &AppState,
     org: OrgId,

@@ -1,12 +1,6 @@
-//! `POST /v2/customers` (admin): register a customer with its identifiers and enrol it in loyalty
-//! programs. Identifiers are unique within the org: profile and one guard item per identifier are
-//! written in one transaction, each guard conditioned on not existing.
-//!
-//! A registration recognises itself: the profile carries the request's change id
-//! (`change_id::of_request`, from its `Idempotency-Key` and body, else its request id). When the
-//! transaction fails — its answer lost, the SDK's retry refused — or an identifier is taken, the
-//! identifier's customer is read back: if it carries this change id, it is this registration's own
-//! customer and the answer is 201 with it, not a 500 or a 409 "duplicate".
+//! `POST /v2/customers` (admin): a customer, its unique identifiers (one guard item each) and its
+//! enrolments, in one transaction. It recognises itself by the change id its profile carries, so a
+//! retry after a lost answer gets 201 with its own customer, not a 409 (docs/exactly-once.md).
 
 use crate::domain::limits::{check_text, MAX_NAME_CHARS};
 use crate::domain::model::{Customer, OrgId, ProgramId};

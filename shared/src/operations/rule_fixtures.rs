@@ -1,7 +1,6 @@
-//! Test-only builders for the unit tests of the operations' pure rules: one org (Asia/Kolkata)
-//! with the programs the API tests use — SkyMiles (EXTERNAL, tiers Silver/Gold/Platinum, two
-//! benefits) and FlexiPass (SUPPLEMENTARY, 30 days) in loyalty program 10, OtherMiles in loyalty
-//! program 20 — a customer enrolled in 10, and linkages to them.
+//! Test-only builders for the unit tests of the operations' pure rules: one org (Asia/Kolkata) with
+//! the API tests' programs (SkyMiles, EXTERNAL and tiered, and FlexiPass, SUPPLEMENTARY, in loyalty
+//! program 10; OtherMiles in 20), a customer enrolled in 10, and linkages to them.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::model::*;

@@ -1,32 +1,6 @@
-//! `POST /v2/partnerProgram/customerPartnerProgramUpdate` (docs/contract.md#error-catalog): tier upgrades,
-//! downgrades, renewals and free updates of a linkage, and cancellation of a pending relink.
-//!
-//! Checks per program entry, in this order:
-//! 1. empty `partnerProgramName` → 2002;
-//! 2. missing or unknown `updateType` → 2009 — before the other 2002 checks, because which of
-//!    `updateDetails`/`updatedTierName` are required depends on the type;
-//! 3. missing `updateDetails`, `updatedTierName` (all but RENEW) or, for RENEW, the new
-//!    `updatedTierExpiryDate` → 2002;
-//! 4. unknown program → 2006; not linked → 2004; program not tier based → 2001 with detail;
-//! 5. unknown tier → 2007; unparseable date → 2001 with detail; past expiry (or no new expiry
-//!    while the current one has passed) → 2003;
-//! 6. wrong direction (UPGRADE not above, DOWNGRADE not below, RENEW not the same tier) or nothing
-//!    pending to cancel → 2001 with detail.
-//!
-//! `PAUSE` (with `updateDetails.pauseEndDate`) and `RESUME` (extensions) pause a
-//! SUPPLEMENTARY membership from now until that date and resume it: while `PAUSED` it does not
-//! expire, and on resume (explicit, or by the sweep when the window ends) its end moves later by
-//! the time paused, counted in the org's calendar (a week is seven local days across a DST
-//! change). Pausing an EXTERNAL program, pausing twice or a membership not active, resuming what
-//! is not paused → 2001 with detail; a pause end not in the future → 2003; no `pauseEndDate` → 2002.
-//! Both decide on the membership as it stands now (`Linkage::as_of`): once a window has ended it
-//! counts as resumed at its end, as the sweep will record it. A PAUSE then records that resume
-//! before its own change; a RESUME is that resume, dated at the window's end
-//! (docs/contract.md#scheduled-expiry).
-//!
-//! A successful tier change leaves a tier valid in the future, so an `IN_GRACE` or `TIER_EXPIRED`
-//! linkage becomes `ACTIVE` again (grace cleared); a linkage whose membership has not started
-//! stays `PENDING`. RENEW starts a new benefit cycle.
+//! `POST /v2/partnerProgram/customerPartnerProgramUpdate`: tier changes, renewals, free updates,
+//! a pending relink's cancellation, and pause and resume of a SUPPLEMENTARY membership, checked in
+//! the order of docs/contract.md#check-order (pause and resume: docs/contract.md#scheduled-expiry).
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};

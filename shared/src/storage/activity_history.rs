@@ -1,12 +1,6 @@
-//! Reading a customer's activity history (docs/architecture.md#activity-history) page by page:
-//! one key-range Query stream per (partner program, kind), each read newest first, merged by time;
-//! the opaque cursor holds every stream's last position, so pages never repeat or skip a record.
-//!
-//! History is never scanned or filtered: linking updates are the range `HIST#{pp}#L#…` keyed by
-//! linkage version (commit order) up to the version the first page read; benefits are
-//! `HIST#{pp}#B#{from}…{to}` keyed by time. Both bounds are fixed by the first page and carried in
-//! the cursor, so later pages read the same snapshot even while writes continue. Streams merge by
-//! record time; a linking stream always keeps its commit order.
+//! Reading a customer's activity history page by page (docs/architecture.md#activity-history): one
+//! key-range stream per (partner program, kind), merged newest first; the opaque cursor carries
+//! every stream's position and the first page's bounds, so pages never repeat or skip a record.
 
 use crate::domain::dates::key_time;
 use crate::domain::model::{Activity, CustomerId, OrgId, ProgramId};

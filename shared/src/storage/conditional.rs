@@ -1,7 +1,6 @@
-//! Single-item conditional writes beyond `Store::put_new`: a Put guarded by any condition that
-//! hands back the item it was refused by (one round trip instead of a Put and a Get), and the
-//! warm-up read a container makes at init. The idempotency layer (`http::idempotency`) claims and
-//! completes its keys with these.
+//! Single-item conditional writes beyond `Store::put_new`: a Put under any condition that hands
+//! back the item it was refused by (one round trip, not a Put and a Get), as the idempotency layer
+//! claims and completes its keys, and the warm-up read a container makes at init.
 
 use crate::storage::keys::Key;
 use crate::storage::records::Item;

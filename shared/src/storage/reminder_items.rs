@@ -1,16 +1,6 @@
-//! Expiry reminder items (the rules are `domain::reminders`). Each armed reminder is an
-//! item of its own in the customer's partition (`keys::expiry_reminder`: linkage, expiry instant,
-//! day) carrying due-index keys for the moment it falls due, so the sweep finds reminders the way
-//! it finds any due work and their cost follows the reminders due, not the table.
-//!
-//! - Armed and disarmed inside the transaction that gives the linkage its expiry or moves it
-//!   (`rearm_items`: unconditional Puts and Deletes of this linkage's own reminder items), so a
-//!   renewal's old reminders are gone when the renewal is, and a delink takes its reminders with it.
-//! - Sent by one transaction (`send_items`): a check that the linkage still has the expiry the
-//!   reminder announces (linked, status, the expiry instant, the tier), the reminder's delete on
-//!   its due key, and the outbox event. A rerun, a concurrent run or a run killed half-way finds
-//!   the reminder gone or the event not written: never two events.
-//! - A reminder whose linkage moved on meanwhile fails the check and is deleted (`cancel_item`).
+//! Expiry reminder items (rules in `domain::reminders`, docs/contract.md#events), each carrying
+//! due-index keys so the sweep finds it as any due work: armed and disarmed in the transaction that
+//! moves the linkage's expiry, sent by one that checks the linkage still has it, so never twice.
 
 use crate::domain::dates::format_utc;
 use crate::domain::model::EventName;

@@ -1,7 +1,6 @@
-//! The walk through the due index (docs/architecture.md#the-sweep): day by day, every write shard
-//! of a day, page by page, never a Scan. The sweep walks it from the watermark day to today and
-//! acts on each page; the expiry preview walks the same index up to its `until`, for one org,
-//! resuming from a cursor. The watermark is the oldest day that may still hold unfinished work.
+//! The walk through the due index (docs/architecture.md#the-sweep): day by day, every write shard,
+//! page by page, never a Scan; the sweep walks it from the watermark day to today, the expiry
+//! preview up to its `until` for one org, from a cursor.
 
 use super::{Outcome, Run, StopReason, SweepSettings};
 use crate::domain::dates::key_time;

@@ -1,10 +1,6 @@
-//! Expiry reminders in the sweep (rules in `domain::reminders`, items in
-//! `storage::reminder_items`). A reminder item found due in the due index is sent by one conditional
-//! transaction (linkage still has that expiry + reminder deleted on its due key + outbox event),
-//! so the index item is the only read per reminder and no rerun, concurrent run or killed run
-//! sends one twice. A reminder that no longer applies — its linkage moved on (renewed, delinked,
-//! paused, expired), its program dropped that reminder day, or its expiry has already passed — is
-//! deleted without an event. The expiry preview lists armed reminders through `describe`.
+//! Expiry reminders in the sweep (rules in `domain::reminders`, items in `storage::reminder_items`):
+//! a due reminder is sent by one conditional transaction, so no rerun or concurrent run sends it
+//! twice; one that no longer applies is deleted without an event. The preview uses `describe`.
 
 use super::{Outcome, Run};
 use crate::domain::catalog::OrgCatalog;

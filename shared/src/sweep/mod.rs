@@ -1,21 +1,6 @@
-//! The scheduled tier-expiry sweep (docs/architecture.md#the-sweep). It finds due work through the
-//! sparse, write-sharded due index only — day by day from the oldest unfinished day (a watermark
-//! item) up to now, shard by shard, never a Scan — so its cost follows the work due, not the table.
-//!
-//! Each due linkage is committed as one transaction (linkage put conditioned on the version the
-//! index item showed + one activity and one outbox event per transition, see `expiry_rules`), so
-//! the index item is the only read per change. A linkage changed since it was read fails the
-//! condition and is counted as skipped: the other writer's state wins and the next run re-reads it
-//! if it is still due. Re-runs, concurrent runs and runs killed half-way therefore change nothing
-//! twice. A program's own expiry (its configuration item carries due keys) fans out to every member
-//! through the ProgramMembers index, one transaction per member, and leaves the index only when all
-//! are done. The run stops starting new work at its deadline minus a margin and reports a summary.
-//!
-//! - `config::sweep`: what the environment sets, read once into `Config::sweep`;
-//! - `due_index`: the walk through the due index (shared with the expiry preview) and the watermark;
-//! - `commit`: one due linkage's change, written as one conditional transaction;
-//! - `program_expiry`: a program's own expiry, carried to every member;
-//! - `run`: the run's control (deadline, item budget, stop reason) and its tally.
+//! The scheduled tier-expiry sweep (docs/architecture.md#the-sweep): `run` controls a run (deadline,
+//! item budget, stop reason, tally), `due_index` finds the work, `commit` and `program_expiry` write
+//! it, `due_reminders` sends reminders; its settings are `config::sweep`.
 
 mod commit;
 mod due_index;

@@ -1,7 +1,6 @@
-//! A program's own expiry (docs/architecture.md#the-sweep): its configuration item carries due
-//! keys; when due, every member found through the ProgramMembers index gets its expiry (and any
-//! backup membership) in a transaction of its own, and the program leaves the due index only when
-//! every member is settled, so a run cut short or a member changed meanwhile is taken up again.
+//! A program's own expiry (docs/architecture.md#the-sweep): each member found through the
+//! ProgramMembers index gets its expiry (and any backup membership) in its own transaction; the
+//! program leaves the due index only once every member is settled, so a cut-short run resumes.
 
 use super::{Outcome, Run};
 use crate::domain::catalog::OrgCatalog;
