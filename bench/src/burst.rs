@@ -202,8 +202,14 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
             .map(|(c, _)| c.clone())
             .take(50)
             .collect();
-        let body = json!({"customerBenefits": linked.iter().map(|c| json!({"customer": {"id": c.id},
-            "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
+        let body = json!({
+            "customerBenefits": linked.iter().map(|c| json!({
+                "customer": {"id": c.id},
+                "partnerProgramBenefits": [{
+                    "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]
+                }]
+            })).collect::<Vec<_>>()
+        });
         let benefits =
             burst(&world, "/v2/partnerProgram/customerBenefits", vec![body; settings.batches], BENEFIT_NAMES).await?;
         let benefits_tally = tally(&benefits);

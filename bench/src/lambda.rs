@@ -315,12 +315,24 @@ fn cold_event(binary: &str, kind: Kind, i: usize, world: &World, pools: &Pools) 
         ("link-customer", _) => link_event(&event_file("link-customer.v2.json", org)?, &pools.link[i]),
         ("delink-customer", _) => with_body(
             event_file("delink-customer.v2.json", org)?,
-            &json!({"deLinkCustomers": [{"customer": {"mobile": pools.linked[i].mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]}),
+            &json!({
+                "deLinkCustomers": [{
+                    "customer": {"mobile": pools.linked[i].mobile},
+                    "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+                }]
+            }),
         ),
         ("update-customer-partner-program", _) => with_body(
             event_file("update-customer-partner-program.v2.json", org)?,
-            &json!({"customersPartnerUpdates": [{"customer": {"mobile": pools.upgrade[i].mobile}, "partnerProgramUpdates": [{
-                "partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum", "updatedTierExpiryDate": EXPIRY}}]}]}),
+            &json!({
+                "customersPartnerUpdates": [{
+                    "customer": {"mobile": pools.upgrade[i].mobile},
+                    "partnerProgramUpdates": [{
+                        "partnerProgramName": "SkyMiles", "updateType": "UPGRADE",
+                        "updateDetails": {"updatedTierName": "Platinum", "updatedTierExpiryDate": EXPIRY}
+                    }]
+                }]
+            }),
         ),
         ("customer-benefits", _) => with_body(
             event_file("customer-benefits.v2.json", org)?,
@@ -330,7 +342,10 @@ fn cold_event(binary: &str, kind: Kind, i: usize, world: &World, pools: &Pools) 
         ),
         ("register-customer", _) => with_body(
             event_file("register-customer.v2.json", org)?,
-            &json!({"mobile": format!("9197{:08}", i + 1), "externalId": format!("COLD-{i}"), "programIds": [world.loyalty_program]}),
+            &json!({
+                "mobile": format!("9197{:08}", i + 1), "externalId": format!("COLD-{i}"),
+                "programIds": [world.loyalty_program]
+            }),
         ),
         ("create-loyalty-program", _) => with_body(
             event_file("create-loyalty-program.v2.json", org)?,

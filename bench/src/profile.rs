@@ -54,8 +54,7 @@ pub async fn run(world: &World, s: &Settings, o: &Options) -> Result<(), Error> 
         "binary": "link-customer",
         "build": "link-customer-with-symbols: link-customer's main built with the release profile, symbols kept (x86_64)",
         "tool": "valgrind --tool=callgrind (instructions executed; perf has no hardware counters on this machine)",
-        "warm_invocations": o.invocations,
-        "runs": runs,
+        "warm_invocations": o.invocations, "runs": runs
     });
     std::fs::write(&o.out, serde_json::to_string_pretty(&doc)?)?;
     Ok(())

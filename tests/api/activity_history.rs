@@ -149,7 +149,13 @@ async fn link(org: &TestOrg, mobile: &str, program: &str, reference: Value) {
 }
 
 async fn delink(org: &TestOrg, mobile: &str, program: &str) {
-    let r = org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": program}]}]})).await;
+    let r = org
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"mobile": mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": program}]
+            }]
+        }))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -355,8 +361,14 @@ async fn history_groups_per_program_with_details_and_benefits_summary() {
     assert_eq!(
         d["benefitsSummary"],
         json!([
-            {"name": "LoungeAccess", "type": "LOUNGE", "maximumAvailableInCycle": 10, "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 2},
-            {"name": "PriorityBoarding", "type": "BOARDING", "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 3}
+            {
+                "name": "LoungeAccess", "type": "LOUNGE", "maximumAvailableInCycle": 10,
+                "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 2
+            },
+            {
+                "name": "PriorityBoarding", "type": "BOARDING", "countAvailedInCurrentCycle": 0,
+                "countAvailedInLast365Days": 3
+            }
         ])
     );
     let h: Vec<&str> = data[0]["customerActivityHistory"]
@@ -694,7 +706,10 @@ async fn a_paused_then_resumed_membership_reads_back_as_documented() {
         assert_eq!(details["status"], "ACTIVE", "{details}");
         assert_eq!(
             details["membershipPause"],
-            json!({"pausedFrom": "2031-03-04T06:30:00Z", "pausedUntil": "2031-03-14T06:30:00Z", "resumedAt": "2031-03-09T06:30:00Z"}),
+            json!({
+                "pausedFrom": "2031-03-04T06:30:00Z", "pausedUntil": "2031-03-14T06:30:00Z",
+                "resumedAt": "2031-03-09T06:30:00Z"
+            }),
             "{details}"
         );
         assert_eq!(details["partnerProgramMembershipEndDate"], "2031-04-06T06:30:00Z", "{details}");

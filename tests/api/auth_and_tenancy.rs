@@ -78,9 +78,20 @@ async fn one_org_cannot_see_or_change_another_orgs_data() {
     assert_eq!(ids, vec![b.rewards, b.other]);
 
     // Writes by org B fail and change nothing of org A.
-    let r = b.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919777777777"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    let r = b.org.delink(json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919777777777"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    })).await;
     assert_eq!(r.body["deLinkCustomers"][0]["customer"]["status"]["code"], 8015);
-    let r = b.org.delink(json!({"deLinkCustomers": [{"customer": {"id": a_id}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    let r = b
+        .org
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"id": a_id}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+            }]
+        }))
+        .await;
     assert_eq!(r.body["deLinkCustomers"][0]["customer"]["status"]["code"], 8015);
     // Org B registering the same mobile gets its own customer: identifiers are unique per org only.
     b.enrolled("919777777777").await;

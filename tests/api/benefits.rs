@@ -14,7 +14,11 @@ const M2017: &str = "Benefits count should be more than 0.";
 const M2018: &str = "Cannot add benefits to supplementary membership.";
 
 fn benefits_body(customer: Value, program: &str, benefits: Value) -> Value {
-    json!({"customerBenefits": [{"customer": customer, "partnerProgramBenefits": [{"partnerProgramName": program, "benefits": benefits}]}]})
+    json!({
+        "customerBenefits": [{
+            "customer": customer, "partnerProgramBenefits": [{"partnerProgramName": program, "benefits": benefits}]
+        }]
+    })
 }
 
 fn lounge(mobile: &str, count: i64) -> Value {
@@ -55,10 +59,19 @@ async fn availed_benefits_update_counters_and_write_one_benefitsavailed_record()
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919720000001", 30).await;
-    let body = json!({"customerBenefits": [{"customer": {"mobile": "919720000001"}, "partnerProgramBenefits": [{
-        "partnerProgramName": "SkyMiles",
-        "benefits": [{"name": "LoungeAccess", "count": 2}, {"name": "priorityboarding", "count": "1"}, {"name": "LoungeAccess", "count": 1}],
-        "billNumber": 4711, "storeName": "T3 Lounge", "availedDate": "2026-01-15T10:00:00+05:30"}]}]});
+    let body = json!({
+        "customerBenefits": [{
+            "customer": {"mobile": "919720000001"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles",
+                "benefits": [
+                    {"name": "LoungeAccess", "count": 2}, {"name": "priorityboarding", "count": "1"},
+                    {"name": "LoungeAccess", "count": 1}
+                ],
+                "billNumber": 4711, "storeName": "T3 Lounge", "availedDate": "2026-01-15T10:00:00+05:30"
+            }]
+        }]
+    });
     let r = avail(&f.org, body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(status(&r), json!({"status": true, "code": 200, "message": "Success"}));
@@ -87,8 +100,13 @@ async fn availed_benefits_update_counters_and_write_one_benefitsavailed_record()
     let details = to_json(&benefit_records[0]["benefitDetails"]);
     assert_eq!(
         details,
-        json!({"benefits": [{"name": "LoungeAccess", "type": "LOUNGE", "count": 3}, {"name": "PriorityBoarding", "type": "BOARDING", "count": 1}],
-               "billNumber": "4711", "storeName": "T3 Lounge", "availedDate": "2026-01-15T04:30:00Z"})
+        json!({
+            "benefits": [
+                {"name": "LoungeAccess", "type": "LOUNGE", "count": 3},
+                {"name": "PriorityBoarding", "type": "BOARDING", "count": 1}
+            ],
+            "billNumber": "4711", "storeName": "T3 Lounge", "availedDate": "2026-01-15T04:30:00Z"
+        })
     );
     // Linking updates are untouched.
     assert_eq!(
@@ -345,8 +363,15 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919720000010", 30).await;
-    let body = json!({"customerBenefits": [{"customer": {"email": "919720000010@example.com"}, "partnerProgramBenefits": [{
-        "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1", "storeName": "T1"}]}]});
+    let body = json!({
+        "customerBenefits": [{
+            "customer": {"email": "919720000010@example.com"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}],
+                "billNumber": "B-1", "storeName": "T1"
+            }]
+        }]
+    });
     let r = avail(&f.org, body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let items: Vec<_> = events_of(&app, f.org.org_id)
@@ -374,7 +399,10 @@ async fn benefit_event_carries_the_documented_capillary_fields() {
     let d = &p["data"];
     assert_eq!(
         d["customerIdentifiers"],
-        json!({"customerId": id, "instore": {"mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}})
+        json!({
+            "customerId": id,
+            "instore": {"mobile": "919720000010", "email": "919720000010@example.com", "externalId": "X-919720000010"}
+        })
     );
     assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], n(linkage, "partnerProgramId"));

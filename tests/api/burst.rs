@@ -77,8 +77,21 @@ async fn parallel_batches_end_applied_or_refused_never_unknown_and_counters_matc
     let link_bodies = mobiles
         .chunks(PER_BATCH)
         .map(|chunk| {
-            let customers: Vec<Value> = chunk.iter().map(|m| json!({"customer": {"mobile": m}, "linkToPartnerPrograms": [
-                {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": future_date(400), "partnerMembershipId": format!("SM-{m}")}}]})).collect();
+            let customers: Vec<Value> = chunk
+                .iter()
+                .map(|m| {
+                    json!({
+                        "customer": {"mobile": m},
+                        "linkToPartnerPrograms": [{
+                            "partnerProgramName": "SkyMiles",
+                            "customerPartnerReference": {
+                                "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(400),
+                                "partnerMembershipId": format!("SM-{m}")
+                            }
+                        }]
+                    })
+                })
+                .collect();
             json!({"linkCustomers": customers})
         })
         .collect();
@@ -112,8 +125,14 @@ async fn parallel_batches_end_applied_or_refused_never_unknown_and_counters_matc
         .take(PER_BATCH)
         .collect();
     assert_eq!(linked.len(), PER_BATCH, "not enough customers linked for the benefit burst");
-    let benefit_body = json!({"customerBenefits": linked.iter().map(|(_, m)| json!({"customer": {"mobile": m},
-        "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
+    let benefit_body = json!({
+        "customerBenefits": linked.iter().map(|(_, m)| json!({
+            "customer": {"mobile": m},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]
+            }]
+        })).collect::<Vec<_>>()
+    });
     let started = Instant::now();
     let benefits = burst(
         &f,

@@ -61,32 +61,54 @@ async fn capillary_org(app: &TestApp) -> TestOrg {
     for (name, config) in [
         (
             "1stProgram",
-            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "1stProgram", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab", "3rdSlab"])}),
+            json!({
+                "programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "1stProgram",
+                "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab", "3rdSlab"])
+            }),
         ),
         (
             "Demo_Partner_Program",
-            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "Demo program", "tierBased": true, "partnerProgramTiers": tiers(&["Silver", "Gold"])}),
+            json!({
+                "programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "Demo program",
+                "tierBased": true, "partnerProgramTiers": tiers(&["Silver", "Gold"])
+            }),
         ),
         (
             "DemoSupplementaryProgram",
-            json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "partnerProgramDescription": "Demo Supplementary program.", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 365}),
+            json!({
+                "programId": lp, "partnerProgramType": "SUPPLEMENTARY",
+                "partnerProgramDescription": "Demo Supplementary program.", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 365
+            }),
         ),
         (
             "NoTierPartnerProgram",
-            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "NoTierPartnerProgram", "tierBased": false}),
+            json!({
+                "programId": lp, "partnerProgramType": "EXTERNAL", "partnerProgramDescription": "NoTierPartnerProgram",
+                "tierBased": false
+            }),
         ),
         (
             "2ndProgram",
-            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab"])}),
+            json!({
+                "programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true,
+                "partnerProgramTiers": tiers(&["1stSlab", "2ndSlab"])
+            }),
         ),
         (
             "Apparel-Partner",
-            json!({"programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": tiers(&["Bronze", "Silver", "Gold"]),
-            "benefits": [{"name": "benefit21", "type": "promotionalPoints"}]}),
+            json!({
+                "programId": lp, "partnerProgramType": "EXTERNAL", "tierBased": true,
+                "partnerProgramTiers": tiers(&["Bronze", "Silver", "Gold"]),
+                "benefits": [{"name": "benefit21", "type": "promotionalPoints"}]
+            }),
         ),
         (
             "SPP_1",
-            json!({"programId": lp, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 30}),
+            json!({
+                "programId": lp, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 30
+            }),
         ),
     ] {
         org.partner_program(name, config).await;
@@ -106,13 +128,30 @@ async fn capillary_org(app: &TestApp) -> TestOrg {
 /// The response example of "Link Partner Program" (`Capillary/api-documentation`,
 /// `source/includes/_partnerProgram.md`; the same example as docs.capillarytech.com).
 fn link_response_example() -> Value {
-    json!({"linkCustomers": [{"customer": {"id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com", "externalId": "X916215776456",
-        "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}},
-        "linkToPartnerPrograms": [
-            {"partnerProgramName": "1stProgram", "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}},
-            {"partnerProgramName": "NoTierPartnerProgram", "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}},
-            {"partnerProgramName": "2ndProgram", "partnerLinkStatus": {"status": false, "message": "Success", "code": 200}}]}],
-        "warnings": []})
+    json!({
+        "linkCustomers": [{
+            "customer": {
+                "id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com",
+                "externalId": "X916215776456",
+                "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}
+            },
+            "linkToPartnerPrograms": [
+                {
+                    "partnerProgramName": "1stProgram",
+                    "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}
+                },
+                {
+                    "partnerProgramName": "NoTierPartnerProgram",
+                    "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}
+                },
+                {
+                    "partnerProgramName": "2ndProgram",
+                    "partnerLinkStatus": {"status": false, "message": "Success", "code": 200}
+                }
+            ]
+        }],
+        "warnings": []
+    })
 }
 
 /// `_partnerProgram.md` "Link Partner Program", first sample request (three programs; the tier
@@ -213,7 +252,10 @@ async fn api_documentation_link_partner_program_example_two() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mut example = link_response_example();
-    example["linkCustomers"][0]["linkToPartnerPrograms"] = json!([{"partnerProgramName": "Apparel-Partner", "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}}]);
+    example["linkCustomers"][0]["linkToPartnerPrograms"] = json!([{
+        "partnerProgramName": "Apparel-Partner",
+        "partnerLinkStatus": {"status": true, "message": "Success", "code": 200}
+    }]);
     assert_covers(&example, &r.body, "");
     assert_eq!(
         r.body["linkCustomers"][0]["linkToPartnerPrograms"][0],
@@ -222,10 +264,20 @@ async fn api_documentation_link_partner_program_example_two() {
 }
 
 fn update_response_example() -> Value {
-    json!({"customersPartnerUpdates": [{"customer": {"id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com", "externalId": "X916215000000",
-        "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}},
-        "partnerProgramUpdates": [{"partnerProgramName": "1stProgram", "updateType": "UPGRADE", "updateStatus": {"status": true, "message": "Success", "code": 200}}]}],
-        "warnings": []})
+    json!({
+        "customersPartnerUpdates": [{
+            "customer": {
+                "id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com",
+                "externalId": "X916215000000",
+                "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}
+            },
+            "partnerProgramUpdates": [{
+                "partnerProgramName": "1stProgram", "updateType": "UPGRADE",
+                "updateStatus": {"status": true, "message": "Success", "code": 200}
+            }]
+        }],
+        "warnings": []
+    })
 }
 
 /// docs.capillarytech.com "Update Customer Tier" example request 1, verbatim (Apparel-Partner,
@@ -276,7 +328,10 @@ async fn docs_update_customer_tier_example_upgrade() {
     assert_covers(&update_response_example(), &r.body, "");
     assert_eq!(
         r.body["customersPartnerUpdates"][0]["partnerProgramUpdates"][0],
-        json!({"partnerProgramName": "Apparel-Partner", "updateType": "UPGRADE", "updateStatus": {"status": true, "code": 200, "message": "Success"}})
+        json!({
+            "partnerProgramName": "Apparel-Partner", "updateType": "UPGRADE",
+            "updateStatus": {"status": true, "code": 200, "message": "Success"}
+        })
     );
 }
 
@@ -358,10 +413,20 @@ async fn api_documentation_delink_partner_program_example() {
         )
         .await;
     assert_eq!(r.status, 201, "p3e1 is not a program here: {}", r.text);
-    let example = json!({"deLinkCustomers": [{"customer": {"id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com", "externalId": "X916215000000",
-        "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}},
-        "deLinkFromPartnerPrograms": [{"partnerProgramName": "1stProgram", "partnerDeLinkStatus": {"status": true, "message": "Success", "code": 200}}]}],
-        "warnings": []});
+    let example = json!({
+        "deLinkCustomers": [{
+            "customer": {
+                "id": 382741349, "mobile": "916215000000", "email": "916215000000@mail.com",
+                "externalId": "X916215000000",
+                "status": {"status": true, "message": "Customer successfully retrieved", "code": 1000}
+            },
+            "deLinkFromPartnerPrograms": [{
+                "partnerProgramName": "1stProgram",
+                "partnerDeLinkStatus": {"status": true, "message": "Success", "code": 200}
+            }]
+        }],
+        "warnings": []
+    });
     assert_covers(&example, &r.body, "");
     let items = &r.body["deLinkCustomers"][0]["deLinkFromPartnerPrograms"];
     assert_eq!(items[0]["partnerDeLinkStatus"]["code"], 200);
@@ -379,7 +444,15 @@ async fn api_documentation_delink_partner_program_example() {
 async fn docs_get_customer_activity_history_examples() {
     let app = TestApp::start().await;
     let org = capillary_org(&app).await;
-    let r = org.link(link_body(json!({"externalId": "5c3c2dasc6b5f33c82fb71f679daf56dq"}), "Apparel-Partner", json!({"partnerMembershipId": "000103", "partnerTierName": "Silver", "partnerTierExpiryDate": "2030-09-08"}))).await;
+    let r = org
+        .link(link_body(
+            json!({"externalId": "5c3c2dasc6b5f33c82fb71f679daf56dq"}),
+            "Apparel-Partner",
+            json!({
+                "partnerMembershipId": "000103", "partnerTierName": "Silver", "partnerTierExpiryDate": "2030-09-08"
+            }),
+        ))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = org.link(link_body(json!({"externalId": "5c3c2dasc6b5f33c82fb71f679daf56dq"}), "SPP_1", json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -407,19 +480,40 @@ async fn docs_get_customer_activity_history_examples() {
     let example = json!({
         "pagination": {"limit": 10, "offset": 0, "total": 3},
         "data": [
-            {"partnerProgramDetails": {"programName": "VidhiOrgDefaultProgram", "partnerProgramId": 20, "partnerProgramName": "Riders", "partnerProgramDescription": "Test",
-                "partnerProgramType": "SUPPLEMENTARY", "partnerProgramMembershipStartDate": "2023-03-14T12:38:00Z", "partnerProgramMembershipEndDate": "2023-03-15T12:38:00Z",
-                "partnerProgramMembershipLastUpdatedDate": "2023-07-04T07:55:43Z", "partnerProgramMembershipLastUpdatedActivity": "PARTNER_PROGRAM_EARLY_EXPIRY",
-                "linked": false, "tierBased": false},
-             "customerActivityHistory": [{"activityType": "PARTNER_PROGRAM_EARLY_EXPIRY", "activityDate": "2023-07-04T07:55:43Z"}]},
-            {"partnerProgramDetails": {"programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111, "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
-                "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z", "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
-                "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z", "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
-                "benefitsSummary": [{"name": "benefit21", "type": "promotionalPoints",
-                    "mappedPromotionDetails": {"promotionId": 16692, "promotionName": "promo1", "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"},
-                    "countAvailedInLast365Days": 0}],
-                "linked": true, "tierBased": true},
-             "customerActivityHistory": [{"activityType": "ENROLLMENT", "activityDate": "2023-09-08T12:55:11Z"}]}
+            {
+                "partnerProgramDetails": {
+                    "programName": "VidhiOrgDefaultProgram", "partnerProgramId": 20, "partnerProgramName": "Riders",
+                    "partnerProgramDescription": "Test", "partnerProgramType": "SUPPLEMENTARY",
+                    "partnerProgramMembershipStartDate": "2023-03-14T12:38:00Z",
+                    "partnerProgramMembershipEndDate": "2023-03-15T12:38:00Z",
+                    "partnerProgramMembershipLastUpdatedDate": "2023-07-04T07:55:43Z",
+                    "partnerProgramMembershipLastUpdatedActivity": "PARTNER_PROGRAM_EARLY_EXPIRY", "linked": false,
+                    "tierBased": false
+                },
+                "customerActivityHistory": [{
+                    "activityType": "PARTNER_PROGRAM_EARLY_EXPIRY", "activityDate": "2023-07-04T07:55:43Z"
+                }]
+            },
+            {
+                "partnerProgramDetails": {
+                    "programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111,
+                    "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
+                    "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z",
+                    "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
+                    "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z",
+                    "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
+                    "benefitsSummary": [{
+                        "name": "benefit21", "type": "promotionalPoints",
+                        "mappedPromotionDetails": {
+                            "promotionId": 16692, "promotionName": "promo1",
+                            "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"
+                        },
+                        "countAvailedInLast365Days": 0
+                    }],
+                    "linked": true, "tierBased": true
+                },
+                "customerActivityHistory": [{"activityType": "ENROLLMENT", "activityDate": "2023-09-08T12:55:11Z"}]
+            }
         ],
         "warnings": [], "errors": []
     });
@@ -439,13 +533,22 @@ async fn docs_get_customer_activity_history_examples() {
 /// "Get customer activity history" (linkingUpdates and benefitsAvailed alike): its
 /// `partnerProgramMembershipEndDate` is the tier's expiry.
 fn docs_external_partner_program_details() -> Value {
-    json!({"programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111, "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
-        "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z", "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
-        "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z", "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
-        "benefitsSummary": [{"name": "benefit21", "type": "promotionalPoints",
-            "mappedPromotionDetails": {"promotionId": 16692, "promotionName": "promo1", "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"},
-            "countAvailedInLast365Days": 0}],
-        "linked": true, "tierBased": true})
+    json!({
+        "programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111, "partnerProgramName": "external pp",
+        "partnerProgramDescription": "external pp", "partnerTierNumber": 2, "partnerTierName": "tier2",
+        "partnerTierExpiryDate": "2024-09-08T18:29:59Z", "partnerMembershipId": "000103",
+        "partnerProgramType": "EXTERNAL", "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z",
+        "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
+        "benefitsSummary": [{
+            "name": "benefit21", "type": "promotionalPoints",
+            "mappedPromotionDetails": {
+                "promotionId": 16692, "promotionName": "promo1",
+                "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"
+            },
+            "countAvailedInLast365Days": 0
+        }],
+        "linked": true, "tierBased": true
+    })
 }
 
 /// Every field of the docs' EXTERNAL `partnerProgramDetails` is in ours with the documented type,
@@ -460,7 +563,14 @@ async fn docs_external_partner_program_details_field_set_is_what_we_send() {
         json!({"partnerMembershipId": "000103", "partnerTierName": "Silver", "partnerTierExpiryDate": "2030-09-08"});
     let r = org.link(link_body(customer.clone(), "Apparel-Partner", reference)).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let benefits = json!({"customerBenefits": [{"customer": customer, "partnerProgramBenefits": [{"partnerProgramName": "Apparel-Partner", "benefits": [{"name": "benefit21", "count": 1}]}]}]});
+    let benefits = json!({
+        "customerBenefits": [{
+            "customer": customer,
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "Apparel-Partner", "benefits": [{"name": "benefit21", "count": 1}]
+            }]
+        }]
+    });
     let r = org.post(&org.api, "/v2/partnerProgram/customerBenefits", benefits).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let example = docs_external_partner_program_details();
@@ -497,18 +607,39 @@ async fn api_documentation_get_org_loyalty_programs_example() {
     assert_eq!(r.status, 200, "{}", r.text);
     let example = json!({
         "data": [{
-            "programId": 622, "programName": "CLIENT_MERGEDefaultProgram", "pointsToCurrencyRatio": 0.111, "programDescription": "Default program for CLIENT_MERGE",
+            "programId": 622, "programName": "CLIENT_MERGEDefaultProgram", "pointsToCurrencyRatio": 0.111,
+            "programDescription": "Default program for CLIENT_MERGE",
             "partnerPrograms": [
-                {"partnerProgramId": 5, "partnerProgramName": "1stProgram", "partnerProgramDescription": "1stProgram",
-                 "partnerProgramTiers": [{"tierNumber": 1, "tierName": "1stSlab"}, {"tierNumber": 2, "tierName": "2ndSlab"}, {"tierNumber": 3, "tierName": "3rdSlab"}],
-                 "pointsExchangeRate": 1.0, "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0, "tierBased": true},
-                {"partnerProgramId": 48, "partnerProgramName": "Demo_Partner_Program", "partnerProgramDescription": "Demo program",
-                 "partnerProgramTiers": [{"tierNumber": 1, "tierName": "Silver"}, {"tierNumber": 2, "tierName": "Gold"}],
-                 "pointsExchangeRate": 1.0, "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0, "tierBased": true},
-                {"partnerProgramId": 49, "partnerProgramName": "DemoSupplementaryProgram", "partnerProgramDescription": "Demo Supplementary program.",
-                 "pointsExchangeRate": 1.0, "partnerProgramType": "SUPPLEMENTARY", "membershipPeriodType": "DAYS", "membershipPeriodValue": 365, "tierBased": false},
-                {"partnerProgramId": 11, "partnerProgramName": "NoTierPartnerProgram", "partnerProgramDescription": "NoTierPartnerProgram",
-                 "pointsExchangeRate": 1.0, "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0, "tierBased": false}
+                {
+                    "partnerProgramId": 5, "partnerProgramName": "1stProgram",
+                    "partnerProgramDescription": "1stProgram",
+                    "partnerProgramTiers": [
+                        {"tierNumber": 1, "tierName": "1stSlab"}, {"tierNumber": 2, "tierName": "2ndSlab"},
+                        {"tierNumber": 3, "tierName": "3rdSlab"}
+                    ],
+                    "pointsExchangeRate": 1.0, "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0,
+                    "tierBased": true
+                },
+                {
+                    "partnerProgramId": 48, "partnerProgramName": "Demo_Partner_Program",
+                    "partnerProgramDescription": "Demo program",
+                    "partnerProgramTiers": [
+                        {"tierNumber": 1, "tierName": "Silver"}, {"tierNumber": 2, "tierName": "Gold"}
+                    ],
+                    "pointsExchangeRate": 1.0, "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0,
+                    "tierBased": true
+                },
+                {
+                    "partnerProgramId": 49, "partnerProgramName": "DemoSupplementaryProgram",
+                    "partnerProgramDescription": "Demo Supplementary program.", "pointsExchangeRate": 1.0,
+                    "partnerProgramType": "SUPPLEMENTARY", "membershipPeriodType": "DAYS", "membershipPeriodValue": 365,
+                    "tierBased": false
+                },
+                {
+                    "partnerProgramId": 11, "partnerProgramName": "NoTierPartnerProgram",
+                    "partnerProgramDescription": "NoTierPartnerProgram", "pointsExchangeRate": 1.0,
+                    "partnerProgramType": "EXTERNAL", "membershipPeriodValue": 0, "tierBased": false
+                }
             ],
             "default": true
         }],

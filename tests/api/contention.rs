@@ -87,8 +87,14 @@ async fn ten_parallel_benefit_batches_over_fifty_customers_keep_every_counter_ex
     for m in &mobiles {
         ids.push(linked_gold(&f, m, 30).await);
     }
-    let batch = json!({"customerBenefits": mobiles.iter().map(|m| json!({"customer": {"mobile": m},
-        "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
+    let batch = json!({
+        "customerBenefits": mobiles.iter().map(|m| json!({
+            "customer": {"mobile": m},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]
+            }]
+        })).collect::<Vec<_>>()
+    });
     let started = Instant::now();
     let responses = futures::future::join_all(
         (0..10).map(|_| f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", batch.clone())),

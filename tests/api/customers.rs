@@ -11,7 +11,12 @@ fn link_flexi(customer: Value) -> Value {
 async fn customers_are_found_by_every_identifier_kind() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
-    let id = f.org.customer(json!({"mobile": "919711111111", "email": "Jane@Example.com", "externalId": "EXT-9", "programIds": [f.rewards]})).await;
+    let id = f
+        .org
+        .customer(json!({
+            "mobile": "919711111111", "email": "Jane@Example.com", "externalId": "EXT-9", "programIds": [f.rewards]
+        }))
+        .await;
     let forms = [
         json!({"mobile": 919711111111u64}),
         json!({"mobile": "+91 97111 11111"}),

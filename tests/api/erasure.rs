@@ -80,17 +80,37 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
     assert!(app.state.store.set_one_supplementary_per_customer(org, true).await.unwrap());
     app.state.invalidate(org);
     f.org
-        .partner_program("DayPass", json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 1}))
+        .partner_program(
+            "DayPass",
+            json!({
+                "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 1
+            }),
+        )
         .await;
     let id = f
         .org
-        .customer(json!({"mobile": MOBILE, "email": EMAIL, "externalId": EXTERNAL, "firstName": "Zanele", "programIds": [f.rewards]}))
+        .customer(json!({
+            "mobile": MOBILE, "email": EMAIL, "externalId": EXTERNAL, "firstName": "Zanele", "programIds": [f.rewards]
+        }))
         .await;
     let who = json!({"mobile": MOBILE});
     let ok = |r: Resp| assert_eq!(r.status, 200, "{}", r.text);
     ok(f.org.link(link_body(who.clone(), "DayPass", json!({"partnerMembershipId": "DP-ERASE-1"}))).await);
-    ok(f.org.delink(json!({"deLinkCustomers": [{"customer": who, "deLinkFromPartnerPrograms": [{"partnerProgramName": "DayPass"}]}]})).await);
-    ok(f.org.link(link_body(who.clone(), "SkyMiles", json!({"partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)}))).await);
+    ok(f.org
+        .delink(json!({
+            "deLinkCustomers": [{"customer": who, "deLinkFromPartnerPrograms": [{"partnerProgramName": "DayPass"}]}]
+        }))
+        .await);
+    ok(f.org
+        .link(link_body(
+            who.clone(),
+            "SkyMiles",
+            json!({
+                "partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)
+            }),
+        ))
+        .await);
     ok(f.org.link(link_body(who.clone(), "FlexiPass", json!({"partnerMembershipId": "FP-ERASE-1"}))).await);
     ok(f.org
         .link(link_body(
@@ -99,9 +119,20 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
             json!({"partnerMembershipId": "FP-ERASE-2", "membershipStartDate": future_date(10)}),
         ))
         .await);
-    ok(f
-        .org
-        .post(&f.org.api, "/v2/partnerProgram/customerBenefits", json!({"customerBenefits": [{"customer": who, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1"}]}]}))
+    ok(f.org
+        .post(
+            &f.org.api,
+            "/v2/partnerProgram/customerBenefits",
+            json!({
+                "customerBenefits": [{
+                    "customer": who,
+                    "partnerProgramBenefits": [{
+                        "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}],
+                        "billNumber": "B-1"
+                    }]
+                }]
+            }),
+        )
         .await);
     let before = partition(&app, org, id).await;
     assert!(app.state.store.subscription(org, id).await.unwrap().is_some());
@@ -192,7 +223,15 @@ async fn erasure_removes_every_identifier_keeps_the_history_and_frees_the_identi
         .customer(json!({"mobile": MOBILE, "email": EMAIL, "externalId": EXTERNAL, "programIds": [f.rewards]}))
         .await;
     assert_ne!(newcomer, id);
-    ok(f.org.link(link_body(json!({"mobile": MOBILE}), "SkyMiles", json!({"partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)}))).await);
+    ok(f.org
+        .link(link_body(
+            json!({"mobile": MOBILE}),
+            "SkyMiles",
+            json!({
+                "partnerMembershipId": "SM-ERASE-1", "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(60)
+            }),
+        ))
+        .await);
 }
 
 #[tokio::test]

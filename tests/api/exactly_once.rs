@@ -59,7 +59,14 @@ async fn benefits_applied_with_a_lost_answer_are_applied_once_and_reported_once(
     let (app, proxy, f) = app_behind_proxy().await;
     let id = linked_gold(&f, "919730000001").await;
     proxy.script("TransactWriteItems", lost_then_conflict());
-    let body = json!({"customerBenefits": [{"customer": {"mobile": "919730000001"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 3}]}]}]});
+    let body = json!({
+        "customerBenefits": [{
+            "customer": {"mobile": "919730000001"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 3}]
+            }]
+        }]
+    });
     let r = f.org.post_keyed("/v2/partnerProgram/customerBenefits", "benefit-lost-1", &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let linkage = &stored(&app.state, f.org.org_id, id, "LINK#").await[0];
@@ -74,10 +81,24 @@ async fn benefits_applied_with_a_lost_answer_are_applied_once_and_reported_once(
 async fn benefits_filling_the_quota_with_a_lost_answer_report_success_not_2001() {
     let (app, proxy, f) = app_behind_proxy().await;
     let id = linked_gold(&f, "919730000002").await;
-    let use_7 = json!({"customerBenefits": [{"customer": {"mobile": "919730000002"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 7}]}]}]});
+    let use_7 = json!({
+        "customerBenefits": [{
+            "customer": {"mobile": "919730000002"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 7}]
+            }]
+        }]
+    });
     assert_eq!(f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", use_7).await.status, 200);
     proxy.script("TransactWriteItems", lost_then_conflict());
-    let use_3 = json!({"customerBenefits": [{"customer": {"mobile": "919730000002"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 3}]}]}]});
+    let use_3 = json!({
+        "customerBenefits": [{
+            "customer": {"mobile": "919730000002"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 3}]
+            }]
+        }]
+    });
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", use_3).await;
     assert_eq!(r.status, 200, "its own write is not someone else's quota: {}", r.text);
     assert_eq!(counter(&stored(&app.state, f.org.org_id, id, "LINK#").await[0], "LoungeAccess"), 10);
@@ -90,7 +111,15 @@ async fn an_upgrade_with_a_lost_answer_reports_success_and_writes_one_activity()
     let (app, proxy, f) = app_behind_proxy().await;
     let id = linked_gold(&f, "919730000003").await;
     proxy.script("TransactWriteItems", lost_then_conflict());
-    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000003"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let body = json!({
+        "customersPartnerUpdates": [{
+            "customer": {"mobile": "919730000003"},
+            "partnerProgramUpdates": [{
+                "partnerProgramName": "SkyMiles", "updateType": "UPGRADE",
+                "updateDetails": {"updatedTierName": "Platinum"}
+            }]
+        }]
+    });
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(kinds(&stored(&app.state, f.org.org_id, id, "HIST#").await), vec!["ENROLLMENT", "UPGRADE"]);
@@ -116,7 +145,15 @@ async fn an_update_applied_by_every_attempt_then_retried_under_its_key_is_applie
     let (app, proxy, f) = app_behind_proxy().await;
     let id = linked_gold(&f, "919730000005").await;
     proxy.script("TransactWriteItems", vec![Some((Fault::Http500, When::After)); 3]);
-    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000005"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let body = json!({
+        "customersPartnerUpdates": [{
+            "customer": {"mobile": "919730000005"},
+            "partnerProgramUpdates": [{
+                "partnerProgramName": "SkyMiles", "updateType": "UPDATE",
+                "updateDetails": {"updatedTierName": "Platinum"}
+            }]
+        }]
+    });
     let first = f.org.post_keyed("/v2/partnerProgram/customerPartnerProgramUpdate", "update-lost-1", &body).await;
     // Whatever the first answer (the outcome was unknown to the service), the retry under the
     // same key must report the change as made and not make it again.
@@ -159,7 +196,9 @@ async fn a_registration_with_a_lost_answer_reports_its_customer_not_409_duplicat
             Some((Fault::Http500, When::Before)),
         ],
     );
-    let body = json!({"mobile": "919730000007", "email": "lost@example.com", "externalId": "X-LOST-7", "programIds": [f.rewards]});
+    let body = json!({
+        "mobile": "919730000007", "email": "lost@example.com", "externalId": "X-LOST-7", "programIds": [f.rewards]
+    });
     let first = request(
         &f.org.base,
         "POST",
@@ -287,7 +326,15 @@ async fn an_applied_change_answered_as_a_conflict_when_the_budget_ends_reports_s
     let f = fixture(&app).await;
     let id = linked_gold(&f, "919730000009").await;
     proxy.script("TransactWriteItems", vec![Some((Fault::TransactionConflict, When::After))]);
-    let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919730000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let body = json!({
+        "customersPartnerUpdates": [{
+            "customer": {"mobile": "919730000009"},
+            "partnerProgramUpdates": [{
+                "partnerProgramName": "SkyMiles", "updateType": "UPGRADE",
+                "updateDetails": {"updatedTierName": "Platinum"}
+            }]
+        }]
+    });
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
     assert_eq!(
         first_status(&r, "customersPartnerUpdates", "partnerProgramUpdates", "updateStatus")["code"],

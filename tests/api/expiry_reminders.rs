@@ -216,7 +216,12 @@ async fn two_concurrent_sweeps_send_each_reminder_once() {
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
         let customers: Vec<Value> = chunk
             .iter()
-            .map(|i| json!({"customer": {"mobile": format!("9198200{i:05}")}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass", "customerPartnerReference": {}}]}))
+            .map(|i| {
+                json!({
+                    "customer": {"mobile": format!("9198200{i:05}")},
+                    "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass", "customerPartnerReference": {}}]
+                })
+            })
             .collect();
         let r = f.org.link(json!({"linkCustomers": customers})).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -271,7 +276,12 @@ async fn a_sweep_killed_again_and_again_then_rerun_sends_each_reminder_once() {
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
         let customers: Vec<Value> = chunk
             .iter()
-            .map(|i| json!({"customer": {"mobile": format!("9198300{i:05}")}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass", "customerPartnerReference": {}}]}))
+            .map(|i| {
+                json!({
+                    "customer": {"mobile": format!("9198300{i:05}")},
+                    "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass", "customerPartnerReference": {}}]
+                })
+            })
             .collect();
         let r = f.org.link(json!({"linkCustomers": customers})).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -430,7 +440,12 @@ async fn no_reminder_after_a_delink_or_a_pause() {
     let end = membership_end(&linkage_in(&t.app.state, f.org.org_id, delinked, "FlexiPass").await);
     let r = f
         .org
-        .delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919860000001"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]}]}))
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"mobile": "919860000001"},
+                "deLinkFromPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]
+            }]
+        }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(reminder_items(&t.app.state, f.org.org_id, delinked).await.is_empty(), "the delink took them out");

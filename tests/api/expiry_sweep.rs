@@ -121,7 +121,16 @@ async fn each_on_tier_expiry_action_is_applied_when_the_tier_expires() {
         f.org.partner_program(program, external(f.rewards, on, 0)).await;
         let mobile = format!("91980000010{i}");
         let id = f.enrolled(&mobile).await;
-        link(&f, &mobile, program, json!({"partnerMembershipId": format!("M-{i}"), "partnerTierName": "Platinum", "partnerTierExpiryDate": iso(t.now() + Duration::days(1))})).await;
+        link(
+            &f,
+            &mobile,
+            program,
+            json!({
+                "partnerMembershipId": format!("M-{i}"), "partnerTierName": "Platinum",
+                "partnerTierExpiryDate": iso(t.now() + Duration::days(1))
+            }),
+        )
+        .await;
         customers.push((id, mobile));
     }
     assert_eq!(t.sweep().await.changed, 0, "nothing is due yet");
@@ -270,7 +279,10 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
     f.org
         .partner_program(
             "BackupPass",
-            json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 60}),
+            json!({
+                "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 60
+            }),
         )
         .await;
     f.org
@@ -287,7 +299,11 @@ async fn program_expiry_expires_every_member_and_starts_the_backup_membership() 
         link(&f, &mobile, "ShortMiles", json!({"partnerMembershipId": format!("SH-{i}")})).await;
     }
     // A member that left before the expiry is not touched.
-    f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919800000402"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "ShortMiles"}]}]})).await;
+    f.org.delink(json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919800000402"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "ShortMiles"}]
+        }]
+    })).await;
     // One member is already in the backup program: it keeps that membership.
     link(&f, "919800000401", "BackupPass", json!({})).await;
 
@@ -433,14 +449,21 @@ async fn a_renewal_between_found_due_and_changed_wins() {
     let calls = Arc::new(Mutex::new(0));
     let seen = calls.clone();
     // The sweep has read the due linkage; the customer renews through the API before it writes.
-    let hook: BeforeWrite = Arc::new(
-        move |l: shared::domain::model::Linkage| -> futures::future::BoxFuture<'static, ()> {
+    let hook: BeforeWrite =
+        Arc::new(move |l: shared::domain::model::Linkage| -> futures::future::BoxFuture<'static, ()> {
             let (base, api, seen) = (base.clone(), api.clone(), seen.clone());
             Box::pin(async move {
                 assert_eq!(l.version, 1);
                 *seen.lock().unwrap() += 1;
-                let body = json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000601"}, "partnerProgramUpdates": [
-                {"partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": iso(renewed_to)}}]}]});
+                let body = json!({
+                    "customersPartnerUpdates": [{
+                        "customer": {"mobile": "919800000601"},
+                        "partnerProgramUpdates": [{
+                            "partnerProgramName": "SkyMiles", "updateType": "RENEW",
+                            "updateDetails": {"updatedTierExpiryDate": iso(renewed_to)}
+                        }]
+                    }]
+                });
                 let r = request(
                     &base,
                     "POST",
@@ -451,8 +474,7 @@ async fn a_renewal_between_found_due_and_changed_wins() {
                 .await;
                 assert_eq!(r.status, 200, "{}", r.text);
             })
-        },
-    );
+        });
     let summary = t.sweep_with(SweepOptions { before_write: Some(hook), ..Default::default() }).await;
     assert_eq!(*calls.lock().unwrap(), 1);
     assert_eq!((summary.changed, summary.skipped), (0, 1), "{summary:?}");
@@ -670,7 +692,12 @@ async fn the_sweep_releases_the_one_subscription_guard_or_hands_it_to_the_backup
     let f = fixture(&t.app).await;
     assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
     t.app.state.invalidate(f.org.org_id);
-    let supplementary = |days: u32| json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": days});
+    let supplementary = |days: u32| {
+        json!({
+            "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+            "membershipPeriodType": "DAYS", "membershipPeriodValue": days
+        })
+    };
     f.org.partner_program("DayPass", supplementary(1)).await;
     f.org.partner_program("BackupPass", supplementary(60)).await;
     let mut short = supplementary(30);
@@ -762,7 +789,10 @@ async fn lifecycle_dates_are_the_moments_transitions_take_effect_as_the_preview_
     f.org
         .partner_program(
             "BackupPass",
-            json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 60}),
+            json!({
+                "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 60
+            }),
         )
         .await;
     let expiry = at(&iso(t.now() + Duration::days(2)));
@@ -866,7 +896,12 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
     *t.now.lock().unwrap() = at("2027-03-10T15:00:00Z"); // 10:00 EST
     let org = t.app.org("America/New_York").await;
     let rewards = org.loyalty_program("Rewards").await;
-    let supplementary = |days: u32| json!({"programId": rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": days});
+    let supplementary = |days: u32| {
+        json!({
+            "programId": rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+            "membershipPeriodType": "DAYS", "membershipPeriodValue": days
+        })
+    };
     org.partner_program("FlexiPass", supplementary(30)).await;
     org.partner_program("DayPass", supplementary(1)).await;
     org.partner_program("SkyMiles", skymiles(rewards)).await;
@@ -1040,7 +1075,10 @@ async fn a_lapsed_pause_reads_and_is_decided_as_resumed_at_its_end_as_the_sweep_
     assert_eq!(before_sweep["partnerProgramMembershipEndDate"], "2031-06-08T04:30:00Z", "moved by the six days");
     assert_eq!(
         before_sweep["membershipPause"],
-        json!({"pausedFrom": "2031-05-04T04:30:00Z", "pausedUntil": "2031-05-10T04:30:00Z", "resumedAt": "2031-05-10T04:30:00Z"})
+        json!({
+            "pausedFrom": "2031-05-04T04:30:00Z", "pausedUntil": "2031-05-10T04:30:00Z",
+            "resumedAt": "2031-05-10T04:30:00Z"
+        })
     );
 
     // A new PAUSE in that gap: the lapsed window is recorded as resumed at its end, then the
@@ -1099,7 +1137,13 @@ async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_
     assert!(t.app.state.store.set_one_supplementary_per_customer(f.org.org_id, true).await.unwrap());
     t.app.state.invalidate(f.org.org_id);
     f.org
-        .partner_program("DayPass", json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false, "membershipPeriodType": "DAYS", "membershipPeriodValue": 1}))
+        .partner_program(
+            "DayPass",
+            json!({
+                "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+                "membershipPeriodType": "DAYS", "membershipPeriodValue": 1
+            }),
+        )
         .await;
     let id = f.enrolled("919800000961").await;
     link(&f, "919800000961", "FlexiPass", json!({})).await;
@@ -1118,7 +1162,18 @@ async fn an_ended_membership_keeps_the_guard_for_its_pending_relink_until_it_is_
 
     let r = f
         .org
-        .post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", json!({"customersPartnerUpdates": [{"customer": {"mobile": "919800000961"}, "partnerProgramUpdates": [{"partnerProgramName": "FlexiPass", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}]}]}))
+        .post(
+            &f.org.api,
+            "/v2/partnerProgram/customerPartnerProgramUpdate",
+            json!({
+                "customersPartnerUpdates": [{
+                    "customer": {"mobile": "919800000961"},
+                    "partnerProgramUpdates": [{
+                        "partnerProgramName": "FlexiPass", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"
+                    }]
+                }]
+            }),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(t.app.state.store.subscription(f.org.org_id, id).await.unwrap().is_none(), "released with the relink");

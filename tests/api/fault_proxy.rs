@@ -217,7 +217,9 @@ fn fault_response(kind: Fault, request: &Bytes) -> Result<hyper::Response<Full<B
             let reasons: Vec<serde_json::Value> = (0..n)
                 .map(|i| {
                     if i == 0 {
-                        serde_json::json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
+                        serde_json::json!({
+                            "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"
+                        })
                     } else {
                         serde_json::json!({"Code": "None"})
                     }
@@ -226,7 +228,7 @@ fn fault_response(kind: Fault, request: &Bytes) -> Result<hyper::Response<Full<B
             let body = serde_json::json!({
                 "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
                 "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
-                "CancellationReasons": reasons,
+                "CancellationReasons": reasons
             });
             json(400, body.to_string())
         }

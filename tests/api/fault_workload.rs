@@ -254,14 +254,26 @@ async fn client(ctx: Arc<Ctx>, c: usize) -> Vec<ItemResult> {
                 let (tag, entry) = match kind {
                     Kind::Link => {
                         let mid = format!("W{}-{c}-{op}-{e}", ctx.seed);
-                        let reference = json!({"partnerMembershipId": mid, "partnerTierName": tier, "partnerTierExpiryDate": date(expiry)});
+                        let reference = json!({
+                            "partnerMembershipId": mid, "partnerTierName": tier, "partnerTierExpiryDate": date(expiry)
+                        });
                         // Tagged by its (unique) tier expiry: linking records keep no membership id.
-                        (expiry.to_string(), json!({"partnerProgramName": program, "customerPartnerReference": reference}))
+                        (
+                            expiry.to_string(),
+                            json!({
+                                "partnerProgramName": program, "customerPartnerReference": reference
+                            }),
+                        )
                     }
                     Kind::Update => {
                         let update_type = ["UPGRADE", "DOWNGRADE", "UPDATE", "RENEW"][rng.random_range(0..4)];
                         let details = json!({"updatedTierName": tier, "updatedTierExpiryDate": date(expiry)});
-                        (expiry.to_string(), json!({"partnerProgramName": program, "updateType": update_type, "updateDetails": details}))
+                        (
+                            expiry.to_string(),
+                            json!({
+                                "partnerProgramName": program, "updateType": update_type, "updateDetails": details
+                            }),
+                        )
                     }
                     Kind::Benefits => {
                         let bill = format!("B{}-{c}-{op}-{e}", ctx.seed);

@@ -245,8 +245,22 @@ async fn identifiers_too_long_for_a_key_are_client_errors_naming_the_field() {
     let s = link_status(&r);
     assert_code(&s, 2001, M2001);
     assert!(detail(&s).contains("partnerMembershipId"), "{s}");
-    let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", json!({"customerBenefits": [{"customer": {"mobile": "919790000004"},
-        "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}], "storeName": "s".repeat(5000)}]}]})).await;
+    let r = f
+        .org
+        .post(
+            &f.org.api,
+            "/v2/partnerProgram/customerBenefits",
+            json!({
+                "customerBenefits": [{
+                    "customer": {"mobile": "919790000004"},
+                    "partnerProgramBenefits": [{
+                        "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
+                        "storeName": "s".repeat(5000)
+                    }]
+                }]
+            }),
+        )
+        .await;
     assert_ne!(r.status, 503, "{}", r.text);
 }
 

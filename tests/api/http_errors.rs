@@ -82,11 +82,17 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
     let cases = [
         (json!({"programId": 999999, "partnerProgramType": "EXTERNAL"}), "not a loyalty program"),
         (
-            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": [{"tierNumber": 1, "tierName": "A"}, {"tierNumber": 1, "tierName": "B"}]}),
+            json!({
+                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": true,
+                "partnerProgramTiers": [{"tierNumber": 1, "tierName": "A"}, {"tierNumber": 1, "tierName": "B"}]
+            }),
             "tierNumber 1 appears twice",
         ),
         (
-            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": true, "partnerProgramTiers": [{"tierNumber": 1, "tierName": "A"}, {"tierNumber": 2, "tierName": "a"}]}),
+            json!({
+                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "tierBased": true,
+                "partnerProgramTiers": [{"tierNumber": 1, "tierName": "A"}, {"tierNumber": 2, "tierName": "a"}]
+            }),
             "appears twice",
         ),
         (
@@ -95,7 +101,10 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
         ),
         (json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY"}), "membershipPeriodType"),
         (
-            json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "benefits": [{"name": "X", "type": "T"}, {"name": "x", "type": "T"}]}),
+            json!({
+                "programId": f.rewards, "partnerProgramType": "EXTERNAL",
+                "benefits": [{"name": "X", "type": "T"}, {"name": "x", "type": "T"}]
+            }),
             "benefit",
         ),
         (
@@ -118,14 +127,37 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
         assert!(r.body["errors"][0]["message"].as_str().unwrap().contains(reason), "{body}: {}", r.text);
     }
     // A backup must expire later than the program it backs.
-    let mut backup = json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "membershipPeriodType": "MONTHS", "membershipPeriodValue": 1, "expiryDate": "2030-01-01"});
+    let mut backup = json!({
+        "programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "membershipPeriodType": "MONTHS",
+        "membershipPeriodValue": 1, "expiryDate": "2030-01-01"
+    });
     f.org.partner_program("Backup", backup.clone()).await;
-    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/Main", json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01", "backupPartnerProgramName": "Backup"})).await;
+    let r = f
+        .org
+        .put(
+            &f.org.admin,
+            "/v2/organization/partnerPrograms/Main",
+            json!({
+                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01",
+                "backupPartnerProgramName": "Backup"
+            }),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("must expire after"), "{}", r.text);
     backup["expiryDate"] = json!("2032-01-01");
     f.org.partner_program("Backup", backup).await;
-    let r = f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/Main", json!({"programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01", "backupPartnerProgramName": "Backup"})).await;
+    let r = f
+        .org
+        .put(
+            &f.org.admin,
+            "/v2/organization/partnerPrograms/Main",
+            json!({
+                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01",
+                "backupPartnerProgramName": "Backup"
+            }),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let listing = f.org.get(&f.org.api, "/v2/organization/programs").await;
     let rewards =

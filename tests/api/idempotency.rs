@@ -76,7 +76,11 @@ async fn different_body_under_the_same_key_gets_422_and_writes_nothing() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.body["errors"][0]["code"], 422);
     // The same body on another path is another request too.
-    let delink = json!({"deLinkCustomers": [{"customer": {"mobile": "919810000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]});
+    let delink = json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919810000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    });
     let r = f.org.post_keyed("/v2/partnerProgram/deLinkCustomer", "k-422", &delink).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(writes(&app, f.org.org_id, customer).await, (1, vec![1]));

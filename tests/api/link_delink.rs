@@ -18,7 +18,10 @@ fn assert_code(s: &Value, code: u64, message: &str) {
 }
 
 fn gold(days: i64) -> Value {
-    json!({"partnerMembershipId": format!("SM-{}", uuid::Uuid::new_v4().simple()), "partnerTierName": "Gold", "partnerTierExpiryDate": future_date(days)})
+    json!({
+        "partnerMembershipId": format!("SM-{}", uuid::Uuid::new_v4().simple()), "partnerTierName": "Gold",
+        "partnerTierExpiryDate": future_date(days)
+    })
 }
 
 #[tokio::test]
@@ -28,7 +31,14 @@ async fn link_succeeds_with_200_and_reads_back() {
     f.enrolled("919700000001").await;
     let r = f
         .org
-        .link(link_body(json!({"mobile": "919700000001"}), "SkyMiles", json!({"partnerMembershipId": "SM-1", "partnerTierName": "gold", "partnerTierExpiryDate": "2031-12-29T23:59:59+05:30"})))
+        .link(link_body(
+            json!({"mobile": "919700000001"}),
+            "SkyMiles",
+            json!({
+                "partnerMembershipId": "SM-1", "partnerTierName": "gold",
+                "partnerTierExpiryDate": "2031-12-29T23:59:59+05:30"
+            }),
+        ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(status(&r), json!({"status": true, "code": 200, "message": "Success"}));
@@ -71,7 +81,14 @@ async fn empty_program_name_reports_2002() {
         2002,
         "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null.",
     );
-    let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": ""}]}]})).await;
+    let r = f
+        .org
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"mobile": "919700000002"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": ""}]
+            }]
+        }))
+        .await;
     assert_code(
         &delink_status(&r),
         2002,
@@ -132,10 +149,21 @@ async fn delink_of_unlinked_customer_reports_2004() {
     let app = TestApp::start().await;
     let f = fixture(&app).await;
     f.enrolled("919700000004").await;
-    let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000004"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    let r = f.org.delink(json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919700000004"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    })).await;
     assert_eq!(r.status, 201);
     assert_code(&delink_status(&r), 2004, "Link the customer with the partner program.");
-    let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000004"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "NoSuch"}]}]})).await;
+    let r = f
+        .org
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"mobile": "919700000004"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "NoSuch"}]
+            }]
+        }))
+        .await;
     assert_code(&delink_status(&r), 2006, "Cannot find the partner program.");
 }
 
@@ -194,7 +222,11 @@ async fn batch_of_51_customers_reports_2008_and_writes_nothing() {
     let f = fixture(&app).await;
     let id = f.enrolled("919700000009").await;
     let items: Vec<Value> = (0..51)
-        .map(|_| json!({"customer": {"mobile": "919700000009"}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]}))
+        .map(|_| {
+            json!({
+                "customer": {"mobile": "919700000009"}, "linkToPartnerPrograms": [{"partnerProgramName": "FlexiPass"}]
+            })
+        })
         .collect();
     let r = f.org.link(json!({"linkCustomers": items})).await;
     assert_eq!(r.status, 400);
@@ -230,7 +262,11 @@ async fn expired_program_and_taken_membership_id_report_2001_with_detail() {
     assert_code(&s, 2001, "Cannot process the partner program event.");
     assert!(s["detail"].as_str().unwrap().contains("partnerMembershipId"), "{s}");
     // Delinking frees the membership id for another customer.
-    f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000010"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    f.org.delink(json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919700000010"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    })).await;
     let r = f.org.link(link_body(json!({"mobile": "919700000011"}), "SkyMiles", reference)).await;
     assert_eq!(status(&r)["code"], 200, "{}", r.text);
 }
@@ -241,7 +277,11 @@ async fn link_delink_link_again_leaves_three_activity_records() {
     let f = fixture(&app).await;
     let id = f.enrolled("919700000012").await;
     let link = link_body(json!({"mobile": "919700000012"}), "SkyMiles", gold(60));
-    let delink = json!({"deLinkCustomers": [{"customer": {"mobile": "919700000012"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]});
+    let delink = json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919700000012"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    });
     assert_eq!(f.org.link(link.clone()).await.status, 200);
     let r = f.org.delink(delink).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -347,9 +387,13 @@ async fn batch_of_50_with_mixed_outcomes_reports_each_item_in_order() {
     let items: Vec<Value> = (0..50)
         .map(|i| {
             let tier = if i % 5 == 0 { "Diamond" } else { "Gold" };
-            json!({"customer": {"mobile": format!("91980000{i:04}")}, "linkToPartnerPrograms": [
-                {"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": tier, "partnerTierExpiryDate": future_date(30)}}
-            ]})
+            json!({
+                "customer": {"mobile": format!("91980000{i:04}")},
+                "linkToPartnerPrograms": [{
+                    "partnerProgramName": "SkyMiles",
+                    "customerPartnerReference": {"partnerTierName": tier, "partnerTierExpiryDate": future_date(30)}
+                }]
+            })
         })
         .collect();
     let r = f.org.link(json!({"linkCustomers": items})).await;
@@ -440,7 +484,18 @@ async fn members_of_an_expired_program_read_as_expired_before_the_sweep_and_get_
     let read = org.linked_programs("mobile", "919700000017").await;
     assert_eq!(read.body["linkedPartnerPrograms"][0]["status"], "EXPIRED", "{}", read.text);
     let r = org
-        .post(&org.api, "/v2/partnerProgram/customerBenefits", json!({"customerBenefits": [{"customer": {"mobile": "919700000017"}, "partnerProgramBenefits": [{"partnerProgramName": "ShortMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]}]}]}))
+        .post(
+            &org.api,
+            "/v2/partnerProgram/customerBenefits",
+            json!({
+                "customerBenefits": [{
+                    "customer": {"mobile": "919700000017"},
+                    "partnerProgramBenefits": [{
+                        "partnerProgramName": "ShortMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]
+                    }]
+                }]
+            }),
+        )
         .await;
     let s = &r.body["customerBenefits"][0]["partnerProgramBenefits"][0]["benefitStatus"];
     assert_eq!(s["code"], 2001, "{}", r.text);

@@ -125,26 +125,55 @@ async fn single_item_writes_and_reads_make_the_fewest_round_trips() {
         "link by mobile: identifier, customer with linkages, commit"
     );
 
-    let body = json!({"customersPartnerUpdates": [{"customer": {"id": id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPGRADE", "updateDetails": {"updatedTierName": "Platinum"}}]}]});
+    let body = json!({
+        "customersPartnerUpdates": [{
+            "customer": {"id": id},
+            "partnerProgramUpdates": [{
+                "partnerProgramName": "SkyMiles", "updateType": "UPGRADE",
+                "updateDetails": {"updatedTierName": "Platinum"}
+            }]
+        }]
+    });
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(calls.take(), ["Query", "TransactWriteItems"], "update by id: customer with linkages, commit");
 
-    let body = json!({"customerBenefits": [{"customer": {"externalId": "X-919740000100"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]}]}]});
+    let body = json!({
+        "customerBenefits": [{
+            "customer": {"externalId": "X-919740000100"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]
+            }]
+        }]
+    });
     assert_eq!(f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", body).await.status, 200);
     assert_eq!(calls.take(), ["GetItem", "Query", "TransactWriteItems"], "benefits by externalId");
 
     // Two entries for the same program in one request: the second decides on what the first wrote.
-    let body = json!({"customersPartnerUpdates": [{"customer": {"id": id}, "partnerProgramUpdates": [
-        {"partnerProgramName": "SkyMiles", "updateType": "DOWNGRADE", "updateDetails": {"updatedTierName": "Gold"}},
-        {"partnerProgramName": "SkyMiles", "updateType": "DOWNGRADE", "updateDetails": {"updatedTierName": "Silver"}}]}]});
+    let body = json!({
+        "customersPartnerUpdates": [{
+            "customer": {"id": id},
+            "partnerProgramUpdates": [
+                {
+                    "partnerProgramName": "SkyMiles", "updateType": "DOWNGRADE",
+                    "updateDetails": {"updatedTierName": "Gold"}
+                },
+                {
+                    "partnerProgramName": "SkyMiles", "updateType": "DOWNGRADE",
+                    "updateDetails": {"updatedTierName": "Silver"}
+                }
+            ]
+        }]
+    });
     let r = f.org.post(&f.org.api, "/v2/partnerProgram/customerPartnerProgramUpdate", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(calls.take(), ["Query", "TransactWriteItems", "TransactWriteItems"]);
 
     assert_eq!(f.org.linked_programs("mobile", "919740000100").await.status, 200);
     assert_eq!(calls.take(), ["GetItem", "Query"], "customerPartnerPrograms by mobile");
-    assert_eq!(f.org.delink(json!({"deLinkCustomers": [{"customer": {"id": id}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await.status, 200);
+    assert_eq!(f.org.delink(json!({
+        "deLinkCustomers": [{"customer": {"id": id}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]
+    })).await.status, 200);
     assert_eq!(calls.take(), ["Query", "TransactWriteItems"], "delink by id");
 }
 
@@ -186,7 +215,14 @@ async fn a_first_history_page_reads_its_streams_counts_and_summaries_beside_each
     let r =
         f.org.link(link_body(json!({"mobile": "919740000120"}), "SkyMiles", json!({"partnerTierName": "Gold"}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let body = json!({"customerBenefits": [{"customer": {"mobile": "919740000120"}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]}]}]});
+    let body = json!({
+        "customerBenefits": [{
+            "customer": {"mobile": "919740000120"},
+            "partnerProgramBenefits": [{
+                "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}]
+            }]
+        }]
+    });
     assert_eq!(f.org.post(&f.org.api, "/v2/partnerProgram/customerBenefits", body).await.status, 200);
     calls.0.lock().unwrap().clear();
 

@@ -65,7 +65,11 @@ async fn one_subscription_rule_lets_exactly_one_of_ten_concurrent_links_win() {
     assert_eq!(link_status(&again)["code"], 2001, "{}", again.text);
     let r = f
         .org
-        .delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919700000001"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": winner}]}]}))
+        .delink(json!({
+            "deLinkCustomers": [{
+                "customer": {"mobile": "919700000001"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": winner}]
+            }]
+        }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(guard(&app, f.org.org_id, customer).await.is_none(), "delink releases the guard");

@@ -329,7 +329,10 @@ impl Fixture {
     /// Registers and enrols a customer in Rewards; returns its id.
     pub async fn enrolled(&self, mobile: &str) -> u64 {
         self.org
-            .customer(json!({"mobile": mobile, "email": format!("{mobile}@example.com"), "externalId": format!("X-{mobile}"), "programIds": [self.rewards]}))
+            .customer(json!({
+                "mobile": mobile, "email": format!("{mobile}@example.com"), "externalId": format!("X-{mobile}"),
+                "programIds": [self.rewards]
+            }))
             .await
     }
 }
@@ -340,7 +343,12 @@ pub fn first_status(r: &Resp, batch: &str, programs: &str, status: &str) -> Valu
 }
 
 pub fn link_body(customer: Value, program: &str, reference: Value) -> Value {
-    json!({"linkCustomers": [{"customer": customer, "linkToPartnerPrograms": [{"partnerProgramName": program, "customerPartnerReference": reference}]}]})
+    json!({
+        "linkCustomers": [{
+            "customer": customer,
+            "linkToPartnerPrograms": [{"partnerProgramName": program, "customerPartnerReference": reference}]
+        }]
+    })
 }
 
 pub fn future_date(days: i64) -> String {

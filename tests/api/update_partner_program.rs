@@ -268,7 +268,11 @@ async fn update_of_unlinked_or_delinked_customer_reports_2004() {
     assert_code(&status(&r), 2004, M2004);
 
     linked_gold(&f, "919710000006", 30).await;
-    let r = f.org.delink(json!({"deLinkCustomers": [{"customer": {"mobile": "919710000006"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    let r = f.org.delink(json!({
+        "deLinkCustomers": [{
+            "customer": {"mobile": "919710000006"}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+        }]
+    })).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = update(
         &f.org,
@@ -339,7 +343,15 @@ async fn unsupported_update_type_reports_2009() {
         assert_code(&s, 2009, M2009);
         assert!(detail(&s).contains("MEMBERSHIP_RELINKING_CANCELLED"), "{s}");
     }
-    let r = update(&f.org, json!({"customersPartnerUpdates": [{"customer": {"mobile": "919710000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles"}]}]})).await;
+    let r = update(
+        &f.org,
+        json!({
+            "customersPartnerUpdates": [{
+                "customer": {"mobile": "919710000009"}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles"}]
+            }]
+        }),
+    )
+    .await;
     assert_code(&status(&r), 2009, M2009);
     // updateType is checked before the program exists: nothing about the program is looked at.
     let r = update(&f.org, update_body(json!({"mobile": "919710000009"}), "NoSuchProgram", "PROMOTE", None)).await;
@@ -493,7 +505,14 @@ async fn forty_concurrent_updates_each_success_has_one_activity_and_one_event() 
             if i % 4 == 3 {
                 update_body(who, "SkyMiles", "RENEW", Some(json!({"updatedTierExpiryDate": future_date(100 + i)})))
             } else {
-                update_body(who, "SkyMiles", "UPDATE", Some(json!({"updatedTierName": tiers[(i % 3) as usize], "updatedTierExpiryDate": future_date(40 + i)})))
+                update_body(
+                    who,
+                    "SkyMiles",
+                    "UPDATE",
+                    Some(json!({
+                        "updatedTierName": tiers[(i % 3) as usize], "updatedTierExpiryDate": future_date(40 + i)
+                    })),
+                )
             }
         })
         .collect();
@@ -588,7 +607,10 @@ async fn update_event_carries_the_documented_capillary_fields() {
     let d = &p["data"];
     assert_eq!(
         d["customerIdentifiers"],
-        json!({"customerId": id, "instore": {"mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}})
+        json!({
+            "customerId": id,
+            "instore": {"mobile": "919710000016", "email": "919710000016@example.com", "externalId": "X-919710000016"}
+        })
     );
     assert_eq!(d["entityInformation"], json!({"entityType": "USER", "entityId": id}));
     assert_eq!(d["partnerProgramId"], program_id);

@@ -14,8 +14,15 @@ use std::time::Duration;
 /// Links demo customer `mobile` to SkyMiles with a tier that expires `secs` from now.
 async fn link_expiring(state: &AppState, org: u64, mobile: &str, secs: i64) {
     let expiry = (chrono::Utc::now() + chrono::Duration::seconds(secs)).format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
-    let body = json!({"linkCustomers": [{"customer": {"mobile": mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles",
-        "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": expiry}}]}]});
+    let body = json!({
+        "linkCustomers": [{
+            "customer": {"mobile": mobile},
+            "linkToPartnerPrograms": [{
+                "partnerProgramName": "SkyMiles",
+                "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": expiry}
+            }]
+        }]
+    });
     link_in_process(state, org, body.to_string().into_bytes()).await;
 }
 

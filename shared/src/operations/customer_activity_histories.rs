@@ -47,7 +47,9 @@ fn envelope(
 ) -> ApiResponse {
     ApiResponse::json(
         status,
-        &json!({"pagination": {"limit": limit, "offset": offset}, "data": data, "warnings": warnings, "errors": errors}),
+        &json!({
+            "pagination": {"limit": limit, "offset": offset}, "data": data, "warnings": warnings, "errors": errors
+        }),
     )
 }
 
@@ -96,7 +98,9 @@ fn parse_params(req: &ApiRequest) -> Result<Params, ApiResponse> {
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(n) if n >= 1 => {
                 if n > MAX_LIMIT {
-                    warnings.push(json!({"message": format!("limit {n} is above the maximum; {MAX_LIMIT} records per page are returned")}));
+                    warnings.push(json!({
+                        "message": format!("limit {n} is above the maximum; {MAX_LIMIT} records per page are returned")
+                    }));
                 }
                 n.min(MAX_LIMIT)
             }

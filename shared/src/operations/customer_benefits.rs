@@ -434,9 +434,10 @@ mod plan_tests {
     #[test]
     fn repeated_benefits_are_summed_within_the_count_limit() {
         let catalog = standard_catalog();
-        let twice = sky(
-            json!([{"name": "LoungeAccess", "count": 2}, {"name": "PriorityBoarding", "count": 1}, {"name": "LOUNGEACCESS", "count": 3}]),
-        );
+        let twice = sky(json!([
+            {"name": "LoungeAccess", "count": 2}, {"name": "PriorityBoarding", "count": 1},
+            {"name": "LOUNGEACCESS", "count": 3}
+        ]));
         let p = plan(&catalog, &entry(twice), now()).ok().unwrap();
         let counts: Vec<(&str, u64)> = p.availed.iter().map(|a| (a.benefit.name.as_str(), a.count)).collect();
         assert_eq!(counts, [("LoungeAccess", 5), ("PriorityBoarding", 1)]);
@@ -451,9 +452,15 @@ mod plan_tests {
         let p = plan(&catalog, &entry(sky(json!([{"name": "LoungeAccess", "count": 1}]))), now()).ok().unwrap();
         assert_eq!(p.availed_at, now());
         let yesterday = (now() - Duration::days(1)).to_rfc3339();
-        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}], "availedDate": yesterday});
+        let v = json!({
+            "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}],
+            "availedDate": yesterday
+        });
         assert_eq!(plan(&catalog, &entry(v), now()).ok().unwrap().availed_at, now() - Duration::days(1));
-        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}], "availedDate": "2026-06-05"});
+        let v = json!({
+            "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 1}],
+            "availedDate": "2026-06-05"
+        });
         assert_eq!(code(v), 2001);
     }
 
@@ -461,13 +468,19 @@ mod plan_tests {
     fn bill_fields_are_kept_under_their_names_and_checked() {
         let tz = Zone::named("Asia/Kolkata").unwrap();
         let bill = bill_fields(
-            &entry(json!({"billNumber": 77, "billId": "78", "tillId": 3, "tillName": " T3-1 ", "storeName": "T3", "billDate": "2026-05-20"})),
+            &entry(json!({
+                "billNumber": 77, "billId": "78", "tillId": 3, "tillName": " T3-1 ", "storeName": "T3",
+                "billDate": "2026-05-20"
+            })),
             &tz,
         )
         .unwrap();
         assert_eq!(
             Value::Object(bill),
-            json!({"billNumber": "77", "tillName": "T3-1", "storeName": "T3", "billId": 78, "tillId": 3, "billDate": "2026-05-20T18:29:59Z"})
+            json!({
+                "billNumber": "77", "tillName": "T3-1", "storeName": "T3", "billId": 78, "tillId": 3,
+                "billDate": "2026-05-20T18:29:59Z"
+            })
         );
         // Absent, null and blank fields are left out.
         assert!(bill_fields(&entry(json!({"billId": null, "tillId": " ", "storeName": ""})), &tz).unwrap().is_empty());
@@ -498,11 +511,16 @@ mod plan_tests {
     #[test]
     fn benefit_details_list_each_benefit_with_the_bill_and_the_date() {
         let catalog = standard_catalog();
-        let v = json!({"partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1"});
+        let v = json!({
+            "partnerProgramName": "SkyMiles", "benefits": [{"name": "LoungeAccess", "count": 2}], "billNumber": "B-1"
+        });
         let p = plan(&catalog, &entry(v), now()).ok().unwrap();
         assert_eq!(
             benefit_details(&p),
-            json!({"billNumber": "B-1", "benefits": [{"name": "LoungeAccess", "type": "LOUNGE", "count": 2}], "availedDate": "2026-06-01T00:00:00Z"})
+            json!({
+                "billNumber": "B-1", "benefits": [{"name": "LoungeAccess", "type": "LOUNGE", "count": 2}],
+                "availedDate": "2026-06-01T00:00:00Z"
+            })
         );
     }
 }

@@ -172,12 +172,12 @@ async fn preview(
         pagination["nextCursor"] = json!(c.encode());
     }
     Ok(json!({
-        "until": format_utc(until),
-        "data": data,
-        "summary": {"linkages": data.len() as u64 - program_expiries - reminders, "actions": actions, "programExpiries": program_expiries, "reminders": reminders},
-        "pagination": pagination,
-        "warnings": [],
-        "errors": [],
+        "until": format_utc(until), "data": data,
+        "summary": {
+            "linkages": data.len() as u64 - program_expiries - reminders, "actions": actions,
+            "programExpiries": program_expiries, "reminders": reminders
+        },
+        "pagination": pagination, "warnings": [], "errors": []
     }))
 }
 
@@ -205,7 +205,11 @@ fn describe(
             let mut steps: Vec<Value> = plan
                 .steps
                 .iter()
-                .map(|s| json!({"action": s.action.as_str(), "activityType": s.activity.as_str(), "at": format_utc(s.at)}))
+                .map(|s| {
+                    json!({
+                        "action": s.action.as_str(), "activityType": s.activity.as_str(), "at": format_utc(s.at)
+                    })
+                })
                 .collect();
             for s in &plan.steps {
                 *actions.entry(s.action.as_str()).or_default() += 1;
@@ -241,7 +245,10 @@ fn describe(
             ];
             if let Some(backup) = &program.backup_partner_program_name {
                 let b = SweepAction::BackupMembershipStarted.as_str();
-                steps.push(json!({"action": b, "activityType": b, "at": format_utc(expiry), "partnerProgramName": backup, "appliesTo": "EVERY_LINKED_MEMBER"}));
+                steps.push(json!({
+                    "action": b, "activityType": b, "at": format_utc(expiry), "partnerProgramName": backup,
+                    "appliesTo": "EVERY_LINKED_MEMBER"
+                }));
             }
             Some(json!({
                 "partnerProgramId": program.partner_program_id,

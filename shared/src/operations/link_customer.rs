@@ -558,7 +558,10 @@ mod tests {
     #[test]
     fn an_unknown_program_is_2006_before_any_other_check() {
         // Tier and expiry are wrong too: the program is checked first.
-        let v = json!({"partnerProgramName": "NoSuch", "customerPartnerReference": {"partnerTierName": "Nope", "partnerTierExpiryDate": "2020-01-01"}});
+        let v = json!({
+            "partnerProgramName": "NoSuch",
+            "customerPartnerReference": {"partnerTierName": "Nope", "partnerTierExpiryDate": "2020-01-01"}
+        });
         assert_eq!(code(v), 2006);
         // Names are matched exactly (after trimming), as stored.
         assert_eq!(

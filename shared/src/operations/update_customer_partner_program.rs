@@ -511,7 +511,10 @@ mod tests {
         fn update_type_spellings_never_panic_and_only_the_five_names_pass(raw in "\\PC{0,40}") {
             let known = ["UPGRADE", "DOWNGRADE", "RENEW", "UPDATE", "MEMBERSHIP_RELINKING_CANCELLED"];
             proptest::prop_assert_eq!(UpdateType::parse(&raw).is_some(), known.contains(&raw.trim().to_ascii_uppercase().as_str()));
-            let body = serde_json::json!({"partnerProgramName": raw, "updateType": raw, "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}});
+            let body = serde_json::json!({
+                "partnerProgramName": raw, "updateType": raw,
+                "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}
+            });
             let _ = check_shape(&entry(body));
         }
     }
@@ -545,15 +548,22 @@ mod tests {
             (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE"}), 2002),
             (serde_json::json!({"partnerProgramName": "P", "updateType": "UPGRADE", "updateDetails": {}}), 2002),
             (
-                serde_json::json!({"partnerProgramName": "P", "updateType": "RENEW", "updateDetails": {"updatedTierName": "Gold"}}),
+                serde_json::json!({
+                    "partnerProgramName": "P", "updateType": "RENEW", "updateDetails": {"updatedTierName": "Gold"}
+                }),
                 2002,
             ),
             (
-                serde_json::json!({"partnerProgramName": "P", "updateType": "renew", "updateDetails": {"updatedTierExpiryDate": "2030-01-01"}}),
+                serde_json::json!({
+                    "partnerProgramName": "P", "updateType": "renew",
+                    "updateDetails": {"updatedTierExpiryDate": "2030-01-01"}
+                }),
                 200,
             ),
             (
-                serde_json::json!({"partnerProgramName": "P", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Gold"}}),
+                serde_json::json!({
+                    "partnerProgramName": "P", "updateType": "UPDATE", "updateDetails": {"updatedTierName": "Gold"}
+                }),
                 200,
             ),
             (serde_json::json!({"partnerProgramName": "P", "updateType": "MEMBERSHIP_RELINKING_CANCELLED"}), 200),
