@@ -134,7 +134,8 @@ async fn mismatches(world: &World, customers: &[Customer], responses: &[(u16, Ve
     for (k, c) in customers.iter().enumerate() {
         let successes = responses.iter().filter(|(_, items)| items.get(k).is_some_and(|s| s["code"] == 200)).count();
         let path = format!(
-            "/v2/partnerProgram/customerActivityHistories?identifierName=id&identifierValue={}&activityType=BENEFITSAVAILED&limit=100",
+            "/v2/partnerProgram/customerActivityHistories?identifierName=id&identifierValue={}&\
+             activityType=BENEFITSAVAILED&limit=100",
             c.id
         );
         let resp = conn.send(&Req::get(path)).await?;
@@ -181,8 +182,18 @@ async fn applied_under_503(
 /// of 50 distinct customers: items by code, 503s, and whether any item of a 503 was applied; (4) a
 /// single link with no burst around it, 100 times in a row: p50 and p99.
 pub async fn run(settings: &Settings) -> Result<(), Error> {
-    println!("\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for each STORAGE_CONCURRENCY\n");
-    println!("| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | single link p50 / p99 ms |", b = settings.batches, B = settings.big_batches);
+    println!(
+        "\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK \
+         settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for \
+         each STORAGE_CONCURRENCY\n"
+    );
+    println!(
+        "| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | \
+         counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | \
+         single link p50 / p99 ms |",
+        b = settings.batches,
+        B = settings.big_batches
+    );
     println!("|---:|---|---|---:|---:|---:|---|---:|---|---|---:|---|");
     for &bound in &settings.bounds {
         let world = World::start_with(Arc::new(crate::ddb_timing::Book::default()), Some(bound)).await?;
@@ -237,7 +248,8 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
         }
         let single = summarize(latencies);
         println!(
-            "| {bound} | {} | {} | {wall:.0} | {floor_ms:.0} | ×{:.2} | {} | {wrong} | {} | {} | {under_503} | {:.2} / {:.2} |",
+            "| {bound} | {} | {} | {wall:.0} | {floor_ms:.0} | ×{:.2} | {} | {wrong} | {} | {} | \
+             {under_503} | {:.2} / {:.2} |",
             links_tally.items(),
             links_tally.http(),
             wall / floor_ms,
@@ -252,6 +264,10 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
             eprintln!("bound {bound}: {unknown} items unknown");
         }
     }
-    println!("\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a link's commit), eight in flight, no service code and no reads. *single link*: one customer by mobile, one after another, no burst around it.");
+    println!(
+        "\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a link's \
+         commit), eight in flight, no service code and no reads. *single link*: one customer by mobile, one after \
+         another, no burst around it."
+    );
     Ok(())
 }

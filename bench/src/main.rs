@@ -69,7 +69,10 @@ fn tracing_setup(book: Arc<ddb_timing::Book>) {
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        eprintln!("usage: partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N] [--starts N] [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]");
+        eprintln!(
+            "usage: partner-bench --out FILE [--requests N] [--requests-c1 N] [--batch-requests N] [--starts N] \
+             [--warm N] [--bin-dir DIR] [--python PATH] [--skip-lambda]"
+        );
         return Ok(());
     }
     match args.first().map(String::as_str) {

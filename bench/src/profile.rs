@@ -52,7 +52,8 @@ pub async fn run(world: &World, s: &Settings, o: &Options) -> Result<(), Error> 
     }
     let doc = serde_json::json!({
         "binary": "link-customer",
-        "build": "link-customer-with-symbols: link-customer's main built with the release profile, symbols kept (x86_64)",
+        "build": "link-customer-with-symbols: link-customer's main built with the release \
+                  profile, symbols kept (x86_64)",
         "tool": "valgrind --tool=callgrind (instructions executed; perf has no hardware counters on this machine)",
         "warm_invocations": o.invocations, "runs": runs
     });

@@ -220,7 +220,8 @@ async fn measure(
     let mut r = summarise_op(op, description, concurrency, expect, &results, elapsed);
     r.unattributed_calls = unattributed;
     eprintln!(
-        "  {:<26} c{:<3} {:>5} req  p50 {:>6.2} ms  p99 {:>6.2} ms  (dynamodb p50 {:>5.2}, other p50 {:>5.3})  {:>4.1} round trips  {:>6.0} req/s{}",
+        "  {:<26} c{:<3} {:>5} req  p50 {:>6.2} ms  p99 {:>6.2} ms  (dynamodb p50 {:>5.2}, other p50 {:>5.3})  {:>4.1} \
+         round trips  {:>6.0} req/s{}",
         op,
         concurrency,
         r.requests,
@@ -230,7 +231,11 @@ async fn measure(
         r.other_ms.p50,
         r.round_trips.sequential_p50,
         r.requests_per_second,
-        if r.errors > 0 { format!("  {} ERRORS: {}", r.errors, r.first_error.clone().unwrap_or_default()) } else { String::new() }
+        if r.errors > 0 {
+            format!("  {} ERRORS: {}", r.errors, r.first_error.clone().unwrap_or_default())
+        } else {
+            String::new()
+        }
     );
     Ok(r)
 }

@@ -153,7 +153,9 @@ pub async fn seed(
                 if spec.with_profiles {
                     let customer: Customer = serde_json::from_value(json!({
                         "customerId": i, "externalId": format!("SEED-{i}"),
-                        "enrollments": serde_json::Map::from_iter([(loyalty_program.to_string(), json!(now - Duration::days(60)))]),
+                        "enrollments": serde_json::Map::from_iter([
+                            (loyalty_program.to_string(), json!(now - Duration::days(60)))
+                        ]),
                         "createdAt": now - Duration::days(60)
                     }))
                     .map_err(|e| SeedError::Other(format!("seed customer does not match the model: {e}")))?;

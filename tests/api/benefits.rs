@@ -436,7 +436,11 @@ async fn bill_fields_are_kept_and_shown_in_the_history_one_entry_per_benefit_wit
     assert_eq!(r.status, 200, "{}", r.text);
     let r = f
         .org
-        .get(&f.org.api, "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue=919720000020&activityType=BENEFITSAVAILED&startDate=2026-01-01&endDate=2026-06-30")
+        .get(
+            &f.org.api,
+            "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue=919720000020&\
+             activityType=BENEFITSAVAILED&startDate=2026-01-01&endDate=2026-06-30",
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let entry = &r.body["data"][0];

@@ -457,7 +457,14 @@ async fn docs_get_customer_activity_history_examples() {
     let r = org.link(link_body(json!({"externalId": "5c3c2dasc6b5f33c82fb71f679daf56dq"}), "SPP_1", json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let r = org.get(&org.api, "/v2/partnerProgram/customerActivityHistory?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&partnerProgramId=35&activityType=benefitsAvailed&startDate=2020-01-29+12:11:45&endDate=2021-10-29+12:11:45").await;
+    let r = org
+        .get(
+            &org.api,
+            "/v2/partnerProgram/customerActivityHistory?source=instore&identifierName=externalId&\
+             identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&partnerProgramId=35&activityType=benefitsAvailed&\
+             startDate=2020-01-29+12:11:45&endDate=2021-10-29+12:11:45",
+        )
+        .await;
     // The page's own sample asks for 21 months, which the catalog's 2013 ("less than a year")
     // refuses; the answer still has the documented envelope.
     assert_eq!(r.status, 400, "{}", r.text);
@@ -468,7 +475,14 @@ async fn docs_get_customer_activity_history_examples() {
     );
     assert_eq!(r.body["errors"][0]["code"], 2013, "{}", r.text);
     // The same request within a year is answered 200; program 35 has no activity here (2011).
-    let r = org.get(&org.api, "/v2/partnerProgram/customerActivityHistory?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&partnerProgramId=35&activityType=benefitsAvailed&startDate=2020-01-29+12:11:45&endDate=2020-10-29+12:11:45").await;
+    let r = org
+        .get(
+            &org.api,
+            "/v2/partnerProgram/customerActivityHistory?source=instore&identifierName=externalId&\
+             identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&partnerProgramId=35&activityType=benefitsAvailed&\
+             startDate=2020-01-29+12:11:45&endDate=2020-10-29+12:11:45",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_covers(
         &json!({"pagination": {"limit": 10, "offset": 0}, "data": [], "warnings": [], "errors": []}),
@@ -517,7 +531,13 @@ async fn docs_get_customer_activity_history_examples() {
         ],
         "warnings": [], "errors": []
     });
-    let r = org.get(&org.api, "/v2/partnerProgram/customerActivityHistories?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&activityType=linkingUpdates").await;
+    let r = org
+        .get(
+            &org.api,
+            "/v2/partnerProgram/customerActivityHistories?source=instore&identifierName=externalId&\
+             identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&activityType=linkingUpdates",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     // Newest first: the supplementary link came second.
     assert_covers(&example, &r.body, "");
@@ -581,7 +601,15 @@ async fn docs_external_partner_program_details_field_set_is_what_we_send() {
     };
 
     for activity_type in ["linkingUpdates", "benefitsAvailed"] {
-        let r = org.get(&org.api, &format!("/v2/partnerProgram/customerActivityHistories?source=instore&identifierName=externalId&identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&activityType={activity_type}")).await;
+        let r = org
+            .get(
+                &org.api,
+                &format!(
+                    "/v2/partnerProgram/customerActivityHistories?source=instore&identifierName=externalId&\
+                     identifierValue=5c3c2dasc6b5f33c82fb71f679daf56dq&activityType={activity_type}"
+                ),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let ours = &r.body["data"][0]["partnerProgramDetails"];
         assert_covers(&example, ours, &format!("{activity_type}: partnerProgramDetails"));

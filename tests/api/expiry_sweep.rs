@@ -1021,7 +1021,8 @@ async fn a_paused_membership_does_not_expire_and_resumes_with_its_end_moved_by_t
 /// The linking history of one program as the history API shows it, newest first: (type, date).
 async fn linking_history(org: &TestOrg, mobile: &str, program: &str) -> Vec<(String, String)> {
     let path = format!(
-        "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={mobile}&activityType=LINKINGUPDATES"
+        "/v2/partnerProgram/customerActivityHistories?identifierName=mobile&identifierValue={mobile}&\
+         activityType=LINKINGUPDATES"
     );
     let r = org.get(&org.api, &path).await;
     assert_eq!(r.status, 200, "{}", r.text);

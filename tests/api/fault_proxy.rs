@@ -227,7 +227,8 @@ fn fault_response(kind: Fault, request: &Bytes) -> Result<hyper::Response<Full<B
                 .collect();
             let body = serde_json::json!({
                 "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific \
+                            reasons [TransactionConflict]",
                 "CancellationReasons": reasons
             });
             json(400, body.to_string())

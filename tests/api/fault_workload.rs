@@ -586,7 +586,10 @@ async fn run_workload(rate: f64, seed: u64) {
     for (o, n) in &outcomes {
         println!("  {o:<32} {n:>5}");
     }
-    println!("items once unknown and resolved by retries under their key: {resolved}; still unknown and found applied: {unknown_applied}");
+    println!(
+        "items once unknown and resolved by retries under their key: {resolved}; still unknown and found \
+         applied: {unknown_applied}"
+    );
     println!("invariant violations: {}", violations.len());
     for v in violations.iter().take(30) {
         println!("  {v}");

@@ -500,7 +500,8 @@ async fn the_local_server_closes_idle_and_half_sent_connections() {
     let auth = f.org.api.clone();
     let complete = format!("GET /v2/organization/programs HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n");
     let half_body = format!(
-        "POST /v2/organization/programs HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"progr"
+        "POST /v2/organization/programs HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: \
+         application/json\r\nContent-Length: 100\r\n\r\n{{\"progr"
     );
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("nothing sent", Vec::new()),

@@ -98,7 +98,8 @@ async fn a_sweep_killed_again_and_again_under_faults_changes_each_due_linkage_ex
     let duplicates = changes.values().filter(|(a, e)| *a > 1 || *e > 1).count();
     let changed = changes.values().filter(|(a, e)| *a == 1 && *e == 1).count();
     println!(
-        "sweep kills: {kills} kills, {runs} runs to finish, {} due linkages, {changed} changed once, {duplicates} duplicates, faults injected {:?}",
+        "sweep kills: {kills} kills, {runs} runs to finish, {} due linkages, {changed} changed once, {duplicates} \
+         duplicates, faults injected {:?}",
         report.due,
         proxy.injected()
     );

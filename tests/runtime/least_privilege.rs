@@ -71,9 +71,8 @@ fn outbox_pipe_reads_the_attributes_outbox_items_have() {
         doc["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"] == "AWS::Pipes::Pipe").collect();
     assert_eq!(pipes.len(), 1, "expected one AWS::Pipes::Pipe");
     let props = &pipes[0]["Properties"];
-    assert!(
-        matches!(intrinsic(&props["Source"]), Some((f, v)) if f == "GetAtt" && v.as_str().is_some_and(|s| s.ends_with(".StreamArn")))
-    );
+    assert!(matches!(intrinsic(&props["Source"]), Some((f, v))
+            if f == "GetAtt" && v.as_str().is_some_and(|s| s.ends_with(".StreamArn"))));
     let filters = props["SourceParameters"]["FilterCriteria"]["Filters"].as_sequence().unwrap();
     assert_eq!(filters.len(), 1);
     let pattern: serde_json::Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();

@@ -100,13 +100,21 @@ const DISARM_REMINDERS: Use = rarely(
 const ERASE_CUSTOMER: &[Use] = &[
     on_table("dynamodb:GetItem", "erase_customer::erase → Store::customer"),
     on_table("dynamodb:Query", "erase_customer::erase → Store::linkages"),
-    on_table("dynamodb:PutItem", "erase_customer::erase_profile → TransactWriteItems Put (profile, customerErased event)"),
-    on_table("dynamodb:DeleteItem", "erase_customer::erase_profile / released_items → TransactWriteItems Delete (identifier and membership-id items)"),
+    on_table(
+        "dynamodb:PutItem",
+        "erase_customer::erase_profile → TransactWriteItems Put (profile, customerErased event)",
+    ),
+    on_table(
+        "dynamodb:DeleteItem",
+        "erase_customer::erase_profile / released_items → TransactWriteItems Delete \
+         (identifier and membership-id items)",
+    ),
 ];
 const LIST_LINKAGES: Use = on_table("dynamodb:Query", "customer_partner_programs::handle → Store::linkages");
 const READ_HISTORY: Use = on_table(
     "dynamodb:Query",
-    "customer_activity_histories::handle → Store::linkages, activity_history::read_page / benefits_availed (key ranges)",
+    "customer_activity_histories::handle → Store::linkages, activity_history::read_page / \
+     benefits_availed (key ranges)",
 );
 
 /// `expiry_sweep`: the due index and the watermark on every run; the catalog and the

@@ -35,7 +35,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("api client:   {}  secret: {}\n", demo.api.client_key, demo.api.secret);
         println!("Link a demo customer to SkyMiles:\n");
         println!(
-            "curl -s -X POST {base}/v2/partnerProgram/linkCustomer -u '{}:{}' -H 'Content-Type: application/json' \\\n  -d '{{\"linkCustomers\":[{{\"customer\":{{\"mobile\":\"{}\"}},\"linkToPartnerPrograms\":[{{\"partnerProgramName\":\"SkyMiles\",\"customerPartnerReference\":{{\"partnerMembershipId\":\"SM-1234\",\"partnerTierName\":\"Gold\",\"partnerTierExpiryDate\":\"2030-12-29T23:59:59+05:30\"}}}}]}}]}}'\n",
+            "curl -s -X POST {base}/v2/partnerProgram/linkCustomer -u '{}:{}' -H 'Content-Type: application/json' \
+             \\\n  -d \
+             '{{\"linkCustomers\":[{{\"customer\":{{\"mobile\":\"{}\"}},\"linkToPartnerPrograms\":[{{\
+             \"partnerProgramName\":\"SkyMiles\",\"customerPartnerReference\":{{\"partnerMembershipId\":\"SM-1234\",\
+             \"partnerTierName\":\"Gold\",\"partnerTierExpiryDate\":\"2030-12-29T23:59:59+05:30\"}}}}]}}]}}'\n",
             demo.api.client_key, demo.api.secret, demo.sample_mobile
         );
     }

@@ -46,7 +46,10 @@ async fn main() -> Result<(), Error> {
         Some("seed") => seed(&args).await,
         Some("bench") => bench(&args).await,
         _ => {
-            eprintln!("usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench [--sizes 10000,100000] [--due 1000] [--reps 3] [--json FILE]");
+            eprintln!(
+                "usage: ppsweep run [--max-items N] [--at RFC3339] | seed --linkages N --due M [--no-profiles] | bench \
+                 [--sizes 10000,100000] [--due 1000] [--reps 3] [--json FILE]"
+            );
             std::process::exit(2);
         }
     }
@@ -223,11 +226,15 @@ fn print_table(base: &AppState, settings: &SweepSettings, b: &BenchArgs, rows: &
     let (reps, due) = (b.reps, b.due);
     println!();
     println!(
-        "Tier-expiry sweep against DynamoDB Local: {} due shards, page {}, concurrency {}, {reps} run(s) per size of {due} due linkages each",
+        "Tier-expiry sweep against DynamoDB Local: {} due shards, page {}, concurrency {}, {reps} run(s) per size \
+         of {due} due linkages each",
         base.config.due_shards, settings.page_size, settings.concurrency
     );
     println!();
-    println!("| linkages in table | seed time | changed | items read | items read / change | read units / change | index queries / run | sweep time (median) | changes / s | idle run (nothing due) |");
+    println!(
+        "| linkages in table | seed time | changed | items read | items read / change | read units / change | index \
+         queries / run | sweep time (median) | changes / s | idle run (nothing due) |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let (changed, read, rcu, skipped, queries) = row.totals();
@@ -236,7 +243,8 @@ fn print_table(base: &AppState, settings: &SweepSettings, b: &BenchArgs, rows: &
         let median = row.median_seconds();
         let rate = if median > 0.0 { (changed as f64 / row.runs.len() as f64) / median } else { f64::NAN };
         println!(
-            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | {rate:.0} | {} queries, {} items, {:.3} s |",
+            "| {} | {:.1} s | {changed}{} | {read} | {per_change:.3} | {rcu_per_change:.3} | {:.0} | {median:.3} s | \
+             {rate:.0} | {} queries, {} items, {:.3} s |",
             row.linkages,
             row.seed_seconds,
             if skipped > 0 { format!(" ({skipped} skipped/failed)") } else { String::new() },
@@ -255,7 +263,8 @@ fn print_scaling(rows: &[BenchRow]) {
             let ratio = last.median_seconds() / first.median_seconds();
             println!();
             println!(
-                "sweep time {} vs {} linkages: ×{ratio:.2} ({:+.0}%; goal within 20%); items read per change goal ≤ 1.1",
+                "sweep time {} vs {} linkages: ×{ratio:.2} ({:+.0}%; goal within 20%); items \
+                 read per change goal ≤ 1.1",
                 last.linkages,
                 first.linkages,
                 (ratio - 1.0) * 100.0

@@ -51,7 +51,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("org {org}: oneSupplementaryPerCustomer = {on}");
         }
         _ => {
-            eprintln!("usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | set-org --org ID --one-supplementary-per-customer true|false");
+            eprintln!(
+                "usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | \
+                 set-org --org ID --one-supplementary-per-customer true|false"
+            );
             std::process::exit(2);
         }
     }

@@ -8,7 +8,10 @@ use chrono::{
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{field}: {value:?} is not a date; use ISO 8601 with an offset (2027-12-29T23:59:59+05:30) or a bare date (2027-12-29), years 0001 to 9999")]
+#[error(
+    "{field}: {value:?} is not a date; use ISO 8601 with an offset (2027-12-29T23:59:59+05:30) or a bare date \
+     (2027-12-29), years 0001 to 9999"
+)]
 pub struct DateError {
     pub field: String,
     pub value: String,
@@ -345,7 +348,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn no_text_makes_the_parsers_panic_and_every_accepted_date_prints_back(s in "\\PC{0,40}", tz in zones(), end in any::<bool>()) {
+        fn no_text_makes_the_parsers_panic_and_every_accepted_date_prints_back(
+            s in "\\PC{0,40}", tz in zones(), end in any::<bool>()
+        ) {
             for r in [parse_request_date("f", &s, &tz), parse_history_date("f", &s, &tz, end)] {
                 match r {
                     Ok(t) => {
@@ -359,9 +364,12 @@ mod tests {
         }
 
         #[test]
-        fn date_like_texts_never_panic(y in 0u32..=10_001, m in 0u32..=13, d in 0u32..=32, h in 0u32..=25, mi in 0u32..=61, sec in 0u32..=61,
-                                       sep in prop::sample::select(vec!["T", " ", "t", "_"]), off in prop::sample::select(vec!["Z", "+05:30", " +05:30", "-1800", "+18:01", "+24:00", "", "z", " "]),
-                                       tz in zones()) {
+        fn date_like_texts_never_panic(
+            y in 0u32..=10_001, m in 0u32..=13, d in 0u32..=32, h in 0u32..=25, mi in 0u32..=61, sec in 0u32..=61,
+            sep in prop::sample::select(vec!["T", " ", "t", "_"]),
+            off in prop::sample::select(vec!["Z", "+05:30", " +05:30", "-1800", "+18:01", "+24:00", "", "z", " "]),
+            tz in zones()
+        ) {
             let s = format!("{y:04}-{m:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}{off}");
             if let Ok(t) = parse_request_date("f", &s, &tz) {
                 prop_assert!(min_instant() <= t && t <= max_instant());
@@ -371,14 +379,18 @@ mod tests {
         }
 
         #[test]
-        fn every_instant_in_range_round_trips_through_its_printed_form(secs in min_instant().timestamp()..=max_instant().timestamp()) {
+        fn every_instant_in_range_round_trips_through_its_printed_form(
+            secs in min_instant().timestamp()..=max_instant().timestamp()
+        ) {
             let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default();
             let printed = format_utc(t);
             prop_assert_eq!(parse_request_date("f", &printed, &Zone::utc()).ok(), Some(t));
         }
 
         #[test]
-        fn offsets_within_18_hours_are_accepted(sign in prop::sample::select(vec!['+', '-']), h in 0u32..=17, m in 0u32..=59) {
+        fn offsets_within_18_hours_are_accepted(
+            sign in prop::sample::select(vec!['+', '-']), h in 0u32..=17, m in 0u32..=59
+        ) {
             let s = format!("2030-06-15T12:00:00{sign}{h:02}:{m:02}");
             let t = parse_request_date("f", &s, &Zone::utc());
             prop_assert!(t.is_ok(), "{}", s);

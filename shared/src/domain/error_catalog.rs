@@ -31,7 +31,8 @@ macro_rules! catalog {
 // entity page has them with the Markdown backticks removed.
 catalog! {
     CannotProcess => (2001, "Cannot process the partner program event."),
-    EmptyRequiredField => (2002, "Cannot proceed if updateDetails, updatedTierName, or partnerProgramName is empty or null."),
+    EmptyRequiredField => (2002, "Cannot proceed if updateDetails, updatedTierName, or \
+                                  partnerProgramName is empty or null."),
     PastTierExpiry => (2003, "Partner tier expiry date should not be a past date."),
     NotLinked => (2004, "Link the customer with the partner program."),
     AlreadyLinked => (2005, "Customer is already linked with the partner program."),

@@ -526,9 +526,10 @@ impl Linkage {
 }
 
 /// What a linking record says a linkage was before and after its change (no partner membership
-/// id: the history outlives an erasure, identifiers must not): the fields a linking update can move (not benefit counters, which benefits records account for). Each record's
-/// `from` is the `to` of the record before it, because both are taken from the version the
-/// committing transaction was conditioned on (docs/contract.md#concurrency).
+/// id: the history outlives an erasure, identifiers must not): the fields a linking update can
+/// move (not benefit counters, which benefits records account for). Each record's `from` is the
+/// `to` of the record before it, because both are taken from the version the committing
+/// transaction was conditioned on (docs/contract.md#concurrency).
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -186,7 +186,8 @@ pub fn rearm(before: Option<&Linkage>, after: &Linkage, days: &[u32], tz: &Zone,
 pub fn validate_days(raw: Option<&serde_json::Value>) -> Result<Vec<u32>, String> {
     let Some(raw) = raw.filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
     let rule = format!(
-        "expiryReminderDays must be an array of at most {MAX_REMINDER_DAYS} distinct whole numbers of days from 1 to {MAX_DAYS_BEFORE}"
+        "expiryReminderDays must be an array of at most {MAX_REMINDER_DAYS} distinct whole numbers of days \
+         from 1 to {MAX_DAYS_BEFORE}"
     );
     let Some(values) = raw.as_array() else { return Err(format!("{rule} (got {raw})")) };
     if values.len() > MAX_REMINDER_DAYS {

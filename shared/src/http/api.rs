@@ -36,7 +36,10 @@ impl ApiRequest {
 }
 
 /// What a response that could not be built is replaced with (a 500 in the request-level envelope).
-pub const UNBUILDABLE_RESPONSE: &str = r#"{"errors":[{"status":false,"code":500,"message":"Internal server error: the response could not be built"}],"warnings":[]}"#;
+pub const UNBUILDABLE_RESPONSE: &str = concat!(
+    r#"{"errors":[{"status":false,"code":500,"#,
+    r#""message":"Internal server error: the response could not be built"}],"warnings":[]}"#
+);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
@@ -169,7 +172,8 @@ pub fn check_entries_per_customer(counts: impl IntoIterator<Item = usize>) -> Re
         Some((i, n)) => Err(ApiError::Catalog {
             status: 400,
             item: ErrorCode::BatchLimit.with_detail(format!(
-                "customer {} of the request has {n} partner program entries; send at most {MAX_ENTRIES_PER_CUSTOMER} per customer",
+                "customer {} of the request has {n} partner program entries; send at most \
+                 {MAX_ENTRIES_PER_CUSTOMER} per customer",
                 i + 1
             )),
         }),

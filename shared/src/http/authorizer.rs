@@ -35,7 +35,9 @@ pub async fn authorize(store: &Store, event: &Value) -> Result<Value, AuthError>
                 .map(|(k, _)| crate::logging::mask_key(&k));
             let method = event.pointer("/requestContext/http/method").and_then(Value::as_str).unwrap_or("");
             let path = event.get("rawPath").and_then(Value::as_str).unwrap_or("");
-            tracing::info!(status = 401, method, path, clientKey = client_key.as_deref(), reason = %e, "request refused");
+            tracing::info!(
+                status = 401, method, path, clientKey = client_key.as_deref(), reason = %e, "request refused"
+            );
             Ok(json!({"isAuthorized": false, "context": {}}))
         }
     }

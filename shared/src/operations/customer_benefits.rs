@@ -358,7 +358,9 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_json_number_or_text_count_is_in_range_or_refused(n in proptest::num::f64::ANY, i in proptest::num::i128::ANY, t in "\\PC{0,30}") {
+        fn any_json_number_or_text_count_is_in_range_or_refused(
+            n in proptest::num::f64::ANY, i in proptest::num::i128::ANY, t in "\\PC{0,30}"
+        ) {
             let candidates = [
                 serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null),
                 serde_json::from_str::<Value>(&i.to_string()).unwrap_or(Value::Null),

@@ -397,7 +397,8 @@ async fn other_subscription(
     let org = catalog.org.org_id;
     let refuse = |name: &str| {
         ErrorCode::CannotProcess.with_detail(format!(
-            "the customer already has an active SUPPLEMENTARY membership in {name}; this org allows one at a time (oneSupplementaryPerCustomer)"
+            "the customer already has an active SUPPLEMENTARY membership in {name}; this org allows one at a time \
+             (oneSupplementaryPerCustomer)"
         ))
     };
     let guard = state.store.subscription(org, customer).await.map_err(StorageFailure::before_write)?;

@@ -235,14 +235,18 @@ fn check_period(
 ) -> Result<(), ApiError> {
     match (kind, period_type, period_value) {
         (PartnerProgramType::Supplementary, Some(PeriodType::Days), Some(v)) if (1..=MAX_PERIOD_DAYS).contains(&v) => {}
-        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v)) if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
+        (PartnerProgramType::Supplementary, Some(PeriodType::Months), Some(v))
+            if (1..=MAX_PERIOD_MONTHS).contains(&v) => {}
         (PartnerProgramType::Supplementary, _, _) => {
             return Err(ApiError::bad_request(format!(
-                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
+                "a SUPPLEMENTARY program needs membershipPeriodType (DAYS or MONTHS) and a membershipPeriodValue from \
+                 1 to {MAX_PERIOD_DAYS} days or {MAX_PERIOD_MONTHS} months"
             )))
         }
         (PartnerProgramType::External, None, None) => {}
-        (PartnerProgramType::External, _, _) => return Err(ApiError::bad_request("membershipPeriodType/Value apply to SUPPLEMENTARY programs only")),
+        (PartnerProgramType::External, _, _) => {
+            return Err(ApiError::bad_request("membershipPeriodType/Value apply to SUPPLEMENTARY programs only"))
+        }
     }
     Ok(())
 }
@@ -313,7 +317,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?") {
+        fn any_rate_is_refused_or_kept_with_at_most_17_significant_digits(
+            text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][-+]?[0-9]{1,3})?"
+        ) {
             if let Ok(Some(kept)) = points_exchange_rate(serde_json::from_str::<serde_json::Number>(&text).ok()) {
                 prop_assert!(significant_digits(&kept.to_string()) <= 17, "{}", kept);
                 let v = kept.as_f64().unwrap_or(-1.0);

@@ -114,7 +114,8 @@ fn check_shape(entry: &UpdateEntry) -> Result<(&str, UpdateType, Request<'_>), I
     let raw_type = entry.update_type.as_deref().unwrap_or("");
     let Some(kind) = UpdateType::parse(raw_type) else {
         return Err(ErrorCode::UnsupportedUpdateType.with_detail(format!(
-            "updateType {raw_type:?} is not one of UPGRADE, DOWNGRADE, RENEW, UPDATE, MEMBERSHIP_RELINKING_CANCELLED, PAUSE, RESUME"
+            "updateType {raw_type:?} is not one of UPGRADE, DOWNGRADE, RENEW, UPDATE, \
+             MEMBERSHIP_RELINKING_CANCELLED, PAUSE, RESUME"
         )));
     };
     match kind {
@@ -510,7 +511,10 @@ mod tests {
         #[test]
         fn update_type_spellings_never_panic_and_only_the_five_names_pass(raw in "\\PC{0,40}") {
             let known = ["UPGRADE", "DOWNGRADE", "RENEW", "UPDATE", "MEMBERSHIP_RELINKING_CANCELLED"];
-            proptest::prop_assert_eq!(UpdateType::parse(&raw).is_some(), known.contains(&raw.trim().to_ascii_uppercase().as_str()));
+            proptest::prop_assert_eq!(
+                UpdateType::parse(&raw).is_some(),
+                known.contains(&raw.trim().to_ascii_uppercase().as_str())
+            );
             let body = serde_json::json!({
                 "partnerProgramName": raw, "updateType": raw,
                 "updateDetails": {"updatedTierName": raw, "updatedTierExpiryDate": raw}

@@ -260,7 +260,9 @@ mod tests {
                 if i.problem.is_none() {
                     proptest::prop_assert!(i.mobile.as_ref().is_none_or(|m| m.len() <= MOBILE_MAX_DIGITS));
                     proptest::prop_assert!(i.email.as_ref().is_none_or(|e| e.chars().count() <= MAX_EMAIL_CHARS));
-                    proptest::prop_assert!(i.external_id.as_ref().is_none_or(|x| x.chars().count() <= MAX_EXTERNAL_ID_CHARS && !x.chars().any(char::is_control)));
+                    proptest::prop_assert!(i.external_id.as_ref().is_none_or(
+                        |x| x.chars().count() <= MAX_EXTERNAL_ID_CHARS && !x.chars().any(char::is_control)
+                    ));
                 }
             }
             let _ = Identifiers::from_query(&name, &text);
