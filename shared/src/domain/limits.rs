@@ -1,11 +1,6 @@
-//! Every limit on what a client may send, defined once and checked before anything is stored or
-//! any key is built (docs/contract.md#limits: nothing a client sends may make a write fail in storage or a
-//! later read fail). docs/contract.md#limits lists the same table for clients.
-//!
-//! Why these numbers: DynamoDB refuses partition keys over 2,048 bytes, sort keys over 1,024 bytes,
-//! items over 400 KB and numbers beyond 38 significant digits or outside 1e-130..1e126; every text
-//! limit here keeps a key or an item far below that, whatever characters are used (a character is
-//! at most 4 bytes of UTF-8), and every count keeps its sums inside `u64`.
+//! Every limit on what a client may send (docs/contract.md#limits), defined once and checked before
+//! anything is stored or a key is built, so nothing a client sends makes storage refuse a write or a
+//! later read fail: each keeps keys, items and sums far inside what DynamoDB and `u64` hold.
 
 use std::fmt;
 
