@@ -69,7 +69,15 @@ fn next_request(rng: &mut StdRng, shared: &Shared<'_>, w: usize, n: u64) -> Resu
         ),
         55..70 => {
             let tier = ["Silver", "Gold", "Platinum"][rng.random_range(0..3)];
-            let body = json!({"customersPartnerUpdates": [{"customer": {"id": c.id}, "partnerProgramUpdates": [{"partnerProgramName": "SkyMiles", "updateType": "UPDATE", "updateDetails": {"updatedTierName": tier, "updatedTierExpiryDate": EXPIRY}}]}]});
+            let body = json!({
+                "customersPartnerUpdates": [{
+                    "customer": {"id": c.id},
+                    "partnerProgramUpdates": [{
+                        "partnerProgramName": "SkyMiles", "updateType": "UPDATE",
+                        "updateDetails": {"updatedTierName": tier, "updatedTierExpiryDate": EXPIRY}
+                    }]
+                }]
+            });
             ("update", Req::post("/v2/partnerProgram/customerPartnerProgramUpdate", body))
         }
         70..85 => (
@@ -81,7 +89,18 @@ fn next_request(rng: &mut StdRng, shared: &Shared<'_>, w: usize, n: u64) -> Resu
         ),
         85..95 => {
             let Some(new) = shared.fresh.lock().map_err(|_| "poisoned")?.pop() else { return Ok(None) };
-            let body = json!({"linkCustomers": [{"customer": {"mobile": new.mobile}, "linkToPartnerPrograms": [{"partnerProgramName": "SkyMiles", "customerPartnerReference": {"partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY, "partnerMembershipId": format!("LOAD-{}-{n}-{w}", new.id)}}]}]});
+            let body = json!({
+                "linkCustomers": [{
+                    "customer": {"mobile": new.mobile},
+                    "linkToPartnerPrograms": [{
+                        "partnerProgramName": "SkyMiles",
+                        "customerPartnerReference": {
+                            "partnerTierName": "Gold", "partnerTierExpiryDate": EXPIRY,
+                            "partnerMembershipId": format!("LOAD-{}-{n}-{w}", new.id)
+                        }
+                    }]
+                }]
+            });
             ("link", Req::post("/v2/partnerProgram/linkCustomer", body))
         }
         _ => {
@@ -108,7 +127,11 @@ async fn worker(world: &World, s: &Settings, w: usize, deadline: Instant, shared
 /// The table: per operation and in all, with the 2010 count and the process's peak RSS.
 fn print_table(s: &Settings, elapsed: f64, t: &Tally) {
     let total: usize = t.latencies.values().map(Vec::len).sum();
-    println!("\nmake load: {} workers, {:.0} s, seed {}, pool of {} customers (release build, local server in process, DynamoDB Local in memory)\n", s.concurrency, elapsed, s.seed, s.customers);
+    println!(
+        "\nmake load: {} workers, {:.0} s, seed {}, pool of {} customers (release build, local server in process, \
+         DynamoDB Local in memory)\n",
+        s.concurrency, elapsed, s.seed, s.customers
+    );
     println!("| operation | requests | req/s | p50 ms | p99 ms | errors (not 200/201) |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (op, lat) in &t.latencies {
@@ -158,7 +181,10 @@ fn benefits(customers: &[&Customer], rng: &mut StdRng) -> Req {
         .iter()
         .map(|c| {
             let name = if rng.random_bool(0.3) { "LoungeAccess" } else { "PriorityBoarding" };
-            json!({"customer": {"id": c.id}, "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": name, "count": 1}]}]})
+            json!({
+                "customer": {"id": c.id},
+                "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": name, "count": 1}]}]
+            })
         })
         .collect();
     Req::post("/v2/partnerProgram/customerBenefits", json!({"customerBenefits": items}))

@@ -284,9 +284,15 @@ async fn register_slices(world: &World, counts: Vec<usize>) -> Result<Vec<Fresh>
 /// Some benefit history for the readers: one availment each.
 async fn give_readers_history(world: &World, readers: &[Customer]) -> Result<(), Error> {
     for chunk in readers.chunks(50) {
-        let body = json!({"customerBenefits": chunk.iter().map(|c| json!({"customer": {"mobile": c.mobile},
-            "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
-            "billNumber": "B-1", "storeName": "T1", "availedDate": "2026-11-20"}]})).collect::<Vec<_>>()});
+        let body = json!({
+            "customerBenefits": chunk.iter().map(|c| json!({
+                "customer": {"mobile": c.mobile},
+                "partnerProgramBenefits": [{
+                    "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}],
+                    "billNumber": "B-1", "storeName": "T1", "availedDate": "2026-11-20"
+                }]
+            })).collect::<Vec<_>>()
+        });
         crate::http_client::call(world.addr, &world.api, &Req::post("/v2/partnerProgram/customerBenefits", body), 200)
             .await?;
     }
@@ -417,8 +423,15 @@ impl Operations<'_> {
                 let cust = self.customers.reader(c, w, j);
                 Req::post(
                     "/v2/partnerProgram/customerPartnerProgramUpdate",
-                    json!({"customersPartnerUpdates": [{"customer": {"mobile": cust.mobile}, "partnerProgramUpdates": [{
-                        "partnerProgramName": "SkyMiles", "updateType": "RENEW", "updateDetails": {"updatedTierExpiryDate": EXPIRY}}]}]}),
+                    json!({
+                        "customersPartnerUpdates": [{
+                            "customer": {"mobile": cust.mobile},
+                            "partnerProgramUpdates": [{
+                                "partnerProgramName": "SkyMiles", "updateType": "RENEW",
+                                "updateDetails": {"updatedTierExpiryDate": EXPIRY}
+                            }]
+                        }]
+                    }),
                 )
             };
             let desc = "customerPartnerProgramUpdate RENEW, 1 customer by mobile";
@@ -448,7 +461,12 @@ impl Operations<'_> {
             let make = |w: usize, j: usize| {
                 Req::post(
                     "/v2/partnerProgram/deLinkCustomer",
-                    json!({"deLinkCustomers": [{"customer": {"mobile": fresh.get(c, w, j).mobile}, "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]}]}),
+                    json!({
+                        "deLinkCustomers": [{
+                            "customer": {"mobile": fresh.get(c, w, j).mobile},
+                            "deLinkFromPartnerPrograms": [{"partnerProgramName": "SkyMiles"}]
+                        }]
+                    }),
                 )
             };
             let desc = "deLinkCustomer, 1 customer by mobile";
