@@ -182,18 +182,8 @@ async fn applied_under_503(
 /// of 50 distinct customers: items by code, 503s, and whether any item of a 503 was applied; (4) a
 /// single link with no burst around it, 100 times in a row: p50 and p99.
 pub async fn run(settings: &Settings) -> Result<(), Error> {
-    println!(
-        "\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK \
-         settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for \
-         each STORAGE_CONCURRENCY\n"
-    );
-    println!(
-        "| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | \
-         counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | \
-         single link p50 / p99 ms |",
-        b = settings.batches,
-        B = settings.big_batches
-    );
+    println!("\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for each STORAGE_CONCURRENCY\n");
+    println!("| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | single link p50 / p99 ms |", b = settings.batches, B = settings.big_batches);
     println!("|---:|---|---|---:|---:|---:|---|---:|---|---|---:|---|");
     for &bound in &settings.bounds {
         let world = World::start_with(Arc::new(crate::ddb_timing::Book::default()), Some(bound)).await?;
@@ -213,14 +203,8 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
             .map(|(c, _)| c.clone())
             .take(50)
             .collect();
-        let body = json!({
-            "customerBenefits": linked.iter().map(|c| json!({
-                "customer": {"id": c.id},
-                "partnerProgramBenefits": [{
-                    "partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]
-                }]
-            })).collect::<Vec<_>>()
-        });
+        let body = json!({"customerBenefits": linked.iter().map(|c| json!({"customer": {"id": c.id},
+            "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
         let benefits =
             burst(&world, "/v2/partnerProgram/customerBenefits", vec![body; settings.batches], BENEFIT_NAMES).await?;
         let benefits_tally = tally(&benefits);
@@ -248,8 +232,7 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
         }
         let single = summarize(latencies);
         println!(
-            "| {bound} | {} | {} | {wall:.0} | {floor_ms:.0} | ×{:.2} | {} | {wrong} | {} | {} | \
-             {under_503} | {:.2} / {:.2} |",
+            "| {bound} | {} | {} | {wall:.0} | {floor_ms:.0} | ×{:.2} | {} | {wrong} | {} | {} | {under_503} | {:.2} / {:.2} |",
             links_tally.items(),
             links_tally.http(),
             wall / floor_ms,
@@ -264,10 +247,6 @@ pub async fn run(settings: &Settings) -> Result<(), Error> {
             eprintln!("bound {bound}: {unknown} items unknown");
         }
     }
-    println!(
-        "\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a link's \
-         commit), eight in flight, no service code and no reads. *single link*: one customer by mobile, one after \
-         another, no burst around it."
-    );
+    println!("\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a link's commit), eight in flight, no service code and no reads. *single link*: one customer by mobile, one after another, no burst around it.");
     Ok(())
 }
