@@ -182,71 +182,111 @@ async fn applied_under_503(
 /// of 50 distinct customers: items by code, 503s, and whether any item of a 503 was applied; (4) a
 /// single link with no burst around it, 100 times in a row: p50 and p99.
 pub async fn run(settings: &Settings) -> Result<(), Error> {
-    println!("\nmake burst: parallel batches of 50 customers against the local server (release build, the Lambdas' SDK settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in memory, for each STORAGE_CONCURRENCY\n");
-    println!("| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: items | counter or history ≠ 200s | {B}×50 links: items | HTTP | items applied under a 503 | single link p50 / p99 ms |", b = settings.batches, B = settings.big_batches);
-    println!("|---:|---|---|---:|---:|---:|---|---:|---|---|---:|---|");
+    print_header(settings);
     for &bound in &settings.bounds {
         let world = World::start_with(Arc::new(crate::ddb_timing::Book::default()), Some(bound)).await?;
-        let n = settings.batches * 50;
-        let customers = world.register(n).await?;
-        let floor_ms = floor(&world.table, n).await?;
-
-        let started = Instant::now();
-        let links = burst(&world, LINK, link_bodies(&customers), LINK_NAMES).await?;
-        let wall = ms(started.elapsed());
-        let links_tally = tally(&links);
-
-        let linked: Vec<Customer> = customers
-            .iter()
-            .zip(links.iter().flat_map(|(_, items)| items))
-            .filter(|(_, s)| s["code"] == 200)
-            .map(|(c, _)| c.clone())
-            .take(50)
-            .collect();
-        let body = json!({"customerBenefits": linked.iter().map(|c| json!({"customer": {"id": c.id},
-            "partnerProgramBenefits": [{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]})).collect::<Vec<_>>()});
-        let benefits =
-            burst(&world, "/v2/partnerProgram/customerBenefits", vec![body; settings.batches], BENEFIT_NAMES).await?;
-        let benefits_tally = tally(&benefits);
-        let wrong = mismatches(&world, &linked, &benefits).await?;
-
-        let big = world.register(settings.big_batches * 50).await?;
-        let big_links = burst(&world, LINK, link_bodies(&big), LINK_NAMES).await?;
-        let big_tally = tally(&big_links);
-        let chunks: Vec<&[Customer]> = big.chunks(50).collect();
-        let under_503 = applied_under_503(&world, &chunks, &big_links).await?;
-
-        let single = world.register(101).await?;
-        let mut conn = Conn::open(world.addr, &world.api).await?;
-        let mut latencies = Vec::new();
-        for (i, c) in single.iter().enumerate() {
-            let resp = conn
-                .send(&Req::post(LINK, link_body(std::iter::once(json!({"mobile": c.mobile})), &["SkyMiles"])))
-                .await?;
-            if resp.status != 200 {
-                return Err(format!("single link answered {}", resp.status).into());
-            }
-            if i > 0 {
-                latencies.push(ms(resp.latency));
-            }
-        }
-        let single = summarize(latencies);
+        let links = distinct_links(&world, settings.batches).await?;
+        let (benefits, wrong) = same_customers_benefits(&world, &links, settings.batches).await?;
+        let big = distinct_links(&world, settings.big_batches).await?;
+        let chunks: Vec<&[Customer]> = big.customers.chunks(50).collect();
+        let under_503 = applied_under_503(&world, &chunks, &big.responses).await?;
+        let single = single_links(&world).await?;
         println!(
-            "| {bound} | {} | {} | {wall:.0} | {floor_ms:.0} | ×{:.2} | {} | {wrong} | {} | {} | {under_503} | {:.2} / {:.2} |",
-            links_tally.items(),
-            links_tally.http(),
-            wall / floor_ms,
-            benefits_tally.items(),
-            big_tally.items(),
-            big_tally.http(),
+            "| {bound} | {} | {} | {:.0} | {:.0} | ×{:.2} | {} | {wrong} | {} | {} | {under_503} | {:.2} / {:.2} |",
+            links.tally.items(),
+            links.tally.http(),
+            links.wall_ms,
+            links.floor_ms,
+            links.wall_ms / links.floor_ms,
+            benefits.items(),
+            big.tally.items(),
+            big.tally.http(),
             single.p50,
             single.p99
         );
-        let unknown = links_tally.unknown() + benefits_tally.unknown() + big_tally.unknown();
+        let unknown = links.tally.unknown() + benefits.unknown() + big.tally.unknown();
         if unknown > 0 {
             eprintln!("bound {bound}: {unknown} items unknown");
         }
     }
-    println!("\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a link's commit), eight in flight, no service code and no reads. *single link*: one customer by mobile, one after another, no burst around it.");
+    println!(
+        "\n*floor*: DynamoDB Local's own time for the same number of TransactWriteItems of five Puts (a \
+         link's commit), eight in flight, no service code and no reads. *single link*: one customer by \
+         mobile, one after another, no burst around it."
+    );
     Ok(())
+}
+
+fn print_header(settings: &Settings) {
+    println!(
+        "\nmake burst: parallel batches of 50 customers against the local server (release build, the \
+         Lambdas' SDK settings: 1 s per attempt, 2 s per operation, 3 attempts) and DynamoDB Local in \
+         memory, for each STORAGE_CONCURRENCY\n"
+    );
+    let (b, big) = (settings.batches, settings.big_batches);
+    println!(
+        "| bound | {b}×50 links: items | HTTP | wall ms | floor ms | wall / floor | {b}×50 benefits, same 50: \
+         items | counter or history ≠ 200s | {big}×50 links: items | HTTP | items applied under a 503 | \
+         single link p50 / p99 ms |"
+    );
+    println!("|---:|---|---|---:|---:|---:|---|---:|---|---|---:|---|");
+}
+
+/// One burst of link batches of distinct customers, registered first, and what it came to.
+struct LinkBurst {
+    customers: Vec<Customer>,
+    responses: Vec<(u16, Vec<Value>)>,
+    tally: Tally,
+    wall_ms: f64,
+    /// DynamoDB Local's own time for as many commits (`floor`), measured before the burst.
+    floor_ms: f64,
+}
+
+/// `batches` parallel linkCustomer batches of 50 customers registered for them.
+async fn distinct_links(world: &World, batches: usize) -> Result<LinkBurst, Error> {
+    let customers = world.register(batches * 50).await?;
+    let floor_ms = floor(&world.table, customers.len()).await?;
+    let started = Instant::now();
+    let responses = burst(world, LINK, link_bodies(&customers), LINK_NAMES).await?;
+    let wall_ms = ms(started.elapsed());
+    let tally = tally(&responses);
+    Ok(LinkBurst { customers, responses, tally, wall_ms, floor_ms })
+}
+
+/// `batches` parallel customerBenefits batches over the same 50 customers linked by `links`: the
+/// items by code, and how many customers' counter or history differs from their 200s.
+async fn same_customers_benefits(world: &World, links: &LinkBurst, batches: usize) -> Result<(Tally, usize), Error> {
+    let linked: Vec<Customer> = links
+        .customers
+        .iter()
+        .zip(links.responses.iter().flat_map(|(_, items)| items))
+        .filter(|(_, s)| s["code"] == 200)
+        .map(|(c, _)| c.clone())
+        .take(50)
+        .collect();
+    let entry = json!([{"partnerProgramName": "SkyMiles", "benefits": [{"name": "PriorityBoarding", "count": 1}]}]);
+    let customers: Vec<Value> =
+        linked.iter().map(|c| json!({"customer": {"id": c.id}, "partnerProgramBenefits": entry})).collect();
+    let body = json!({ "customerBenefits": customers });
+    let responses = burst(world, "/v2/partnerProgram/customerBenefits", vec![body; batches], BENEFIT_NAMES).await?;
+    let wrong = mismatches(world, &linked, &responses).await?;
+    Ok((tally(&responses), wrong))
+}
+
+/// A single link with no burst around it, 100 times in a row (after one warm-up).
+async fn single_links(world: &World) -> Result<crate::stats::Summary, Error> {
+    let single = world.register(101).await?;
+    let mut conn = Conn::open(world.addr, &world.api).await?;
+    let mut latencies = Vec::new();
+    for (i, c) in single.iter().enumerate() {
+        let body = link_body(std::iter::once(json!({"mobile": c.mobile})), &["SkyMiles"]);
+        let resp = conn.send(&Req::post(LINK, body)).await?;
+        if resp.status != 200 {
+            return Err(format!("single link answered {}", resp.status).into());
+        }
+        if i > 0 {
+            latencies.push(ms(resp.latency));
+        }
+    }
+    Ok(summarize(latencies))
 }

@@ -92,8 +92,8 @@ const RELEASE_RELINK_MEMBERSHIP_ID: Use = rarely(
 /// linkage transaction (CHANGE_LINKAGE's PutItem); those of the expiry it replaced are Deletes.
 const DISARM_REMINDERS: Use = rarely(
     "dynamodb:DeleteItem",
-    "storage::reminders::rearm_items → TransactWriteItems Delete (reminders of an expiry a renewal, upgrade, pause or \
-     delink replaced; only for programs with expiryReminderDays)",
+    "storage::reminder_items::rearm_items → TransactWriteItems Delete (reminders of an expiry a renewal, \
+     upgrade, pause or delink replaced; only for programs with expiryReminderDays)",
 );
 /// `erase_customer::erase`: the profile, the linkages, then the erasure transaction
 /// and one delink transaction per active linkage (`change_linkage`, with membership-id deletes).

@@ -1,16 +1,6 @@
-//! The identity of one logical change, so that a write can recognise itself (exactly once under
-//! storage faults). A change's id is stored with the change (in the linkage's `recentChanges`, in
-//! the same conditional transaction), so a retried commit — by the SDK, by the conflict loop, or by
-//! the client under the same `Idempotency-Key` — that finds its own id reports the original success
-//! instead of applying again or failing on what it wrote itself.
-//!
-//! The id is derived, never random per attempt: from the request's `Idempotency-Key` and body when
-//! it has one (stable across the client's retries), else from the request id (stable across the
-//! service's own retries of that request), plus the item's position in the batch.
-//!
-//! What a client may conclude from each answer (200/201 items, failure codes, 2010, the 2001 that
-//! says the outcome is unknown, 503, 409 with `Retry-After`, 422, timeouts: "unknown, retry with the
-//! same key") is stated in `docs/exactly-once.md`.
+//! The identity of one logical change, stored with it, so a retried commit recognises itself and
+//! reports the original success. Derived, never random per attempt: from the key and body (else the
+//! request id) and the item's position (docs/exactly-once.md).
 
 use sha2::{Digest, Sha256};
 

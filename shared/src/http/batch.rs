@@ -333,7 +333,8 @@ where
             let n = bc.entries.len();
             let status = unserved(state, &StorageFailure::before_write(e));
             return CustomerResult {
-                json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; n])}),
+                json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()),
+                    names.programs: echo_entries(vec![status; n])}),
                 all_ok: false,
                 attempted: n.max(1),
                 unserved: n.max(1),
@@ -345,7 +346,8 @@ where
         tracing::info!(customer = %ids.masked(), "customer not found");
         // Every program entry carries the failure too: a client reading item statuses sees it.
         return CustomerResult {
-            json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()), names.programs: echo_entries(vec![status; bc.entries.len()])}),
+            json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()),
+                names.programs: echo_entries(vec![status; bc.entries.len()])}),
             all_ok: false,
             attempted: 0,
             unserved: 0,

@@ -1,27 +1,6 @@
-//! `Idempotency-Key` on every POST (docs/contract.md#idempotency), as one layer that
-//! `router::dispatch` runs around every handler: claim the key → run the request → keep its response.
-//!
-//! Why a layer and not a Put inside each change's transaction: a write request is a batch of up to
-//! 50 customers whose items commit independently (docs/contract.md#batch-writes), each in its own transaction, and
-//! the response exists only once all of them have run — no single transaction carries the whole
-//! request. So the record is claimed before the handler runs and completed after it. What holds:
-//! - At most one run per key at a time: the claim is a conditional Put (`attribute_not_exists`, or
-//!   the previous record expired); a second request with the key while the first runs gets 409.
-//! - Once a run completed, a repeat with the same method, path and body within 24 h gets the stored
-//!   status and body byte for byte, with `Idempotent-Replayed: true`, and writes nothing; another
-//!   body under that key gets 422. Expiry is checked in code (`expiresAt`); `ttl` only tidies up.
-//! - A crash mid-request does not lock the key: the claim is a lease (`leaseUntil`, 30 s — longer
-//!   than the Lambda timeout, so a lease never ends while its request can still run). After it, the
-//!   same request may run again; every item write is itself conditional (linkage version, unique
-//!   items), so a second run never applies a change twice — it reports what it then finds (e.g.
-//!   2005 for a link the crashed run committed). A 5xx response (nothing or not everything could be
-//!   processed) releases the claim at once for the same reason, so the client's retry runs.
-//! - A response in which some item's outcome is unknown (2001 "whether the change was applied is
-//!   unknown", see `batch`) is not kept either: it tells the client to retry under the same key,
-//!   so that retry must run, not replay the unknown. The run recognises every item an earlier run
-//!   committed (`change_id`) and reports it as applied; the others are decided afresh.
-//!   Releasing is retried a few times, so a storage fault on the release does not hold the key
-//!   for the whole lease.
+//! `Idempotency-Key` on every POST, one layer `router::dispatch` runs around every handler: claim
+//! the key, run the request, keep its response. A layer, not a Put in each transaction, because a
+//! batch's items commit one by one (docs/architecture.md#idempotency-and-exactly-once).
 
 use crate::http::api::{ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
@@ -317,7 +296,11 @@ async fn complete(state: &AppState, mut record: IdempotencyRecord, resp: &ApiRes
     } else {
         // Too large to keep: a repeat must still not run twice, so it is told so instead.
         tracing::warn!(bytes = resp.body.len(), "response too large to store for idempotent replay");
-        let substitute = ApiResponse::from(ApiError::Conflict("This request was already processed, but its response was too large to keep for replay; read the current state instead".to_string()));
+        let substitute = ApiResponse::from(ApiError::Conflict(
+            "This request was already processed, but its response was too large to keep for replay; \
+             read the current state instead"
+                .to_string(),
+        ));
         record.response_status = Some(substitute.status);
         record.response_headers = Some(substitute.headers);
         record.response_body = Some(substitute.body);

@@ -95,7 +95,8 @@ where
                 }
                 Err(e) => {
                     let resp = ApiResponse::from(e);
-                    tracing::info!(method = %req.method(), path = %req.uri().path(), status = resp.status, "request refused");
+                    let (method, path) = (req.method(), req.uri().path());
+                    tracing::info!(%method, %path, status = resp.status, "request refused");
                     Ok(to_lambda_response(resp))
                 }
             }

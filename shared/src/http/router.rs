@@ -65,6 +65,7 @@ where
         }
     });
     let resp = guarded.await;
-    tracing::info!(%method, %path, org, status = resp.status, elapsed_ms = started.elapsed().as_millis() as u64, "request handled");
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(%method, %path, org, status = resp.status, elapsed_ms, "request handled");
     resp
 }

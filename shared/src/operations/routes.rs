@@ -1,7 +1,6 @@
-//! The route table: every HTTP operation with its method, path (as in `template.yaml`), the SAM
-//! function that serves it, and its handler. The local server and the tests route with it; a Lambda
-//! binary names its operation itself (`run_http(operations::link_customer::handle)`), and a test
-//! checks both against the template.
+//! The route table: each operation's method, path and SAM function (as in `template.yaml`), for the
+//! local server and the tests; a Lambda binary names its operation itself, and
+//! `tests/api/template_routes.rs` checks both against the template.
 
 use super::*;
 use crate::http::api::ApiRequest;

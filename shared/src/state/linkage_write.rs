@@ -1,15 +1,6 @@
-//! One change to one linkage: read, decide, then commit linkage + activity + outbox event (+ any
-//! extra conditions) in one `TransactWriteItems` conditioned on the version read.
-//!
-//! Concurrent writers (docs/contract.md#concurrency): the loser re-reads and decides again, with jittered
-//! exponential backoff, until its change commits or its time budget is spent — then the item gets
-//! 2010 and nothing changed. The budget is `Config::write_contention_budget` per item (default 4 s)
-//! and never reaches past the request's deadline (`WriteContext::deadline`, set by
-//! `router::dispatch`; docs/architecture.md#writes-to-a-linkage).
-//!
-//! Each attempt takes a fresh "now" and builds its history record from the linkage it read, so a
-//! record's time, version, `from` and `to` all belong to the attempt that committed: linking
-//! records are keyed by that version (`keys::linking_activity`) and read in commit order.
+//! One change to one linkage: read, decide, commit linkage, history and event in one transaction
+//! conditioned on the version read; lost races and unanswered commits are retried within the
+//! item's budget (docs/architecture.md#writes-to-a-linkage).
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
 use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, ProgramId};
@@ -356,7 +347,8 @@ impl Target<'_> {
         let elapsed_ms = started.elapsed().as_millis();
         tracing::info!(attempts, elapsed_ms = elapsed_ms as u64, "write budget spent under contention");
         ErrorCode::QueuedForCustomer.with_detail(format!(
-            "other changes to this customer's partner program kept winning for {elapsed_ms} ms ({attempts} attempts); retry the item"
+            "other changes to this customer's partner program kept winning for {elapsed_ms} ms \
+             ({attempts} attempts); retry the item"
         ))
     }
 }
@@ -449,7 +441,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(1..=cap.min(1000)))
 }
 
-/// Expiry reminders armed or disarmed with a change (`storage::reminders::rearm_items`): the program's reminder
+/// Expiry reminders armed or disarmed with a change (`reminder_items::rearm_items`): the program's reminder
 /// days and the org's zone come from the catalog the request has already read (cached).
 async fn reminder_items(
     state: &AppState,

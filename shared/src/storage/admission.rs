@@ -1,8 +1,6 @@
-//! Bounds the DynamoDB calls one process has in flight, shared by every request it serves
-//! (docs/architecture.md#backpressure). A call waits for its turn here, before the SDK starts its
-//! attempt, so the SDK's attempt timeout measures storage's answer and never our own queue. A call
-//! that cannot get its turn before the request's deadline is not made at all (`StoreError::Busy`):
-//! a known refusal, where a call queued inside storage past its timeout has an unknown outcome.
+//! Bounds the DynamoDB calls one process has in flight: a call waits for its turn before the SDK
+//! starts its attempt, so the attempt timeout measures storage, not our queue; past the request's
+//! deadline it is not made (`StoreError::Busy`) (docs/architecture.md#backpressure).
 
 use crate::storage::store::StoreError;
 use std::time::{Duration, Instant};
@@ -88,7 +86,8 @@ mod tests {
         let soon = Instant::now() + Duration::from_millis(30);
         let refused = admission.enter("TransactWriteItems", Patience::Until(soon)).await.unwrap_err();
         assert!(
-            matches!(refused, StoreError::Busy { operation: "TransactWriteItems", waited } if waited >= Duration::from_millis(25)),
+            matches!(refused, StoreError::Busy { operation: "TransactWriteItems", waited }
+                if waited >= Duration::from_millis(25)),
             "{refused:?}"
         );
         // A turn given back goes to the next caller.

@@ -1,10 +1,6 @@
-//! What one request's storage work needs to know, passed down as an argument (inside the request's
-//! `AppState`, see `AppState::for_request`): its deadline, the base of its change ids, the gate
-//! its writes wait at while its `Idempotency-Key` is claimed, and whether its response may be kept.
-//!
-//! The gate lets a keyed request read while its key is claimed and holds back its writes until the
-//! claim is won (`http::idempotency::guard`), so a key costs one sequential round trip, not two; a
-//! request whose claim is lost is dropped before it writes anything.
+//! What one request's storage work needs to know, passed down as an argument (`AppState::for_request`):
+//! its deadline, its change ids' base, the gate its writes wait at while its key is claimed (so it
+//! reads meanwhile), and whether its response may be kept (docs/architecture.md#a-requests-path).
 
 use crate::domain::change_id;
 use crate::storage::store::StoreError;

@@ -72,14 +72,19 @@ pub enum TransactError {
     Store(#[from] StoreError),
 }
 
+const CHECK_FAILED: &str = "ConditionalCheckFailed";
+
 impl TransactError {
     /// True when item `index` failed its condition.
     pub fn condition_failed_at(&self, index: usize) -> bool {
-        matches!(self, TransactError::Cancelled { reasons } if reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed"))
+        let failed =
+            |reasons: &[Option<String>]| reasons.get(index).is_some_and(|r| r.as_deref() == Some(CHECK_FAILED));
+        matches!(self, TransactError::Cancelled { reasons } if failed(reasons))
     }
 
     /// True when the cancellation came from a concurrent writer rather than a business condition.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, TransactError::Cancelled { reasons } if reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")))
+        let conflict = |r: &Option<String>| r.as_deref() == Some("TransactionConflict");
+        matches!(self, TransactError::Cancelled { reasons } if reasons.iter().any(conflict))
     }
 }
