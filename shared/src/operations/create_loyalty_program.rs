@@ -7,8 +7,6 @@ use crate::http::router::Answer;
 use crate::http::wire::loyalty_program_view;
 use crate::state::AppState;
 use crate::storage::keys;
-use crate::storage::records::{to_item, LoyaltyProgramRecord};
-use crate::storage::store::tx;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -75,22 +73,7 @@ pub async fn create_loyalty_program(
     org: u64,
     mut program: LoyaltyProgram,
 ) -> Result<Option<LoyaltyProgram>, crate::storage::store::TransactError> {
-    let id = state.store.next_id(&keys::sequence(Some(org), "program")).await?;
-    program.program_id = id;
-    let name = program.program_name.clone();
-    let k = keys::loyalty_program(org, id);
-    let rec = LoyaltyProgramRecord { pk: k.pk, sk: k.sk, entity: "LOYALTY_PROGRAM".into(), program: program.clone() };
-    let guard = keys::loyalty_program_name(org, &name);
-    let mut guard_item = guard.to_item();
-    guard_item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("LOYALTY_PROGRAM_NAME".into()));
-    let table = state.store.table();
-    let items = vec![
-        tx::put_new(table, to_item(&rec).map_err(crate::storage::store::StoreError::from)?)?,
-        tx::put_new(table, guard_item)?,
-    ];
-    match state.store.transact(items).await {
-        Ok(()) => Ok(Some(program)),
-        Err(e) if e.condition_failed_at(1) => Ok(None),
-        Err(e) => Err(e),
-    }
+    program.program_id = state.store.next_id(&keys::sequence(Some(org), "program")).await?;
+    let created = state.store.create_loyalty_program(org, &program).await?;
+    Ok(created.then_some(program))
 }

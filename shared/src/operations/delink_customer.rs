@@ -11,9 +11,8 @@ use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
-use crate::storage::keys;
+use crate::storage::linkage_items;
 use crate::storage::outbox;
-use crate::storage::store::tx;
 use serde::{Deserialize, Serialize};
 
 #[serde_with::skip_serializing_none]
@@ -66,12 +65,12 @@ async fn delink_one(
         let mut extras = Vec::new();
         if let Some(mid) = &cur.partner_membership_id {
             let item =
-                tx::delete(&table, &keys::membership_id(org, program.partner_program_id, mid)).map_err(internal)?;
+                linkage_items::release_membership_id(&table, org, program.partner_program_id, mid).map_err(internal)?;
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         if cur.holds_subscription {
             // Frees the customer's one subscription with the membership that held it.
-            let item = tx::delete(&table, &keys::subscription_guard(org, customer.customer_id)).map_err(internal)?;
+            let item = linkage_items::release_subscription(&table, org, customer.customer_id).map_err(internal)?;
             extras.push((item, ErrorCode::CannotProcess.status()));
         }
         Ok(Prepared {

@@ -13,10 +13,9 @@ use crate::http::router::Answer;
 use crate::http::wire::ErasedCustomer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
-use crate::storage::keys::{self, IdentifierKind};
+use crate::storage::linkage_items;
 use crate::storage::outbox;
-use crate::storage::records::{to_item, CustomerRecord, LinkageRecord};
-use crate::storage::store::{tx, StoreError, TransactError};
+use crate::storage::store::{StoreError, TransactError};
 use chrono::{DateTime, Utc};
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
@@ -58,24 +57,9 @@ async fn erase_profile(
     customer: &Customer,
     now: DateTime<Utc>,
 ) -> Result<Customer, StoreError> {
-    let table = state.store.table();
     let erased = customer.erased(now);
-    let mut items = vec![tx::put_where(
-        table,
-        to_item(&CustomerRecord::new(org, erased.clone()))?,
-        "attribute_not_exists(erasedAt)",
-    )?];
-    for (kind, value) in [
-        (IdentifierKind::Mobile, &customer.mobile),
-        (IdentifierKind::Email, &customer.email),
-        (IdentifierKind::ExternalId, &customer.external_id),
-    ] {
-        if let Some(v) = value {
-            items.push(tx::delete_held_by(table, &keys::identifier(org, kind, v), customer.customer_id)?);
-        }
-    }
-    items.push(tx::put_new(table, to_item(&outbox::customer_erased(org, &erased, now))?)?);
-    match state.store.transact(items).await {
+    let event = outbox::customer_erased(org, &erased, now);
+    match state.store.erase_customer_profile(org, customer, &erased, &event).await {
         Ok(()) => Ok(erased),
         Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) => {
             let again = state.store.customer(org, customer.customer_id).await?;
@@ -182,11 +166,11 @@ fn released_items(
     }
     let mut items = Vec::new();
     for mid in ids {
-        let item = tx::delete_held_by(table, &keys::membership_id(org, cur.partner_program_id, mid), cur.customer_id)?;
+        let item = linkage_items::release_membership_id_of(table, org, cur.partner_program_id, mid, cur.customer_id)?;
         items.push((item, refused()));
     }
     if cur.holds_subscription {
-        items.push((tx::delete(table, &keys::subscription_guard(org, cur.customer_id))?, refused()));
+        items.push((linkage_items::release_subscription(table, org, cur.customer_id)?, refused()));
     }
     Ok(items)
 }
@@ -218,11 +202,7 @@ async fn clear_ids(
         after.pending_relink = None;
         after.holds_subscription = false;
         after.version = cur.version + 1;
-        let mut items = vec![tx::put_versioned(
-            table,
-            to_item(&LinkageRecord::new(after, state.config.due_shards))?,
-            Some(cur.version),
-        )?];
+        let mut items = vec![linkage_items::linkage(table, after, state.config.due_shards, Some(cur.version))?];
         items.extend(released_items(table, org, &cur)?.into_iter().map(|(i, _)| i));
         match state.store.transact(items).await {
             Ok(()) => return Ok(()),

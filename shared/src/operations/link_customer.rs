@@ -14,10 +14,8 @@ use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
-use crate::storage::keys;
+use crate::storage::linkage_items;
 use crate::storage::outbox;
-use crate::storage::records::{to_item, MembershipIdRecord, SubscriptionRecord};
-use crate::storage::store::tx;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -341,13 +339,14 @@ impl Link<'_> {
         let (table, program, org, customer) =
             (self.table, self.plan.program, self.catalog.org.org_id, self.customer.customer_id);
         let mut extras = vec![(
-            tx::check_enrolled(table, org, customer, program.loyalty_program_id).map_err(internal)?,
+            linkage_items::enrollment(table, org, customer, program.loyalty_program_id).map_err(internal)?,
             ErrorCode::NotEnrolled.with_detail("the customer's enrolment changed while linking"),
         )];
         if mode == LinkMode::ScheduleRelink {
             if let Some(old) = released_relink_id(current, self.plan) {
                 extras.push((
-                    tx::delete(table, &keys::membership_id(org, program.partner_program_id, old)).map_err(internal)?,
+                    linkage_items::release_membership_id(table, org, program.partner_program_id, old)
+                        .map_err(internal)?,
                     ErrorCode::CannotProcess.status(),
                 ));
             }
@@ -355,20 +354,16 @@ impl Link<'_> {
         // The one-subscription rule holds inside the transaction: of concurrent links to
         // different programs, only the one that claims the guard commits.
         if self.one_subscription && !after.holds_subscription {
-            let rec = SubscriptionRecord::new(org, customer, program);
-            let item = to_item(&rec).map_err(|e| internal(e.into()))?;
             extras.push((
-                tx::claim_subscription(table, item, program.partner_program_id).map_err(internal)?,
+                linkage_items::claim_subscription(table, org, customer, program).map_err(internal)?,
                 ErrorCode::CannotProcess.with_detail(SUBSCRIPTION_TAKEN),
             ));
             after.holds_subscription = true;
         }
         if let Some(mid) = &self.plan.membership_id {
-            let k = keys::membership_id(org, program.partner_program_id, mid);
-            let rec = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer };
-            let item = to_item(&rec).map_err(|e| internal(e.into()))?;
             extras.push((
-                tx::claim_for_customer(table, item, customer).map_err(internal)?,
+                linkage_items::claim_membership_id(table, org, program.partner_program_id, mid, customer)
+                    .map_err(internal)?,
                 ErrorCode::CannotProcess.with_detail(format!(
                     "partnerMembershipId is already used by another customer in {}",
                     program.partner_program_name

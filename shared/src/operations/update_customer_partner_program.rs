@@ -13,10 +13,9 @@ use crate::http::batch::{self};
 use crate::http::router::Answer;
 use crate::state::linkage_write::{change_linkage, ItemWrite, Prepared, StorageFailure};
 use crate::state::AppState;
-use crate::storage::keys;
+use crate::storage::linkage_items;
 use crate::storage::outbox;
-use crate::storage::records::{to_item, ActivityRecord};
-use crate::storage::store::{tx, StoreError};
+use crate::storage::store::StoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -218,8 +217,8 @@ fn lapsed_resume_items(
     let refused = ErrorCode::CannotProcess.status();
     let build = || -> Result<Extras, StoreError> {
         Ok(vec![
-            (tx::put_new(table, to_item(&ActivityRecord::new(activity))?)?, refused.clone()),
-            (tx::put_new(table, to_item(&event)?)?, refused),
+            (linkage_items::history(table, activity)?, refused.clone()),
+            (linkage_items::event(table, &event)?, refused),
         ])
     };
     build().map_err(internal)
@@ -473,8 +472,8 @@ fn cancel_relink(
     let mut extras = Vec::new();
     if let Some(mid) = pending.partner_membership_id.as_ref().filter(|m| cur.partner_membership_id.as_ref() != Some(*m))
     {
-        let item =
-            tx::delete(table, &keys::membership_id(cur.org_id, program.partner_program_id, mid)).map_err(internal)?;
+        let item = linkage_items::release_membership_id(table, cur.org_id, program.partner_program_id, mid)
+            .map_err(internal)?;
         extras.push((item, ErrorCode::CannotProcess.status()));
     }
     let mut after = cur.clone();
@@ -485,7 +484,7 @@ fn cancel_relink(
     if cur.holds_subscription && !cur.linked {
         // An ended membership kept the one-subscription guard only for its pending relink.
         after.holds_subscription = false;
-        let item = tx::delete(table, &keys::subscription_guard(cur.org_id, cur.customer_id)).map_err(internal)?;
+        let item = linkage_items::release_subscription(table, cur.org_id, cur.customer_id).map_err(internal)?;
         extras.push((item, ErrorCode::CannotProcess.status()));
     }
     Ok((after, extras))

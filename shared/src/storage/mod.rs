@@ -7,6 +7,7 @@ pub mod admission;
 pub mod conditional;
 pub mod customer_identity;
 pub mod keys;
+pub mod linkage_items;
 pub mod outbox;
 pub mod records;
 pub mod reminder_items;

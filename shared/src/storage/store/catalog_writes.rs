@@ -1,13 +1,32 @@
-//! Writes of the catalog: a partner program's configuration, as one transaction with the item
-//! that maps its id to its name.
+//! Writes of the catalog: a loyalty program with its unique name, a partner program's
+//! configuration with the item that maps its id to its name.
 
 use super::{tx, Store, StoreError, TransactError};
-use crate::domain::model::{OrgId, PartnerProgram, ProgramId};
+use crate::domain::model::{LoyaltyProgram, OrgId, PartnerProgram, ProgramId};
 use crate::storage::keys;
-use crate::storage::records::{to_item, PartnerProgramIdRecord, PartnerProgramRecord};
+use crate::storage::records::{to_item, LoyaltyProgramRecord, PartnerProgramIdRecord, PartnerProgramRecord};
 use chrono::{DateTime, Utc};
 
 impl Store {
+    /// Writes loyalty program `program` (its id already given) with the guard that keeps its name
+    /// unique in the org; `Ok(false)` when the name is taken.
+    pub async fn create_loyalty_program(&self, org: OrgId, program: &LoyaltyProgram) -> Result<bool, TransactError> {
+        let k = keys::loyalty_program(org, program.program_id);
+        let record =
+            LoyaltyProgramRecord { pk: k.pk, sk: k.sk, entity: "LOYALTY_PROGRAM".into(), program: program.clone() };
+        let mut guard = keys::loyalty_program_name(org, &program.program_name).to_item();
+        guard.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("LOYALTY_PROGRAM_NAME".into()));
+        let items = vec![
+            tx::put_new(self.table(), to_item(&record).map_err(StoreError::from)?)?,
+            tx::put_new(self.table(), guard)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.condition_failed_at(1) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes `program` (its id already given): a new one with its id item, or in place of the
     /// configuration of program `replacing`, which must still be that program. Its expiry, if
     /// any, is put in the due index. A failed write that turns out to have been applied (its

@@ -1,10 +1,10 @@
-//! Writes of customers: a registration, its profile and one lookup item per identifier in one
-//! transaction, each identifier unique within the org.
+//! Writes of customers: a registration (its profile and one lookup item per identifier, each
+//! unique within the org) and an erasure, each one transaction.
 
 use super::{tx, Store, StoreError, TransactError};
 use crate::domain::model::{Customer, OrgId};
 use crate::storage::keys::{self, IdentifierKind};
-use crate::storage::records::{to_item, CustomerRecord, IdentifierRecord};
+use crate::storage::records::{to_item, CustomerRecord, EventRecord, IdentifierRecord};
 
 /// How a registration ended, when storage answered.
 pub enum Registration {
@@ -51,6 +51,25 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Erases `customer` (its profile becomes `erased`) and deletes the lookup items its
+    /// identifiers held, with `event`, in one transaction; the profile's put (item 0) fails when
+    /// another erasure came first.
+    pub async fn erase_customer_profile(
+        &self,
+        org: OrgId,
+        customer: &Customer,
+        erased: &Customer,
+        event: &EventRecord,
+    ) -> Result<(), TransactError> {
+        let profile = to_item(&CustomerRecord::new(org, erased.clone())).map_err(StoreError::from)?;
+        let mut items = vec![tx::put_where(self.table(), profile, "attribute_not_exists(erasedAt)")?];
+        for (kind, value) in identifiers(customer) {
+            items.push(tx::delete_held_by(self.table(), &keys::identifier(org, kind, value), customer.customer_id)?);
+        }
+        items.push(tx::put_new(self.table(), to_item(event).map_err(StoreError::from)?)?);
+        self.transact(items).await
     }
 
     /// The customer this registration (`change`) already wrote, if the first of its identifiers
