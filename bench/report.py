@@ -172,7 +172,7 @@ def goals(r):
         ratio = b50["latency_ms"]["p50"] / b1["latency_ms"]["p50"]
         out.append(goal("Batch of 50 customers vs batch of 1 (p50 latency)", "≤ 3×", f"{b50['latency_ms']['p50']:.1f} vs {b1['latency_ms']['p50']:.2f} ms (×{ratio:.1f})", ratio <= 3))
 
-    sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
+    sizes = ((r.get("build") or {}).get("arm64") or {}).get("bootstraps", {})
     if sizes:
         worst = max(sizes.items(), key=lambda kv: kv[1]["bytes"])
         out.append(goal("Every arm64 bootstrap", "≤ 8 MB", f"max {worst[1]['bytes'] / 1e6:.2f} MB ({worst[0]})", worst[1]["bytes"] <= 8_000_000))
@@ -364,7 +364,7 @@ def chart(r, path):
 
     # (d) arm64 bootstraps.
     ax = axes[1][1]
-    sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
+    sizes = ((r.get("build") or {}).get("arm64") or {}).get("bootstraps", {})
     if sizes:
         names = sorted(sizes)
         y = range(len(names))
@@ -486,7 +486,7 @@ def dominates(r, missed):
                         "the time zones are bundled as TZif bytes, which hold no pointers: docs/tooling.md#time-zones).")
             out.append(f"- **Peak RSS**: {worst['name']} peaks at {worst['peak_rss_mb']['max']:.1f} MB after its first response{split}{size}. {why}")
     if "bootstrap" in names:
-        sizes = (r.get("build") or {}).get("arm64", {}).get("bootstraps", {})
+        sizes = ((r.get("build") or {}).get("arm64") or {}).get("bootstraps", {})
         http = {n: v["bytes"] for n, v in sizes.items() if n not in ("authorizer", "tier-expiry-sweep")}
         if http:
             lo, hi = min(http.values()) / 1e6, max(http.values()) / 1e6
@@ -655,7 +655,7 @@ def report(r, gs):
         L.append("")
 
     build = r.get("build") or {}
-    arm = build.get("arm64", {})
+    arm = build.get("arm64") or {}
     if arm.get("bootstraps"):
         L.append("## Lambda packages and build time")
         L.append("")
