@@ -46,7 +46,7 @@ load:
 # admission bound (STORAGE_CONCURRENCY): items by code, 503s, wall time against DynamoDB Local's
 # own time, counter mismatches (not a test; ~10 min). ARGS="--bounds 32".
 burst:
-	bash scripts/burst.sh $(ARGS)
+	bash scripts/load.sh burst $(ARGS)
 
 # make build, then the x86_64 init time of each release binary under the Runtime API harness
 # (process start to first /invocation/next, p50 of 20 starts).
