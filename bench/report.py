@@ -544,7 +544,7 @@ def report(r, gs):
     L.append("")
     L.append("![chart](chart.png)")
     L.append("")
-    L.append("## Goals (issue 12)")
+    L.append("## Goals")
     L.append("")
     L.append(table(["Goal", "Target", "Measured", "Met"], [[x["goal"], x["target"], x["measured"], "**met**" if x["met"] else "**not met**"] for x in gs], numeric=False))
     L.append("")

@@ -38,6 +38,7 @@ pub enum ClaimState {
 }
 
 /// The record of one key within one org.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdempotencyRecord {
@@ -58,11 +59,11 @@ pub struct IdempotencyRecord {
     /// Epoch seconds, for DynamoDB TTL.
     pub ttl: i64,
     pub created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub response_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub response_headers: Option<Vec<(String, String)>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub response_body: Option<String>,
 }
 
