@@ -15,7 +15,6 @@ use crate::http::wire::CustomerBlock;
 use crate::state::linkage_write::{ItemWrite, KnownLinkages, StorageFailure};
 use crate::state::AppState;
 use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
-use crate::storage::write_context::WriteContext;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -360,11 +359,7 @@ where
     let mut unserved_items = 0;
     for (entry_index, entry) in bc.entries.into_iter().enumerate() {
         // Each item is one logical change with an identity of its own (see `change_id`).
-        let change = match state.request() {
-            Some(request) => request.item_change(customer_index, entry_index),
-            None => WriteContext::standalone(None).item_change(customer_index, entry_index),
-        };
-        let item = ItemWrite::new(change, Some(known.clone()));
+        let item = ItemWrite::new(state.item_change(customer_index, entry_index), Some(known.clone()));
         let status = match process(customer.clone(), entry, item).await {
             Ok(s) => s,
             Err(failure) => {

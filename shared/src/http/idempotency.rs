@@ -74,14 +74,10 @@ where
     F: FnOnce(ApiRequest, Arc<WriteContext>) -> Fut,
     Fut: Future<Output = ApiResponse>,
 {
-    let unkeyed = || Arc::new(WriteContext::new(deadline, crate::domain::change_id::request_base(&req.request_id)));
-    if !req.method.eq_ignore_ascii_case("POST") {
-        let context = unkeyed();
-        return run(req, context).await;
-    }
-    let Some(raw) = req.header(HEADER) else {
-        let context = unkeyed();
-        return run(req, context).await;
+    let raw = req.method.eq_ignore_ascii_case("POST").then(|| req.header(HEADER)).flatten();
+    let Some(raw) = raw else {
+        let base = crate::domain::change_id::request_base(&req.request_id);
+        return run(req, Arc::new(WriteContext::new(deadline, base))).await;
     };
     let Some(key) = valid_key(raw) else {
         return ApiResponse::from(ApiError::BadRequest(format!(

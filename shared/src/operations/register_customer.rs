@@ -88,10 +88,7 @@ pub async fn register(state: &AppState, org: OrgId, body: RegisterCustomer) -> R
         created_at: now,
         erased_at: None,
     };
-    let change = match state.request() {
-        Some(request) => request.request_change(),
-        None => crate::storage::write_context::WriteContext::standalone(None).request_change(),
-    };
+    let change = state.request_change();
     match state.store.register_customer(org, &customer, &change).await? {
         Registration::Registered(customer) => Ok(customer),
         Registration::Duplicate(kind) => Err(RegisterError::Duplicate(kind.as_str())),

@@ -336,10 +336,8 @@ impl Target<'_> {
     /// A read of the linkage that may wait for its turn a little past the request's deadline: it
     /// turns an unknown outcome into a known one.
     async fn read_settling(&self) -> Result<Option<Linkage>, StoreError> {
-        let patience = match self.deadline() {
-            Some(deadline) => Patience::Settling(deadline.max(Instant::now()) + SETTLING_GRACE),
-            None => Patience::Settling(Instant::now() + SETTLING_GRACE),
-        };
+        let from = self.deadline().map_or_else(Instant::now, |d| d.max(Instant::now()));
+        let patience = Patience::Settling(from + SETTLING_GRACE);
         self.state.store.linkage_within(self.org, self.customer, self.program, patience).await
     }
 

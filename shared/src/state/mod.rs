@@ -110,12 +110,36 @@ impl AppState {
     /// The state one request runs on: the same config, clock and catalog cache, its store scoped
     /// to `request` (deadline, write gate), and `request` for its changes' ids.
     pub fn for_request(&self, request: Arc<WriteContext>) -> AppState {
-        AppState { store: self.store.scoped(request.clone()), request: Some(request), ..self.clone() }
+        AppState {
+            store: self.store.scoped(request.clone()),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            catalogs: self.catalogs.clone(),
+            request: Some(request),
+        }
     }
 
     /// The request this state serves, if any.
     pub fn request(&self) -> Option<&WriteContext> {
         self.request.as_deref()
+    }
+
+    /// The change id of batch item `entry` of customer `customer`: the request's, or a fresh one
+    /// outside a request.
+    pub fn item_change(&self, customer: usize, entry: usize) -> String {
+        match self.request() {
+            Some(request) => request.item_change(customer, entry),
+            None => WriteContext::standalone(None).item_change(customer, entry),
+        }
+    }
+
+    /// The change id of a request that is one change as a whole (a registration): the request's,
+    /// or a fresh one outside a request.
+    pub fn request_change(&self) -> String {
+        match self.request() {
+            Some(request) => request.request_change(),
+            None => WriteContext::standalone(None).request_change(),
+        }
     }
 
     /// Config from the environment and an SDK client from the standard AWS chain (which honours

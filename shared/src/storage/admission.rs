@@ -12,7 +12,6 @@ pub const DEFAULT_BOUND: usize = crate::config::DEFAULT_STORAGE_CONCURRENCY;
 #[derive(Debug)]
 pub struct Admission {
     turns: Semaphore,
-    bound: usize,
     /// Turns kept for the reads that settle a commit of unknown outcome, so they never wait
     /// behind the queue of new work: they decide between "applied" and "unknown".
     settling: Semaphore,
@@ -33,17 +32,7 @@ pub enum Patience {
 
 impl Admission {
     pub fn new(bound: usize) -> Self {
-        let bound = bound.max(1);
-        Admission { turns: Semaphore::new(bound), bound, settling: Semaphore::new(SETTLING_TURNS) }
-    }
-
-    pub fn bound(&self) -> usize {
-        self.bound
-    }
-
-    /// Calls in flight now.
-    pub fn in_flight(&self) -> usize {
-        self.bound - self.turns.available_permits()
+        Admission { turns: Semaphore::new(bound.max(1)), settling: Semaphore::new(SETTLING_TURNS) }
     }
 
     /// Waits for a turn (first come, first served); `Busy` when `patience` runs out first.
@@ -82,7 +71,7 @@ mod tests {
         let admission = Admission::new(2);
         let a = admission.enter("GetItem", Patience::Unbounded).await.unwrap();
         let _b = admission.enter("GetItem", Patience::Unbounded).await.unwrap();
-        assert_eq!(admission.in_flight(), 2);
+        assert_eq!(admission.turns.available_permits(), 0, "both turns taken");
         let soon = Instant::now() + Duration::from_millis(30);
         let refused = admission.enter("TransactWriteItems", Patience::Until(soon)).await.unwrap_err();
         assert!(
