@@ -1,6 +1,7 @@
 //! The local HTTP server: every route of `template.yaml` (through `router`) to the handlers the
 //! Lambdas run, after the authorizer's authentication and the adapter's strict decoding, so only
-//! the transport differs; connections are bounded in time, as API Gateway bounds them.
+//! the transport differs; connections are bounded in time, as API Gateway bounds them. The
+//! console's files are served under `/console/` as the `console` Lambda serves them.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -9,6 +10,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use shared::http::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use shared::http::auth::{authenticate, AuthError};
+use shared::http::console::{console_path, respond};
 use shared::http::error::ApiError;
 use shared::http::request_decoding::{decode_path_params, decode_query};
 use shared::http::router::dispatch;
@@ -70,6 +72,13 @@ async fn handle_in_span(
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
+    if console_path(&path).is_some() {
+        // The console's files, as the `console` Lambda serves them: no credentials, no data.
+        let if_none_match = parts.headers.get("if-none-match").and_then(|v| v.to_str().ok());
+        return respond(&method, &path, parts.uri.query(), if_none_match)
+            .with_header("x-request-id", request_id)
+            .into_http(|text| Full::new(Bytes::from(text)));
+    }
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
     let client_key = header.and_then(|h| shared::http::auth::parse_basic(h).ok()).map(|(key, _)| key);
     let resp = match match_route(&method, &path) {

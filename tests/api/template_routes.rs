@@ -1,5 +1,6 @@
 //! template.yaml and the local server serve the same operations: every HTTP function in the
-//! template has its route in the router, and every route has its function.
+//! template has its route in the router (or is the console's), and every route has its function;
+//! only the console's routes go without the authorizer.
 
 use std::collections::BTreeSet;
 
@@ -23,12 +24,37 @@ fn every_template_function_has_a_local_route_and_vice_versa() {
             }
         }
     }
-    let routes: BTreeSet<(String, String, String)> = shared::operations::routes::routes()
+    let mut routes: BTreeSet<(String, String, String)> = shared::operations::routes::routes()
         .iter()
         .map(|r| (r.function.to_string(), r.method.to_string(), r.path.to_string()))
         .collect();
+    let console = shared::http::console::ROUTES.iter();
+    routes.extend(console.map(|(m, p)| (shared::http::console::FUNCTION.to_string(), m.to_string(), p.to_string())));
     assert!(!routes.is_empty());
     assert_eq!(template, routes, "template.yaml HttpApi events and shared::operations::routes::routes() differ");
+}
+
+/// The console serves files and no data, so its routes alone opt out of the authorizer; every
+/// other route keeps the API's default one.
+#[test]
+fn only_the_console_routes_go_without_the_authorizer() {
+    let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
+    let mut open = BTreeSet::new();
+    for (id, res) in doc["Resources"].as_mapping().unwrap() {
+        for (_, ev) in res["Properties"]["Events"].as_mapping().cloned().unwrap_or_default() {
+            if ev["Type"].as_str() == Some("HttpApi") && !ev["Properties"]["Auth"]["Authorizer"].is_null() {
+                assert_eq!(ev["Properties"]["Auth"]["Authorizer"].as_str(), Some("NONE"));
+                open.insert((id.as_str().unwrap().to_string(), ev["Properties"]["Path"].as_str().unwrap().to_string()));
+            }
+        }
+    }
+    let console: BTreeSet<_> = shared::http::console::ROUTES
+        .iter()
+        .map(|(_, p)| (shared::http::console::FUNCTION.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(open, console);
+    let console = &doc["Resources"][shared::http::console::FUNCTION]["Properties"];
+    assert!(console["Policies"].is_null(), "the console needs no access to the table");
 }
 
 /// The operation a binary's `main` passes to `run_http` (comments skipped), if any.

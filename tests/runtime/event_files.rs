@@ -12,6 +12,7 @@ pub fn required_files(f: &Function) -> Vec<String> {
         Kind::Http => vec![format!("{}.v2.json", f.binary), format!("{}.v1.json", f.binary)],
         Kind::Authorizer => vec![format!("{}.json", f.binary)],
         Kind::Scheduled => vec![format!("{}.schedule.json", f.binary)],
+        Kind::Static => vec![format!("{}.v2.json", f.binary)],
     }
 }
 
@@ -25,6 +26,13 @@ fn check(f: &Function, name: &str, ev: &Value) -> Result<(), String> {
         }
         if ev.pointer("/requestContext/http/method").and_then(Value::as_str) != route_key.split(' ').next() {
             return fail("requestContext.http.method differs from routeKey");
+        }
+        if f.kind == Kind::Static {
+            // No authorizer on these routes: the event carries no caller.
+            return match ev.pointer("/requestContext/authorizer") {
+                None => Ok(()),
+                Some(_) => fail("a route without the authorizer gets no requestContext.authorizer"),
+            };
         }
         let ctx = ev.pointer("/requestContext/authorizer/lambda").ok_or("no requestContext.authorizer.lambda")?;
         if !ctx["orgId"].is_u64() || ctx["role"].as_str().is_none() {

@@ -25,3 +25,4 @@ mod init_errors;
 mod least_privilege;
 mod release;
 mod scheduled;
+mod static_files;

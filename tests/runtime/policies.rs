@@ -189,6 +189,7 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "EraseCustomerFunction" => &[CATALOG, CHANGE_LINKAGE, ERASE_CUSTOMER, &[DISARM_REMINDERS]],
         "TierExpirySweepFunction" => &[SWEEP],
         "ExpiryPreviewFunction" => &[CATALOG, EXPIRY_PREVIEW],
+        "ConsoleFunction" => &[],
         _ => return None,
     };
     let mut uses: Vec<Use> = parts.concat();

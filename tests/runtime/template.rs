@@ -36,6 +36,8 @@ pub enum Kind {
     Authorizer,
     /// Invoked by an EventBridge schedule.
     Scheduled,
+    /// Behind the HTTP API without the authorizer, serving files and no data (the console).
+    Static,
 }
 
 #[derive(Debug, Clone)]
@@ -192,19 +194,26 @@ pub fn functions(table_name: &str) -> Vec<Function> {
         let props = &res["Properties"];
         let mut routes = Vec::new();
         let mut scheduled = false;
+        let mut open_routes = 0;
         for (_, ev) in props["Events"].as_mapping().cloned().unwrap_or_default() {
             match ev["Type"].as_str() {
-                Some("HttpApi") | Some("Api") => routes.push((
-                    ev["Properties"]["Method"].as_str().unwrap_or("ANY").to_uppercase(),
-                    ev["Properties"]["Path"].as_str().unwrap_or("/").to_string(),
-                )),
+                Some("HttpApi") | Some("Api") => {
+                    open_routes += usize::from(ev["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE"));
+                    routes.push((
+                        ev["Properties"]["Method"].as_str().unwrap_or("ANY").to_uppercase(),
+                        ev["Properties"]["Path"].as_str().unwrap_or("/").to_string(),
+                    ))
+                }
                 Some("Schedule") | Some("ScheduleV2") => scheduled = true,
                 _ => {}
             }
         }
         let kind = if authorizers.contains(&logical_id) {
             Kind::Authorizer
+        } else if !routes.is_empty() && open_routes == routes.len() {
+            Kind::Static
         } else if !routes.is_empty() {
+            assert_eq!(open_routes, 0, "{logical_id}: some routes without the authorizer");
             Kind::Http
         } else if scheduled {
             Kind::Scheduled

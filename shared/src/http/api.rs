@@ -62,6 +62,11 @@ impl ApiResponse {
         ApiResponse { status, headers: vec![("content-type".into(), "application/json".into())], body }
     }
 
+    /// A response whose body is `body` as it is (the console's files).
+    pub fn text(status: u16, content_type: &str, body: &str) -> Self {
+        ApiResponse { status, headers: vec![("content-type".into(), content_type.into())], body: body.to_string() }
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
