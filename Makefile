@@ -1,8 +1,9 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: check run test build lint audit bench load burst bench-init bench-auth clean-local sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load burst bench-init bench-auth bench-console browser-test clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
-# seed a demo org, serve every route on http://127.0.0.1:3000. Ctrl-C stops everything it started.
+# seed a demo org, serve every route on http://127.0.0.1:3000 and the member-care console at
+# http://127.0.0.1:3000/console/. Ctrl-C stops everything it started.
 run:
 	bash scripts/run.sh
 
@@ -19,6 +20,17 @@ test:
 # way `sam build` does it; installs cargo-lambda + zig into .venv); prints each size.
 build:
 	bash scripts/build.sh
+
+# Only the console's browser tests (tests/browser: headless Chromium against the local server; make
+# test runs them too). Needs DynamoDB Local: run inside `make test`'s environment or export
+# AWS_ENDPOINT_URL_DYNAMODB. Screenshots land in target/browser-screenshots/.
+browser-test:
+	bash scripts/browser-test.sh $(ARGS)
+
+# The console's first-load weight (per file) and search-to-member-view time (p50/p90 of 20
+# searches) in headless Chromium against the local server; prints a table (not a test).
+bench-console:
+	bash scripts/bench-console.sh
 
 # cfn-lint and `sam validate --lint` on template.yaml (make test runs it too).
 lint:

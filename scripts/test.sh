@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, lints template.yaml, builds the
 # Lambda binaries, starts DynamoDB Local on a free port, runs unit, integration and Runtime API
-# tests, stops it by PID, prints the runner's summary.
+# tests, the schema fuzzer and the console's browser tests, stops it by PID, prints the summary.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -39,11 +39,27 @@ set -e
 # as one more test in the summary.
 echo
 if scripts/fuzz.sh; then fuzz_passed=1; fuzz_failed=0; else fuzz_passed=0; fuzz_failed=1; status=1; fi
+# The console in a real headless Chromium (tests/browser, pytest); its counts join the summary.
+echo
+browser_log=$(mktemp)
+set +e
+scripts/browser-test.sh 2>&1 | tee "$browser_log"
+browser_status=${PIPESTATUS[0]}
+set -e
+read -r browser_passed browser_failed < <(awk '/ passed| failed| error/ && /in [0-9.]+s/ {
+  for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p = $(i-1); if ($i ~ /^(failed|errors?)/) f += $(i-1) } }
+  END { print p+0, f+0 }' "$browser_log")
+rm -f "$browser_log"
+if [ "$browser_status" -ne 0 ]; then
+  status=1
+  # A run that failed before its summary (no browser, no server) still counts as a failure.
+  [ "$browser_failed" -gt 0 ] || browser_failed=1
+fi
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } } END { print p+0, f+0 }' "$log")
 rm -f "$log"
 echo
 echo "openapi.yaml: $(wc -l < "$OPENAPI_VALIDATION_LOG") API responses validated against the document"
 rm -f "$OPENAPI_VALIDATION_LOG"
 echo
-echo "$(( ${passed:-0} + fuzz_passed )) passed, $(( ${failed:-0} + fuzz_failed )) failed"
+echo "$(( ${passed:-0} + fuzz_passed + browser_passed )) passed, $(( ${failed:-0} + fuzz_failed + browser_failed )) failed"
 exit "$status"

@@ -1,5 +1,5 @@
-//! The local API (`local-server [--port 3000] [--seed-demo]`): every route of template.yaml on one
-//! port, the Lambdas' handlers and authentication, against the DynamoDB that
+//! The local API (`local-server [--port 3000] [--seed-demo]`): every route of template.yaml and the
+//! console on one port, the Lambdas' handlers and authentication, against the DynamoDB that
 //! `AWS_ENDPOINT_URL_DYNAMODB` names (DynamoDB Local).
 
 use shared::state::AppState;
@@ -19,7 +19,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("created table {} from template.yaml", state.store.table());
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let base = format!("http://127.0.0.1:{port}");
+    // `--port 0` takes a free port; the line below names the one bound (tests read it).
+    let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     if args.iter().any(|a| a == "--seed-demo") {
         let demo = devtools::demo::seed_demo(&state).await?;
         let how = if demo.reused { "reused (fresh credentials below)" } else { "seeded" };
@@ -44,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("The contract of every route (request and response shapes, codes): openapi.yaml at the repo root");
+    println!("Member-care console: {base}/console/ (sign in with a client key and secret)");
     println!("Partner Programs API listening on {base} (Ctrl-C stops it)");
     tokio::select! {
         r = devtools::local_server::serve(state, listener) => r?,

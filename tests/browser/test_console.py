@@ -1,0 +1,366 @@
+"""The member-care console in a real headless Chromium against the local server: the journey an
+agent takes (sign in, find, read, act with a reason, sign out), what the page must never do (run a
+member's text as HTML, offer an agent an admin action), and how it is reached (keyboard alone,
+375 px, axe-core). Each check compares the page with what the API itself answers."""
+
+import datetime as dt
+import json
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.support.ui import Select
+
+ORG_TZ = ZoneInfo("Asia/Kolkata")
+XSS = "<img src=x onerror=window.__pwned=1>"
+
+
+def org_day(days=0):
+    return (dt.datetime.now(ORG_TZ) + dt.timedelta(days=days)).date().isoformat()
+
+
+def instant(iso):
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def loyalty_program(admin):
+    data = admin.ok("GET", "/v2/organization/programs")["data"]
+    return next(lp for lp in data if lp["programName"] == "Demo Rewards")["programId"]
+
+
+def new_customer(admin):
+    tag = uuid.uuid4().hex[:10]
+    mobile = "91" + str(int(tag, 16) % 10**10).zfill(10)
+    out = admin.ok("POST", "/v2/customers", {"mobile": mobile, "email": f"{tag}@example.com",
+                                             "programIds": [loyalty_program(admin)]})
+    return {"id": out["customer"]["id"], "mobile": mobile, "tag": tag}
+
+
+def link(api, customer, program, ref):
+    out = api.ok("POST", "/v2/partnerProgram/linkCustomer", {"linkCustomers": [{
+        "customer": {"id": customer["id"]},
+        "linkToPartnerPrograms": [{"partnerProgramName": program, "customerPartnerReference": ref}]}]})
+    status = out["linkCustomers"][0]["linkToPartnerPrograms"][0]["partnerLinkStatus"]
+    assert status["status"], status
+
+
+def delink(api, customer, program):
+    api.ok("POST", "/v2/partnerProgram/deLinkCustomer", {"deLinkCustomers": [{
+        "customer": {"id": customer["id"]}, "deLinkFromPartnerPrograms": [{"partnerProgramName": program}]}]})
+
+
+def sky_member(admin, agent, days=40, tier="Gold"):
+    c = new_customer(admin)
+    c["mid"] = f"SM-{c['tag']}"
+    link(agent, c, "SkyMiles", {"partnerMembershipId": c["mid"], "partnerTierName": tier,
+                                "partnerTierExpiryDate": org_day(days)})
+    return c
+
+
+def memberships(api, c):
+    return api.ok("GET", "/v2/partnerProgram/customerPartnerPrograms",
+                  query={"identifierName": "id", "identifierValue": c["id"], "includeEnded": "true"})
+
+
+def lounge_used(api, c):
+    p = memberships(api, c)["linkedPartnerPrograms"][0]
+    return next(b for b in p["benefitsSummary"] if b["name"] == "LoungeAccess")["countAvailedInCurrentCycle"]
+
+
+def choose(console, label, value, within=None):
+    Select(console.field(label, within)).select_by_value(value)
+
+
+# ------------------------------------------------------------------ the journey
+
+def test_sign_in_names_the_agent_and_a_refused_secret_returns_to_sign_in_with_the_apis_message(console, agent, server):
+    from harness import Api
+    status, body = Api(server.base, agent.key, "not-the-secret").call("GET", "/v2/organization/me")
+    assert status == 401
+    console.open()
+    console.field("Client key").send_keys(agent.key)
+    console.field("Secret").send_keys("not-the-secret")
+    console.button("Sign in").click()
+    console.wait.until(lambda d: d.find_element(By.ID, "signin-error").text)
+    assert console.text("#signin-error") == body["errors"][0]["message"]
+    assert console.d.execute_script("return sessionStorage.length") == 0, "refused credentials are not kept"
+    console.screenshot("sign-in")
+    console.sign_in(agent)
+    assert console.text("#signed-in-as") == "Asha Rao · agent"
+
+
+def test_find_a_member_by_mobile_then_by_a_partner_membership_id_that_has_ended(console, admin, agent):
+    c = sky_member(admin, agent)
+    delink(agent, c, "SkyMiles")
+    link(agent, c, "FlexiPass", {})
+    console.sign_in(agent)
+    console.search("mobile", c["mobile"])
+    console.member_shown(c["id"])
+    assert "Ended" in console.card("SkyMiles").text
+    assert "Active" in console.card("FlexiPass").text
+    console.screenshot("member")
+    console.search("partnerMembershipId", c["mid"])
+    console.member_shown(c["id"])
+    assert c["mid"] in console.card("SkyMiles").text
+
+
+def test_memberships_and_the_next_step_card_say_what_the_api_says(console, admin, agent):
+    c = sky_member(admin, agent, days=40, tier="Gold")
+    link(agent, c, "FlexiPass", {})
+    api = memberships(agent, c)
+    preview = agent.ok("GET", "/v2/partnerProgram/expiryPreview",
+                       query={"identifierName": "id", "identifierValue": c["id"]})["data"]
+    console.sign_in(agent)
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    for p in api["linkedPartnerPrograms"]:
+        card = console.card(p["partnerProgramName"])
+        assert p["partnerProgramType"] in card.text
+        if p.get("partnerTierName"):
+            assert p["partnerTierName"] in card.text
+        shown = {instant(t.get_attribute("datetime")) for t in card.find_elements(By.CSS_SELECTOR, "dd time")}
+        for key in ("partnerTierExpiryDate", "partnerProgramMembershipStartDate", "partnerProgramMembershipEndDate"):
+            if p.get(key):
+                assert instant(p[key]) in shown, f"{p['partnerProgramName']} {key}"
+        step = next(e for e in preview if e["partnerProgramId"] == p["partnerProgramId"])["actions"][0]
+        next_card = card.find_element(By.CSS_SELECTOR, "[data-testid=next-step]")
+        label = step["action"][0] + step["action"][1:].lower().replace("_", " ")
+        assert label in next_card.find_element(By.CSS_SELECTOR, ".next-action").text
+        assert instant(next_card.find_element(By.CSS_SELECTOR, "time").get_attribute("datetime")) == instant(step["at"])
+    # Every date in the org's zone and the browser's, the UTC instant on hover.
+    t = console.card("SkyMiles").find_element(By.CSS_SELECTOR, "dd time")
+    org, local = t.find_element(By.CSS_SELECTOR, ".org").text, t.find_element(By.CSS_SELECTOR, ".local").text
+    assert org.endswith("(org)") and local.endswith("(America/New_York)") and org[:-6] != local.split(" (")[0]
+    assert t.get_attribute("title") == "UTC " + t.get_attribute("datetime")
+
+
+def renew_dialog(console, day, reason="GOODWILL", note="Loyal flyer"):
+    console.button("Change tier or expiry", console.card("SkyMiles")).click()
+    dialog = console.dialog()
+    choose(console, "Change", "RENEW", dialog)
+    choose(console, "New tier", "Gold", dialog)
+    console.field("New tier expiry date", dialog).send_keys(*day_keys(day))
+    choose(console, "Reason", reason, dialog)
+    console.field("Note", dialog).send_keys(note)
+    console.button("Preview", dialog).click()
+    return dialog
+
+
+def day_keys(day):
+    y, m, d = day.split("-")
+    return [m, d, y]  # Chromium's date input in an en-US browser: month, day, year
+
+
+def test_renew_with_a_reason_and_the_timeline_shows_the_renewal_its_reason_and_its_actor(console, admin, agent):
+    c = sky_member(admin, agent, days=20)
+    console.sign_in(agent)
+    console.search("mobile", c["mobile"])
+    console.member_shown(c["id"])
+    day = org_day(400)
+    dialog = renew_dialog(console, day)
+    preview = console.visible("[data-testid=preview]").text
+    assert "Renew: tier Gold → Gold" in preview and day in preview
+    console.screenshot("renew-preview")
+    console.el("[data-testid=confirm]").click()
+    console.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    console.member_shown(c["id"])
+    console.wait.until(lambda d: "Renew" in d.find_element(By.CSS_SELECTOR, "#timeline li").text)
+    first = console.el("#timeline li")
+    assert "Renew · SkyMiles" in first.text
+    assert "By Asha Rao (agent)" in first.text and "Why: Goodwill: Loyal flyer" in first.text
+    history = agent.ok("GET", "/v2/partnerProgram/customerActivityHistories",
+                       query={"identifierName": "id", "identifierValue": c["id"], "activityType": "LINKINGUPDATES"})
+    renewal = next(a for d in history["data"] for a in d["customerActivityHistory"] if a["activityType"] == "RENEW")
+    assert renewal["reason"] == {"code": "GOODWILL", "note": "Loyal flyer"}
+    assert renewal["actor"]["displayName"] == "Asha Rao" and renewal["actor"]["role"] == "agent"
+    console.screenshot("timeline")
+
+
+def test_a_renewal_dated_in_the_past_shows_2003_and_its_message_next_to_the_date(console, admin, agent):
+    c = sky_member(admin, agent)
+    console.sign_in(agent)
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    dialog = renew_dialog(console, org_day(-3))
+    console.el("[data-testid=confirm]").click()
+    date = console.field("New tier expiry date", dialog)
+    error = console.d.find_element(By.ID, date.get_attribute("id") + "-err")
+    console.wait.until(lambda d: error.text)
+    assert error.text.startswith("2003: Partner tier expiry date should not be a past date.")
+    assert date.get_attribute("aria-invalid") == "true"
+    console.screenshot("refusal-2003")
+
+
+def test_a_double_submitted_benefit_is_recorded_once(console, admin, agent):
+    c = sky_member(admin, agent)
+    before = lounge_used(agent, c)
+    console.sign_in(agent)
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    console.button("Record a benefit", console.card("SkyMiles")).click()
+    dialog = console.dialog()
+    choose(console, "Benefit", "LoungeAccess", dialog)
+    console.field("Bill number", dialog).send_keys("B-77")
+    choose(console, "Reason", "CUSTOMER_REQUEST", dialog)
+    console.button("Preview", dialog).click()
+    assert f"Used this cycle: {before} of 4 → {before + 1} of 4" in console.visible("[data-testid=preview]").text
+    confirm = console.el("[data-testid=confirm]")
+    console.d.execute_script("arguments[0].click(); arguments[0].click();", confirm)
+    ActionChains(console.d).double_click(confirm).perform() if confirm.is_displayed() else None
+    console.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    console.member_shown(c["id"])
+    assert lounge_used(agent, c) == before + 1
+    console.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline li[data-activity="BENEFITSAVAILED"]'))
+    assert len(console.d.find_elements(By.CSS_SELECTOR, '#timeline li[data-activity="BENEFITSAVAILED"]')) == 1
+    row = console.el('tr[data-benefit="LoungeAccess"] .used').text
+    assert row == f"{before + 1} of 4"
+
+
+def test_an_agent_cannot_use_admin_actions_and_the_api_refuses_them_too(console, agent):
+    console.sign_in(agent)
+    register = console.el("#register-customer")
+    assert not register.is_enabled()
+    why = console.d.find_element(By.ID, register.get_attribute("aria-describedby")).text
+    assert why == "Only an admin can do this; you are signed in as agent."
+    status, _ = agent.call("POST", "/v2/customers", {"mobile": "919999999999"})
+    assert status == 403
+    # The same refusal for the page's own credentials, from inside the page.
+    status = console.d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('../v2/customers', {method: 'POST', headers: {'Content-Type': 'application/json',
+          Authorization: 'Basic ' + sessionStorage.getItem('pp.console.auth')}, body: '{"mobile":"919999999998"}'})
+          .then(r => done(r.status));""")
+    assert status == 403
+    status, _ = agent.call("PUT", "/v2/organization/partnerPrograms/Other", {"programId": 1, "partnerProgramType": "EXTERNAL"})
+    assert status == 403
+
+
+def test_sign_out_leaves_nothing_in_storage(console, admin, agent):
+    c = sky_member(admin, agent)
+    console.sign_in(agent)
+    console.search("mobile", c["mobile"])
+    console.member_shown(c["id"])
+    assert console.d.execute_script("return sessionStorage.length") == 1
+    console.el("#sign-out").click()
+    console.field("Client key")
+    stored = console.d.execute_script(
+        "return [sessionStorage.length, localStorage.length, document.cookie, document.body.innerText]")
+    assert stored[:3] == [0, 0, ""]
+    assert c["mobile"] not in stored[3]
+    console.d.refresh()
+    assert console.field("Client key").is_displayed(), "a reload after sign-out asks for credentials again"
+
+
+# ------------------------------------------------------------------ what must never happen
+
+def test_values_from_the_api_and_from_members_render_as_text_never_as_html(console, admin, agent):
+    program = admin.call("PUT", "/v2/organization/partnerPrograms/" + __import__("urllib.parse").parse.quote(XSS, safe=""),
+                         {"programId": loyalty_program(admin), "partnerProgramType": "EXTERNAL", "tierBased": True,
+                          "partnerProgramTiers": [{"tierNumber": 1, "tierName": XSS}],
+                          "partnerProgramDescription": XSS})
+    assert program[0] in (200, 201), program
+    c = new_customer(admin)
+    link(agent, c, XSS, {"partnerMembershipId": XSS, "partnerTierName": XSS, "partnerTierExpiryDate": org_day(30)})
+    console.sign_in(agent)
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    card = console.card(XSS)
+    assert card.find_element(By.TAG_NAME, "h3").text == XSS
+    assert card.text.count(XSS) >= 3, card.text  # program, membership id, tier
+    assert not console.d.find_elements(By.CSS_SELECTOR, "main img")
+    assert console.d.execute_script("return window.__pwned") is None
+    console.button("Catalog").click()
+    console.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "article[data-program]"))
+    assert XSS in console.text("main")
+    assert not console.d.find_elements(By.CSS_SELECTOR, "main img")
+    assert console.d.execute_script("return window.__pwned") is None
+
+
+# ------------------------------------------------------------------ how it is reached
+
+def test_keyboard_alone_signs_in_finds_a_member_and_opens_an_action(console, admin, agent):
+    c = sky_member(admin, agent)
+    console.open()
+    console.field("Client key")
+    keys = ActionChains(console.d)
+    keys.send_keys(Keys.TAB)  # skip link
+    keys.send_keys(Keys.TAB, agent.key, Keys.TAB, agent.secret, Keys.ENTER).perform()
+    console.el("#signed-in-as")
+    active = console.d.switch_to.active_element
+    assert active.get_attribute("id") == "main", "focus moves to the new view"
+    ActionChains(console.d).send_keys(Keys.TAB, Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ARROW_DOWN,
+                                      Keys.TAB, str(c["id"]), Keys.ENTER).perform()
+    console.member_shown(c["id"])
+    console.d.execute_script("document.getElementById('main').focus()")
+    for _ in range(60):
+        ActionChains(console.d).send_keys(Keys.TAB).perform()
+        if console.d.switch_to.active_element.text == "Change tier or expiry":
+            break
+    ActionChains(console.d).send_keys(Keys.ENTER).perform()
+    assert console.dialog().is_displayed()
+    ActionChains(console.d).send_keys(Keys.ESCAPE).perform()
+    unlabelled = console.d.execute_script(
+        "return [...document.querySelectorAll('input, select, textarea, button')]"
+        ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
+        ".map(e => e.outerHTML)")
+    assert unlabelled == []
+
+
+def test_the_member_view_fits_a_375_px_screen(browser_factory, server, admin, agent):
+    from harness import Console
+    console = Console(browser_factory(375, 812), server.base)
+    c = sky_member(admin, agent)
+    console.sign_in(agent)
+    console.search("mobile", c["mobile"])
+    console.member_shown(c["id"])
+    width = console.d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"horizontal scroll at 375 px: {width}"
+    console.screenshot("member-375px")
+
+
+def test_no_view_has_serious_or_critical_accessibility_violations(console, admin, agent):
+    c = sky_member(admin, agent)
+    link(agent, c, "FlexiPass", {})
+    found = {}
+    console.open()
+    console.field("Client key")
+    found["sign-in"] = console.axe()
+    console.sign_in(agent)
+    found["find"] = console.axe()
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    found["member"] = console.axe()
+    console.button("Record a benefit", console.card("SkyMiles")).click()
+    console.dialog()
+    found["action"] = console.axe()
+    ActionChains(console.d).send_keys(Keys.ESCAPE).perform()
+    console.button("Catalog").click()
+    console.el("#catalog-title")
+    found["catalog"] = console.axe()
+    console.screenshot("catalog")
+    console.button("Worklist").click()
+    console.el("#worklist-title")
+    found["worklist"] = console.axe()
+    console.screenshot("worklist")
+    print("\naxe-core serious/critical violations per view:", json.dumps({k: len(v) for k, v in found.items()}))
+    assert all(not v for v in found.values()), json.dumps(found, indent=1)
+
+
+def test_the_worklist_lists_what_ends_soon_and_opens_its_member(console, admin, agent):
+    c = sky_member(admin, agent, days=3)
+    console.sign_in(agent)
+    console.button("Worklist").click()
+    console.el("#worklist-title")
+    days = console.field("Ending within (days)")
+    days.clear()
+    days.send_keys("5", Keys.ENTER)
+    console.wait.until(lambda d: any(b.text == f"Open member {c['id']}" for b in d.find_elements(By.CSS_SELECTOR, "#worklist button")))
+    while True:
+        buttons = [b for b in console.d.find_elements(By.CSS_SELECTOR, "#worklist button") if b.text == f"Open member {c['id']}"]
+        if buttons:
+            buttons[0].click()
+            break
+    console.member_shown(c["id"])
