@@ -188,7 +188,7 @@ function signInView(message) {
   const key = field('Client key', input({ name: 'clientKey', autocomplete: 'username', required: true }));
   const secret = field('Secret', input({ name: 'secret', type: 'password', autocomplete: 'current-password', required: true }));
   const error = h('p', { class: 'error', role: 'alert', id: 'signin-error' }, message || '');
-  const form = h('form', { class: 'card', 'aria-labelledby': 'signin-title', onsubmit: async (ev) => {
+  const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title', onsubmit: async (ev) => {
     ev.preventDefault();
     error.textContent = '';
     sessionStorage.setItem(AUTH_KEY, encodeCredentials(key.control.value.trim(), secret.control.value));
