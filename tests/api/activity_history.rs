@@ -358,16 +358,18 @@ async fn history_groups_per_program_with_details_and_benefits_summary() {
     assert!(d["partnerTierExpiryDate"].as_str().unwrap().ends_with('Z'));
     assert!(d["partnerProgramMembershipStartDate"].as_str().is_some());
     assert_eq!(d["partnerProgramMembershipLastUpdatedActivity"], "ENROLLMENT");
+    // No benefit was counted in the linkage (the records were put directly): the cycle is the membership's.
+    let cycle = d["partnerProgramMembershipStartDate"].clone();
     assert_eq!(
         d["benefitsSummary"],
         json!([
             {
                 "name": "LoungeAccess", "type": "LOUNGE", "maximumAvailableInCycle": 10,
-                "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 2
+                "countAvailedInCurrentCycle": 0, "countAvailedInLast365Days": 2, "currentCycleStartDate": cycle
             },
             {
                 "name": "PriorityBoarding", "type": "BOARDING", "countAvailedInCurrentCycle": 0,
-                "countAvailedInLast365Days": 3
+                "countAvailedInLast365Days": 3, "currentCycleStartDate": cycle
             }
         ])
     );

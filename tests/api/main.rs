@@ -33,6 +33,7 @@ mod http_errors;
 mod idempotency;
 mod layers;
 mod link_delink;
+mod member_care;
 mod subscriptions;
 mod template_routes;
 mod update_partner_program;

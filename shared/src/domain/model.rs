@@ -494,6 +494,13 @@ impl Linkage {
         }
     }
 
+    /// When the benefit cycle that `countAvailedInCurrentCycle` counts began: the latest counter's
+    /// start (a renewal restarts every counter), else the membership's start (a new membership, a
+    /// relink or a backup membership starts with no counters).
+    pub fn benefit_cycle_start(&self) -> DateTime<Utc> {
+        self.benefit_counters.values().filter_map(|c| c.cycle_start).max().unwrap_or(self.membership_start_date)
+    }
+
     fn pending_start(&self) -> Option<DateTime<Utc>> {
         Some(self.membership_start_date)
     }

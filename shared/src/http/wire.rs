@@ -85,6 +85,9 @@ pub struct BenefitSummary {
     pub maximum_available_in_cycle: Option<u32>,
     pub count_availed_in_current_cycle: u64,
     pub count_availed_in_last365_days: u64,
+    /// Our extension: when the cycle `countAvailedInCurrentCycle` counts began
+    /// (`Linkage::benefit_cycle_start`); omitted when there is no membership record.
+    pub current_cycle_start_date: Option<String>,
 }
 
 /// A SUPPLEMENTARY relink waiting for its start (our extension).

@@ -392,6 +392,7 @@ async fn benefits_summary(
                 maximum_available_in_cycle: b.maximum_available_in_cycle,
                 count_availed_in_current_cycle: in_cycle,
                 count_availed_in_last365_days: last_year.get(&b.name).copied().unwrap_or(0),
+                current_cycle_start_date: linkage.map(|l| format_utc(l.benefit_cycle_start())),
             }
         })
         .collect())

@@ -225,7 +225,7 @@ async fn avail_one(
         };
         may_avail(cur, program, now)?;
         let mut after = cur.clone();
-        count_availed(&mut after, &plan.availed, current_cycle_start(cur))?;
+        count_availed(&mut after, &plan.availed, cur.benefit_cycle_start())?;
         after.version = cur.version + 1;
         let mut activity = activity_for(current, &after, ActivityType::Benefitsavailed, plan.availed_at);
         activity.benefit_details = Some(details.clone());
@@ -300,12 +300,6 @@ fn count_availed(after: &mut Linkage, availed: &[Availed<'_>], cycle_start: Date
         counter.count_in_cycle = total;
     }
     Ok(())
-}
-
-/// When the linkage's current benefit cycle began: the latest counter's cycle start (a renewal
-/// resets them all), else the membership start.
-fn current_cycle_start(l: &Linkage) -> DateTime<Utc> {
-    l.benefit_counters.values().filter_map(|c| c.cycle_start).max().unwrap_or(l.membership_start_date)
 }
 
 /// The `benefitDetails` of the activity record (and of the event): the benefits with their
@@ -503,11 +497,11 @@ mod plan_tests {
     #[test]
     fn the_benefit_cycle_starts_at_the_latest_counter_reset_else_at_membership_start() {
         let mut l = linkage(&skymiles(), Some("Gold"));
-        assert_eq!(current_cycle_start(&l), l.membership_start_date);
+        assert_eq!(l.benefit_cycle_start(), l.membership_start_date);
         let counter = |days| BenefitCounter { count_in_cycle: 1, cycle_start: Some(now() - Duration::days(days)) };
         l.benefit_counters.insert("LoungeAccess".into(), counter(5));
         l.benefit_counters.insert("PriorityBoarding".into(), counter(2));
-        assert_eq!(current_cycle_start(&l), now() - Duration::days(2));
+        assert_eq!(l.benefit_cycle_start(), now() - Duration::days(2));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `GET /v2/partnerProgram/customerPartnerPrograms`: the customer's current linkages, as
 //! Capillary's `loyaltyDetails.linkedPartnerPrograms` shows them, with expired tiers read as
-//! expired even before the sweep has run.
+//! expired even before the sweep has run; with `includeEnded=true` the ended ones beside them.
 
 use crate::domain::model::Linkage;
 use crate::http::api::{ApiRequest, ApiResponse};
@@ -21,21 +21,33 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     if let Some(problem) = &ids.problem {
         return Err(ApiError::bad_request(format!("identifierValue: {problem}")));
     }
+    let include_ended = match req.query_param("includeEnded") {
+        None => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("includeEnded must be true when given")),
+    };
     let org = req.auth.org_id;
     // The customer and its linkages: two round trips by mobile/email/externalId, one by id (the
     // catalog is cached per container and read alongside).
     let ((resolution, linkages), catalog) =
         futures::try_join!(resolve_with_linkages(&state.store, org, &ids), state.catalog(org))?;
     let Resolution::Found(customer) = resolution else {
-        let body = json!({"linkedPartnerPrograms": [], "warnings": [], "errors": [resolution.status()]});
+        let mut body = json!({"linkedPartnerPrograms": [], "warnings": [], "errors": [resolution.status()]});
+        if include_ended {
+            body["endedPartnerPrograms"] = json!([]);
+        }
         return Ok(ApiResponse::json(200, &body));
     };
     let now = state.now();
-    let mut linked: Vec<&Linkage> = linkages.iter().filter(|l| l.linked).collect();
-    linked.sort_by_key(|l| l.partner_program_id);
-    let programs: Vec<PartnerProgramDetails> =
-        linked.into_iter().map(|l| PartnerProgramDetails::in_catalog(&catalog, l, now)).collect();
-    let body = json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": programs,
+    let details = |linked: bool| -> Vec<PartnerProgramDetails> {
+        let mut chosen: Vec<&Linkage> = linkages.iter().filter(|l| l.linked == linked).collect();
+        chosen.sort_by_key(|l| l.partner_program_id);
+        chosen.into_iter().map(|l| PartnerProgramDetails::in_catalog(&catalog, l, now)).collect()
+    };
+    let mut body = json!({"customer": CustomerIdentifiers::from(&customer), "linkedPartnerPrograms": details(true),
         "warnings": [], "errors": []});
+    if include_ended {
+        body["endedPartnerPrograms"] = json!(details(false));
+    }
     Ok(ApiResponse::json(200, &body))
 }
