@@ -200,7 +200,7 @@ async fn a_batch_whose_calls_get_no_turn_before_its_deadline_is_refused_with_503
         query: Default::default(),
         headers: [("content-type".to_string(), "application/json".to_string())].into(),
         body: body.to_string().into_bytes(),
-        auth: AuthContext { org_id: f.org.org_id, role: Role::Api },
+        auth: AuthContext { org_id: f.org.org_id, role: Role::Api, client_key: "ck_busy".into(), display_name: None },
         request_id: "busy".into(),
     };
     let link = shared::operations::link_customer::handle;

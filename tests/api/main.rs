@@ -14,6 +14,7 @@ mod support;
 mod sweep_kills;
 
 mod activity_history;
+mod agents;
 mod auth_and_tenancy;
 mod bench_auth;
 mod benefits;

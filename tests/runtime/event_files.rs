@@ -35,8 +35,8 @@ fn check(f: &Function, name: &str, ev: &Value) -> Result<(), String> {
             };
         }
         let ctx = ev.pointer("/requestContext/authorizer/lambda").ok_or("no requestContext.authorizer.lambda")?;
-        if !ctx["orgId"].is_u64() || ctx["role"].as_str().is_none() {
-            return fail("requestContext.authorizer.lambda needs orgId (number) and role");
+        if !ctx["orgId"].is_u64() || ctx["role"].as_str().is_none() || ctx["clientKey"].as_str().is_none() {
+            return fail("requestContext.authorizer.lambda needs orgId (number), role and clientKey");
         }
     } else if name.ends_with(".v1.json") {
         let route = format!(
@@ -48,8 +48,8 @@ fn check(f: &Function, name: &str, ev: &Value) -> Result<(), String> {
             return fail(&format!("httpMethod + resource must be one of {routes:?}, got {route:?}"));
         }
         let ctx = ev.pointer("/requestContext/authorizer").ok_or("no requestContext.authorizer")?;
-        if !ctx["orgId"].is_string() || ctx["role"].as_str().is_none() {
-            return fail("requestContext.authorizer needs orgId (a string, as REST APIs pass it) and role");
+        if !ctx["orgId"].is_string() || ctx["role"].as_str().is_none() || ctx["clientKey"].as_str().is_none() {
+            return fail("requestContext.authorizer needs orgId (a string, as REST APIs pass it), role and clientKey");
         }
     } else if name.ends_with(".schedule.json") {
         if ev["detail-type"] != "Scheduled Event" || ev["source"] != "aws.events" {

@@ -99,7 +99,7 @@ pub async fn link_in_process(state: &AppState, org: u64, body: Vec<u8>) {
         query: HashMap::new(),
         headers: HashMap::from([("content-type".to_string(), "application/json".to_string())]),
         body,
-        auth: AuthContext { org_id: org, role: Role::Api },
+        auth: AuthContext { org_id: org, role: Role::Api, client_key: "ck_fixture".into(), display_name: None },
         request_id: "fixture".into(),
     };
     // Boxed: this runs inside the test's own future, which #[tokio::test] keeps on the thread's stack.

@@ -32,6 +32,11 @@ pub const MAX_MEMBERSHIP_ID_CHARS: usize = 128;
 /// API client keys (`ck_` + 16 characters when issued; anything longer is refused unread).
 pub const MAX_CLIENT_KEY_CHARS: usize = 128;
 
+/// An API client's display name (an agent's name, shown in the history as who acted).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
+/// The free-text note of a write's `reason`.
+pub const MAX_REASON_NOTE_CHARS: usize = 500;
+
 /// Units of one benefit in one request entry (duplicates of a name are summed first).
 pub const MAX_BENEFIT_COUNT: u64 = 1_000_000;
 /// Units of one benefit in one cycle: a cycle counter never grows past it.
@@ -104,6 +109,17 @@ pub fn check_name(field: &str, value: &str) -> Result<(), LimitError> {
     check_text(field, value, MAX_NAME_CHARS)
 }
 
+/// A client's display name as stored: trimmed, 1 to `MAX_DISPLAY_NAME_CHARS` characters, no
+/// control characters.
+pub fn display_name(value: &str) -> Result<String, LimitError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(LimitError::new("displayName", "is empty"));
+    }
+    check_text("displayName", trimmed, MAX_DISPLAY_NAME_CHARS)?;
+    Ok(trimmed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +137,18 @@ mod tests {
         }
         assert!(check_name("tierName", "").is_err());
         assert!(check_name("tierName", "Gold & Co.").is_ok());
+    }
+
+    #[test]
+    fn display_names_are_trimmed_short_and_clean() {
+        assert_eq!(display_name("  Asha Rao ").unwrap(), "Asha Rao");
+        assert_eq!(display_name(&"é".repeat(80)).unwrap().chars().count(), 80);
+        assert_eq!(
+            display_name(&"x".repeat(81)).unwrap_err().to_string(),
+            "displayName is longer than 80 characters (81)"
+        );
+        assert_eq!(display_name("   ").unwrap_err().to_string(), "displayName is empty");
+        assert_eq!(display_name("Asha\nRao").unwrap_err().reason, "contains control characters");
     }
 
     proptest! {

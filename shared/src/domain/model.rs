@@ -16,6 +16,9 @@ pub type ProgramId = u64;
 pub enum Role {
     Api,
     Admin,
+    /// A person in member care: reads members and acts on them (everything `api` may), but does not
+    /// configure programs, register or erase customers (what `require_admin` guards).
+    Agent,
 }
 
 impl Role {
@@ -23,6 +26,7 @@ impl Role {
         match s {
             "api" => Some(Role::Api),
             "admin" => Some(Role::Admin),
+            "agent" => Some(Role::Agent),
             _ => None,
         }
     }
@@ -30,6 +34,7 @@ impl Role {
         match self {
             Role::Api => "api",
             Role::Admin => "admin",
+            Role::Agent => "agent",
         }
     }
 }
@@ -38,6 +43,30 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
     pub org_id: OrgId,
+    pub role: Role,
+    /// The API client that signed the request (never its secret): who acted, on every record a
+    /// write leaves (`Actor`).
+    pub client_key: String,
+    /// The client's display name, when its admin gave it one (an agent's always has one).
+    pub display_name: Option<String>,
+}
+
+impl AuthContext {
+    /// Who acted, as the records of a write name them.
+    pub fn actor(&self) -> Actor {
+        Actor { client_key: self.client_key.clone(), display_name: self.display_name.clone(), role: self.role }
+    }
+}
+
+/// The API client behind a write, as history records and events carry it: an identifier of a
+/// client of the org, not of a customer (the sweep's records carry none: the system acted).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub client_key: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
     pub role: Role,
 }
 

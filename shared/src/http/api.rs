@@ -207,7 +207,7 @@ mod tests {
             query: HashMap::new(),
             headers,
             body: body.as_bytes().to_vec(),
-            auth: AuthContext { org_id: 1, role: Role::Api },
+            auth: AuthContext { org_id: 1, role: Role::Api, client_key: "ck_test".into(), display_name: None },
             request_id: "r".into(),
         }
     }

@@ -60,7 +60,12 @@ pub fn check_secret(record: Option<&ClientRecord>, secret: &str) -> Result<AuthC
     let expected = record.map_or(DUMMY_DIGEST.as_str(), |r| r.secret_sha256.as_str());
     let matches = same_digest(expected, &presented);
     match record {
-        Some(r) if matches => Ok(AuthContext { org_id: r.org_id, role: r.role }),
+        Some(r) if matches => Ok(AuthContext {
+            org_id: r.org_id,
+            role: r.role,
+            client_key: r.client_key.clone(),
+            display_name: r.display_name.clone(),
+        }),
         _ => Err(AuthError::Rejected),
     }
 }
@@ -100,6 +105,17 @@ fn random_token(bytes: usize) -> String {
 
 /// Creates an API client for `org` with a fresh 256-bit secret.
 pub async fn create_client(store: &Store, org: OrgId, role: Role) -> Result<IssuedCredentials, StoreError> {
+    create_named_client(store, org, role, None).await
+}
+
+/// Creates an API client for `org` with a fresh 256-bit secret and a display name (validated by
+/// the caller: `limits::display_name`).
+pub async fn create_named_client(
+    store: &Store,
+    org: OrgId,
+    role: Role,
+    display_name: Option<String>,
+) -> Result<IssuedCredentials, StoreError> {
     loop {
         let client_key = format!("ck_{}", random_token(12));
         let secret = random_token(32);
@@ -113,6 +129,7 @@ pub async fn create_client(store: &Store, org: OrgId, role: Role) -> Result<Issu
             role,
             secret_sha256: secret_digest(&secret),
             created_at: chrono::Utc::now(),
+            display_name: display_name.clone(),
         };
         if store.put_new(to_item(&record)?).await? {
             return Ok(IssuedCredentials { client_key, secret });
@@ -151,12 +168,19 @@ mod tests {
             role: Role::Api,
             secret_sha256: secret_digest(secret),
             created_at: chrono::Utc::now(),
+            display_name: Some("Asha Rao".into()),
         }
     }
 
     #[test]
     fn unknown_keys_and_wrong_secrets_are_rejected_alike() {
-        assert_eq!(check_secret(Some(&record("right")), "right").unwrap(), AuthContext { org_id: 7, role: Role::Api });
+        let who = AuthContext {
+            org_id: 7,
+            role: Role::Api,
+            client_key: "ck_x".into(),
+            display_name: Some("Asha Rao".into()),
+        };
+        assert_eq!(check_secret(Some(&record("right")), "right").unwrap(), who);
         assert!(matches!(check_secret(Some(&record("right")), "wrong"), Err(AuthError::Rejected)));
         assert!(matches!(check_secret(None, "right"), Err(AuthError::Rejected)));
         // The stand-in digest is a real SHA-256 (same length, so the comparison runs in full)

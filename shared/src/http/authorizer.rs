@@ -1,6 +1,8 @@
 //! The API Gateway (HTTP API, payload 2.0, simple responses) Lambda authorizer: verifies Basic
-//! credentials and hands `orgId` and `role` to every handler through the request context.
+//! credentials and hands `orgId`, `role`, `clientKey` and `displayName` to every handler through
+//! the request context.
 
+use crate::domain::model::AuthContext;
 use crate::http::auth::{authenticate, AuthError};
 use crate::storage::store::Store;
 use serde_json::{json, Value};
@@ -22,11 +24,21 @@ fn authorization(event: &Value) -> Option<&str> {
         .and_then(|(_, v)| v.as_str())
 }
 
+/// What the handlers learn of the caller (`lambda_adapter::auth_from_context` reads it back):
+/// `orgId`, `role`, `clientKey` and, when the client has one, `displayName`; never the secret.
+fn context(ctx: &AuthContext) -> Value {
+    let mut context = json!({"orgId": ctx.org_id, "role": ctx.role.as_str(), "clientKey": ctx.client_key});
+    if let Some(name) = &ctx.display_name {
+        context["displayName"] = json!(name);
+    }
+    context
+}
+
 /// Decides one authorizer event. A storage failure is an error (API Gateway answers 500 and
 /// does not cache it) rather than a denial that would be cached for the TTL.
 pub async fn authorize(store: &Store, event: &Value) -> Result<Value, AuthError> {
     match authenticate(store, authorization(event)).await {
-        Ok(ctx) => Ok(json!({"isAuthorized": true, "context": {"orgId": ctx.org_id, "role": ctx.role.as_str()}})),
+        Ok(ctx) => Ok(json!({"isAuthorized": true, "context": context(&ctx)})),
         Err(AuthError::Store(e)) => Err(AuthError::Store(e)),
         Err(e) => {
             // One line per refusal (API Gateway answers 401): the masked client key, never the secret.

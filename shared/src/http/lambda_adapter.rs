@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The caller as the authorizer established it (`orgId`, `role` in the authorizer context).
+/// The caller as the authorizer established it (`orgId`, `role`, `clientKey` and the optional
+/// `displayName` in the authorizer context, `authorizer::context`); none without a client key.
 pub fn auth_from_context(ctx: Option<&RequestContext>) -> Option<AuthContext> {
     let fields = match ctx? {
         RequestContext::ApiGatewayV2(c) => &c.authorizer.as_ref()?.fields,
@@ -23,7 +24,9 @@ pub fn auth_from_context(ctx: Option<&RequestContext>) -> Option<AuthContext> {
     };
     let org = fields.get("orgId").and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))?;
     let role = fields.get("role").and_then(|v| v.as_str()).and_then(Role::parse)?;
-    Some(AuthContext { org_id: org, role })
+    let client_key = fields.get("clientKey").and_then(|v| v.as_str()).filter(|k| !k.is_empty())?.to_string();
+    let display_name = fields.get("displayName").and_then(|v| v.as_str()).map(str::to_string);
+    Some(AuthContext { org_id: org, role, client_key, display_name })
 }
 
 /// The request as handlers see it, decoded by the same strict rules as the local server

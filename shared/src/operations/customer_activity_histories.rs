@@ -413,7 +413,7 @@ mod rule_tests {
             query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             headers: Default::default(),
             body: vec![],
-            auth: AuthContext { org_id: 1, role: Role::Api },
+            auth: AuthContext { org_id: 1, role: Role::Api, client_key: "ck_test".into(), display_name: None },
             request_id: "test".into(),
         }
     }

@@ -54,6 +54,9 @@ pub struct ClientRecord {
     /// Hex SHA-256 of the secret; the secret itself is never stored.
     pub secret_sha256: String,
     pub created_at: DateTime<Utc>,
+    /// Who the client is, for people (an agent's name): shown as who acted in the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
