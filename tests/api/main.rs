@@ -35,6 +35,7 @@ mod idempotency;
 mod layers;
 mod link_delink;
 mod member_care;
+mod program_catalog;
 mod subscriptions;
 mod template_routes;
 mod update_partner_program;

@@ -329,6 +329,8 @@ pub struct PartnerProgramSummary {
     pub membership_period_type: Option<PeriodType>,
     pub membership_period_value: u32,
     pub tier_based: bool,
+    /// Extension, only when the listing is asked for it: the program's whole configuration.
+    pub configuration: Option<PartnerProgramConfigView>,
 }
 
 pub fn one_point_zero() -> serde_json::Number {
@@ -352,6 +354,7 @@ impl From<&PartnerProgram> for PartnerProgramSummary {
             },
             membership_period_value: p.membership_period_value.unwrap_or(0),
             tier_based: p.tier_based,
+            configuration: None,
         }
     }
 }
@@ -490,16 +493,26 @@ pub fn without_nulls(v: Value) -> Value {
     }
 }
 
-/// A loyalty program with its partner programs (ordered by id), as Capillary's listing shows it.
-pub fn loyalty_program_view(lp: &LoyaltyProgram, partners: &[PartnerProgram], default: bool) -> LoyaltyProgramView {
+/// A loyalty program with its partner programs (ordered by id), as Capillary's listing shows it;
+/// with `configuration`, each partner program also carries its whole configuration (Extension).
+pub fn loyalty_program_view(
+    lp: &LoyaltyProgram,
+    partners: &[PartnerProgram],
+    default: bool,
+    configuration: bool,
+) -> LoyaltyProgramView {
     let mut pps: Vec<&PartnerProgram> = partners.iter().filter(|p| p.loyalty_program_id == lp.program_id).collect();
     pps.sort_by_key(|p| p.partner_program_id);
+    let summary = |p: &PartnerProgram| PartnerProgramSummary {
+        configuration: configuration.then(|| PartnerProgramConfigView::from(p)),
+        ..PartnerProgramSummary::from(p)
+    };
     LoyaltyProgramView {
         program_id: lp.program_id,
         program_name: lp.program_name.clone(),
         points_to_currency_ratio: lp.points_to_currency_ratio.clone().unwrap_or_else(one_point_zero),
         program_description: lp.program_description.clone(),
-        partner_programs: pps.into_iter().map(PartnerProgramSummary::from).collect(),
+        partner_programs: pps.into_iter().map(summary).collect(),
         default,
     }
 }

@@ -63,7 +63,7 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
             false
         }
     };
-    Ok(ApiResponse::json(201, &loyalty_program_view(&program, &[], default)))
+    Ok(ApiResponse::json(201, &loyalty_program_view(&program, &[], default, false)))
 }
 
 /// Creates a loyalty program with a fresh id; `None` when the name is taken (names are unique,
