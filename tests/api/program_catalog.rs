@@ -4,6 +4,7 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
+use shared::domain::model::Role;
 
 const WITH_CONFIGURATION: &str = "/v2/organization/programs?includeConfiguration=true";
 
@@ -65,7 +66,9 @@ async fn each_partner_program_carries_the_configuration_its_put_answered() {
     let plain = f.org.get(&f.org.api, "/v2/organization/programs").await;
     let skymiles_id = listed(&plain.body, "SkyMiles")["partnerProgramId"].clone();
     // Every role may read it.
-    for auth in [&f.org.api, &f.org.admin] {
+    let agent = shared::http::auth::create_named_client(&app.state.store, f.org.org_id, Role::Agent, None).await;
+    let agent = agent.unwrap().basic_header();
+    for auth in [&f.org.api, &f.org.admin, &agent] {
         let r = f.org.get(auth, WITH_CONFIGURATION).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(listed(&r.body, "Elite")["configuration"], elite);
