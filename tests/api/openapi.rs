@@ -103,10 +103,15 @@ fn record(method: &str, path: &str, status: u16) {
     }
 }
 
+/// The API's routes in template.yaml: every HttpApi event but the console's, which serve its files
+/// (HTML, CSS, JavaScript), not the JSON API (docs/console.md describes them).
 fn template_routes() -> BTreeSet<(String, String)> {
     let doc: serde_yaml::Value = serde_yaml::from_str(devtools::table_definition::TEMPLATE).unwrap();
     let mut routes = BTreeSet::new();
-    for (_, res) in doc["Resources"].as_mapping().unwrap() {
+    for (id, res) in doc["Resources"].as_mapping().unwrap() {
+        if id.as_str() == Some(shared::http::console::FUNCTION) {
+            continue;
+        }
         let Some(events) = res["Properties"]["Events"].as_mapping() else { continue };
         for (_, ev) in events {
             if ev["Type"].as_str() == Some("HttpApi") {
