@@ -87,7 +87,7 @@ fn every_function_binary_runs_the_operation_its_routes_name() {
             None => assert_eq!(ran, None, "{bin} ({id}) has no route but runs an HTTP operation"),
         }
     }
-    assert_eq!(http_functions, 12, "HTTP functions in template.yaml");
+    assert_eq!(http_functions, 14, "HTTP functions in template.yaml");
 }
 
 #[test]

@@ -72,6 +72,8 @@ const CREATE_LOYALTY_PROGRAM: Use = on_table(
     "dynamodb:PutItem",
     "create_loyalty_program::create_loyalty_program → TransactWriteItems Put (program, name guard)",
 );
+const CREATE_CLIENT: Use = on_table("dynamodb:PutItem", "auth::create_named_client → Store::put_new (client record)");
+const WHO_AM_I: Use = on_table("dynamodb:GetItem", "whoami::handle → Store::org");
 const LIST_PROGRAMS: Use =
     on_table("dynamodb:Query", "list_programs::handle → Store::loyalty_programs, Store::partner_programs");
 const FIRST_PROGRAM: Use =
@@ -174,6 +176,8 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "AuthorizerFunction" => &[AUTHENTICATE],
         "CreateLoyaltyProgramFunction" => &[NEXT_ID, &[CREATE_LOYALTY_PROGRAM, FIRST_PROGRAM]],
         "ListProgramsFunction" => &[&[LIST_PROGRAMS]],
+        "CreateClientFunction" => &[&[CREATE_CLIENT]],
+        "WhoAmIFunction" => &[&[WHO_AM_I]],
         "PutPartnerProgramFunction" => &[CATALOG, NEXT_ID, &[PUT_PARTNER_PROGRAM]],
         "RegisterCustomerFunction" => &[CATALOG, NEXT_ID, &[REGISTER_CUSTOMER]],
         "LinkCustomerFunction" => &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[CHECK_ENROLLED]],

@@ -1,8 +1,9 @@
-//! Bootstrap tool: creates orgs and API clients directly in the table (there is no API for it)
+//! Bootstrap tool: creates orgs (there is no API for them) and API clients directly in the table
 //! and prints each secret once. Uses the standard AWS credential chain and TABLE_NAME.
 //!
 //!   ppadmin create-org --name "Acme" [--time-zone Asia/Kolkata]   (also creates an admin client)
-//!   ppadmin create-client --org 7 --role api|admin
+//!   ppadmin create-client --org 7 --role agent|api|admin [--name "Asha Rao"]
+//!       (--name: the display name, required for an agent; as POST /v2/organization/clients)
 //!   ppadmin set-org --org 7 --one-supplementary-per-customer true|false
 //!       (org settings; containers see them within CONFIG_CACHE_SECONDS)
 
@@ -31,12 +32,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some("create-client") => {
             let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;
-            let role = Role::parse(arg(&args, "--role").unwrap_or("api")).ok_or("--role must be api or admin")?;
+            // The rules of POST /v2/organization/clients: an agent needs --name.
+            let (role, name) = shared::admin::client_spec(arg(&args, "--role").unwrap_or("api"), arg(&args, "--name"))?;
             if state.store.org(org).await?.is_none() {
                 return Err(format!("org {org} does not exist").into());
             }
-            let creds = shared::http::auth::create_client(&state.store, org, role).await?;
-            println!("{} client key: {}\nsecret: {}   (shown once)", role.as_str(), creds.client_key, creds.secret);
+            let creds = shared::http::auth::create_named_client(&state.store, org, role, name.clone()).await?;
+            let named = name.map(|n| format!(" ({n})")).unwrap_or_default();
+            println!(
+                "{} client{named} key: {}\nsecret: {}   (shown once)",
+                role.as_str(),
+                creds.client_key,
+                creds.secret
+            );
         }
         Some("set-org") => {
             let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;
@@ -52,7 +60,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             eprintln!(
-                "usage: ppadmin create-org --name NAME [--time-zone TZ] | create-client --org ID --role api|admin | \
+                "usage: ppadmin create-org --name NAME [--time-zone TZ] | \
+                 create-client --org ID --role agent|api|admin [--name NAME] | \
                  set-org --org ID --one-supplementary-per-customer true|false"
             );
             std::process::exit(2);

@@ -2,6 +2,7 @@
 //! exposes `handle(&AppState, ApiRequest) -> Answer`, which its binary passes to
 //! `http::lambda_adapter::run_http` and the route table (`routes`) names for the local server.
 
+pub mod create_client;
 pub mod create_loyalty_program;
 pub mod customer_activity_histories;
 pub mod customer_benefits;
@@ -15,6 +16,7 @@ pub mod put_partner_program;
 pub mod register_customer;
 pub mod routes;
 pub mod update_customer_partner_program;
+pub mod whoami;
 
 #[cfg(test)]
 pub(crate) mod rule_fixtures;

@@ -32,6 +32,8 @@ pub fn routes() -> Vec<Route> {
     vec![
         route!("POST", "/v2/organization/programs", "CreateLoyaltyProgramFunction", create_loyalty_program::handle),
         route!("GET", "/v2/organization/programs", "ListProgramsFunction", list_programs::handle),
+        route!("POST", "/v2/organization/clients", "CreateClientFunction", create_client::handle),
+        route!("GET", "/v2/organization/me", "WhoAmIFunction", whoami::handle),
         route!(
             "PUT",
             "/v2/organization/partnerPrograms/{partnerProgramName}",
