@@ -162,3 +162,130 @@ async fn the_benefit_cycle_starts_with_the_membership_and_again_at_each_renewal(
         assert_eq!(b["countAvailedInCurrentCycle"], 0, "{b}");
     }
 }
+
+async fn lookup(org: &TestOrg, query: &str) -> Resp {
+    org.get(&org.api, &format!("/v2/partnerProgram/membershipLookup?{query}")).await
+}
+
+/// `(customerId, partnerProgramName, current)` of each membership the id names.
+async fn holders(org: &TestOrg, mid: &str) -> Vec<(u64, String, bool)> {
+    let r = lookup(org, &format!("partnerMembershipId={mid}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((&r.body["warnings"], &r.body["errors"]), (&json!([]), &json!([])));
+    r.body["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["partnerMembershipId"], mid);
+            (
+                m["customerId"].as_u64().unwrap(),
+                m["partnerProgramName"].as_str().unwrap().to_string(),
+                m["current"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_membership_id_finds_its_member_while_current_after_delink_relink_and_expiry() {
+    let (t, f) = start("pp-care").await;
+    let (a, b) = (f.enrolled("919810000011").await, f.enrolled("919810000012").await);
+    let sky = |mid: &str| {
+        json!({"partnerMembershipId": mid, "partnerTierName": "Gold",
+               "partnerTierExpiryDate": iso(t.now() + Duration::days(300))})
+    };
+    link(&f, "919810000011", "SkyMiles", sky("SM-1")).await;
+    assert_eq!(holders(&f.org, "SM-1").await, vec![(a, "SkyMiles".into(), true)]);
+    let r = lookup(&f.org, "partnerMembershipId=SM-1&partnerProgramName=SkyMiles").await;
+    assert_eq!(r.body["memberships"][0]["customerId"], a, "{}", r.text);
+    let r = lookup(&f.org, "partnerMembershipId=SM-1&partnerProgramName=FlexiPass").await;
+    assert_eq!(r.body["memberships"], json!([]), "{}", r.text);
+
+    // Delinked: still found, no longer current.
+    delink(&f, "919810000011", "SkyMiles").await;
+    assert_eq!(holders(&f.org, "SM-1").await, vec![(a, "SkyMiles".into(), false)]);
+    // Linked again with a new id: both ids find the customer; the freed one finds its new holder too.
+    link(&f, "919810000011", "SkyMiles", sky("SM-2")).await;
+    link(&f, "919810000012", "SkyMiles", sky("SM-1")).await;
+    assert_eq!(holders(&f.org, "SM-2").await, vec![(a, "SkyMiles".into(), true)]);
+    assert_eq!(holders(&f.org, "SM-1").await, vec![(a, "SkyMiles".into(), false), (b, "SkyMiles".into(), true)]);
+
+    // A SUPPLEMENTARY membership relinked with a new id: the pending id is found (not current),
+    // then current once the relink starts, and the old id stays found.
+    link(&f, "919810000011", "FlexiPass", json!({"partnerMembershipId": "FP-A"})).await;
+    let relink = json!({"partnerMembershipId": "FP-B", "membershipStartDate": iso(t.now() + Duration::days(10))});
+    link(&f, "919810000011", "FlexiPass", relink).await;
+    assert_eq!(holders(&f.org, "FP-B").await, vec![(a, "FlexiPass".into(), false)]);
+    t.advance(Duration::days(11));
+    run_sweep(&t).await;
+    assert_eq!(holders(&f.org, "FP-A").await, vec![(a, "FlexiPass".into(), false)]);
+    assert_eq!(holders(&f.org, "FP-B").await, vec![(a, "FlexiPass".into(), true)]);
+    // ... and after the SUPPLEMENTARY membership expires.
+    t.advance(Duration::days(31));
+    run_sweep(&t).await;
+    let with = members(&f, "919810000011", "&includeEnded=true").await;
+    assert_eq!(with.body["endedPartnerPrograms"][0]["status"], "EXPIRED", "{}", with.text);
+    assert_eq!(holders(&f.org, "FP-B").await, vec![(a, "FlexiPass".into(), false)]);
+    assert_eq!(holders(&f.org, "FP-NONE").await, vec![]);
+}
+
+#[tokio::test]
+async fn a_membership_id_is_looked_up_within_the_callers_org_only_and_not_after_erasure() {
+    let (t, f) = start("pp-care").await;
+    let other = fixture(&t.app).await;
+    let a = f.enrolled("919810000021").await;
+    other.enrolled("919810000021").await;
+    link(&f, "919810000021", "SkyMiles", json!({"partnerMembershipId": "SM-21", "partnerTierName": "Gold"})).await;
+    link(&other, "919810000021", "SkyMiles", json!({"partnerMembershipId": "SM-99", "partnerTierName": "Gold"})).await;
+    assert_eq!(holders(&f.org, "SM-99").await, vec![]);
+    assert_eq!(holders(&other.org, "SM-21").await, vec![]);
+    assert_eq!(holders(&f.org, "SM-21").await, vec![(a, "SkyMiles".into(), true)]);
+
+    delink(&f, "919810000021", "SkyMiles").await;
+    assert_eq!(holders(&f.org, "SM-21").await, vec![(a, "SkyMiles".into(), false)]);
+    let r =
+        request(&f.org.base, "DELETE", &format!("/v2/customers/{a}"), &[("authorization", &f.org.admin)], vec![]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(holders(&f.org, "SM-21").await, vec![]);
+    let trail = stored(&t.app.state, f.org.org_id, a, shared::storage::keys::MEMBERSHIP_ID_TRAIL_PREFIX).await;
+    assert!(trail.is_empty(), "{trail:?}");
+}
+
+#[tokio::test]
+async fn a_current_membership_linked_before_the_trail_is_found_through_its_claim() {
+    let (t, f) = start("pp-care").await;
+    let a = f.enrolled("919810000031").await;
+    link(&f, "919810000031", "SkyMiles", json!({"partnerMembershipId": "SM-31", "partnerTierName": "Gold"})).await;
+    // As if linked before trails existed: only the claim remains.
+    let trail = stored(&t.app.state, f.org.org_id, a, shared::storage::keys::MEMBERSHIP_ID_TRAIL_PREFIX).await;
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    for item in trail {
+        let key = [("PK", item["PK"].clone()), ("SK", item["SK"].clone())].into_iter().map(|(k, v)| (k.into(), v));
+        let del = t.app.state.store.client().delete_item().table_name(&t.table).set_key(Some(key.collect()));
+        del.send().await.unwrap();
+    }
+    assert_eq!(holders(&f.org, "SM-31").await, vec![(a, "SkyMiles".into(), true)]);
+    // Ended before the trail: not found (documented).
+    delink(&f, "919810000031", "SkyMiles").await;
+    assert_eq!(holders(&f.org, "SM-31").await, vec![]);
+}
+
+#[tokio::test]
+async fn a_lookup_without_a_usable_id_or_with_an_unknown_program_is_a_400_naming_it() {
+    let (_t, f) = start("pp-care").await;
+    let long = "x".repeat(129);
+    for (query, names) in [
+        ("", "partnerMembershipId"),
+        ("partnerMembershipId=%20%20", "partnerMembershipId"),
+        (&format!("partnerMembershipId={long}") as &str, "partnerMembershipId"),
+        ("partnerMembershipId=SM-1&partnerProgramName=NoSuchMiles", "NoSuchMiles"),
+    ] {
+        let r = lookup(&f.org, query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text);
+        assert!(r.text.contains(names), "{query}: {}", r.text);
+    }
+    // Any role may look up: the admin client too.
+    let r = f.org.get(&f.org.admin, "/v2/partnerProgram/membershipLookup?partnerMembershipId=SM-1").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

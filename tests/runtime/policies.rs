@@ -111,6 +111,11 @@ const ERASE_CUSTOMER: &[Use] = &[
         "erase_customer::erase_profile / released_items → TransactWriteItems Delete \
          (identifier and membership-id items)",
     ),
+    on_table("dynamodb:Query", "erase_customer::erase → Store::delete_membership_id_trail (the trail items)"),
+    rarely(
+        "dynamodb:DeleteItem",
+        "erase_customer::erase → Store::delete_membership_id_trail, a customer that held a membership id",
+    ),
 ];
 const LIST_LINKAGES: Use = on_table("dynamodb:Query", "customer_partner_programs::handle → Store::linkages");
 const READ_HISTORY: Use = on_table(
@@ -170,6 +175,18 @@ const EXPIRY_PREVIEW: &[Use] = &[
     on_table("dynamodb:GetItem", "sweep::first_unfinished_day → Store::sweep_watermark"),
 ];
 
+/// `membership_lookup::lookup`: the trail index, each program's live claim, each match's linkage.
+const MEMBERSHIP_LOOKUP: &[Use] = &[
+    Use {
+        action: "dynamodb:Query",
+        index: Some("MembershipIds"),
+        code: "membership_lookup::lookup → Store::membership_id_holders",
+        exercised: true,
+    },
+    on_table("dynamodb:GetItem", "membership_lookup::lookup → Store::membership_id_claimant"),
+    rarely("dynamodb:GetItem", "membership_lookup::lookup → Store::linkage, for an id someone holds or held"),
+];
+
 /// The DynamoDB calls of each function's code path (its operation plus the layers around it).
 pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
     let parts: &[&[Use]] = match f.logical_id.as_str() {
@@ -185,6 +202,7 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
             &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_MEMBERSHIP_ID, DISARM_REMINDERS]]
         }
         "CustomerPartnerProgramsFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[LIST_LINKAGES]],
+        "MembershipLookupFunction" => &[CATALOG, MEMBERSHIP_LOOKUP],
         "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
         "UpdateCustomerPartnerProgramFunction" => {
             &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID, DISARM_REMINDERS]]

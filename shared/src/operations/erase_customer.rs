@@ -45,7 +45,9 @@ pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Optio
             delinked.push(name);
         }
     }
-    tracing::info!(org, customer = id, delinked = delinked.len(), "customer erased");
+    // Last, once no linkage holds an id: a membership id identifies a person, so its trail goes too.
+    let trail = state.store.delete_membership_id_trail(org, id).await?;
+    tracing::info!(org, customer = id, delinked = delinked.len(), trail, "customer erased");
     Ok(Some(ErasedCustomer::new(&erased, delinked)))
 }
 

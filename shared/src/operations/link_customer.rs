@@ -329,7 +329,7 @@ impl Link<'_> {
 
     /// The conditions that commit with the link, each with the status it gives when it fails:
     /// still enrolled; a replaced relink's id given back; the one-subscription guard claimed;
-    /// the membership id claimed for this customer.
+    /// the membership id claimed for this customer, with its trail.
     fn guards(
         &self,
         current: Option<&Linkage>,
@@ -368,6 +368,12 @@ impl Link<'_> {
                     "partnerMembershipId is already used by another customer in {}",
                     program.partner_program_name
                 )),
+            ));
+            // The id's trail commits with its claim, so a lookup finds the member after it ends.
+            extras.push((
+                linkage_items::membership_id_trail(table, org, program.partner_program_id, mid, customer)
+                    .map_err(internal)?,
+                ErrorCode::CannotProcess.status(),
             ));
         }
         Ok(extras)

@@ -70,6 +70,7 @@ pub fn routes() -> Vec<Route> {
             "CustomerPartnerProgramsFunction",
             customer_partner_programs::handle
         ),
+        route!("GET", "/v2/partnerProgram/membershipLookup", "MembershipLookupFunction", membership_lookup::handle),
     ]
 }
 

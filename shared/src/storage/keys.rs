@@ -15,8 +15,11 @@ pub const DUE_SK: &str = "DUE_SK";
 pub const PROG_PK: &str = "PROG_PK";
 pub const PROG_SK: &str = "PROG_SK";
 pub const TTL: &str = "ttl";
+pub const MID_PK: &str = "MID_PK";
+pub const MID_SK: &str = "MID_SK";
 pub const DUE_INDEX: &str = "DueIndex";
 pub const PROGRAM_MEMBERS_INDEX: &str = "ProgramMembers";
+pub const MEMBERSHIP_IDS_INDEX: &str = "MembershipIds";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -171,6 +174,41 @@ pub fn membership_id(org: OrgId, program: ProgramId, membership_id: &str) -> Key
     Key::new(format!("ORG#{org}#PP#{program}#MID#{membership_id}"), "MID")
 }
 
+pub const MEMBERSHIP_ID_TRAIL_PREFIX: &str = "MIDTRAIL#";
+
+/// The customer's record of having held membership id `mid` in `program` (kept when the
+/// membership ends, deleted by erasure): how an ended membership id still finds its member.
+pub fn membership_id_trail(org: OrgId, customer: CustomerId, program: ProgramId, mid: &str) -> Key {
+    Key::new(customer_pk(org, customer), format!("{MEMBERSHIP_ID_TRAIL_PREFIX}{program:010}#{mid}"))
+}
+
+/// `MembershipIds` index keys of a trail item: one partition per org and membership id, sorted by
+/// program, then customer.
+pub fn membership_id_trail_index_keys(
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+    mid: &str,
+) -> (String, String) {
+    (membership_ids_pk(org, mid), format!("{}CUST#{customer:012}", membership_ids_sk_prefix(program)))
+}
+
+pub fn membership_ids_pk(org: OrgId, mid: &str) -> String {
+    format!("ORG#{org}#MID#{mid}")
+}
+
+/// The `MembershipIds` sort-key prefix of one program.
+pub fn membership_ids_sk_prefix(program: ProgramId) -> String {
+    format!("PP#{program:010}#")
+}
+
+/// The program and customer a `MembershipIds` sort key names.
+pub fn parse_membership_ids_sk(sk: &str) -> Option<(ProgramId, CustomerId)> {
+    let rest = sk.strip_prefix("PP#")?;
+    let (program, customer) = rest.split_once("#CUST#")?;
+    Some((program.parse().ok()?, customer.parse().ok()?))
+}
+
 pub fn event(org: OrgId, event_id: &str) -> Key {
     Key::new(format!("ORG#{org}#EVT#{event_id}"), "EVT")
 }
@@ -243,6 +281,17 @@ mod tests {
             seen.insert(s);
         }
         assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn membership_id_trail_keys_name_their_program_and_customer() {
+        let (pk, sk) = membership_id_trail_index_keys(7, 42, 3, "SM#1");
+        assert_eq!(pk, "ORG#7#MID#SM#1");
+        assert!(sk.starts_with(&membership_ids_sk_prefix(3)));
+        assert_eq!(parse_membership_ids_sk(&sk), Some((3, 42)));
+        assert_eq!(parse_membership_ids_sk("PP#x#CUST#1"), None);
+        assert_ne!(membership_ids_pk(1, "A"), membership_ids_pk(11, "A"));
+        assert!(membership_id_trail(7, 42, 3, "SM#1").sk.starts_with(MEMBERSHIP_ID_TRAIL_PREFIX));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The items a change to a linkage writes beside it, in the domain's words: the enrolment it
-//! needs, the membership id and one-subscription guard it claims or gives back, its history
-//! record and its event. Operations ask for these; only storage builds transaction items.
+//! needs, the membership id (and its trail) and one-subscription guard it claims or gives back,
+//! its history record and its event. Operations ask for these; only storage builds transaction items.
 
 use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, PartnerProgram, ProgramId};
 use crate::storage::keys;
 use crate::storage::records::{
-    to_item, ActivityRecord, EventRecord, LinkageRecord, MembershipIdRecord, SubscriptionRecord,
+    to_item, ActivityRecord, EventRecord, LinkageRecord, MembershipIdRecord, MembershipIdTrailRecord,
+    SubscriptionRecord,
 };
 use crate::storage::store::{tx, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -25,6 +26,12 @@ pub fn claim_membership_id(table: &str, org: OrgId, program: ProgramId, mid: &st
     let k = keys::membership_id(org, program, mid);
     let record = MembershipIdRecord { pk: k.pk, sk: k.sk, entity: "MEMBERSHIP_ID".into(), customer_id: customer };
     tx::claim_for_customer(table, to_item(&record)?, customer)
+}
+
+/// Records that `customer` holds membership id `mid` of `program`, in the transaction that claims
+/// it: the trail outlives the claim, so the id still finds the member after the membership ends.
+pub fn membership_id_trail(table: &str, org: OrgId, program: ProgramId, mid: &str, customer: CustomerId) -> Item {
+    tx::put(table, to_item(&MembershipIdTrailRecord::new(org, customer, program, mid))?)
 }
 
 /// Gives back membership id `mid` of `program`.

@@ -205,6 +205,41 @@ pub struct MembershipIdRecord {
     pub customer_id: CustomerId,
 }
 
+/// A customer held a partner membership id in one program (now or before): written with every
+/// claim of the id, kept when the membership ends, deleted by erasure. Its `MID_PK`/`MID_SK` put it
+/// in the `MembershipIds` index, so a membership id finds its members without a Scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipIdTrailRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "MID_PK")]
+    pub mid_pk: String,
+    #[serde(rename = "MID_SK")]
+    pub mid_sk: String,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+}
+
+impl MembershipIdTrailRecord {
+    pub fn new(org: OrgId, customer: CustomerId, program: ProgramId, mid: &str) -> Self {
+        let k = keys::membership_id_trail(org, customer, program, mid);
+        let (mid_pk, mid_sk) = keys::membership_id_trail_index_keys(org, customer, program, mid);
+        MembershipIdTrailRecord {
+            pk: k.pk,
+            sk: k.sk,
+            entity: "MEMBERSHIP_ID_TRAIL".into(),
+            mid_pk,
+            mid_sk,
+            customer_id: customer,
+            partner_program_id: program,
+        }
+    }
+}
+
 /// The one-subscription guard of a customer: which SUPPLEMENTARY program holds it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

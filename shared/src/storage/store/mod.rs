@@ -6,6 +6,7 @@ mod catalog_writes;
 mod customer_writes;
 mod due_index;
 mod errors;
+mod membership_ids;
 mod reads;
 pub mod tx;
 
