@@ -80,6 +80,14 @@ async fn handle_in_span(
             .into_http(|text| Full::new(Bytes::from(text)));
     }
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+    // A page's script (the console) says so: its 401 then carries no Basic challenge, which would
+    // make the browser ask for credentials in a dialog of its own instead of handing the page the
+    // answer (docs/contract.md#authentication-and-tenancy).
+    let scripted = parts
+        .headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"));
     let client_key = header.and_then(|h| shared::http::auth::parse_basic(h).ok()).map(|(key, _)| key);
     let resp = match match_route(&method, &path) {
         Matched::NotFound => refused(
@@ -136,7 +144,11 @@ async fn handle_in_span(
             }
         },
     };
-    resp.with_header("x-request-id", request_id).into_http(|text| Full::new(Bytes::from(text)))
+    let mut resp = resp.with_header("x-request-id", request_id);
+    if scripted {
+        resp.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("www-authenticate"));
+    }
+    resp.into_http(|text| Full::new(Bytes::from(text)))
 }
 
 /// 408, closing the connection: the rest of a half-sent body is not worth waiting for.

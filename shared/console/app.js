@@ -149,7 +149,8 @@ async function api(path, { method = 'GET', query, body, idempotencyKey } = {}) {
   for (const [k, v] of Object.entries(query || {})) {
     if (v != null && v !== '') url.searchParams.set(k, v);
   }
-  const headers = { Authorization: `Basic ${credentials()}` };
+  // X-Requested-With: a 401 then comes without a Basic challenge, so the browser shows no dialog.
+  const headers = { Authorization: `Basic ${credentials()}`, 'X-Requested-With': 'XMLHttpRequest' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
   const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -215,6 +216,11 @@ function signOut(message) {
 
 async function start() {
   const res = await api('v2/organization/me');
+  if (res.status === 403) {
+    // API Gateway's answer to credentials its authorizer refused.
+    signOut((res.body && res.body.message) || 'Your credentials were refused.');
+    throw new Unauthorized('refused');
+  }
   if (res.status !== 200) throw new Error(failure(res));
   state.me = res.body;
   const nav = document.getElementById('nav');
@@ -324,19 +330,20 @@ function renderMember() {
   show(view, 'Member');
 }
 
+/** A membership's status in words: its badge, and what qualifies it (with a date, if any). */
 function statusText(p) {
-  const ended = !p.linked;
   const st = p.status;
-  if (ended) return ['ended', `Ended on `, p.partnerProgramMembershipLastUpdatedDate, ` (${st.toLowerCase().replace('_', ' ')})`];
-  if (p.pendingRelink) return ['PENDING', `${label(st)}; pending relink from `, p.pendingRelink.partnerProgramMembershipStartDate];
-  if (st === 'PAUSED' && p.membershipPause) return [st, 'Paused until ', p.membershipPause.pausedUntil];
-  if (st === 'PENDING') return [st, 'Pending, starts ', p.partnerProgramMembershipStartDate];
+  if (!p.linked) return { cls: 'ended', badge: 'Ended', text: 'on ', date: p.partnerProgramMembershipLastUpdatedDate, tail: ` (${label(st).toLowerCase()})` };
+  const s = { cls: st, badge: label(st), text: '' };
+  if (p.pendingRelink) return { ...s, text: 'pending relink from ', date: p.pendingRelink.partnerProgramMembershipStartDate };
+  if (st === 'PAUSED' && p.membershipPause) return { ...s, text: 'until ', date: p.membershipPause.pausedUntil };
+  if (st === 'PENDING') return { ...s, text: 'starts ', date: p.partnerProgramMembershipStartDate };
   if (st === 'IN_GRACE') {
     const next = nextFor(p);
-    return [st, 'In grace until ', next && next.dueAt];
+    return { ...s, text: 'until ', date: next && next.dueAt };
   }
-  if (st === 'TIER_EXPIRED') return [st, 'Tier expired on ', p.partnerTierExpiryDate];
-  return [st, label(st)];
+  if (st === 'TIER_EXPIRED') return { ...s, text: 'on ', date: p.partnerTierExpiryDate };
+  return s;
 }
 
 const label = (s) => (s ? s.charAt(0) + s.slice(1).toLowerCase().replaceAll('_', ' ') : '—');
@@ -347,13 +354,13 @@ function nextFor(p) {
 }
 
 function membershipCard(p) {
-  const [cls, text, date, tail] = statusText(p);
+  const st = statusText(p);
   const facts = [
     ['Type', p.partnerProgramType],
     ['Membership id', p.partnerMembershipId || '—'],
     ['Tier', p.partnerTierName ? `${p.partnerTierName}${p.partnerTierNumber ? ` (tier ${p.partnerTierNumber})` : ''}` : '—'],
-    ['Status', h('span', null, h('span', { class: `badge ${cls}` }, p.linked ? label(p.status) : 'Ended'), ' ', text,
-      date ? when(date) : null, tail || null)],
+    ['Status', h('span', { class: 'status' }, h('span', { class: `badge ${st.cls}` }, st.badge), ' ', st.text,
+      st.date ? when(st.date) : null, st.tail || null)],
     ['Tier expiry', when(p.partnerTierExpiryDate)],
     ['Membership start', when(p.partnerProgramMembershipStartDate)],
     ['Membership end', when(p.partnerProgramMembershipEndDate)],

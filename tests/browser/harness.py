@@ -19,6 +19,7 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -119,7 +120,8 @@ class Console:
 
     def __init__(self, driver, base):
         self.d, self.base = driver, base
-        self.wait = WebDriverWait(driver, 15)
+        # Views are rebuilt as they change: an element read a moment ago may be gone; look again.
+        self.wait = WebDriverWait(driver, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
 
     def open(self):
         self.d.get(self.base + "/console/")
