@@ -119,6 +119,8 @@ async fn put_activity(
         step: 0,
         from: None,
         to: None,
+        actor: None,
+        reason: None,
     };
     let id = activity.activity_id.clone();
     assert!(state.store.put_new(to_item(&ActivityRecord::new(activity)).unwrap()).await.unwrap());

@@ -259,6 +259,15 @@ async fn supplementary_membership_end_unlinks_with_its_activity_and_event() {
     assert_eq!(events[1]["eventName"], "supplementaryMembershipExpired");
     assert_eq!(events[1]["data"]["customerPartnerProgramDetails"]["linked"], false);
     assert_eq!(events[1]["data"]["customerIdentifiers"], json!({"customerId": id}));
+    // The link names the client that sent it; the sweep's records name no one (the system acted).
+    assert_eq!(events[0]["data"]["actor"]["role"], "api", "{}", events[0]);
+    assert!(events[1]["data"].get("actor").is_none(), "{}", events[1]);
+    let path = format!("/v2/partnerProgram/customerActivityHistories?identifierName=id&identifierValue={id}");
+    let history = f.org.get(&f.org.api, &path).await;
+    let entries = history.body["data"][0]["customerActivityHistory"].as_array().unwrap().clone();
+    let by_type = |t: &str| entries.iter().find(|e| e["activityType"] == t).unwrap().clone();
+    assert_eq!(by_type("SUPPLEMENTARY_MEMBERSHIP_STARTED")["actor"]["role"], "api", "{}", history.text);
+    assert!(by_type("SUPPLEMENTARY_MEMBERSHIP_EXPIRED").get("actor").is_none(), "{}", history.text);
     let pp = s(&l, "partnerProgramId").parse().unwrap();
     assert!(t
         .app

@@ -70,6 +70,83 @@ pub struct Actor {
     pub role: Role,
 }
 
+/// Why an agent made a change, as a write's program entry may say (`reason`, Extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReasonCode {
+    CustomerRequest,
+    PartnerCorrection,
+    Goodwill,
+    DataCorrection,
+    Other,
+}
+
+impl ReasonCode {
+    pub const ALL: [ReasonCode; 5] = [
+        ReasonCode::CustomerRequest,
+        ReasonCode::PartnerCorrection,
+        ReasonCode::Goodwill,
+        ReasonCode::DataCorrection,
+        ReasonCode::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::CustomerRequest => "CUSTOMER_REQUEST",
+            ReasonCode::PartnerCorrection => "PARTNER_CORRECTION",
+            ReasonCode::Goodwill => "GOODWILL",
+            ReasonCode::DataCorrection => "DATA_CORRECTION",
+            ReasonCode::Other => "OTHER",
+        }
+    }
+}
+
+/// A change's reason: a code and an optional note (free text about the change, which
+/// docs/contract.md#who-and-why asks to keep free of personal data).
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reason {
+    pub code: ReasonCode,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Reason {
+    /// A program entry's `reason` as sent: `{"code": one of `ReasonCode`, "note"?: text}`, the note
+    /// trimmed (empty counts as absent), at most `MAX_REASON_NOTE_CHARS` characters, no control
+    /// characters but line breaks. The error names the field (`reason.code`, `reason.note`).
+    pub fn from_request(v: &serde_json::Value) -> Result<Reason, crate::domain::limits::LimitError> {
+        use crate::domain::limits::{LimitError, MAX_REASON_NOTE_CHARS};
+        let fields = v.as_object().ok_or_else(|| LimitError::new("reason", "must be an object with code and note"))?;
+        if let Some(other) = fields.keys().find(|k| *k != "code" && *k != "note") {
+            return Err(LimitError::new("reason", format!("has no field {other:?} (only code and note)")));
+        }
+        let codes = ReasonCode::ALL.map(ReasonCode::as_str).join(", ");
+        let code = fields
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|c| ReasonCode::ALL.into_iter().find(|k| k.as_str() == c))
+            .ok_or_else(|| LimitError::new("reason.code", format!("must be one of {codes}")))?;
+        let note = match fields.get("note") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(n)) => Some(n.trim().replace("\r\n", "\n")).filter(|n| !n.is_empty()),
+            Some(_) => return Err(LimitError::new("reason.note", "must be text")),
+        };
+        if let Some(n) = &note {
+            let chars = n.chars().count();
+            if chars > MAX_REASON_NOTE_CHARS {
+                let says = format!("is longer than {MAX_REASON_NOTE_CHARS} characters ({chars})");
+                return Err(LimitError::new("reason.note", says));
+            }
+            if n.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(LimitError::new("reason.note", "contains control characters other than line breaks"));
+            }
+        }
+        Ok(Reason { code, note })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Org {
@@ -627,6 +704,12 @@ pub struct Activity {
     pub from: Option<LinkState>,
     #[serde(default)]
     pub to: Option<LinkState>,
+    /// The client whose request made the change; none for the sweep's records (the system).
+    #[serde(default)]
+    pub actor: Option<Actor>,
+    /// Why, when the request's program entry said so.
+    #[serde(default)]
+    pub reason: Option<Reason>,
 }
 
 /// The Capillary-shaped events the outbox carries (docs/contract.md#events).
@@ -678,5 +761,7 @@ pub fn activity_for(before: Option<&Linkage>, after: &Linkage, kind: ActivityTyp
         step: 0,
         from: before.filter(|_| linking).map(LinkState::of),
         to: linking.then(|| LinkState::of(after)),
+        actor: None,
+        reason: None,
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
-use crate::domain::model::{Customer, OrgId};
+use crate::domain::model::{Actor, Customer, OrgId};
 use crate::http::api::{
     batch_status, check_batch_size, check_entries_per_customer, empty_batch, parse_json_body_with, ApiRequest,
     ApiResponse,
@@ -273,13 +273,15 @@ where
 {
     let process = &process;
     let org = req.auth.org_id;
+    // Every item's records name the client that sent the request.
+    let actor = &req.auth.actor();
     // Customers run in a shuffled order (results stay in request order): concurrent batches over
     // the same customers (parallel workers fed one list, a client's retries) would otherwise reach
     // every customer at the same moment and contend on each one in lockstep.
     let mut jobs: Vec<(usize, BatchCustomer<E>)> = customers.into_iter().enumerate().collect();
     jobs.shuffle(&mut rand::rng());
     let mut results: Vec<(usize, CustomerResult)> = futures::stream::iter(jobs)
-        .map(|(i, bc)| async move { (i, one_customer(state, org, names, i, bc, process).await) })
+        .map(|(i, bc)| async move { (i, one_customer(state, (org, actor), names, i, bc, process).await) })
         .buffer_unordered(state.config.batch_concurrency)
         .collect()
         .await;
@@ -299,7 +301,7 @@ where
 
 async fn one_customer<E, F, Fut>(
     state: &AppState,
-    org: OrgId,
+    (org, actor): (OrgId, &Actor),
     names: &BatchNames,
     customer_index: usize,
     bc: BatchCustomer<E>,
@@ -359,7 +361,8 @@ where
     let mut unserved_items = 0;
     for (entry_index, entry) in bc.entries.into_iter().enumerate() {
         // Each item is one logical change with an identity of its own (see `change_id`).
-        let item = ItemWrite::new(state.item_change(customer_index, entry_index), Some(known.clone()));
+        let item =
+            ItemWrite::new(state.item_change(customer_index, entry_index), Some(known.clone())).by(actor.clone());
         let status = match process(customer.clone(), entry, item).await {
             Ok(s) => s,
             Err(failure) => {

@@ -6,8 +6,8 @@ use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::format_utc;
 use crate::domain::error_catalog::ItemStatus;
 use crate::domain::model::{
-    Activity, ActivityType, Customer, Linkage, LinkageStatus, LoyaltyProgram, PartnerProgram, PartnerProgramType,
-    PeriodType, Tier,
+    Activity, ActivityType, Actor, Customer, Linkage, LinkageStatus, LoyaltyProgram, PartnerProgram,
+    PartnerProgramType, PeriodType, Reason, Tier,
 };
 use crate::domain::text::value_as_text;
 use chrono::{DateTime, Utc};
@@ -234,6 +234,10 @@ pub struct ActivityEntry {
     /// record's `from` is the previous record's `to`). Omitted where there was none (a first link).
     pub from: Option<LinkStateView>,
     pub to: Option<LinkStateView>,
+    /// Ours: the client whose request made the change (none: the sweep, the system, did) and the
+    /// reason its entry gave (docs/contract.md#who-and-why).
+    pub actor: Option<Actor>,
+    pub reason: Option<Reason>,
 }
 
 /// A linkage's state in a linking record's `from` / `to`, with the names `partnerProgramDetails` uses.
@@ -277,6 +281,8 @@ impl ActivityEntry {
             partner_tier_expiry_date: a.tier_expiry_date.map(format_utc),
             from: a.from.as_ref().filter(|_| !a.activity_type.is_benefit()).map(LinkStateView::from),
             to: a.to.as_ref().filter(|_| !a.activity_type.is_benefit()).map(LinkStateView::from),
+            actor: a.actor.clone(),
+            reason: a.reason.clone(),
         };
         match a.benefit_details.as_ref().map(stored_benefit_details) {
             Some(list) if !list.is_empty() => {

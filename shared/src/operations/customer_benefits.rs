@@ -45,6 +45,9 @@ pub struct BenefitsEntry {
     till_id: Option<Value>,
     #[serde(default)]
     till_name: Option<String>,
+    /// Extension: why (`{"code", "note"}`), stored with the change's history record and event.
+    #[serde(default)]
+    reason: Option<Value>,
 }
 
 #[serde_with::skip_serializing_none]
@@ -59,8 +62,11 @@ pub struct BenefitUse {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    batch::handle(state, req, &batch::BENEFITS, |catalog, customer, entry, item| async move {
-        avail_one(state, &item, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::BENEFITS, |catalog, customer, entry: BenefitsEntry, item| async move {
+        match item.because(entry.reason.as_ref()) {
+            Ok(item) => avail_one(state, &item, &catalog, &customer, &entry).await,
+            Err(refused) => Ok(refused),
+        }
     })
     .await
 }

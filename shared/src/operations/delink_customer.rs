@@ -14,6 +14,7 @@ use crate::state::AppState;
 use crate::storage::linkage_items;
 use crate::storage::outbox;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 #[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize)]
@@ -21,11 +22,17 @@ use serde::{Deserialize, Serialize};
 pub struct DelinkEntry {
     #[serde(default)]
     partner_program_name: Option<String>,
+    /// Extension: why (`{"code", "note"}`), stored with the change's history record and event.
+    #[serde(default)]
+    reason: Option<Value>,
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    batch::handle(state, req, &batch::DELINK, |catalog, customer, entry, item| async move {
-        delink_one(state, &item, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::DELINK, |catalog, customer, entry: DelinkEntry, item| async move {
+        match item.because(entry.reason.as_ref()) {
+            Ok(item) => delink_one(state, &item, &catalog, &customer, &entry).await,
+            Err(refused) => Ok(refused),
+        }
     })
     .await
 }

@@ -24,12 +24,18 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     let Some(id) = raw.trim().parse::<CustomerId>().ok().filter(|n| *n > 0) else {
         return Err(ApiError::bad_request("id must be a customer's numeric id (a positive integer)"));
     };
-    let erasure = erase(state, req.auth.org_id, id).await?.ok_or(ApiError::CustomerNotFound)?;
+    let erasure = erase(state, &req.auth.actor(), req.auth.org_id, id).await?.ok_or(ApiError::CustomerNotFound)?;
     Ok(ApiResponse::json(200, &erasure))
 }
 
-/// Erases customer `id` of `org`; `None` when the org has no such customer.
-pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Option<ErasedCustomer>, StoreError> {
+/// Erases customer `id` of `org` at the request of `actor` (named on the delinks it records);
+/// `None` when the org has no such customer.
+pub async fn erase(
+    state: &AppState,
+    actor: &Actor,
+    org: OrgId,
+    id: CustomerId,
+) -> Result<Option<ErasedCustomer>, StoreError> {
     let Some(customer) = state.store.customer(org, id).await? else {
         return Ok(None);
     };
@@ -37,11 +43,11 @@ pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Optio
     let now = state.now();
     let erased = match customer.erased_at {
         Some(_) => customer.erased(now),
-        None => erase_profile(state, org, &customer, now).await?,
+        None => erase_profile(state, actor, org, &customer, now).await?,
     };
     let mut delinked = Vec::new();
     for linkage in state.store.linkages(org, id).await? {
-        if let Some(name) = scrub_linkage(state, &catalog, &erased, linkage.partner_program_id, now).await? {
+        if let Some(name) = scrub_linkage(state, actor, &catalog, &erased, linkage.partner_program_id).await? {
             delinked.push(name);
         }
     }
@@ -55,12 +61,14 @@ pub async fn erase(state: &AppState, org: OrgId, id: CustomerId) -> Result<Optio
 /// emitted: one transaction. A concurrent erasure that won is read back.
 async fn erase_profile(
     state: &AppState,
+    actor: &Actor,
     org: OrgId,
     customer: &Customer,
     now: DateTime<Utc>,
 ) -> Result<Customer, StoreError> {
     let erased = customer.erased(now);
-    let event = outbox::customer_erased(org, &erased, now);
+    let mut event = outbox::customer_erased(org, &erased, now);
+    outbox::stamp_provenance(&mut event, Some(actor), None);
     match state.store.erase_customer_profile(org, customer, &erased, &event).await {
         Ok(()) => Ok(erased),
         Err(e @ TransactError::Cancelled { .. }) if e.condition_failed_at(0) => {
@@ -80,15 +88,16 @@ async fn erase_profile(
 /// DELINK activity and event) when active. Returns the program's name when it was delinked.
 async fn scrub_linkage(
     state: &AppState,
+    actor: &Actor,
     catalog: &OrgCatalog,
     customer: &Customer,
     program_id: ProgramId,
-    _now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let org = catalog.org.org_id;
     let table = state.store.table().to_string();
     let mut was_linked = None;
-    let outcome = change_linkage(state, &ItemWrite::fresh(), org, customer.customer_id, program_id, |current, now| {
+    let item = ItemWrite::fresh().by(actor.clone());
+    let outcome = change_linkage(state, &item, org, customer.customer_id, program_id, |current, now| {
         let Some(cur) = current else { return Err(ItemStatus::success()) };
         if !cur.linked && cur.pending_relink.is_none() {
             // Nothing to delink; clearing its ids is not a membership change (no activity).

@@ -29,6 +29,9 @@ pub struct LinkEntry {
     partner_program_name: Option<String>,
     #[serde(default)]
     customer_partner_reference: Option<PartnerReference>,
+    /// Extension: why (`{"code", "note"}`), stored with the change's history record and event.
+    #[serde(default)]
+    reason: Option<Value>,
 }
 
 #[serde_with::skip_serializing_none]
@@ -46,8 +49,11 @@ pub struct PartnerReference {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    batch::handle(state, req, &batch::LINK, |catalog, customer, entry, item| async move {
-        link_one(state, &item, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::LINK, |catalog, customer, entry: LinkEntry, item| async move {
+        match item.because(entry.reason.as_ref()) {
+            Ok(item) => link_one(state, &item, &catalog, &customer, &entry).await,
+            Err(refused) => Ok(refused),
+        }
     })
     .await
 }

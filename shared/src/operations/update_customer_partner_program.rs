@@ -18,6 +18,7 @@ use crate::storage::outbox;
 use crate::storage::store::StoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 #[serde_with::skip_serializing_none]
 #[derive(Deserialize, Serialize, Clone)]
@@ -29,6 +30,9 @@ pub struct UpdateEntry {
     update_type: Option<String>,
     #[serde(default)]
     update_details: Option<UpdateDetails>,
+    /// Extension: why (`{"code", "note"}`), stored with the change's history record and event.
+    #[serde(default)]
+    reason: Option<Value>,
 }
 
 #[serde_with::skip_serializing_none]
@@ -82,8 +86,11 @@ impl UpdateType {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    batch::handle(state, req, &batch::UPDATE, |catalog, customer, entry, item| async move {
-        update_one(state, &item, &catalog, &customer, &entry).await
+    batch::handle(state, req, &batch::UPDATE, |catalog, customer, entry: UpdateEntry, item| async move {
+        match item.because(entry.reason.as_ref()) {
+            Ok(item) => update_one(state, &item, &catalog, &customer, &entry).await,
+            Err(refused) => Ok(refused),
+        }
     })
     .await
 }

@@ -3,7 +3,7 @@
 //! item's budget (docs/architecture.md#writes-to-a-linkage).
 
 use crate::domain::error_catalog::{ErrorCode, ItemStatus};
-use crate::domain::model::{Activity, CustomerId, Linkage, OrgId, ProgramId};
+use crate::domain::model::{Activity, Actor, CustomerId, Linkage, OrgId, ProgramId, Reason};
 use crate::state::AppState;
 use crate::storage::admission::{Patience, SETTLING_GRACE};
 use crate::storage::records::{to_item, ActivityRecord, EventRecord, LinkageRecord};
@@ -15,16 +15,36 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One batch item's write: the id of its change (`WriteContext::item_change`), and what the
-/// request already read of its customer's linkages.
+/// One batch item's write: the id of its change (`WriteContext::item_change`), what the request
+/// already read of its customer's linkages, and who made the change and why (stamped on its
+/// history record and event when it commits: `Target::commit`).
 pub struct ItemWrite {
     change: String,
     known: Option<Arc<KnownLinkages>>,
+    actor: Option<Actor>,
+    reason: Option<Reason>,
 }
 
 impl ItemWrite {
     pub fn new(change: String, known: Option<Arc<KnownLinkages>>) -> Self {
-        ItemWrite { change, known }
+        ItemWrite { change, known, actor: None, reason: None }
+    }
+
+    /// The client whose request makes the change (every API write names one; the sweep none).
+    pub fn by(mut self, actor: Actor) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// The program entry's `reason` as sent (`Reason::from_request`): none, or valid, or the item
+    /// is refused like any other malformed item field (2001, the detail naming the field).
+    pub fn because(mut self, sent: Option<&serde_json::Value>) -> Result<Self, ItemStatus> {
+        let sent = sent.filter(|v| !v.is_null());
+        self.reason = sent
+            .map(Reason::from_request)
+            .transpose()
+            .map_err(|e| ErrorCode::CannotProcess.with_detail(e.to_string()))?;
+        Ok(self)
     }
 
     /// A change of its own, outside any batch item (a fresh id: it recognises only its own attempts).
@@ -119,7 +139,7 @@ where
     F: FnMut(Option<&Linkage>, DateTime<Utc>) -> Result<Prepared, ItemStatus>,
 {
     let known = item.known.as_deref();
-    let target = Target { state, org, customer, program, change: item.change.clone(), known };
+    let target = Target { state, org, customer, program, change: item.change.clone(), known, item };
     let mut budget = Budget::new(state.config.write_contention_budget, target.deadline());
     let started = budget.started;
     let mut attempt = 0u32;
@@ -228,6 +248,8 @@ struct Target<'a> {
     program: ProgramId,
     change: String,
     known: Option<&'a KnownLinkages>,
+    /// Who made the change and why.
+    item: &'a ItemWrite,
 }
 
 /// How one attempt's transaction ended.
@@ -267,6 +289,12 @@ impl Target<'_> {
     async fn commit(&self, current: Option<&Linkage>, mut prepared: Prepared) -> Attempt {
         let recent = current.map(|c| c.recent_changes.as_slice()).unwrap_or_default();
         prepared.after.recent_changes = crate::domain::change_id::remember(recent, &self.change, self.state.now());
+        // Who and why, on the history record and the event alike (docs/contract.md#who-and-why).
+        prepared.activity.actor = self.item.actor.clone();
+        prepared.activity.reason = self.item.reason.clone();
+        if let Some(event) = &mut prepared.event {
+            crate::storage::outbox::stamp_provenance(event, self.item.actor.as_ref(), self.item.reason.as_ref());
+        }
         let after = prepared.after.clone();
         // Expiry reminders: armed/disarmed in this transaction when the expiry moves.
         let reminder_items = match reminder_items(self.state, self.org, current, &after).await {

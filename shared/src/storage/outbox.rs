@@ -2,7 +2,7 @@
 //! transaction as the change they describe; the table stream delivers them to EventBridge.
 
 use crate::domain::dates::format_utc;
-use crate::domain::model::{Customer, EventName, Linkage, OrgId, PartnerProgram};
+use crate::domain::model::{Actor, Customer, EventName, Linkage, OrgId, PartnerProgram, Reason};
 use crate::domain::zone::Zone;
 use crate::storage::keys;
 use crate::storage::records::EventRecord;
@@ -127,6 +127,24 @@ pub(crate) fn outbox_record(
         payload: payload.to_string(),
         ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
     }
+}
+
+/// Adds who made a change and why to an event's `data` (`actor`, `reason`: Extensions, as on the
+/// history record); nothing for the sweep's events, which carry neither.
+pub fn stamp_provenance(event: &mut EventRecord, actor: Option<&Actor>, reason: Option<&Reason>) {
+    if actor.is_none() && reason.is_none() {
+        return;
+    }
+    let Ok(mut payload) = serde_json::from_str::<Value>(&event.payload) else { return };
+    if let Some(data) = payload.get_mut("data").and_then(Value::as_object_mut) {
+        if let Some(a) = actor {
+            data.insert("actor".into(), json!(a));
+        }
+        if let Some(r) = reason {
+            data.insert("reason".into(), json!(r));
+        }
+    }
+    event.payload = payload.to_string();
 }
 
 /// `customerErased`: the customer's identifiers were removed on request (`DELETE
