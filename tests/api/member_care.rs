@@ -4,7 +4,7 @@
 //! its clock, so the sweep it runs sees only its own work.
 
 use crate::support::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::{json, Value};
 use shared::domain::dates::format_utc;
 use shared::sweep::{self, SweepOptions, SweepSettings};
@@ -288,4 +288,124 @@ async fn a_lookup_without_a_usable_id_or_with_an_unknown_program_is_a_400_naming
     // Any role may look up: the admin client too.
     let r = f.org.get(&f.org.admin, "/v2/partnerProgram/membershipLookup?partnerMembershipId=SM-1").await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+async fn preview(org: &TestOrg, auth: &str, query: &str) -> Resp {
+    org.get(auth, &format!("/v2/partnerProgram/expiryPreview?{}", query.replace('+', "%2B"))).await
+}
+
+/// Every entry of the due-index walk up to `until` (all pages).
+async fn walk(org: &TestOrg, until: &str) -> Vec<Value> {
+    let mut data = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let r = preview(org, &org.admin, &format!("until={until}{cursor}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        data.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        match r.body["pagination"]["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return data,
+        }
+    }
+}
+
+fn reminder_states(entry: &Value) -> Vec<(i64, String)> {
+    let list = entry["reminders"].as_array().unwrap();
+    list.iter().map(|r| (r["daysBefore"].as_i64().unwrap(), r["state"].as_str().unwrap().to_string())).collect()
+}
+
+#[tokio::test]
+async fn one_members_preview_plans_its_linkages_by_the_sweeps_rules_years_ahead_with_its_reminders() {
+    let (t, f) = start("pp-care").await;
+    let flexi = json!({"programId": f.rewards, "partnerProgramType": "SUPPLEMENTARY", "tierBased": false,
+        "membershipPeriodType": "DAYS", "membershipPeriodValue": 30, "expiryReminderDays": [1, 7]});
+    f.org.partner_program("FlexiPass", flexi).await;
+    let mut sky = skymiles(f.rewards);
+    sky["expiryReminderDays"] = json!([30, 7]);
+    f.org.partner_program("SkyMiles", sky).await;
+    let (a, b) = (f.enrolled("919810000041").await, f.enrolled("919810000042").await);
+    let tier_expiry = t.now() + Duration::days(200);
+    let gold = json!({"partnerTierName": "Gold", "partnerTierExpiryDate": iso(tier_expiry)});
+    link(&f, "919810000041", "SkyMiles", gold).await;
+    link(&f, "919810000041", "FlexiPass", json!({})).await;
+    link(&f, "919810000042", "FlexiPass", json!({})).await;
+    let asha = crate::agents::agent(&f.org, "Asha Rao").await;
+    let member = "identifierName=mobile&identifierValue=919810000041";
+
+    // Within the walk's 92 days: the member's entries are exactly the walk's for that member.
+    let until = iso(t.now() + Duration::days(60));
+    let walked: Vec<Value> = walk(&f.org, &until)
+        .await
+        .into_iter()
+        .filter(|e| e["customerId"] == a && e.get("currentStatus").is_some())
+        .collect();
+    let r = preview(&f.org, &asha, &format!("{member}&until={until}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut mine: Vec<Value> = r.body["data"].as_array().unwrap().clone();
+    assert!(mine.iter().all(|e| e["customerId"] == a), "{}", r.text);
+    for e in &mut mine {
+        e.as_object_mut().unwrap().remove("reminders");
+    }
+    assert_eq!(mine, walked);
+    assert_eq!(mine.len(), 1, "only FlexiPass ends within 60 days: {}", r.text);
+
+    // By default ten years ahead: the tier's expiry 200 days out too, with its reminders queued.
+    let r = preview(&f.org, &asha, member).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let data = r.body["data"].as_array().unwrap();
+    let names: Vec<&str> = data.iter().map(|e| e["partnerProgramName"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["SkyMiles", "FlexiPass"], "{}", r.text);
+    assert_eq!(data[0]["dueAt"], format_utc(tier_expiry));
+    assert_eq!(data[0]["actions"][0]["action"], "EXPIRE_TIER");
+    assert_eq!(data[0]["resultingStatus"], "TIER_EXPIRED");
+    assert_eq!(reminder_states(&data[0]), vec![(30, "QUEUED".into()), (7, "QUEUED".into())]);
+    assert_eq!(data[0]["reminders"][0]["kind"], "PARTNER_TIER_EXPIRY_REMINDER");
+    assert_eq!(data[0]["reminders"][0]["expiresAt"], format_utc(tier_expiry));
+    assert_eq!(reminder_states(&data[1]), vec![(7, "QUEUED".into()), (1, "QUEUED".into())]);
+    assert_eq!(r.body["summary"]["linkages"], 2);
+
+    // The sweep sends the 7-day reminder: the card says it was sent, the 1-day one is still queued.
+    let end: DateTime<Utc> = data[1]["dueAt"].as_str().unwrap().parse().unwrap();
+    t.set(end - Duration::days(6) - Duration::hours(12));
+    run_sweep(&t).await;
+    let r = preview(&f.org, &asha, member).await;
+    let flexi = &r.body["data"][1];
+    assert_eq!(reminder_states(flexi), vec![(7, "SENT".into()), (1, "QUEUED".into())], "{}", r.text);
+    let sent_at: DateTime<Utc> = flexi["reminders"][0]["at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(sent_at, t.now().with_nanosecond(0).unwrap());
+
+    // Another member's preview shows only its own linkage.
+    let r = preview(&f.org, &f.org.admin, "identifierName=mobile&identifierValue=919810000042").await;
+    let data = r.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{}", r.text);
+    assert_eq!(data[0]["customerId"], b);
+}
+
+#[tokio::test]
+async fn one_members_preview_refuses_what_does_not_apply_and_answers_an_unknown_member_like_its_read() {
+    let (t, f) = start("pp-care").await;
+    f.enrolled("919810000051").await;
+    let member = "identifierName=mobile&identifierValue=919810000051";
+    let r = preview(&f.org, &f.org.api, member).await;
+    assert_eq!(r.status, 403, "the api role does not read the preview: {}", r.text);
+    for query in [
+        format!("{member}&until={}", iso(t.now() + Duration::days(3660))),
+        format!("{member}&cursor=abc"),
+        "identifierName=mobile".to_string(),
+        "identifierName=phone&identifierValue=1".to_string(),
+    ] {
+        let r = preview(&f.org, &f.org.admin, &query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text);
+    }
+    // Without a member, 92 days stays the limit.
+    let r = preview(&f.org, &f.org.admin, &format!("until={}", iso(t.now() + Duration::days(93)))).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    let unknown = "identifierName=mobile&identifierValue=919810009999";
+    let r = preview(&f.org, &f.org.admin, unknown).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"], json!([]));
+    let read = members(&f, "919810009999", "").await;
+    assert_eq!(r.body["errors"], read.body["errors"]);
+    assert_eq!(r.body["errors"][0]["code"], 8015);
 }

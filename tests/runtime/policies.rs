@@ -164,7 +164,8 @@ const SWEEP: &[Use] = &[
     },
 ];
 
-/// `expiry_preview::handle`: the catalog, the watermark, the due index.
+/// `expiry_preview::handle`: the catalog, the watermark, the due index; for one member, its
+/// linkages and reminders.
 const EXPIRY_PREVIEW: &[Use] = &[
     Use {
         action: "dynamodb:Query",
@@ -173,6 +174,11 @@ const EXPIRY_PREVIEW: &[Use] = &[
         exercised: true,
     },
     on_table("dynamodb:GetItem", "sweep::first_unfinished_day → Store::sweep_watermark"),
+    rarely("dynamodb:GetItem", "expiry_preview::member_preview → customer_identity::resolve_with_linkages"),
+    rarely(
+        "dynamodb:Query",
+        "expiry_preview::member_preview → the member's linkages, reminder_items::reminders_of (one member's preview)",
+    ),
 ];
 
 /// `membership_lookup::lookup`: the trail index, each program's live claim, each match's linkage.

@@ -100,6 +100,15 @@ pub fn require_admin(req: &ApiRequest) -> Result<(), ApiError> {
     }
 }
 
+/// The caller's role is one of `allowed` (else 403).
+pub fn require_role(req: &ApiRequest, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(&req.auth.role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// Checks content type and size and parses the JSON body; errors name the position and field.
 pub fn parse_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
     parse_json_body_with(req, std::marker::PhantomData::<T>)

@@ -1,16 +1,21 @@
-//! `GET /v2/partnerProgram/expiryPreview` (admin, docs/contract.md#scheduled-expiry): what the next
-//! sweeps will do up to `until`, read by the sweep's own walk of the due index and planned by its
-//! rules (`expiry_rules`), so the preview and the sweep cannot disagree; it writes nothing.
+//! `GET /v2/partnerProgram/expiryPreview` (admin or agent, docs/contract.md#scheduled-expiry): what
+//! the next sweeps will do up to `until`, read by the sweep's own walk of the due index, or for one
+//! member from its linkages, and planned by the sweep's rules (`expiry_rules`); it writes nothing.
 
 use crate::domain::catalog::OrgCatalog;
 use crate::domain::dates::{format_utc, parse_request_date};
 use crate::domain::expiry_rules::{self, SweepAction};
-use crate::http::api::{require_admin, ApiRequest, ApiResponse};
+use crate::domain::model::{Linkage, PartnerProgram, Role};
+use crate::domain::reminders::{self, ReminderKind};
+use crate::http::api::{require_role, ApiRequest, ApiResponse};
 use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::state::AppState;
+use crate::storage::customer_identity::{resolve_with_linkages, Identifiers, Resolution};
 use crate::storage::keys;
 use crate::storage::records::{from_item, Item, LinkageRecord, PartnerProgramRecord};
+use crate::storage::reminder_items;
+use crate::storage::store::StoreError;
 use crate::sweep::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
@@ -20,6 +25,8 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
 pub const MAX_DAYS_AHEAD: i64 = 92;
+/// How far ahead one member's preview may look (10 years), and looks when `until` is not given.
+pub const MAX_MEMBER_DAYS_AHEAD: i64 = 3653;
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 500;
 /// Index queries one page may spend (empty partitions included) before it returns a cursor.
@@ -80,23 +87,34 @@ impl Cursor {
 }
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    require_admin(&req)?;
+    require_role(&req, &[Role::Admin, Role::Agent])?;
     let catalog = state.catalog(req.auth.org_id).await?;
     let now = state.now();
+    let member = member_filter(&req)?;
+    let (max_days, default_until) = match member {
+        Some(_) => (MAX_MEMBER_DAYS_AHEAD, now + Duration::days(MAX_MEMBER_DAYS_AHEAD)),
+        None => (MAX_DAYS_AHEAD, now),
+    };
     let until = match req.query_param("until") {
         Some(raw) => {
             parse_request_date("until", raw, catalog.zone()).map_err(|e| ApiError::bad_request(e.to_string()))?
         }
-        None => now,
+        None => default_until,
     };
-    if until > now + Duration::days(MAX_DAYS_AHEAD) {
-        return Err(ApiError::bad_request(format!("until: at most {MAX_DAYS_AHEAD} days ahead")));
+    if until > now + Duration::days(max_days) {
+        return Err(ApiError::bad_request(format!("until: at most {max_days} days ahead")));
     }
     let limit = match req.query_param("limit").map(|l| l.trim().parse::<usize>()) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
         Some(_) => return Err(ApiError::bad_request(format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
     };
+    if let Some(ids) = member {
+        if req.query_param("cursor").is_some() {
+            return Err(ApiError::bad_request("cursor does not apply to one member's preview"));
+        }
+        return Ok(ApiResponse::json(200, &member_preview(state, &catalog, &ids, until, limit).await?));
+    }
     let shards = state.config.due_shards.max(1);
     let cursor = match req.query_param("cursor") {
         Some(raw) => Some(
@@ -107,13 +125,106 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     Ok(ApiResponse::json(200, &preview(state, &catalog, until, limit, cursor).await?))
 }
 
+/// The member a preview is filtered to (`identifierName`/`identifierValue`, as customerPartnerPrograms
+/// takes them), if any.
+fn member_filter(req: &ApiRequest) -> Result<Option<Identifiers>, ApiError> {
+    let (name, value) = (req.query_param("identifierName"), req.query_param("identifierValue"));
+    let (name, value) = match (name, value) {
+        (None, None) => return Ok(None),
+        (Some(n), Some(v)) => (n, v),
+        _ => return Err(ApiError::bad_request("identifierName and identifierValue go together")),
+    };
+    let Some(ids) = Identifiers::from_query(name, value) else {
+        return Err(ApiError::bad_request("identifierName must be one of mobile, email, externalId, id"));
+    };
+    if let Some(problem) = &ids.problem {
+        return Err(ApiError::bad_request(format!("identifierValue: {problem}")));
+    }
+    Ok(Some(ids))
+}
+
+/// One member's preview: each of its linkages with something due by `until`, planned by the
+/// sweep's rules from the linkage itself (not the due index), with its expiry reminders.
+async fn member_preview(
+    state: &AppState,
+    catalog: &OrgCatalog,
+    ids: &Identifiers,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Result<Value, StoreError> {
+    let (resolution, mut linkages) = resolve_with_linkages(&state.store, catalog.org.org_id, ids).await?;
+    let mut actions: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut errors = Vec::new();
+    if !matches!(resolution, Resolution::Found(_)) {
+        errors.push(resolution.status());
+    }
+    linkages.sort_by_key(|l| l.partner_program_id);
+    let due: Vec<(&Linkage, &PartnerProgram, Value)> = linkages
+        .iter()
+        .filter_map(|l| {
+            let program = catalog.partner_program_by_id(l.partner_program_id)?;
+            Some((l, program, linkage_entry(l, program, until, &mut actions)?))
+        })
+        .collect();
+    let now = state.now();
+    let data = futures::future::try_join_all(due.into_iter().map(|(l, program, mut entry)| async move {
+        let reminders = member_reminders(state, l, program, now).await?;
+        entry["reminders"] = Value::Array(reminders);
+        Ok::<_, StoreError>(entry)
+    }))
+    .await?;
+    let reminders: usize = data.iter().map(|e| e["reminders"].as_array().map_or(0, Vec::len)).sum();
+    Ok(json!({
+        "until": format_utc(until), "data": data,
+        "summary": {"linkages": data.len(), "actions": actions, "programExpiries": 0, "reminders": reminders},
+        "pagination": {"limit": limit}, "warnings": [], "errors": errors
+    }))
+}
+
+/// The expiry reminders of `l`'s current expiry: those the sweep sent (`SENT`, at when it sent
+/// them) and those armed that it will send (`QUEUED`, at when they fall due), oldest first.
+async fn member_reminders(
+    state: &AppState,
+    l: &Linkage,
+    program: &PartnerProgram,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, StoreError> {
+    let Some(target) = reminders::target(l) else { return Ok(Vec::new()) };
+    let (armed, sent) =
+        reminder_items::reminders_of(&state.store, l.org_id, l.customer_id, l.partner_program_id).await?;
+    let view = |kind: ReminderKind, at, days: u32, state: &str| {
+        let expires = format_utc(target.expires_at);
+        (
+            at,
+            json!({
+                "kind": kind.action(), "at": format_utc(at), "state": state, "daysBefore": days, "expiresAt": expires
+            }),
+        )
+    };
+    let mut out: Vec<(DateTime<Utc>, Value)> = sent
+        .iter()
+        .filter(|r| r.expires_at == target.expires_at && r.reminder_kind() == Some(target.kind))
+        .map(|r| view(target.kind, r.sent_at, r.days_before, "SENT"))
+        .collect();
+    // Armed ones the sweep would drop unsent (the program no longer reminds that day) are left out.
+    out.extend(
+        armed
+            .iter()
+            .filter(|r| r.expires_at == target.expires_at && r.reminder_kind() == Some(target.kind))
+            .filter(|r| program.expiry_reminder_days.contains(&r.days_before) && r.expires_at > now)
+            .map(|r| view(target.kind, r.due_at, r.days_before, "QUEUED")),
+    );
+    out.sort_by_key(|(at, _)| *at);
+    Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
 async fn preview(
     state: &AppState,
     catalog: &OrgCatalog,
     until: DateTime<Utc>,
     limit: usize,
     cursor: Option<Cursor>,
-) -> Result<Value, crate::storage::store::StoreError> {
+) -> Result<Value, StoreError> {
     let from = match cursor {
         Some(c) => c.position(until.date_naive()),
         None => {
@@ -185,6 +296,46 @@ fn key_strings(k: &Item) -> BTreeMap<String, String> {
     k.iter().filter_map(|(n, v)| Some((n.clone(), v.as_s().ok()?.clone()))).collect()
 }
 
+/// A linkage's transitions up to `until` as the preview shows them (counted in `actions`), or
+/// `None` when nothing will happen to it by then.
+fn linkage_entry(
+    linkage: &Linkage,
+    program: &PartnerProgram,
+    until: DateTime<Utc>,
+    actions: &mut BTreeMap<&'static str, u64>,
+) -> Option<Value> {
+    let plan = expiry_rules::plan(linkage, program, until);
+    if plan.is_empty() {
+        return None;
+    }
+    let mut steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| json!({"action": s.action.as_str(), "activityType": s.activity.as_str(), "at": format_utc(s.at)}))
+        .collect();
+    for s in &plan.steps {
+        *actions.entry(s.action.as_str()).or_default() += 1;
+    }
+    if let (Some(backup), Some(at)) = (&plan.migrate_to_backup, plan.early_expiry_at()) {
+        let a = SweepAction::BackupMembershipStarted.as_str();
+        steps.push(json!({"action": a, "activityType": a, "at": format_utc(at), "partnerProgramName": backup}));
+        *actions.entry(a).or_default() += 1;
+    }
+    Some(crate::http::wire::without_nulls(json!({
+        "customerId": linkage.customer_id,
+        "partnerProgramId": linkage.partner_program_id,
+        "partnerProgramName": linkage.partner_program_name,
+        "partnerProgramType": linkage.partner_program_type,
+        "partnerTierName": linkage.tier_name,
+        "dueAt": plan.steps.first().map(|s| format_utc(s.at)),
+        "currentStatus": linkage.status,
+        "actions": steps,
+        "resultingStatus": plan.after.status,
+        "resultingTierName": plan.after.tier_name,
+        "linked": plan.after.linked,
+    })))
+}
+
 /// One due item as the preview shows it, or `None` when nothing will happen to it by `until`.
 fn describe(
     item: Item,
@@ -198,40 +349,7 @@ fn describe(
         "LINKAGE" => {
             let linkage = from_item::<LinkageRecord>(item).ok()?.linkage;
             let program = catalog.partner_program_by_id(linkage.partner_program_id)?;
-            let plan = expiry_rules::plan(&linkage, program, until);
-            if plan.is_empty() {
-                return None;
-            }
-            let mut steps: Vec<Value> = plan
-                .steps
-                .iter()
-                .map(|s| {
-                    json!({
-                        "action": s.action.as_str(), "activityType": s.activity.as_str(), "at": format_utc(s.at)
-                    })
-                })
-                .collect();
-            for s in &plan.steps {
-                *actions.entry(s.action.as_str()).or_default() += 1;
-            }
-            if let (Some(backup), Some(at)) = (&plan.migrate_to_backup, plan.early_expiry_at()) {
-                let a = SweepAction::BackupMembershipStarted.as_str();
-                steps.push(json!({"action": a, "activityType": a, "at": format_utc(at), "partnerProgramName": backup}));
-                *actions.entry(a).or_default() += 1;
-            }
-            Some(crate::http::wire::without_nulls(json!({
-                "customerId": linkage.customer_id,
-                "partnerProgramId": linkage.partner_program_id,
-                "partnerProgramName": linkage.partner_program_name,
-                "partnerProgramType": linkage.partner_program_type,
-                "partnerTierName": linkage.tier_name,
-                "dueAt": plan.steps.first().map(|s| format_utc(s.at)),
-                "currentStatus": linkage.status,
-                "actions": steps,
-                "resultingStatus": plan.after.status,
-                "resultingTierName": plan.after.tier_name,
-                "linked": plan.after.linked,
-            })))
+            linkage_entry(&linkage, program, until, actions)
         }
         "PARTNER_PROGRAM" => {
             let record = from_item::<PartnerProgramRecord>(item).ok()?;

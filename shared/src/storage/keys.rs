@@ -170,6 +170,31 @@ pub fn expiry_reminder(
     Key::new(customer_pk(org, customer), format!("REMIND#{program:010}#{}#{days_before:03}", key_time(expires_at)))
 }
 
+/// Sort-key prefix of one linkage's armed reminders (`expiry_reminder`).
+pub fn expiry_reminder_prefix(program: ProgramId) -> String {
+    format!("REMIND#{program:010}#")
+}
+
+/// The record that the sweep sent reminder `days_before` of an expiry (written in the sending
+/// transaction, which deletes the armed reminder), so a member's preview can say it was sent.
+pub fn sent_reminder(
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+    expires_at: DateTime<Utc>,
+    days_before: u32,
+) -> Key {
+    Key::new(
+        customer_pk(org, customer),
+        format!("{}{}#{days_before:03}", sent_reminder_prefix(program), key_time(expires_at)),
+    )
+}
+
+/// Sort-key prefix of one linkage's sent-reminder records.
+pub fn sent_reminder_prefix(program: ProgramId) -> String {
+    format!("REMINDSENT#{program:010}#")
+}
+
 pub fn membership_id(org: OrgId, program: ProgramId, membership_id: &str) -> Key {
     Key::new(format!("ORG#{org}#PP#{program}#MID#{membership_id}"), "MID")
 }

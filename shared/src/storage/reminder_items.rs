@@ -9,8 +9,8 @@ use crate::domain::reminders::{self, Reminder, ReminderKind, Target};
 use crate::domain::zone::Zone;
 use crate::storage::keys::{self, Key};
 use crate::storage::outbox::outbox_record;
-use crate::storage::records::{to_item, EventRecord};
-use crate::storage::store::{tx, StoreError};
+use crate::storage::records::{from_item, to_item, EventRecord};
+use crate::storage::store::{tx, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,70 @@ impl ReminderRecord {
     fn key(&self) -> Key {
         Key { pk: self.pk.clone(), sk: self.sk.clone() }
     }
+}
+
+/// `entity` of the record of a sent reminder.
+pub const SENT_ENTITY: &str = "REMINDER_SENT";
+/// Days a sent-reminder record outlives the expiry it announced before DynamoDB's TTL tidies it.
+const SENT_KEPT_DAYS: i64 = 400;
+
+/// A reminder the sweep sent: what it announced and when it went, kept beside the linkage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentReminderRecord {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub org_id: OrgId,
+    pub customer_id: CustomerId,
+    pub partner_program_id: ProgramId,
+    pub kind: String,
+    pub expires_at: DateTime<Utc>,
+    pub days_before: u32,
+    pub sent_at: DateTime<Utc>,
+    pub ttl: i64,
+}
+
+impl SentReminderRecord {
+    pub fn new(r: &ReminderRecord, sent_at: DateTime<Utc>) -> Self {
+        let Key { pk, sk } =
+            keys::sent_reminder(r.org_id, r.customer_id, r.partner_program_id, r.expires_at, r.days_before);
+        SentReminderRecord {
+            pk,
+            sk,
+            entity: SENT_ENTITY.into(),
+            org_id: r.org_id,
+            customer_id: r.customer_id,
+            partner_program_id: r.partner_program_id,
+            kind: r.kind.clone(),
+            expires_at: r.expires_at,
+            days_before: r.days_before,
+            sent_at,
+            ttl: (r.expires_at + chrono::Duration::days(SENT_KEPT_DAYS)).timestamp(),
+        }
+    }
+
+    pub fn reminder_kind(&self) -> Option<ReminderKind> {
+        ReminderKind::parse(&self.kind)
+    }
+}
+
+/// One linkage's reminders: those armed (still to be sent), and the records of those sent.
+pub async fn reminders_of(
+    store: &Store,
+    org: OrgId,
+    customer: CustomerId,
+    program: ProgramId,
+) -> Result<(Vec<ReminderRecord>, Vec<SentReminderRecord>), StoreError> {
+    let pk = keys::customer_pk(org, customer);
+    let (armed_prefix, sent_prefix) = (keys::expiry_reminder_prefix(program), keys::sent_reminder_prefix(program));
+    let (armed, sent) =
+        futures::try_join!(store.query_prefix(&pk, &armed_prefix), store.query_prefix(&pk, &sent_prefix))?;
+    let armed = armed.into_iter().map(|i| Ok(from_item::<ReminderRecord>(i)?)).collect::<Result<_, StoreError>>()?;
+    let sent = sent.into_iter().map(|i| Ok(from_item::<SentReminderRecord>(i)?)).collect::<Result<_, StoreError>>()?;
+    Ok((armed, sent))
 }
 
 /// The items a change from `before` to `after` adds to its transaction: Puts of the reminders of a
@@ -163,7 +227,8 @@ pub const SEND_CHECK: usize = 0;
 /// Index of the reminder's delete in `send_items` (its failure: another run took it).
 pub const SEND_TAKE: usize = 1;
 
-/// The transaction that sends one reminder: linkage check, reminder delete, outbox event.
+/// The transaction that sends one reminder: linkage check, reminder delete, outbox event, and
+/// the record that it was sent.
 pub fn send_items(
     table: &str,
     r: &ReminderRecord,
@@ -176,6 +241,7 @@ pub fn send_items(
         check_target(table, r, kind)?,
         cancel_item(table, r)?,
         tx::put_new(table, to_item(&event(r, kind, program, tz, now))?)?,
+        tx::put(table, to_item(&SentReminderRecord::new(r, now))?)?,
     ])
 }
 
