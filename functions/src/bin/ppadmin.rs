@@ -33,7 +33,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("create-client") => {
             let org: u64 = arg(&args, "--org").ok_or("--org is required")?.parse()?;
             // The rules of POST /v2/organization/clients: an agent needs --name.
-            let (role, name) = shared::admin::client_spec(arg(&args, "--role").unwrap_or("api"), arg(&args, "--name"))?;
+            let (role, name) = shared::admin::client_spec(arg(&args, "--role").unwrap_or("api"), arg(&args, "--name"))
+                .map_err(|e| e.to_string())?;
             if state.store.org(org).await?.is_none() {
                 return Err(format!("org {org} does not exist").into());
             }
