@@ -51,8 +51,24 @@ pub async fn serve(state: Arc<AppState>, listener: TcpListener) -> std::io::Resu
 
 async fn handle(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let span = tracing::info_span!("request", requestId = %request_id);
-    handle_in_span(state, req, request_id).instrument(span).await
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let mut resp = if console_path(req.uri().path()).is_some() {
+        // The console's files, as the `console` Lambda serves them: no credentials, no data.
+        respond(req.method().as_str(), req.uri().path(), req.uri().query(), header("if-none-match"))
+    } else {
+        // A page's script (the console) says so: its 401 then carries no Basic challenge, which
+        // would make the browser ask for credentials in a dialog of its own instead of handing the
+        // page the answer (docs/contract.md#authentication-and-tenancy).
+        let scripted = header("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"));
+        let span = tracing::info_span!("request", requestId = %request_id);
+        let mut resp = handle_in_span(state, req, request_id.clone()).instrument(span).await;
+        if scripted {
+            resp.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("www-authenticate"));
+        }
+        resp
+    };
+    resp = resp.with_header("x-request-id", request_id);
+    resp.into_http(|text| Full::new(Bytes::from(text)))
 }
 
 /// A request refused before any handler ran (no route, bad credentials, undecodable): one log
@@ -64,32 +80,13 @@ fn refused(resp: impl Into<ApiResponse>, method: &str, path: &str, client_key: O
     resp
 }
 
-async fn handle_in_span(
-    state: &AppState,
-    req: hyper::Request<Incoming>,
-    request_id: String,
-) -> hyper::Response<Full<Bytes>> {
+async fn handle_in_span(state: &AppState, req: hyper::Request<Incoming>, request_id: String) -> ApiResponse {
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
-    if console_path(&path).is_some() {
-        // The console's files, as the `console` Lambda serves them: no credentials, no data.
-        let if_none_match = parts.headers.get("if-none-match").and_then(|v| v.to_str().ok());
-        return respond(&method, &path, parts.uri.query(), if_none_match)
-            .with_header("x-request-id", request_id)
-            .into_http(|text| Full::new(Bytes::from(text)));
-    }
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
-    // A page's script (the console) says so: its 401 then carries no Basic challenge, which would
-    // make the browser ask for credentials in a dialog of its own instead of handing the page the
-    // answer (docs/contract.md#authentication-and-tenancy).
-    let scripted = parts
-        .headers
-        .get("x-requested-with")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"));
     let client_key = header.and_then(|h| shared::http::auth::parse_basic(h).ok()).map(|(key, _)| key);
-    let resp = match match_route(&method, &path) {
+    match match_route(&method, &path) {
         Matched::NotFound => refused(
             ApiError::RouteNotFound { method: method.clone(), path: path.clone() },
             &method,
@@ -143,12 +140,7 @@ async fn handle_in_span(
                 }
             }
         },
-    };
-    let mut resp = resp.with_header("x-request-id", request_id);
-    if scripted {
-        resp.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("www-authenticate"));
     }
-    resp.into_http(|text| Full::new(Bytes::from(text)))
 }
 
 /// 408, closing the connection: the rest of a half-sent body is not worth waiting for.

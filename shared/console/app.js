@@ -283,7 +283,7 @@ async function openMember(by, value, errorEl) {
   const t0 = performance.now();
   const [programs, catalog] = await Promise.all([
     api('v2/partnerProgram/customerPartnerPrograms',
-      { query: { identifierName: by, identifierValue: value, includeEnded: 'true' } }),
+      { query: { identifierName: by, identifierValue: value, includeEnded: 'true', includeBenefits: 'true' } }),
     loadCatalog(),
   ]);
   const body = programs.body || {};

@@ -123,7 +123,7 @@ async fn benefits_summary(f: &Fixture, mobile: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn the_benefit_cycle_starts_with_the_membership_and_again_at_each_renewal() {
+async fn the_benefit_cycle_starts_with_the_membership_and_again_at_each_renewal_and_the_member_read_shows_it() {
     let (t, f) = start("pp-care").await;
     let mobile = "919810000002";
     f.enrolled(mobile).await;
@@ -140,6 +140,14 @@ async fn the_benefit_cycle_starts_with_the_membership_and_again_at_each_renewal(
         assert_eq!(b["currentCycleStartDate"], format_utc(linked_at), "{b}");
     }
     assert_eq!(summary[0]["countAvailedInCurrentCycle"], 2);
+    // The member read shows the same summary on each current membership when asked, and only then.
+    let read = members(&f, mobile, "&includeBenefits=true").await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.body["linkedPartnerPrograms"][0]["benefitsSummary"], json!(summary));
+    assert!(members(&f, mobile, "").await.body["linkedPartnerPrograms"][0].get("benefitsSummary").is_none());
+    let refused = members(&f, mobile, "&includeBenefits=yes").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("includeBenefits"), "{}", refused.text);
 
     // An upgrade keeps the cycle; a renewal starts a new one.
     t.advance(Duration::days(2));

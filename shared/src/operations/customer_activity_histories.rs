@@ -360,8 +360,9 @@ fn pagination(limit: usize, page: &activity_history::Page) -> Value {
 }
 
 /// Every configured benefit with its use in the current cycle (the linkage's counter) and over
-/// the last 365 days (summed from the benefit records of that window).
-async fn benefits_summary(
+/// the last 365 days (summed from the benefit records of that window); the member read shows the
+/// same with `includeBenefits=true`.
+pub(crate) async fn benefits_summary(
     state: &AppState,
     org: u64,
     customer: u64,
