@@ -7,5 +7,6 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/ensure-browser.sh
-[ -x target/debug/local-server ] || cargo build --locked -p partner-devtools --bin local-server
+# The console's files are embedded at build time: build, so the tests see the files as they are.
+cargo build --locked -q -p partner-devtools --bin local-server
 exec .venv/bin/python -m pytest -p no:cacheprovider -q -rA tests/browser "$@"

@@ -70,6 +70,12 @@ function announce(msg) {
   document.getElementById('live').textContent = msg;
 }
 
+// Each navigation takes a number; a view whose data arrives after a newer navigation is dropped,
+// so a slow answer never replaces the view the agent moved on to.
+let navigation = 0;
+const navigate = () => ++navigation;
+const stillCurrent = (n) => n === navigation;
+
 function show(view, title) {
   const main = document.getElementById('main');
   main.replaceChildren(view);
@@ -186,6 +192,7 @@ function encodeCredentials(key, secret) {
 }
 
 function signInView(message) {
+  navigate();
   const key = field('Client key', input({ name: 'clientKey', autocomplete: 'username', required: true }));
   const secret = field('Secret', input({ name: 'secret', type: 'password', autocomplete: 'current-password', required: true }));
   const error = h('p', { class: 'error', role: 'alert', id: 'signin-error' }, message || '');
@@ -240,6 +247,7 @@ const ADMIN_ONLY = 'Only an admin can do this; you are signed in as';
 // ---------------------------------------------------------------- find
 
 function findView(prefill) {
+  navigate();
   const by = field('Find by', select(FIND_BY, { name: 'by' }));
   const value = field('Value', input({ name: 'value', required: true, autocomplete: 'off' }));
   if (prefill) { by.control.value = prefill.by; value.control.value = prefill.value; }
@@ -281,12 +289,14 @@ async function search(by, value, error, results) {
 
 async function openMember(by, value, errorEl) {
   const t0 = performance.now();
+  const n = navigate();
   const [programs, catalog] = await Promise.all([
     api('v2/partnerProgram/customerPartnerPrograms',
       { query: { identifierName: by, identifierValue: value, includeEnded: 'true', includeBenefits: 'true' } }),
     loadCatalog(),
   ]);
   const body = programs.body || {};
+  if (!stillCurrent(n)) return;
   if (programs.status !== 200 || !body.customer) {
     const msg = programs.status === 200 ? 'No customer has that identifier.' : failure(programs);
     if (errorEl) errorEl.textContent = msg;
@@ -295,6 +305,7 @@ async function openMember(by, value, errorEl) {
   }
   const id = String(body.customer.id);
   const preview = await api('v2/partnerProgram/expiryPreview', { query: { identifierName: 'id', identifierValue: id } });
+  if (!stillCurrent(n)) return;
   state.member = {
     customer: body.customer,
     current: body.linkedPartnerPrograms || [],
@@ -395,7 +406,7 @@ function nextCard(p) {
 function benefitsTable(p) {
   const list = p.benefitsSummary || [];
   if (!list.length) return null;
-  return h('div', { class: 'scroll' }, h('table', null,
+  return h('table', { class: 'benefits' },
     h('caption', { class: 'label' }, 'Benefits this cycle'),
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Benefit'), h('th', { scope: 'col' }, 'Used'),
       h('th', { scope: 'col' }, 'Cycle'))),
@@ -403,7 +414,7 @@ function benefitsTable(p) {
       h('td', { class: 'used' }, b.maximumAvailableInCycle != null
         ? `${b.countAvailedInCurrentCycle} of ${b.maximumAvailableInCycle}` : `${b.countAvailedInCurrentCycle} (no cap)`),
       h('td', null, b.currentCycleStartDate ? ['since ', when(b.currentCycleStartDate)] : null,
-        h('span', { class: 'why' }, p.partnerTierExpiryDate ? ' resets when the tier is renewed' : ' resets on renewal')))))));
+        h('span', { class: 'why' }, ' resets at the next renewal'))))));
 }
 
 function membershipActions(p) {
@@ -437,8 +448,10 @@ function programConfig(name) {
 }
 
 async function catalogView() {
+  const n = navigate();
   state.catalog = null;
   const data = await loadCatalog();
+  if (!stillCurrent(n)) return;
   const view = h('section', { 'aria-labelledby': 'catalog-title' }, h('h1', { id: 'catalog-title' }, 'Program catalog'),
     data.length ? null : h('p', { class: 'note' }, 'No loyalty programs yet.'),
     data.map((lp) => h('div', { class: 'card' },
@@ -474,11 +487,13 @@ async function worklistView(days = 30, cursor, rows = []) {
   const daysField = field('Ending within (days)', input({ type: 'number', min: 1, max: 92, value: days, name: 'days' }));
   const error = h('p', { class: 'error', role: 'alert' });
   const until = endOfDayInOrg(orgToday(days));
+  const n = navigate();
   const res = await api('v2/partnerProgram/expiryPreview', { query: { until, limit: 25, cursor } });
+  if (!stillCurrent(n)) return;
   if (res.status !== 200) error.textContent = failure(res);
   const all = rows.concat(res.status === 200 ? res.body.data || [] : []);
   const next = res.status === 200 && res.body.pagination && res.body.pagination.nextCursor;
-  const table = h('div', { class: 'scroll' }, h('table', { id: 'worklist' },
+  const table = h('div', { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Worklist' }, h('table', { id: 'worklist' },
     h('caption', { class: 'visually-hidden' }, 'Memberships with something due'),
     h('thead', null, h('tr', null, ['Due', 'Customer', 'Program', 'What happens', ''].map((t) =>
       h('th', { scope: 'col' }, t)))),

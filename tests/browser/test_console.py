@@ -61,8 +61,8 @@ def sky_member(admin, agent, days=40, tier="Gold"):
 
 
 def memberships(api, c):
-    return api.ok("GET", "/v2/partnerProgram/customerPartnerPrograms",
-                  query={"identifierName": "id", "identifierValue": c["id"], "includeEnded": "true"})
+    return api.ok("GET", "/v2/partnerProgram/customerPartnerPrograms", query={
+        "identifierName": "id", "identifierValue": c["id"], "includeEnded": "true", "includeBenefits": "true"})
 
 
 def lounge_used(api, c):
@@ -286,9 +286,10 @@ def test_keyboard_alone_signs_in_finds_a_member_and_opens_an_action(console, adm
     c = sky_member(admin, agent)
     console.open()
     console.field("Client key")
-    keys = ActionChains(console.d)
-    keys.send_keys(Keys.TAB)  # skip link
-    keys.send_keys(Keys.TAB, agent.key, Keys.TAB, agent.secret, Keys.ENTER).perform()
+    # Each view puts the focus at its start: one Tab reaches its first control.
+    ActionChains(console.d).send_keys(Keys.TAB).perform()
+    assert console.d.switch_to.active_element == console.field("Client key")
+    ActionChains(console.d).send_keys(agent.key, Keys.TAB, agent.secret, Keys.ENTER).perform()
     console.el("#signed-in-as")
     active = console.d.switch_to.active_element
     assert active.get_attribute("id") == "main", "focus moves to the new view"
@@ -355,13 +356,10 @@ def test_the_worklist_lists_what_ends_soon_and_opens_its_member(console, admin, 
     console.sign_in(agent)
     console.button("Worklist").click()
     console.el("#worklist-title")
-    days = console.field("Ending within (days)")
-    days.clear()
-    days.send_keys("5", Keys.ENTER)
-    console.wait.until(lambda d: any(b.text == f"Open member {c['id']}" for b in d.find_elements(By.CSS_SELECTOR, "#worklist button")))
-    while True:
-        buttons = [b for b in console.d.find_elements(By.CSS_SELECTOR, "#worklist button") if b.text == f"Open member {c['id']}"]
-        if buttons:
-            buttons[0].click()
-            break
+    console.field("Ending within (days)").send_keys(Keys.CONTROL, "a", Keys.NULL, "5", Keys.ENTER)
+    console.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#worklist-title + p + form input").get_attribute("value") == "5")
+    row = console.wait.until(lambda d: next((tr for tr in d.find_elements(By.CSS_SELECTOR, "#worklist tbody tr")
+                                             if f"Open member {c['id']}" in tr.text), None))
+    assert "SkyMiles" in row.text and "Tier grace started" in row.text
+    console.button(f"Open member {c['id']}", row).click()
     console.member_shown(c["id"])
