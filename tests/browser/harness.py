@@ -112,6 +112,9 @@ def make_driver(width=1280, height=900):
     service = Service("/usr/bin/chromedriver", env=dict(os.environ, TZ=BROWSER_TZ))
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_script_timeout(30)
+    # A window cannot be narrower than Chromium allows (about 500 px): a phone's width is emulated.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
     return driver
 
 
