@@ -209,10 +209,17 @@ def test_a_double_submitted_benefit_is_recorded_once(console, admin, agent):
     console.button("Preview", dialog).click()
     assert f"Used this cycle: {before} of 4 → {before + 1} of 4" in console.visible("[data-testid=preview]").text
     confirm = console.el("[data-testid=confirm]")
+    # Every POST the page sends from here on, with its Idempotency-Key.
+    console.d.execute_script("""
+        window.__keys = []; const send = window.fetch;
+        window.fetch = (url, opts) => { if (opts && opts.method === 'POST') window.__keys.push(opts.headers['Idempotency-Key']);
+                                       return send(url, opts); };""")
     console.d.execute_script("arguments[0].click(); arguments[0].click();", confirm)
     console.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
     console.member_shown(c["id"])
     assert lounge_used(agent, c) == before + 1
+    keys = console.d.execute_script("return window.__keys")
+    assert len(keys) >= 1 and len(set(keys)) == 1 and keys[0], f"one submission, one key: {keys}"
     console.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#timeline li[data-activity="BENEFITSAVAILED"]'))
     assert len(console.d.find_elements(By.CSS_SELECTOR, '#timeline li[data-activity="BENEFITSAVAILED"]')) == 1
     row = console.el('tr[data-benefit="LoungeAccess"] .used').text
