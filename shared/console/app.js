@@ -386,20 +386,22 @@ function membershipCard(p) {
   p.linked ? membershipActions(p) : null);
 }
 
+/** The sweep's next steps for one membership, the state they lead to, and its reminders. */
 function nextCard(p) {
   const list = (state.member.preview || []).filter((e) => e.partnerProgramId === p.partnerProgramId);
   const steps = list.flatMap((e) => (e.actions || []).map((a) => ({ ...a, entry: e })));
-  const reminders = list.flatMap((e) => e.reminders || []);
-  const main = steps.find((s) => !/REMINDER$/.test(s.action));
+  const transitions = steps.filter((s) => !/REMINDER$/.test(s.action));
   const queued = steps.filter((s) => /REMINDER$/.test(s.action));
+  const reminders = list.flatMap((e) => e.reminders || []);
+  const last = transitions.length ? transitions[transitions.length - 1].entry : null;
+  const result = last && [last.resultingTierName, label(last.resultingStatus)].filter(Boolean).join(', ');
   return h('div', { class: 'next', 'data-testid': 'next-step' }, h('h4', null, 'What happens next'),
-    main ? h('p', null, h('strong', { class: 'next-action' }, label(main.action)), ' on ', when(main.at),
-      main.entry.resultingTierName || main.entry.resultingStatus
-        ? h('span', { class: 'next-result' }, ` → ${[main.entry.resultingTierName, label(main.entry.resultingStatus)]
-          .filter(Boolean).join(', ')}`) : null)
+    transitions.length ? h('ol', { class: 'plain' }, transitions.map((s, i) => h('li', null,
+      h('strong', { class: i === 0 ? 'next-action' : 'then-action' }, label(s.action)), ' on ', when(s.at))))
       : h('p', { class: 'next-action' }, 'Nothing scheduled.'),
+    result ? h('p', { class: 'next-result' }, `Then: ${result}`) : null,
     reminders.length || queued.length ? h('ul', { class: 'plain' },
-      reminders.map((r) => h('li', null, `Reminder ${label(r.state)}: `, label(r.kind), ' ', when(r.at))),
+      reminders.map((r) => h('li', null, `Reminder ${label(r.state).toLowerCase()}: `, label(r.kind), ' ', when(r.at))),
       queued.map((s) => h('li', null, 'Reminder queued: ', label(s.action), ' ', when(s.at)))) : null);
 }
 

@@ -184,7 +184,9 @@ class Console:
         return self.visible("dialog[open]")
 
     def screenshot(self, name):
-        self.d.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        """The whole page as it stands (not only the viewport), from the top."""
+        png = self.d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(png["data"]))
 
     def axe(self):
         """axe-core's serious and critical violations on the page as it stands."""

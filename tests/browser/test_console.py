@@ -125,12 +125,17 @@ def test_memberships_and_the_next_step_card_say_what_the_api_says(console, admin
         for key in ("partnerTierExpiryDate", "partnerProgramMembershipStartDate", "partnerProgramMembershipEndDate"):
             if p.get(key):
                 assert instant(p[key]) in shown, f"{p['partnerProgramName']} {key}"
-        steps = [a for e in preview if e["partnerProgramId"] == p["partnerProgramId"] for a in e["actions"]]
-        step = next(a for a in steps if not a["action"].endswith("REMINDER"))
+        entries = [e for e in preview if e["partnerProgramId"] == p["partnerProgramId"]]
+        step, entry = next((a, e) for e in entries for a in e["actions"] if not a["action"].endswith("REMINDER"))
         next_card = card.find_element(By.CSS_SELECTOR, "[data-testid=next-step]")
         label = step["action"][0] + step["action"][1:].lower().replace("_", " ")
         assert label in next_card.find_element(By.CSS_SELECTOR, ".next-action").text
         assert instant(next_card.find_element(By.CSS_SELECTOR, "time").get_attribute("datetime")) == instant(step["at"])
+        then = next_card.find_element(By.CSS_SELECTOR, ".next-result").text
+        assert entry.get("resultingTierName", "") in then and entry["resultingStatus"][1:].lower().replace("_", " ") in then
+        reminders = [r for e in entries for r in e.get("reminders", [])]
+        shown = next_card.find_elements(By.CSS_SELECTOR, "ul li")
+        assert len(shown) == len(reminders), (reminders, [li.text for li in shown])
     # Every date in the org's zone and the browser's, the UTC instant on hover.
     t = console.card("SkyMiles").find_element(By.CSS_SELECTOR, "dd time")
     org, local = t.find_element(By.CSS_SELECTOR, ".org").text, t.find_element(By.CSS_SELECTOR, ".local").text
