@@ -4,7 +4,7 @@
 
 use shared::admin::{create_org, AdminError};
 use shared::domain::model::{Org, OrgId};
-use shared::http::auth::{create_client, IssuedCredentials};
+use shared::http::auth::{create_client, create_named_client, IssuedCredentials};
 use shared::state::AppState;
 use shared::storage::keys;
 
@@ -12,6 +12,8 @@ pub struct DemoSeed {
     pub org: Org,
     pub admin: IssuedCredentials,
     pub api: IssuedCredentials,
+    /// A person's client for the console (`agent`, display name "Demo Agent").
+    pub agent: IssuedCredentials,
     pub sample_mobile: String,
     /// True when the database already had the demo org and only new credentials were issued.
     pub reused: bool,
@@ -30,13 +32,15 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
             if let Some(org) = state.store.org(org).await? {
                 let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
                 let api = create_client(&state.store, org.org_id, Role::Api).await?;
-                return Ok(DemoSeed { org, admin, api, sample_mobile: "919740000001".into(), reused: true });
+                let agent = demo_agent(state, org.org_id).await?;
+                return Ok(DemoSeed { org, admin, api, agent, sample_mobile: "919740000001".into(), reused: true });
             }
         }
     }
     let org = create_org(&state.store, "Demo Org", "Asia/Kolkata").await?;
     let admin = create_client(&state.store, org.org_id, Role::Admin).await?;
     let api = create_client(&state.store, org.org_id, Role::Api).await?;
+    let agent = demo_agent(state, org.org_id).await?;
     let other = |e: &dyn std::fmt::Display| AdminError::Other(e.to_string());
     let rewards = shared::operations::create_loyalty_program::create_loyalty_program(
         state,
@@ -81,7 +85,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
     item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
     item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
     state.store.put(item).await?;
-    Ok(DemoSeed { org, admin, api, sample_mobile: people[0].0.into(), reused: false })
+    Ok(DemoSeed { org, admin, api, agent, sample_mobile: people[0].0.into(), reused: false })
 }
 
 /// SkyMiles (EXTERNAL, 3 tiers, 2 benefits) and FlexiPass (SUPPLEMENTARY, 30 days) in loyalty
@@ -162,4 +166,10 @@ async fn put_partner_program(
         .await
         .map_err(|e| AdminError::Other(format!("seeding {} failed: {e}", p.partner_program_name)))?;
     Ok(())
+}
+
+/// The demo's member-care agent, "Demo Agent", for signing in to the console.
+async fn demo_agent(state: &AppState, org: OrgId) -> Result<IssuedCredentials, AdminError> {
+    let role = shared::domain::model::Role::Agent;
+    Ok(create_named_client(&state.store, org, role, Some("Demo Agent".into())).await?)
 }

@@ -33,7 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         println!("customers with mobiles 919740000001..3.\n");
         println!("admin client: {}  secret: {}", demo.admin.client_key, demo.admin.secret);
-        println!("api client:   {}  secret: {}\n", demo.api.client_key, demo.api.secret);
+        println!("api client:   {}  secret: {}", demo.api.client_key, demo.api.secret);
+        println!(
+            "agent client: {}  secret: {}   (\"Demo Agent\": sign in to the console with it)\n",
+            demo.agent.client_key, demo.agent.secret
+        );
         println!("Link a demo customer to SkyMiles:\n");
         println!(
             "curl -s -X POST {base}/v2/partnerProgram/linkCustomer -u '{}:{}' -H 'Content-Type: application/json' \
