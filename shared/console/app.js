@@ -691,12 +691,9 @@ function updateDialog(p) {
         h('li', null, `${label(fields.type.control.value)}: tier ${p.partnerTierName || '—'} → ${fields.tier.control.value || '—'}`),
         h('li', null, 'Tier expiry: ', when(p.partnerTierExpiryDate), ' → ', expiryPreviewText(day)));
     },
-    send: (reason, key) => api('v2/partnerProgram/customerPartnerProgramUpdate', { method: 'POST', idempotencyKey: key, body: {
-      customersPartnerUpdates: [{ customer: customerRef(), partnerProgramUpdates: [{
-        partnerProgramName: p.partnerProgramName, updateType: fields.type.control.value,
-        updateDetails: { updatedTierName: fields.tier.control.value, updatedTierExpiryDate: fields.expiry.control.value },
-        reason }] }] } }),
-    result: (b) => first(b, 'customersPartnerUpdates', 'partnerProgramUpdates', 'updateStatus'),
+    send: (reason, key) => updateCall(p, fields.type.control.value,
+      { updatedTierName: fields.tier.control.value, updatedTierExpiryDate: fields.expiry.control.value }, reason, key),
+    result: updateResult,
   });
 }
 
@@ -712,9 +709,11 @@ function pauseDialog(p) {
         h('li', null, 'The membership end moves later by the length of the pause.'));
     },
     send: (reason, key) => updateCall(p, 'PAUSE', { pauseEndDate: fields.expiry.control.value }, reason, key),
-    result: (b) => first(b, 'customersPartnerUpdates', 'partnerProgramUpdates', 'updateStatus'),
+    result: updateResult,
   });
 }
+
+const updateResult = (b) => first(b, 'customersPartnerUpdates', 'partnerProgramUpdates', 'updateStatus');
 
 function updateCall(p, updateType, updateDetails, reason, key) {
   const update = { partnerProgramName: p.partnerProgramName, updateType, reason };
@@ -730,7 +729,7 @@ function simpleUpdateDialog(p, updateType) {
     fields: {},
     preview: () => h('p', null, `${words}.`),
     send: (reason, key) => updateCall(p, updateType, null, reason, key),
-    result: (b) => first(b, 'customersPartnerUpdates', 'partnerProgramUpdates', 'updateStatus'),
+    result: updateResult,
   });
 }
 
