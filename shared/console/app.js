@@ -259,7 +259,11 @@ function findView(prefill) {
     value.error('');
     const v = value.control.value.trim();
     if (!v) { value.error('Enter a value to search for.'); return; }
-    await search(by.control.value, v, error, results);
+    try {
+      await search(by.control.value, v, error, results);
+    } catch (e) {
+      if (!(e instanceof Unauthorized)) error.textContent = `Could not reach the API: ${e.message}`;
+    }
   } }, by, value, h('div', { class: 'field' }, h('button', { class: 'primary', type: 'submit' }, 'Search')));
   const register = h('button', { type: 'button', id: 'register-customer', disabled: !isAdmin(),
     'aria-describedby': isAdmin() ? null : 'register-why', onclick: async () => { await loadCatalog(); registerDialog(); } }, 'Register a customer');
@@ -646,6 +650,12 @@ function actionDialog({ title, fields, preview, send, result, reasoned = true })
       if (target) { target.error(text); target.control.focus(); } else error.textContent = text;
       previewBox.hidden = true;
       confirm.hidden = true;
+    } catch (e) {
+      // No answer: the change may or may not have applied. Confirming again sends the same
+      // Idempotency-Key, so it applies at most once.
+      if (!(e instanceof Unauthorized)) {
+        error.textContent = `No answer from the API (${e.message}). Confirm again to retry: it applies at most once.`;
+      }
     } finally {
       confirm.disabled = false;
     }

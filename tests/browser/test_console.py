@@ -465,3 +465,34 @@ def test_the_timeline_explains_the_one_year_rule_in_words(console, admin, agent)
     console.wait.until(lambda d: d.find_element(By.ID, "timeline-error").text)
     message = console.text("#timeline-error")
     assert "at most one year" in message and "2013" not in message
+
+
+def test_a_submission_whose_answer_is_lost_is_confirmed_again_and_applies_once(console, admin, agent):
+    c = sky_member(admin, agent)
+    before = lounge_used(agent, c)
+    console.sign_in(agent)
+    console.search("id", str(c["id"]))
+    console.member_shown(c["id"])
+    console.button("Record a benefit", console.card("SkyMiles")).click()
+    dialog = console.dialog()
+    choose(console, "Benefit", "LoungeAccess", dialog)
+    choose(console, "Reason", "GOODWILL", dialog)
+    console.button("Preview", dialog).click()
+    # The first POST reaches the API and is applied, but its answer never reaches the page.
+    console.d.execute_script("""
+        window.__keys = []; const send = window.fetch; let dropped = false;
+        window.fetch = async (url, opts) => {
+          if (opts && opts.method === 'POST') window.__keys.push(opts.headers['Idempotency-Key']);
+          const res = await send(url, opts);
+          if (opts && opts.method === 'POST' && !dropped) { dropped = true; throw new TypeError('connection reset'); }
+          return res;
+        };""")
+    console.el("[data-testid=confirm]").click()
+    console.wait.until(lambda d: "No answer from the API" in d.find_element(By.CSS_SELECTOR, "[data-testid=action-error]").text)
+    assert lounge_used(agent, c) == before + 1, "the lost answer's change was applied"
+    console.el("[data-testid=confirm]").click()
+    console.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog[open]"))
+    console.member_shown(c["id"])
+    assert lounge_used(agent, c) == before + 1, "confirming again replayed it, not applied it twice"
+    keys = console.d.execute_script("return window.__keys")
+    assert len(keys) == 2 and keys[0] == keys[1], keys
