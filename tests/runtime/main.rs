@@ -23,6 +23,7 @@ mod event_files;
 mod http_functions;
 mod init_errors;
 mod least_privilege;
+mod observability;
 mod release;
 mod scheduled;
 mod static_files;
