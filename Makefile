@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: check run test build lint audit bench load burst bench-init bench-auth bench-console browser-test clean-local sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load burst metrics bench-init bench-auth bench-console browser-test clean-local sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000 and the member-care console at
@@ -20,6 +20,12 @@ test:
 # way `sam build` does it; installs cargo-lambda + zig into .venv); prints each size.
 build:
 	bash scripts/build.sh
+
+# A per-metric summary (documents, sum/min/p50/max per metric and dimension set) of the EMF metric
+# documents in a log: `make run 2>&1 | tee server.log`, some requests, then `make metrics FILE=server.log`.
+# Works on a Lambda's log exported from CloudWatch Logs too.
+metrics:
+	bash scripts/metrics.sh $(FILE)
 
 # Only the console's browser tests (tests/browser: headless Chromium against the local server; make
 # test runs them too). Needs DynamoDB Local: run inside `make test`'s environment or export

@@ -14,7 +14,7 @@ use shared::http::console::{console_path, respond};
 use shared::http::error::ApiError;
 use shared::http::request_decoding::{decode_path_params, decode_query};
 use shared::http::router::dispatch;
-use shared::operations::routes::{match_route, Matched};
+use shared::operations::routes::{match_route, operation_of, Matched};
 use shared::state::AppState;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -61,7 +61,23 @@ async fn handle(state: &AppState, req: hyper::Request<Incoming>) -> hyper::Respo
         // page the answer (docs/contract.md#authentication-and-tenancy).
         let scripted = header("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("XMLHttpRequest"));
         let span = tracing::info_span!("request", requestId = %request_id);
-        let mut resp = handle_in_span(state, req, request_id.clone()).instrument(span).await;
+        let mut resp = match operation_of(req.method().as_str(), req.uri().path()) {
+            // Its metrics, as the route's Lambda records them, flushed per request into the log.
+            Some(operation) => {
+                let started = std::time::Instant::now();
+                let scope = shared::metrics::Scope::of_handler(operation);
+                let handled = handle_in_span(state, req, request_id.clone()).instrument(span);
+                let resp = shared::metrics::within(scope, async {
+                    let resp = handled.await;
+                    shared::metrics::request(resp.status, started.elapsed());
+                    resp
+                })
+                .await;
+                shared::metrics::flush(None);
+                resp
+            }
+            None => handle_in_span(state, req, request_id.clone()).instrument(span).await,
+        };
         if scripted {
             resp.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("www-authenticate"));
         }

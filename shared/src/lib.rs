@@ -1,5 +1,5 @@
 //! Partner Programs: everything a Lambda runs, in layers low to high (`domain`, `config`, `storage`,
-//! `state`, `http`, `sweep`, `operations`; `logging` and `admin` beside them); a module names only
+//! `state`, `http`, `sweep`, `operations`; `logging`, `metrics` and `admin` beside them); a module names only
 //! its own layer and those below (docs/architecture.md#the-layers, held by `tests/api/layers.rs`).
 
 pub mod admin;
@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod operations;
 pub mod state;
 pub mod storage;

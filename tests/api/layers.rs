@@ -5,13 +5,15 @@
 use std::path::Path;
 
 /// Low to high. `config` (settings, read once) sits just above `domain`; `logging` beside
-/// `http`; `admin` (deployment bootstrap) beside `operations`.
+/// `http`; `metrics` beside `domain` (every layer records); `admin` (deployment bootstrap) beside
+/// `operations`.
 const LAYERS: [&str; 7] = ["domain", "config", "storage", "state", "http", "sweep", "operations"];
 
 /// The layer of a top-level module of `shared/src`.
 fn layer_of(module: &str) -> Option<usize> {
     let name = match module {
         "logging" => "http",
+        "metrics" => "domain",
         "admin" => "operations",
         other => other,
     };

@@ -45,5 +45,6 @@ async fn authorizer_allows_real_credentials_and_denies_others() {
     let denied = sandbox.respond(&with_authorization(file.clone(), &wrong_secret)).await.unwrap();
     assert_eq!(denied, json!({"isAuthorized": false, "context": {}}));
 
+    crate::metrics::documents(&sandbox.process.log).unwrap();
     check_recorded(f, &sandbox.recorder).unwrap();
 }

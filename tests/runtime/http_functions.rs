@@ -97,6 +97,8 @@ async fn exercise(f: &Function) -> Result<(), String> {
             return Err(format!("{}: a log line holds the erased value {value:?}\n{logs}", f.binary));
         }
     }
+    // Every metric document it wrote is valid EMF with no customer identifier in it.
+    crate::metrics::documents(&sandbox.process.log).map_err(|e| format!("{}: {e}", f.binary))?;
     check_recorded(f, &sandbox.recorder)
 }
 

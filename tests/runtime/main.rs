@@ -11,6 +11,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod dynamodb_recorder;
+// The API suite's fault proxy, here in front of a function binary's DynamoDB endpoint.
+#[allow(dead_code)]
+#[path = "../api/fault_proxy.rs"]
+mod fault_proxy;
 mod fixtures;
 mod lambda_process;
 mod policies;
@@ -23,6 +27,7 @@ mod event_files;
 mod http_functions;
 mod init_errors;
 mod least_privilege;
+mod metrics;
 mod observability;
 mod release;
 mod scheduled;

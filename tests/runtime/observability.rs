@@ -8,26 +8,9 @@ use crate::template::{document, functions, intrinsic, Kind};
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The metrics the functions emit as EMF (namespace `MetricsNamespace`): name, unit, dimension
-/// sets. The metric contract's list, which the code's table (`shared::metrics::METRICS`) must
-/// match once it is on main; the runbook test below compares docs/operations.md with it.
-const EMITTED: &[(&str, &str, &[&[&str]])] = &[
-    ("Requests", "Count", &[FO]),
-    ("Responses5xx", "Count", &[FO, &[]]),
-    ("Responses4xx", "Count", &[FO]),
-    ("Latency", "Milliseconds", &[FO]),
-    ("BatchItems", "Count", &[&["Function", "Operation", "Code"], &["Code"]]),
-    ("SweepLinkagesFailed", "Count", &[FO]),
-    ("SweepLagSeconds", "Seconds", &[FO]),
-    ("SweepDurationMs", "Milliseconds", &[FO]),
-    ("SweepLinkagesDue", "Count", &[FO]),
-    ("SweepLinkagesChanged", "Count", &[FO]),
-    ("SweepLinkagesSkipped", "Count", &[FO]),
-    ("SweepRemindersSent", "Count", &[FO]),
-    ("DynamoDbThrottles", "Count", &[FO, &[]]),
-    ("ColdStarts", "Count", &[&["Function"]]),
-];
-const FO: &[&str] = &["Function", "Operation"];
+/// The metrics the functions emit as EMF (namespace `MetricsNamespace`): the code's table, which
+/// `metrics::every_metric_in_the_table_is_seen_in_some_document` holds to what the binaries write.
+use shared::metrics::METRICS as EMITTED;
 
 /// The sweep's `Function` and `Operation` dimension values.
 const SWEEP_SCOPE: (&str, &str) = ("tier-expiry-sweep", "tierExpirySweep");
@@ -139,9 +122,9 @@ fn metric_problem(doc: &Value, metric: &AlarmMetric) -> Option<String> {
     names.sort_unstable();
     let ours = ref_to(&metric.namespace).as_deref() == Some("MetricsNamespace");
     let known = if ours {
-        EMITTED.iter().any(|(name, _, sets)| {
-            *name == metric.name
-                && sets.iter().any(|set| {
+        EMITTED.iter().any(|m| {
+            m.name == metric.name
+                && m.dimensions.iter().any(|set| {
                     let mut set = set.to_vec();
                     set.sort_unstable();
                     set == names
@@ -362,7 +345,7 @@ fn the_dashboard_shows_only_known_metrics_and_every_view_the_runbook_names() {
         let known = if ns.starts_with("AWS/") {
             AWS_PUBLISHED.iter().any(|(n, m, _)| n == ns && m == name)
         } else {
-            EMITTED.iter().any(|(m, _, _)| m == name)
+            EMITTED.iter().any(|m| m.name == name)
         };
         assert!(known, "the dashboard shows {ns} {name}, which nothing emits");
     }
@@ -401,6 +384,6 @@ fn every_alarm_has_its_runbook_section_and_the_runbook_lists_exactly_the_emitted
         assert!(text.contains(&format!("`{id}`")), "docs/operations.md does not name the alarm {id}");
     }
     let documented = runbook_metrics(&text);
-    let emitted: BTreeMap<String, String> = EMITTED.iter().map(|(n, u, _)| (n.to_string(), u.to_string())).collect();
+    let emitted: BTreeMap<String, String> = EMITTED.iter().map(|m| (m.name.to_string(), m.unit.to_string())).collect();
     assert_eq!(documented, emitted, "docs/operations.md's metric table vs the metrics the code emits");
 }

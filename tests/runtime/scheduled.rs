@@ -66,6 +66,8 @@ async fn scheduled_functions_answer_the_schedule_event() {
         assert_eq!(after.version, swept.version, "{}: a second run changed the linkage again: {after:?}", f.binary);
         let calls = sandbox.recorder.calls();
         assert!(calls.iter().any(|c| !c.warm_up), "{}: no DynamoDB call was recorded", f.binary);
+        let docs = crate::metrics::documents(&sandbox.process.log).unwrap();
+        assert!(docs.iter().any(|d| d["SweepLinkagesChanged"].as_f64() >= Some(1.0)), "{}: {docs:?}", f.binary);
         check_recorded(f, &sandbox.recorder).unwrap();
     }
 }

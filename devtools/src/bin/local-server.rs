@@ -8,6 +8,8 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::logging::init();
+    // The metric documents each request's Lambda would write go into this log (`make metrics`).
+    shared::metrics::init_server();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let port: u16 = match args.iter().position(|a| a == "--port") {
         Some(i) => args.get(i + 1).ok_or("--port needs a value")?.parse()?,

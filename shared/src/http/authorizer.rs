@@ -38,9 +38,16 @@ fn context(ctx: &AuthContext) -> Value {
 /// does not cache it) rather than a denial that would be cached for the TTL.
 pub async fn authorize(store: &Store, event: &Value) -> Result<Value, AuthError> {
     match authenticate(store, authorization(event)).await {
-        Ok(ctx) => Ok(json!({"isAuthorized": true, "context": context(&ctx)})),
-        Err(AuthError::Store(e)) => Err(AuthError::Store(e)),
+        Ok(ctx) => {
+            crate::metrics::count("AuthorizerAllowed", 1);
+            Ok(json!({"isAuthorized": true, "context": context(&ctx)}))
+        }
+        Err(AuthError::Store(e)) => {
+            crate::metrics::count("AuthorizerErrors", 1);
+            Err(AuthError::Store(e))
+        }
         Err(e) => {
+            crate::metrics::count("AuthorizerDenied", 1);
             // One line per refusal (API Gateway answers 401): the masked client key, never the secret.
             let client_key = authorization(event)
                 .and_then(|h| crate::http::auth::parse_basic(h).ok())

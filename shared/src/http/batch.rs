@@ -206,6 +206,8 @@ struct CustomerResult {
     attempted: usize,
     /// Items that storage did not serve before any write of theirs was sent.
     unserved: usize,
+    /// Each item's result code (the `BatchItems` metric).
+    codes: Vec<u16>,
 }
 
 /// The status of an item that storage did not serve (docs/exactly-once.md).
@@ -294,6 +296,9 @@ where
     if attempted > 0 && unserved == attempted {
         return Err(ApiError::unavailable(&req.request_id));
     }
+    for code in results.iter().flat_map(|r| &r.codes) {
+        crate::metrics::batch_item(u32::from(*code));
+    }
     let status = batch_status(results.iter().map(|r| r.all_ok));
     let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });
     Ok(ApiResponse::json(status, &body))
@@ -334,6 +339,7 @@ where
             let n = bc.entries.len();
             let status = unserved(state, &StorageFailure::before_write(e));
             return CustomerResult {
+                codes: vec![status.code; n],
                 json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()),
                     names.programs: echo_entries(vec![status; n])}),
                 all_ok: false,
@@ -347,6 +353,7 @@ where
         tracing::info!(customer = %ids.masked(), "customer not found");
         // Every program entry carries the failure too: a client reading item statuses sees it.
         return CustomerResult {
+            codes: vec![status.code; bc.entries.len()],
             json: json!({"customer": CustomerBlock::as_sent(&bc.customer, status.clone()),
                 names.programs: echo_entries(vec![status; bc.entries.len()])}),
             all_ok: false,
@@ -376,6 +383,7 @@ where
     }
     let all_ok = statuses.iter().all(ItemStatus::is_success);
     CustomerResult {
+        codes: statuses.iter().map(|s| s.code).collect(),
         attempted: statuses.len(),
         json: json!({"customer": customer_block, names.programs: echo_entries(statuses)}),
         all_ok,

@@ -250,12 +250,14 @@ fn held_by_another(old: IdempotencyRecord, ours: &IdempotencyRecord, now_ms: i64
     }
     if old.state == ClaimState::Completed {
         tracing::info!("idempotent replay of a completed request");
+        crate::metrics::count("IdempotentReplays", 1);
         return Some(Claim::Answer(replay(old)));
     }
     if old.lease_until <= now_ms {
         return None;
     }
     let wait = ((old.lease_until - now_ms) as f64 / 1000.0).ceil().max(1.0) as i64;
+    crate::metrics::count("IdempotencyInFlight", 1);
     Some(Claim::Answer(
         ApiResponse::from(ApiError::Conflict(
             "A request with this Idempotency-Key is still in progress; retry when it has completed".to_string(),

@@ -71,41 +71,54 @@ pub fn to_lambda_response(resp: ApiResponse) -> Response<Body> {
 
 /// Entry point of every HTTP Lambda binary: `main` passes its operation,
 /// `run_http(operations::link_customer::handle)`, so a binary links only the operation it runs.
+/// Its metrics (`crate::metrics`) are named after the operation and flushed after each invocation.
 pub async fn run_http<H>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: for<'a> Operation<'a> + Copy + Send + Sync + 'static,
 {
     crate::logging::init();
+    crate::metrics::init(crate::metrics::Scope::of_handler(std::any::type_name::<H>()));
     let state = init_state().await?;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let state = state.clone();
         async move {
-            let Some(auth) = auth_from_context(req.request_context_ref()) else {
-                // Reached only if the route is deployed without the authorizer: refuse, never guess.
-                tracing::error!("request without authorizer context");
-                return Ok::<_, lambda_http::Error>(to_lambda_response(
-                    ApiError::Unauthorized("no authorizer context".into()).into(),
-                ));
-            };
-            if req.body().len() > MAX_BODY_BYTES {
-                return Ok(to_lambda_response(ApiError::PayloadTooLarge.into()));
-            }
-            match to_api_request(&req, auth) {
-                Ok(api_req) => {
-                    let deadline = write_deadline(req.lambda_context_ref().map(|c| c.deadline()));
-                    let resp = dispatch(&state, handler, api_req, Some(deadline)).await;
-                    Ok(to_lambda_response(resp))
-                }
-                Err(e) => {
-                    let resp = ApiResponse::from(e);
-                    let (method, path) = (req.method(), req.uri().path());
-                    tracing::info!(%method, %path, status = resp.status, "request refused");
-                    Ok(to_lambda_response(resp))
-                }
-            }
+            let started = Instant::now();
+            let trace_id = req.lambda_context_ref().and_then(|c| c.xray_trace_id.clone());
+            let resp = respond(&state, handler, req).await;
+            crate::metrics::request(resp.status().as_u16(), started.elapsed());
+            crate::metrics::flush(trace_id.as_deref().or(crate::metrics::lambda_trace_id().as_deref()));
+            Ok::<_, lambda_http::Error>(resp)
         }
     }))
     .await
+}
+
+/// One invocation's response: the request refused (no authorizer context, too large, undecodable)
+/// or dispatched to `handler`.
+async fn respond<H>(state: &AppState, handler: H, req: Request) -> Response<Body>
+where
+    H: for<'a> Operation<'a>,
+{
+    let Some(auth) = auth_from_context(req.request_context_ref()) else {
+        // Reached only if the route is deployed without the authorizer: refuse, never guess.
+        tracing::error!("request without authorizer context");
+        return to_lambda_response(ApiError::Unauthorized("no authorizer context".into()).into());
+    };
+    if req.body().len() > MAX_BODY_BYTES {
+        return to_lambda_response(ApiError::PayloadTooLarge.into());
+    }
+    match to_api_request(&req, auth) {
+        Ok(api_req) => {
+            let deadline = write_deadline(req.lambda_context_ref().map(|c| c.deadline()));
+            to_lambda_response(dispatch(state, handler, api_req, Some(deadline)).await)
+        }
+        Err(e) => {
+            let resp = ApiResponse::from(e);
+            let (method, path) = (req.method(), req.uri().path());
+            tracing::info!(%method, %path, status = resp.status, "request refused");
+            to_lambda_response(resp)
+        }
+    }
 }
 
 /// Room kept at the end of an invocation for the last read and write a retried change starts

@@ -100,6 +100,11 @@ pub fn match_route(method: &str, path: &str) -> Matched {
     }
 }
 
+/// The operation (`Route::operation`, the handler's path) a method and path run, if routed.
+pub fn operation_of(method: &str, path: &str) -> Option<&'static str> {
+    routes().into_iter().find(|r| r.method == method && match_path(r.path, path).is_some()).map(|r| r.operation)
+}
+
 fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> {
     let pat: Vec<&str> = pattern.trim_matches('/').split('/').collect();
     let got: Vec<&str> = path.trim_matches('/').split('/').collect();

@@ -182,7 +182,14 @@ where
         // Boxed: the commit's future (reminders, the SDK's transaction) is large; kept inline, the
         // write path overflowed a test thread's 2 MB stack in a debug build.
         match budget.in_storage(Box::pin(target.commit(current.as_ref(), prepared))).await {
-            Attempt::Finished(status) => return Ok(status),
+            Attempt::Finished(status) => {
+                if status.is_success() {
+                    // Retries this committed write took after losing to concurrent writers.
+                    crate::metrics::count("ContentionRetries", u64::from(attempt));
+                    crate::metrics::count("CommittedWrites", 1);
+                }
+                return Ok(status);
+            }
             Attempt::Lost => write_sent = true,
             Attempt::NotSent(_) if in_doubt.is_some() => return target.settle(in_doubt, attempt, started).await,
             Attempt::NotSent(e) if e.is_busy() => return Err(StorageFailure::Busy { write_sent }),

@@ -146,7 +146,11 @@ impl AppState {
     /// `AWS_ENDPOINT_URL_DYNAMODB`, so DynamoDB Local needs no code path of its own).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+        // Every call and attempt counted in the metrics (`storage::sdk_metrics`).
+        let sdk = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+            .interceptor(crate::storage::sdk_metrics::SdkMetrics)
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(sdk);
         let admission = crate::storage::admission::Admission::new(config.storage_concurrency);
         let store = Store::with_admission(client, config.table_name.clone(), admission);
         Ok(AppState::new(store, config, Arc::new(Utc::now)))

@@ -11,5 +11,6 @@ pub mod linkage_items;
 pub mod outbox;
 pub mod records;
 pub mod reminder_items;
+pub mod sdk_metrics;
 pub mod store;
 pub mod write_context;

@@ -240,9 +240,10 @@ impl Run<'_> {
             t.last_day = day_string(page.day);
             t.queries += 1;
             t.items_read += page.items.len() as u64;
+            t.due += page.items.len() as u64;
             t.read_capacity_units += page.capacity;
         });
-        let outcomes = self.each(page.items, |item| self.process_item(item)).await;
+        let outcomes = self.each(page.items, |item| self.process_due_item(item)).await;
         Some(PageDone { day: page.day, ends_day: page.ends_day, all_settled: outcomes.iter().all(|o| o.settled()) })
     }
 

@@ -56,6 +56,7 @@ impl Run<'_> {
             Ok(()) => {
                 self.tally(|t| {
                     t.changed += 1;
+                    t.reminders_sent += 1;
                     *t.actions.entry(kind.action().to_string()).or_default() += 1;
                 });
                 Outcome::Changed

@@ -10,5 +10,5 @@ mod run;
 
 pub use crate::config::sweep::{SweepSettings, SweepSettingsError};
 pub use due_index::{day_string, due_sk_upper, first_unfinished_day, DuePosition, DueWalk, WalkPage};
-pub use run::{handle_scheduled, run, BeforeWrite, StopReason, SweepOptions, SweepSummary};
+pub use run::{handle_scheduled, record_metrics, run, BeforeWrite, StopReason, SweepOptions, SweepSummary};
 use run::{Outcome, Run};

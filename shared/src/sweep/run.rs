@@ -49,12 +49,19 @@ pub enum StopReason {
 #[serde(rename_all = "camelCase")]
 pub struct SweepSummary {
     pub now: String,
+    /// Due-index items read (each due item the run looked at).
+    pub due: u64,
     /// Transactions committed (one per linkage changed).
     pub changed: u64,
     /// Due items left alone because they changed since they were read (another writer won).
     pub skipped: u64,
     /// Due items that could not be processed (storage failure, unreadable item); retried next run.
     pub failed: u64,
+    /// Expiry reminders sent (counted in `changed` too).
+    pub reminders_sent: u64,
+    /// Age in seconds of the oldest due item read and not settled (failed, or left when the run
+    /// stopped); 0 when there is none.
+    pub lag_seconds: u64,
     /// Transitions applied, by action.
     pub actions: BTreeMap<String, u64>,
     /// Programs whose expiry was carried to every member.
@@ -113,6 +120,7 @@ pub async fn run(state: &AppState, settings: &SweepSettings, options: SweepOptio
         stop: Mutex::new(None),
         tally: Mutex::new(SweepSummary { now: format_utc(now), ..Default::default() }),
         orgs_seen: Mutex::new(HashSet::new()),
+        oldest_unsettled: Mutex::new(None),
     };
     run.walk_due_index().await;
     let mut summary = run.tally.lock().map(|t| t.clone()).unwrap_or_default();
@@ -120,6 +128,9 @@ pub async fn run(state: &AppState, settings: &SweepSettings, options: SweepOptio
     // Failed items stay due, so they are backlog too; skipped ones were settled by another writer.
     summary.backlog_remaining = summary.stopped_by != StopReason::Completed || summary.failed > 0;
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    if let Some(oldest) = run.oldest_unsettled.lock().ok().and_then(|o| *o) {
+        summary.lag_seconds = u64::try_from((now - oldest).num_seconds()).unwrap_or(0);
+    }
     tracing::info!(
         changed = summary.changed,
         skipped = summary.skipped,
@@ -146,6 +157,7 @@ pub async fn handle_scheduled(
         "tier-expiry sweep started"
     );
     let summary = run(state, &state.config.sweep, options).await;
+    record_metrics(&summary);
     if summary.stopped_by == StopReason::StorageError {
         return Err(format!(
             "sweep stopped by storage errors after {} changes; the next run carries on",
@@ -154,6 +166,23 @@ pub async fn handle_scheduled(
         .into());
     }
     Ok(serde_json::to_value(&summary)?)
+}
+
+/// The run's figures as metrics (`crate::metrics`), flushed by the caller with the invocation's.
+/// Gauges: each run sets every one, zeros included, so an alarm on them always has data.
+pub fn record_metrics(summary: &SweepSummary) {
+    let figures = [
+        ("SweepLinkagesDue", summary.due),
+        ("SweepLinkagesChanged", summary.changed),
+        ("SweepLinkagesSkipped", summary.skipped),
+        ("SweepLinkagesFailed", summary.failed),
+        ("SweepRemindersSent", summary.reminders_sent),
+        ("SweepLagSeconds", summary.lag_seconds),
+        ("SweepDurationMs", summary.elapsed_ms),
+    ];
+    for (name, value) in figures {
+        crate::metrics::gauge(name, value as f64);
+    }
 }
 
 pub(super) struct Run<'a> {
@@ -169,6 +198,8 @@ pub(super) struct Run<'a> {
     pub(super) stop: Mutex<Option<StopReason>>,
     pub(super) tally: Mutex<SweepSummary>,
     pub(super) orgs_seen: Mutex<HashSet<OrgId>>,
+    /// When the oldest due item read but not settled was due (the run's lag).
+    pub(super) oldest_unsettled: Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Run control: when to stop starting new work, and why.
@@ -245,6 +276,23 @@ impl Run<'_> {
             .map(|outcome| self.count(outcome))
             .collect()
             .await
+    }
+
+    /// `process_item`, remembering when the item was due if it stays unsettled (the run's lag;
+    /// a skipped item was settled by another writer).
+    pub(super) async fn process_due_item(&self, item: Item) -> Outcome {
+        let due = item
+            .get("DUE_SK")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|sk| DateTime::parse_from_rfc3339(sk.split('#').next().unwrap_or_default()).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let outcome = self.process_item(item).await;
+        if let (Some(due), false) = (due, outcome.settled() || outcome == Outcome::Skipped) {
+            if let Ok(mut oldest) = self.oldest_unsettled.lock() {
+                *oldest = Some(oldest.map_or(due, |o| o.min(due)));
+            }
+        }
+        outcome
     }
 
     /// One due-index item: a linkage with a transition due, or a program whose own expiry is.

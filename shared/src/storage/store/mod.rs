@@ -277,11 +277,15 @@ impl Store {
 
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
         self.may_write().await?;
+        let items_sent = outbox_count(&items);
         let res = self
             .call("TransactWriteItems", || self.client.transact_write_items().set_transact_items(Some(items)).send())
             .await?;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                crate::metrics::count("OutboxItemsWritten", items_sent);
+                Ok(())
+            }
             Err(err) => {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() {
                     let reasons = e
@@ -304,4 +308,12 @@ impl Store {
             Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
         }
     }
+}
+
+/// The outbox (change event) items a transaction puts: keys `ORG#<org>#EVT#<id>` / `EVT`.
+fn outbox_count(items: &[TransactWriteItem]) -> u64 {
+    let is_event = |item: &HashMap<String, AttributeValue>| {
+        item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "EVT")
+    };
+    items.iter().filter(|i| i.put().is_some_and(|p| is_event(p.item()))).count() as u64
 }
