@@ -200,7 +200,9 @@ def test_a_renewal_dated_in_the_past_shows_2003_and_its_message_next_to_the_date
     console.screenshot("refusal-2003")
 
 
-def test_a_double_submitted_benefit_is_recorded_once(console, admin, agent):
+def preview_a_lounge_visit(console, admin, agent, reason, bill=None):
+    """A SkyMiles member opened by an agent, with a LoungeAccess benefit previewed; the member
+    and the count before it."""
     c = sky_member(admin, agent)
     before = lounge_used(agent, c)
     console.sign_in(agent)
@@ -209,9 +211,15 @@ def test_a_double_submitted_benefit_is_recorded_once(console, admin, agent):
     console.button("Record a benefit", console.card("SkyMiles")).click()
     dialog = console.dialog()
     choose(console, "Benefit", "LoungeAccess", dialog)
-    console.field("Bill number", dialog).send_keys("B-77")
-    choose(console, "Reason", "CUSTOMER_REQUEST", dialog)
+    if bill:
+        console.field("Bill number", dialog).send_keys(bill)
+    choose(console, "Reason", reason, dialog)
     console.button("Preview", dialog).click()
+    return c, before
+
+
+def test_a_double_submitted_benefit_is_recorded_once(console, admin, agent):
+    c, before = preview_a_lounge_visit(console, admin, agent, "CUSTOMER_REQUEST", bill="B-77")
     assert f"Used this cycle: {before} of 4 → {before + 1} of 4" in console.visible("[data-testid=preview]").text
     confirm = console.el("[data-testid=confirm]")
     # Every POST the page sends from here on, with its Idempotency-Key.
@@ -468,16 +476,7 @@ def test_the_timeline_explains_the_one_year_rule_in_words(console, admin, agent)
 
 
 def test_a_submission_whose_answer_is_lost_is_confirmed_again_and_applies_once(console, admin, agent):
-    c = sky_member(admin, agent)
-    before = lounge_used(agent, c)
-    console.sign_in(agent)
-    console.search("id", str(c["id"]))
-    console.member_shown(c["id"])
-    console.button("Record a benefit", console.card("SkyMiles")).click()
-    dialog = console.dialog()
-    choose(console, "Benefit", "LoungeAccess", dialog)
-    choose(console, "Reason", "GOODWILL", dialog)
-    console.button("Preview", dialog).click()
+    c, before = preview_a_lounge_visit(console, admin, agent, "GOODWILL")
     # The first POST reaches the API and is applied, but its answer never reaches the page.
     console.d.execute_script("""
         window.__keys = []; const send = window.fetch; let dropped = false;
