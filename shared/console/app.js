@@ -625,7 +625,13 @@ function actionDialog({ title, fields, preview, send, result, reasoned = true })
   } }, h('h2', null, title), Object.values(fields), reasoned ? [reason, note] : null, previewBox, error,
   h('div', { class: 'actions' }, review, confirm, cancel));
   const dialog = h('dialog', { 'aria-label': title }, form);
-  const close = () => { dialog.close(); dialog.remove(); };
+  const opener = document.activeElement;
+  // Closed by Cancel, Escape or a success: gone from the page, focus back where it was.
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener && opener.isConnected) opener.focus();
+  });
+  const close = () => dialog.close();
   cancel.addEventListener('click', close);
   for (const f of Object.values(all)) {
     f.control.addEventListener('input', () => { previewBox.hidden = true; confirm.hidden = true; });

@@ -323,6 +323,8 @@ def test_keyboard_alone_signs_in_finds_a_member_and_opens_an_action(console, adm
     ActionChains(console.d).send_keys(Keys.ENTER).perform()
     assert console.dialog().is_displayed()
     ActionChains(console.d).send_keys(Keys.ESCAPE).perform()
+    console.wait.until(lambda d: not d.find_elements(By.TAG_NAME, "dialog"))
+    assert console.d.switch_to.active_element.text == "Change tier or expiry", "focus returns to the action's button"
     unlabelled = console.d.execute_script(
         "return [...document.querySelectorAll('input, select, textarea, button')]"
         ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
