@@ -463,7 +463,8 @@ async function catalogView() {
     data.map((lp) => h('div', { class: 'card' },
       h('h2', null, `${lp.programName}${lp.default ? ' (default)' : ''}`),
       lp.programDescription ? h('p', { class: 'note' }, lp.programDescription) : null,
-      (lp.partnerPrograms || []).map(programCard))));
+      (lp.partnerPrograms || []).length ? lp.partnerPrograms.map(programCard)
+        : h('p', { class: 'note' }, 'No partner programs in this loyalty program yet.'))));
   show(view, 'Catalog');
 }
 
