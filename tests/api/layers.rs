@@ -5,8 +5,8 @@
 use std::path::Path;
 
 /// Low to high. `config` (settings, read once) sits just above `domain`; `logging` beside
-/// `http`; `metrics` beside `domain` (every layer records); `admin` (deployment bootstrap) beside
-/// `operations`.
+/// `http`; `metrics` beside `domain` (every layer records); `admin` (deployment bootstrap) and
+/// `file_sync` (partner files, run through the operations) beside `operations`.
 const LAYERS: [&str; 7] = ["domain", "config", "storage", "state", "http", "sweep", "operations"];
 
 /// The layer of a top-level module of `shared/src`.
@@ -14,7 +14,7 @@ fn layer_of(module: &str) -> Option<usize> {
     let name = match module {
         "logging" => "http",
         "metrics" => "domain",
-        "admin" => "operations",
+        "admin" | "file_sync" => "operations",
         other => other,
     };
     LAYERS.iter().position(|l| *l == name)

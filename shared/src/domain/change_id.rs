@@ -27,6 +27,12 @@ pub fn request_base(request_id: &str) -> String {
     short_hash(&["request", request_id])
 }
 
+/// The base of row `row` of partner file `file_id` of `org` (docs/file-sync.md): a row applied
+/// again is the same change.
+pub fn of_file_row(org: u64, file_id: &str, row: u64) -> String {
+    short_hash(&["file-row", &org.to_string(), file_id, &row.to_string()])
+}
+
 /// The id of batch item `entry` of customer `customer` in the request whose base is `base`.
 pub fn of_item(base: &str, customer: usize, entry: usize) -> String {
     short_hash(&["item", base, &customer.to_string(), &entry.to_string()])
