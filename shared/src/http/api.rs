@@ -33,6 +33,16 @@ impl ApiRequest {
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
     }
+
+    /// An optional Extension flag in the query: absent (or blank) is false, `true` is true, and any
+    /// other value is a 400 naming it.
+    pub fn query_flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.query_param(name) {
+            None => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(ApiError::bad_request(format!("{name} must be true when given"))),
+        }
+    }
 }
 
 /// What a response that could not be built is replaced with (a 500 in the request-level envelope).

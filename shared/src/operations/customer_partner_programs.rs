@@ -26,8 +26,8 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
     if let Some(problem) = &ids.problem {
         return Err(ApiError::bad_request(format!("identifierValue: {problem}")));
     }
-    let include_ended = flag(&req, "includeEnded")?;
-    let include_benefits = flag(&req, "includeBenefits")?;
+    let include_ended = req.query_flag("includeEnded")?;
+    let include_benefits = req.query_flag("includeBenefits")?;
     let org = req.auth.org_id;
     // The customer and its linkages: two round trips by mobile/email/externalId, one by id (the
     // catalog is cached per container and read alongside).
@@ -56,15 +56,6 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
         body["endedPartnerPrograms"] = json!(details(false));
     }
     Ok(ApiResponse::json(200, &body))
-}
-
-/// An optional Extension flag: absent, or `true`; anything else is a 400 naming it.
-fn flag(req: &ApiRequest, name: &str) -> Result<bool, ApiError> {
-    match req.query_param(name) {
-        None => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::bad_request(format!("{name} must be true when given"))),
-    }
 }
 
 /// Each current membership's `benefitsSummary` (programs with benefits only), read in parallel.

@@ -2,14 +2,14 @@
 //! with `includeConfiguration=true` (Extension), each partner program's whole configuration too.
 
 use crate::http::api::{ApiRequest, ApiResponse};
-use crate::http::error::ApiError;
 use crate::http::router::Answer;
 use crate::http::wire::{loyalty_program_view, LoyaltyProgramView};
 use crate::state::AppState;
 use serde_json::json;
 
 pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
-    let configuration = include_configuration(&req)?;
+    // Refused before anything is read.
+    let configuration = req.query_flag("includeConfiguration")?;
     let org = req.auth.org_id;
     let (loyalty, partners) = futures::try_join!(state.store.loyalty_programs(org), state.store.partner_programs(org))?;
     // The org's first loyalty program is its default one.
@@ -19,14 +19,4 @@ pub async fn handle(state: &AppState, req: ApiRequest) -> Answer {
         .map(|lp| loyalty_program_view(lp, &partners, Some(lp.program_id) == default_id, configuration))
         .collect();
     Ok(ApiResponse::json(200, &json!({"data": data, "warnings": [], "errors": []})))
-}
-
-/// `includeConfiguration`: absent keeps Capillary's shape, `true` adds each partner program's
-/// `configuration`; any other value is refused before anything is read.
-fn include_configuration(req: &ApiRequest) -> Result<bool, ApiError> {
-    match req.query_param("includeConfiguration") {
-        None => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::bad_request("includeConfiguration must be true when given")),
-    }
 }

@@ -167,7 +167,10 @@ pub fn expiry_reminder(
     expires_at: DateTime<Utc>,
     days_before: u32,
 ) -> Key {
-    Key::new(customer_pk(org, customer), format!("REMIND#{program:010}#{}#{days_before:03}", key_time(expires_at)))
+    Key::new(
+        customer_pk(org, customer),
+        format!("{}{}#{days_before:03}", expiry_reminder_prefix(program), key_time(expires_at)),
+    )
 }
 
 /// Sort-key prefix of one linkage's armed reminders (`expiry_reminder`).
