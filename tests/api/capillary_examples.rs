@@ -509,23 +509,7 @@ async fn docs_get_customer_activity_history_examples() {
                 }]
             },
             {
-                "partnerProgramDetails": {
-                    "programName": "VidhiOrgDefaultProgram", "partnerProgramId": 111,
-                    "partnerProgramName": "external pp", "partnerProgramDescription": "external pp",
-                    "partnerTierNumber": 2, "partnerTierName": "tier2", "partnerTierExpiryDate": "2024-09-08T18:29:59Z",
-                    "partnerMembershipId": "000103", "partnerProgramType": "EXTERNAL",
-                    "partnerProgramMembershipStartDate": "2023-09-08T18:25:10Z",
-                    "partnerProgramMembershipEndDate": "2024-09-08T18:29:59Z",
-                    "benefitsSummary": [{
-                        "name": "benefit21", "type": "promotionalPoints",
-                        "mappedPromotionDetails": {
-                            "promotionId": 16692, "promotionName": "promo1",
-                            "promotionReferenceNumber": "dfe3ac53-ee91-48d8-89d5-e5938f4843d8"
-                        },
-                        "countAvailedInLast365Days": 0
-                    }],
-                    "linked": true, "tierBased": true
-                },
+                "partnerProgramDetails": docs_external_partner_program_details(),
                 "customerActivityHistory": [{"activityType": "ENROLLMENT", "activityDate": "2023-09-08T12:55:11Z"}]
             }
         ],

@@ -132,32 +132,17 @@ async fn invalid_partner_program_configurations_are_400_with_reasons() {
         "membershipPeriodValue": 1, "expiryDate": "2030-01-01"
     });
     f.org.partner_program("Backup", backup.clone()).await;
-    let r = f
-        .org
-        .put(
-            &f.org.admin,
-            "/v2/organization/partnerPrograms/Main",
-            json!({
-                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01",
-                "backupPartnerProgramName": "Backup"
-            }),
-        )
-        .await;
+    let main = json!({
+        "programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01",
+        "backupPartnerProgramName": "Backup"
+    });
+    let put_main = || f.org.put(&f.org.admin, "/v2/organization/partnerPrograms/Main", main.clone());
+    let r = put_main().await;
     assert_eq!(r.status, 400);
     assert!(r.text.contains("must expire after"), "{}", r.text);
     backup["expiryDate"] = json!("2032-01-01");
     f.org.partner_program("Backup", backup).await;
-    let r = f
-        .org
-        .put(
-            &f.org.admin,
-            "/v2/organization/partnerPrograms/Main",
-            json!({
-                "programId": f.rewards, "partnerProgramType": "EXTERNAL", "expiryDate": "2031-01-01",
-                "backupPartnerProgramName": "Backup"
-            }),
-        )
-        .await;
+    let r = put_main().await;
     assert_eq!(r.status, 201, "{}", r.text);
     let listing = f.org.get(&f.org.api, "/v2/organization/programs").await;
     let rewards =
