@@ -47,6 +47,8 @@ pub enum FileError {
     MissingColumns(String),
     #[error("the header cannot be read: {0}")]
     UnreadableHeader(String),
+    #[error("the file is not UTF-8: {0}")]
+    Encoding(String),
 }
 
 /// Where each column is in a row.
@@ -113,18 +115,75 @@ impl Columns {
 pub struct FileReader<R: Read> {
     csv: csv::Reader<R>,
     columns: Columns,
+    /// Fields in the header: a row with another number is malformed. Checked here rather than by
+    /// the `csv` crate, which measures against the first record it reads, not a chunk's header.
+    width: usize,
     record: csv::StringRecord,
+    skipped: csv::ByteRecord,
     row_no: u64,
     ended: bool,
 }
 
 impl<R: Read> FileReader<R> {
-    /// Reads and checks the header: a missing column is a file-level error naming it.
+    /// Reads and checks the header: a missing column is a file-level error naming it, a header
+    /// that is not UTF-8 (a UTF-16 file, Latin-1) an encoding error.
     pub fn new(source: R) -> Result<FileReader<R>, FileError> {
-        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(source);
-        let header = csv.headers().map_err(|e| FileError::UnreadableHeader(e.to_string()))?.clone();
+        let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(source);
+        let header = match csv.headers() {
+            Ok(header) => header.clone(),
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                return Err(FileError::Encoding(e.to_string()));
+            }
+            Err(e) => return Err(FileError::UnreadableHeader(e.to_string())),
+        };
+        if header.iter().any(|h| h.contains('\u{FFFD}') || h.contains('\0')) {
+            return Err(FileError::Encoding("the header holds bytes that are not UTF-8 text".into()));
+        }
         let columns = Columns::of(&header)?;
-        Ok(FileReader { csv, columns, record: csv::StringRecord::new(), row_no: 0, ended: false })
+        Ok(FileReader::over(csv, columns, header.len(), 0))
+    }
+
+    fn over(csv: csv::Reader<R>, columns: Columns, width: usize, row_no: u64) -> FileReader<R> {
+        let (record, skipped) = (csv::StringRecord::new(), csv::ByteRecord::new());
+        FileReader { csv, columns, width, record, skipped, row_no, ended: false }
+    }
+
+    /// A part of a file that starts at a row boundary (a chunk), read with the file's `header`;
+    /// its rows are numbered from `first_row`.
+    pub fn chunk(source: R, header: &[String], first_row: u64) -> Result<FileReader<R>, FileError> {
+        let columns = Columns::of(&csv::StringRecord::from(header.to_vec()))?;
+        let csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(source);
+        Ok(FileReader::over(csv, columns, header.len(), first_row.saturating_sub(1)))
+    }
+
+    /// The header's column names, as read.
+    pub fn header(&mut self) -> Vec<String> {
+        self.csv.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default()
+    }
+
+    /// Where the next row starts: the byte offset from the start of the source.
+    pub fn offset(&self) -> u64 {
+        self.csv.position().byte()
+    }
+
+    /// Steps over the next row without reading its fields: `false` at the end of the source.
+    /// Counts rows as `next` does, so a chunk's boundaries are found at the cost of the parse alone.
+    pub fn skip_row(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        match self.csv.read_byte_record(&mut self.skipped) {
+            Ok(false) => false,
+            Ok(true) => {
+                self.row_no += 1;
+                true
+            }
+            Err(e) => {
+                self.ended = matches!(e.kind(), csv::ErrorKind::Io(_));
+                self.row_no += 1;
+                !self.ended
+            }
+        }
     }
 }
 
@@ -138,6 +197,10 @@ impl<R: Read> Iterator for FileReader<R> {
         let read = self.csv.read_record(&mut self.record);
         let row = match read {
             Ok(false) => return None,
+            Ok(true) if self.record.len() != self.width => {
+                let detail = format!("malformed row: {} fields where the header has {}", self.record.len(), self.width);
+                Err(RowResult::from(ErrorCode::CannotProcess.with_detail(detail)))
+            }
             Ok(true) => Ok(self.columns.row(&self.record)),
             Err(e) => {
                 self.ended = matches!(e.kind(), csv::ErrorKind::Io(_));

@@ -70,6 +70,26 @@ pub fn client(client_key: &str) -> Key {
     Key::new(format!("CLIENT#{client_key}"), "CLIENT")
 }
 
+/// A partner file of the org (docs/file-sync.md): one partition per org, file ids time-ordered,
+/// so the newest files are a descending query.
+pub fn partner_file(org: OrgId, file_id: &str) -> Key {
+    Key::new(partner_files_pk(org), format!("FILE#{file_id}"))
+}
+
+pub fn partner_files_pk(org: OrgId) -> String {
+    format!("ORG#{org}#PFILE")
+}
+
+/// The marker of one chunk of a file counted as done: it makes the count exactly once.
+pub fn partner_file_chunk(org: OrgId, file_id: &str, chunk: u64) -> Key {
+    Key::new(format!("ORG#{org}#PFILE#{file_id}"), format!("CHUNK#{chunk:08}"))
+}
+
+/// The claim of one file content (its ETag) for one program: a second upload finds it.
+pub fn partner_file_claim(org: OrgId, program: ProgramId, etag: &str) -> Key {
+    Key::new(format!("ORG#{org}#PFILECLAIM#{program}#{etag}"), "CLAIM")
+}
+
 /// Global sequence (org ids) or per-org sequence (customer and program ids).
 pub fn sequence(org: Option<OrgId>, kind: &str) -> Key {
     match org {

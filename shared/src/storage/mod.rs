@@ -9,6 +9,7 @@ pub mod customer_identity;
 pub mod keys;
 pub mod linkage_items;
 pub mod outbox;
+pub mod partner_files;
 pub mod records;
 pub mod reminder_items;
 pub mod sdk_metrics;

@@ -7,12 +7,14 @@ mod customer_writes;
 mod due_index;
 mod errors;
 mod membership_ids;
+mod partner_files;
 mod reads;
 pub mod tx;
 
 pub use customer_writes::Registration;
 pub use due_index::{BatchRead, DueQuery, IndexPage};
 pub use errors::{StoreError, TransactError};
+pub use partner_files::FileClaim;
 
 use crate::storage::admission::{Admission, Patience};
 use crate::storage::keys::{self, Key};
