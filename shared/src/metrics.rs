@@ -83,6 +83,19 @@ pub const METRICS: &[MetricDef] = &[
         "Age of the oldest due item the run read but did not settle (0 when none)."
     ),
     metric!("SweepDurationMs", "Milliseconds", &[FO], "How long the sweep run took."),
+    metric!("FilesClaimed", "Count", &[FO], "Partner files claimed by the import (new content, or an import resumed)."),
+    metric!(
+        "FilesRejected",
+        "Count",
+        &[FO],
+        "Partner files refused as a whole: a bad key or org, an unknown program, over the size limit, a bad header."
+    ),
+    metric!("FilesDuplicate", "Count", &[FO], "Uploads whose content was applied before: not applied again."),
+    metric!("FileChunksSent", "Count", &[FO], "Chunks the import queued."),
+    metric!("FileChunksProcessed", "Count", &[FO], "Chunks the worker applied and counted (once per chunk)."),
+    metric!("FileRowsApplied", "Count", &[FO], "Rows of partner files applied (item status true)."),
+    metric!("FileRowsRefused", "Count", &[FO], "Rows of partner files refused, each with its code in the results."),
+    metric!("FilesCompleted", "Count", &[FO], "Partner files done: results written, partnerFileProcessed sent."),
 ];
 
 /// The function and operation metrics are recorded for.

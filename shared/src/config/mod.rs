@@ -1,6 +1,7 @@
 //! Settings read once per container from the environment; every missing or bad variable is
 //! reported together so a misconfigured deployment fails at init with one clear message.
 
+pub mod file_sync;
 pub mod sweep;
 
 use std::time::Duration;

@@ -724,6 +724,7 @@ pub enum EventName {
     CustomerErased,
     SupplementaryMembershipExpiryReminder,
     PartnerTierExpiryReminder,
+    PartnerFileProcessed,
 }
 
 impl EventName {
@@ -738,6 +739,7 @@ impl EventName {
             EventName::CustomerErased => "customerErased",
             EventName::SupplementaryMembershipExpiryReminder => "supplementaryMembershipExpiryReminder",
             EventName::PartnerTierExpiryReminder => "partnerTierExpiryReminder",
+            EventName::PartnerFileProcessed => "partnerFileProcessed",
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::domain::dates::format_utc;
 use crate::domain::model::{Actor, Customer, EventName, Linkage, OrgId, PartnerProgram, Reason};
 use crate::domain::zone::Zone;
 use crate::storage::keys;
+use crate::storage::partner_files::PartnerFileRecord;
 use crate::storage::records::EventRecord;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
@@ -104,14 +105,26 @@ pub(crate) fn outbox_record(
     data: Value,
     at: DateTime<Utc>,
 ) -> EventRecord {
+    let search_key = "data.customerIdentifiers.customerId";
+    outbox_record_of(name, org, (customer_id.to_string(), search_key), data, at)
+}
+
+/// The outbox item of an event about `reference` (its id, and where in the event it is found).
+fn outbox_record_of(
+    name: EventName,
+    org: OrgId,
+    (ref_id, search_key): (String, &str),
+    data: Value,
+    at: DateTime<Utc>,
+) -> EventRecord {
     let event_id = uuid::Uuid::now_v7().to_string();
     let payload = json!({
         "eventName": name.as_str(),
         "eventId": event_id,
-        "eventSearchKey": "data.customerIdentifiers.customerId",
+        "eventSearchKey": search_key,
         "data": data,
         "orgId": org,
-        "refId": customer_id.to_string(),
+        "refId": ref_id,
         "createdAt": at.timestamp_millis(),
     });
     let k = keys::event(org, &event_id);
@@ -122,7 +135,7 @@ pub(crate) fn outbox_record(
         event_name: name.as_str().into(),
         event_id,
         org_id: org,
-        ref_id: customer_id.to_string(),
+        ref_id,
         created_at: format_utc(at),
         payload: payload.to_string(),
         ttl: (at + Duration::days(EVENT_RETENTION_DAYS)).timestamp(),
@@ -157,4 +170,23 @@ pub fn customer_erased(org: OrgId, customer: &Customer, at: DateTime<Utc>) -> Ev
         "erasedAtInMillis": at.timestamp_millis(),
     });
     outbox_record(EventName::CustomerErased, org, customer.customer_id, data, at)
+}
+
+/// `partnerFileProcessed` (docs/contract.md#events): every row of a partner file has its result;
+/// the counts, and where the results file is. It names the file, never a customer.
+pub fn partner_file_processed(file: &PartnerFileRecord, results_key: &str, at: DateTime<Utc>) -> EventRecord {
+    let data = json!({
+        "fileId": file.file_id,
+        "partnerProgramName": file.partner_program_name,
+        "partnerProgramId": file.partner_program_id,
+        "fileName": file.file_name,
+        "objectKey": file.object_key,
+        "resultsKey": results_key,
+        "rows": file.rows_done,
+        "applied": file.applied,
+        "refused": file.refused,
+        "startedAt": file.started_at,
+        "finishedAt": format_utc(at),
+    });
+    outbox_record_of(EventName::PartnerFileProcessed, file.org_id, (file.file_id.clone(), "data.fileId"), data, at)
 }

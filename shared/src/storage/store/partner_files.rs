@@ -47,7 +47,9 @@ impl Store {
                 Ok(FileClaim::Already(id))
             }
             Err(TransactError::Store(e)) => Err(e),
-            Err(e) => Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false }),
+            Err(e) => {
+                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
+            }
         }
     }
 
@@ -85,7 +87,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::partner_file(org, file_id).to_item()))
-            .update_expression("SET #st = :running, rowsTotal = :rows, chunksTotal = :chunks, startedAt = :now, updatedAt = :now")
+            .update_expression(
+                "SET #st = :running, rowsTotal = :rows, chunksTotal = :chunks, startedAt = :now, updatedAt = :now",
+            )
             .condition_expression("#st = :importing")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":running", s(FileStatus::Running.as_str()))
@@ -128,7 +132,9 @@ impl Store {
             Ok(()) => Ok(true),
             Err(e) if e.condition_failed_at(0) => Ok(false),
             Err(TransactError::Store(e)) => Err(e),
-            Err(e) => Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false }),
+            Err(e) => {
+                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
+            }
         }
     }
 
@@ -159,7 +165,9 @@ impl Store {
             Ok(()) => Ok(true),
             Err(e) if e.condition_failed_at(0) => Ok(false),
             Err(TransactError::Store(e)) => Err(e),
-            Err(e) => Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false }),
+            Err(e) => {
+                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
+            }
         }
     }
 
