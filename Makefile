@@ -12,7 +12,8 @@ run:
 check:
 	bash scripts/check.sh
 
-# Unit and integration tests against DynamoDB Local on a free port; prints the summary line.
+# Unit and integration tests against DynamoDB Local and moto (S3, SQS) on free ports; prints the
+# summary line.
 test:
 	bash scripts/test.sh
 

@@ -6,6 +6,8 @@
 #   scripts/ensure-venv.sh fuzz    schemathesis (schema fuzzing of openapi.yaml in `make test`)
 #   scripts/ensure-venv.sh bench   matplotlib for `make bench`'s chart
 #   scripts/ensure-venv.sh browser selenium + pytest (the console's browser tests and benchmark)
+#   scripts/ensure-venv.sh moto    moto's server mode, the S3 and SQS emulator of the partner-file
+#                                  tests and `make import` (scripts/moto.sh; docs/tooling.md#moto)
 #   scripts/ensure-venv.sh peer    .venv/peer, a venv of its own for the peer baseline (bench/peer):
 #                                  only awslambdaric and boto3, as a Lambda Python runtime has them
 #                                  (aws-sam-cli's boto3[crt] would load awscrt into the peer)
@@ -19,8 +21,9 @@ case "${1:-}" in
   fuzz) pins=(schemathesis==4.32.5) ;;
   bench) pins=(matplotlib==3.10.8 numpy==2.4.6) ;;
   browser) pins=(selenium==4.50.0 pytest==9.2.0) ;;
+  moto) pins=("moto[server]==5.2.5") ;;
   peer) pins=(awslambdaric==4.2.2 boto3==1.43.108 botocore==1.43.127); venv="$root/.venv/peer" ;;
-  *) echo "usage: $0 lint|build|fuzz|bench|browser|peer" >&2; exit 2 ;;
+  *) echo "usage: $0 lint|build|fuzz|bench|browser|moto|peer" >&2; exit 2 ;;
 esac
 
 stamp="$venv/.pins-$1"

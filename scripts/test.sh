@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, lints template.yaml, builds the
-# Lambda binaries, starts DynamoDB Local on a free port, runs unit, integration and Runtime API
-# tests, the schema fuzzer and the console's browser tests, stops it by PID, prints the summary.
+# Lambda binaries, starts DynamoDB Local and moto (S3, SQS) on free ports, runs unit, integration
+# and Runtime API tests, the schema fuzzer and the console's browser tests, stops both by PID,
+# prints the summary.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -25,6 +26,10 @@ cargo build --workspace --bins --locked
 source scripts/dynamodb-local.sh ""
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 echo "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (pid $DDB_PID)"
+# The partner-file tests' S3 and SQS: moto's server (scripts/moto.sh, docs/tooling.md#moto).
+source scripts/moto.sh
+trap 'kill "$DDB_PID" "$MOTO_PID" 2>/dev/null || true' EXIT
+echo "moto (S3, SQS) on $AWS_ENDPOINT_URL_S3 (pid $MOTO_PID)"
 
 log=$(mktemp)
 # Every response of the API suite is validated against openapi.yaml; each is logged here.

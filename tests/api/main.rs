@@ -36,6 +36,7 @@ mod idempotency;
 mod layers;
 mod link_delink;
 mod member_care;
+mod moto_emulator;
 mod program_catalog;
 mod subscriptions;
 mod template_routes;

@@ -1,9 +1,12 @@
 //! What both test suites (`tests/api`, `tests/runtime`) stand on, included by each as `mod common`:
 //! DynamoDB Local (reached through `AWS_ENDPOINT_URL_DYNAMODB`, which `make test` sets), one table
 //! per test process created from template.yaml, and the service's state over it. The loopback HTTP
-//! plumbing of the test doubles is `devtools::loopback`.
+//! plumbing of the test doubles is `devtools::loopback`. The partner-file tests' S3 and SQS are
+//! moto's (`moto`).
 
 #![allow(dead_code)]
+
+pub mod moto;
 
 use shared::config::Config;
 use shared::state::AppState;
