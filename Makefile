@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: check run test build lint audit bench load burst metrics bench-init bench-auth bench-console browser-test clean-local sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load burst metrics bench-init bench-auth bench-console browser-test clean-local import sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000 and the member-care console at
@@ -16,6 +16,11 @@ check:
 # summary line.
 test:
 	bash scripts/test.sh
+
+# A partner tier file through the import's and the worker's own code, with a progress bar, against
+# DynamoDB Local and moto (S3, SQS) started for it: make import FILE=tests/fixtures/partner-file-sample.csv PROGRAM=SkyMiles
+import:
+	bash scripts/import.sh $(FILE) $(PROGRAM)
 
 # Every Lambda in template.yaml as an arm64 bootstrap (cargo lambda build --release --arm64, the
 # way `sam build` does it; installs cargo-lambda + zig into .venv); prints each size.

@@ -9,10 +9,10 @@ use shared::state::AppState;
 use std::collections::BTreeMap;
 use std::io::Read;
 
-const SAMPLE: &str = include_str!("../fixtures/partner-file-sample.csv");
+pub(crate) const SAMPLE: &str = include_str!("../fixtures/partner-file-sample.csv");
 
 /// The code each row of the sample file gets, in order (the table in docs/file-sync.md).
-const SAMPLE_CODES: [u16; 13] = [200, 200, 200, 200, 8015, 2007, 2003, 200, 2005, 2009, 2001, 200, 200];
+pub(crate) const SAMPLE_CODES: [u16; 13] = [200, 200, 200, 200, 8015, 2007, 2003, 200, 2005, 2009, 2001, 200, 200];
 
 /// Every row of `file` applied in file order, as `file_id` for SkyMiles.
 async fn apply_file(state: &AppState, org: u64, file_id: &str, file: &str) -> Vec<(u64, RowResult)> {
@@ -59,7 +59,7 @@ async fn snapshot(state: &AppState, org: u64) -> BTreeMap<&'static str, Vec<Stri
     all
 }
 
-async fn sample_org(app: &TestApp) -> Fixture {
+pub(crate) async fn sample_org(app: &TestApp) -> Fixture {
     let f = fixture(app).await;
     for n in 1..=4 {
         f.enrolled(&format!("91980000000{n}")).await;
@@ -159,7 +159,7 @@ async fn rows_of_one_customer_apply_in_file_order() {
 }
 
 /// The API body of one row of `PARITY` (action, mobile, tier, expiry).
-fn api_request(row: &[&str; 4]) -> (&'static str, Value) {
+pub(crate) fn api_request(row: &[&str; 4]) -> (&'static str, Value) {
     let [action, mobile, tier, expiry] = *row;
     let customer = json!({"mobile": mobile});
     match action {
@@ -181,7 +181,7 @@ fn api_request(row: &[&str; 4]) -> (&'static str, Value) {
     }
 }
 
-const PARITY: [[&str; 4]; 10] = [
+pub(crate) const PARITY: [[&str; 4]; 10] = [
     ["LINK", "919800000001", "Silver", "2030-12-31"],
     ["LINK", "919800000001", "Silver", "2030-12-31"],
     ["LINK", "919800000002", "Bronze", "2030-12-31"],
@@ -194,10 +194,8 @@ const PARITY: [[&str; 4]; 10] = [
     ["DELINK", "919800000001", "", ""],
 ];
 
-#[tokio::test]
-async fn the_same_rows_give_the_same_codes_through_the_api_and_through_a_file() {
-    let app = TestApp::start().await;
-    let (by_file, by_api) = (sample_org(&app).await, sample_org(&app).await);
+/// The code the API answers each row of `PARITY`, sent one request per row to `by_api`'s org.
+pub(crate) async fn parity_api_codes(by_api: &Fixture) -> Vec<u16> {
     let mut api_codes = Vec::new();
     for row in &PARITY {
         let (path, body) = api_request(row);
@@ -212,13 +210,28 @@ async fn the_same_rows_give_the_same_codes_through_the_api_and_through_a_file() 
         let code = first_status(&r, batch, programs, status)["code"].as_u64().unwrap();
         api_codes.push(u16::try_from(code).unwrap());
     }
+    api_codes
+}
+
+/// `PARITY` as a file.
+pub(crate) fn parity_file() -> String {
     let mut file = String::from("identifierName,identifierValue,action,partnerTierName,partnerTierExpiryDate\n");
     for [action, mobile, tier, expiry] in PARITY {
         file.push_str(&format!("mobile,{mobile},{action},{tier},{expiry}\n"));
     }
-    let file_codes = codes(&apply_file(&app.state, by_file.org.org_id, "parity", &file).await);
+    file
+}
+
+pub(crate) const PARITY_CODES: [u16; 10] = [200, 2005, 2007, 2003, 8015, 2001, 2004, 200, 200, 2004];
+
+#[tokio::test]
+async fn the_same_rows_give_the_same_codes_through_the_api_and_through_a_file() {
+    let app = TestApp::start().await;
+    let (by_file, by_api) = (sample_org(&app).await, sample_org(&app).await);
+    let api_codes = parity_api_codes(&by_api).await;
+    let file_codes = codes(&apply_file(&app.state, by_file.org.org_id, "parity", &parity_file()).await);
     assert_eq!(file_codes, api_codes);
-    assert_eq!(file_codes, [200, 2005, 2007, 2003, 8015, 2001, 2004, 200, 200, 2004]);
+    assert_eq!(file_codes, PARITY_CODES);
 }
 
 /// A file of `rows` generated rows, produced as it is read: it never exists whole.

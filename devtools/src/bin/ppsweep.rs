@@ -8,35 +8,13 @@
 use chrono::{DateTime, Duration, Utc};
 use devtools::sweep_seed::{self, SeedSpec};
 use devtools::table_definition::TableDefinition;
-use indicatif::{ProgressBar, ProgressStyle};
 use shared::state::AppState;
 use shared::storage::store::Store;
 use shared::sweep::{self, SweepOptions, SweepSettings, SweepSummary};
 use std::sync::Arc;
 use std::time::Instant;
 
-type Error = Box<dyn std::error::Error>;
-
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
-}
-
-fn number(args: &[String], name: &str, default: u64) -> Result<u64, Error> {
-    match arg(args, name) {
-        Some(v) => Ok(v.replace('_', "").parse().map_err(|_| format!("{name} must be a number, got {v:?}"))?),
-        None => Ok(default),
-    }
-}
-
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    let template =
-        format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, eta {{eta}})");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
+use devtools::cli::{arg, number, progress_bar, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
