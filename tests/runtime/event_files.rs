@@ -13,6 +13,8 @@ pub fn required_files(f: &Function) -> Vec<String> {
         Kind::Authorizer => vec![format!("{}.json", f.binary)],
         Kind::Scheduled => vec![format!("{}.schedule.json", f.binary)],
         Kind::Static => vec![format!("{}.v2.json", f.binary)],
+        Kind::ObjectCreated => vec![format!("{}.s3.json", f.binary)],
+        Kind::QueueConsumer => vec![format!("{}.sqs.json", f.binary)],
     }
 }
 
@@ -54,6 +56,24 @@ fn check(f: &Function, name: &str, ev: &Value) -> Result<(), String> {
     } else if name.ends_with(".schedule.json") {
         if ev["detail-type"] != "Scheduled Event" || ev["source"] != "aws.events" {
             return fail("not an EventBridge scheduled event");
+        }
+    } else if name.ends_with(".s3.json") {
+        let record = &ev["Records"][0];
+        let key = record.pointer("/s3/object/key").and_then(Value::as_str).unwrap_or_default();
+        if record["eventSource"] != "aws:s3"
+            || !key.starts_with("incoming/")
+            || record["s3"]["object"]["eTag"].is_null()
+        {
+            return fail("not an S3 ObjectCreated event of an incoming/ key with its eTag");
+        }
+    } else if name.ends_with(".sqs.json") {
+        let record = &ev["Records"][0];
+        let body: Value = serde_json::from_str(record["body"].as_str().unwrap_or_default()).unwrap_or_default();
+        if record["eventSource"] != "aws:sqs" || record.pointer("/attributes/MessageGroupId").is_none() {
+            return fail("not an SQS FIFO event (eventSource aws:sqs, attributes.MessageGroupId)");
+        }
+        if serde_json::from_value::<shared::file_sync::chunk::ChunkMessage>(body).is_err() {
+            return fail("its body is not a chunk message (shared::file_sync::chunk::ChunkMessage)");
         }
     } else if ev["type"] != "REQUEST" || ev["version"] != "2.0" || !ev["identitySource"].is_array() {
         return fail("not an HTTP API authorizer request event (payload 2.0)");

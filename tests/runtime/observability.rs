@@ -26,6 +26,7 @@ const AWS_PUBLISHED: &[(&str, &str, &[&str])] = &[
     ("AWS/ApiGateway", "Count", &["ApiId", "Stage"]),
     ("AWS/ApiGateway", "Latency", &["ApiId", "Stage"]),
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible", &["QueueName"]),
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage", &["QueueName"]),
     ("AWS/DynamoDB", "ThrottledRequests", &["TableName", "Operation"]),
     ("AWS/DynamoDB", "ReadThrottleEvents", &["TableName"]),
     ("AWS/DynamoDB", "WriteThrottleEvents", &["TableName"]),
@@ -243,11 +244,17 @@ fn the_alarms_cover_what_on_call_must_hear_of() {
             need("sweep not running".into(), alarms_on(&alarms, "Invocations", on_function(f.logical_id.clone())));
         }
     }
-    for queue in resources_of(&doc, "AWS::SQS::Queue").keys() {
-        let q = queue.clone();
+    for (queue, q) in resources_of(&doc, "AWS::SQS::Queue") {
+        let id = queue.clone();
         let on_queue =
-            move |m: &AlarmMetric| dimension(m, "QueueName").and_then(get_att).map(|(id, _)| id) == Some(q.clone());
-        need(format!("{queue} not empty"), alarms_on(&alarms, "ApproximateNumberOfMessagesVisible", on_queue));
+            move |m: &AlarmMetric| dimension(m, "QueueName").and_then(get_att).map(|(id, _)| id) == Some(id.clone());
+        if q["Properties"]["RedrivePolicy"].is_null() {
+            // A dead-letter queue: anything in it is work that failed.
+            need(format!("{queue} not empty"), alarms_on(&alarms, "ApproximateNumberOfMessagesVisible", on_queue));
+        } else {
+            // A work queue (its failures go to its DLQ): messages waiting too long is the signal.
+            need(format!("{queue} oldest message"), alarms_on(&alarms, "ApproximateAgeOfOldestMessage", on_queue));
+        }
     }
     let any = |_: &AlarmMetric| true;
     need("HTTP API 5xx".into(), alarms_on(&alarms, "5xx", any));

@@ -10,28 +10,34 @@ use crate::dynamodb_recorder::DynamoDbRecorder;
 use crate::template::{Function, Grant, Kind};
 use std::collections::BTreeSet;
 
-/// One DynamoDB call a code path makes: the IAM action, the index (if it queries one), where.
+/// One call a code path makes: the IAM action, the resource unless it is the table (an index
+/// `table/index/X`, the files bucket's keys `bucket/incoming/*`, a queue `queue/<LogicalId>`), where.
 #[derive(Debug, Clone, Copy)]
 pub struct Use {
     pub action: &'static str,
-    pub index: Option<&'static str>,
+    pub resource: Option<&'static str>,
     pub code: &'static str,
     /// False where the event files cannot reach it (a race, a rare fallback); says why in `code`.
     pub exercised: bool,
 }
 
 const fn on_table(action: &'static str, code: &'static str) -> Use {
-    Use { action, index: None, code, exercised: true }
+    Use { action, resource: None, code, exercised: true }
 }
 
 const fn rarely(action: &'static str, code: &'static str) -> Use {
-    Use { action, index: None, code, exercised: false }
+    Use { action, resource: None, code, exercised: false }
+}
+
+/// A call on `resource` (not the table): S3 keys, a queue, an index.
+const fn on(action: &'static str, resource: &'static str, code: &'static str) -> Use {
+    Use { action, resource: Some(resource), code, exercised: true }
 }
 
 impl Use {
     pub fn grant(&self) -> Grant {
-        match self.index {
-            Some(index) => Grant::index(self.action, index),
+        match self.resource {
+            Some(resource) => Grant::on(self.action, resource),
             None => Grant::table(self.action),
         }
     }
@@ -130,7 +136,7 @@ const READ_HISTORY: Use = on_table(
 const SWEEP: &[Use] = &[
     Use {
         action: "dynamodb:Query",
-        index: Some("DueIndex"),
+        resource: Some("table/index/DueIndex"),
         code: "sweep::DueWalk::next_page → Store::query_due_page",
         exercised: true,
     },
@@ -158,7 +164,7 @@ const SWEEP: &[Use] = &[
     ),
     Use {
         action: "dynamodb:Query",
-        index: Some("ProgramMembers"),
+        resource: Some("table/index/ProgramMembers"),
         code: "sweep::member_page → Store::query_program_member_keys, an expired program",
         exercised: false,
     },
@@ -169,7 +175,7 @@ const SWEEP: &[Use] = &[
 const EXPIRY_PREVIEW: &[Use] = &[
     Use {
         action: "dynamodb:Query",
-        index: Some("DueIndex"),
+        resource: Some("table/index/DueIndex"),
         code: "expiry_preview::preview → sweep::DueWalk::next_page → Store::query_due_page",
         exercised: true,
     },
@@ -185,12 +191,53 @@ const EXPIRY_PREVIEW: &[Use] = &[
 const MEMBERSHIP_LOOKUP: &[Use] = &[
     Use {
         action: "dynamodb:Query",
-        index: Some("MembershipIds"),
+        resource: Some("table/index/MembershipIds"),
         code: "membership_lookup::lookup → Store::membership_id_holders",
         exercised: true,
     },
     on_table("dynamodb:GetItem", "membership_lookup::lookup → Store::membership_id_claimant"),
     rarely("dynamodb:GetItem", "membership_lookup::lookup → Store::linkage, for an id someone holds or held"),
+];
+
+/// `file_sync::import::import_object`: the org and its catalog, the claim of the content, the
+/// file item; S3 reads of the object and a refused file's results; the chunks on the queue.
+const FILE_IMPORT: &[Use] = &[
+    on_table("dynamodb:GetItem", "import_object → Store::org; Store::partner_file (an earlier claim of the content)"),
+    on_table(
+        "dynamodb:PutItem",
+        "Store::claim_partner_file → TransactWriteItems Put (claim, file item); save_partner_file",
+    ),
+    on_table("dynamodb:UpdateItem", "Store::start_partner_file (row and chunk totals)"),
+    on("s3:GetObject", "bucket/incoming/*", "Objects::range (the header window), Objects::reader (the chunking pass)"),
+    on("s3:PutObject", "bucket/results/*", "import::reject → the results file of a file refused as a whole"),
+    on("sqs:SendMessage", "queue/PartnerFileChunkQueue", "ChunkQueue::send → SendMessageBatch"),
+];
+
+/// `file_sync::worker::process_chunk`: the file item, the rows through the link, update and delink
+/// handlers (and a membership id's holder), the chunk counted once, the finish; S3 reads of the
+/// chunk, its result part, and the results file joined from the parts.
+const FILE_WORKER: &[Use] = &[
+    on_table("dynamodb:GetItem", "process_chunk, finish_if_complete → Store::partner_file"),
+    on_table(
+        "dynamodb:PutItem",
+        "Store::complete_partner_file_chunk (chunk marker), finish_partner_file (partnerFileProcessed event)",
+    ),
+    on_table("dynamodb:UpdateItem", "Store::complete_partner_file_chunk (counts), finish_partner_file (done)"),
+    on(
+        "dynamodb:Query",
+        "table/index/MembershipIds",
+        "apply::customer_of → Store::membership_id_holders (a row naming only a membership id nobody holds now)",
+    ),
+    on("s3:GetObject", "bucket/incoming/*", "Objects::range (the chunk's bytes)"),
+    on("s3:PutObject", "bucket/work/*", "worker → Objects::put (the chunk's result lines)"),
+    on("s3:GetObject", "bucket/work/*", "results::join_parts → Objects::get (each chunk's part)"),
+    on("s3:PutObject", "bucket/results/*", "results::join_parts → Upload (PutObject, or multipart parts)"),
+    Use {
+        action: "s3:AbortMultipartUpload",
+        resource: Some("bucket/results/*"),
+        code: "Upload::abort, a results file over 8 MiB whose upload failed",
+        exercised: false,
+    },
 ];
 
 /// The DynamoDB calls of each function's code path (its operation plus the layers around it).
@@ -218,6 +265,14 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         "TierExpirySweepFunction" => &[SWEEP],
         "ExpiryPreviewFunction" => &[CATALOG, EXPIRY_PREVIEW],
         "ConsoleFunction" => &[],
+        "PartnerFileImportFunction" => &[CATALOG, FILE_IMPORT],
+        "PartnerFileWorkerFunction" => &[
+            CATALOG,
+            RESOLVE_CUSTOMER,
+            CHANGE_LINKAGE,
+            &[CHECK_ENROLLED, RELEASE_MEMBERSHIP_ID, RELEASE_RELINK_MEMBERSHIP_ID, DISARM_REMINDERS],
+            FILE_WORKER,
+        ],
         _ => return None,
     };
     let mut uses: Vec<Use> = parts.concat();

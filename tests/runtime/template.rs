@@ -5,7 +5,8 @@
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One IAM grant: an action on a resource, the table written `table` and an index `table/index/X`.
+/// One IAM grant: an action on a resource, the table written `table`, an index `table/index/X`, the
+/// files bucket's keys under a prefix `bucket/incoming/*` and a queue `queue/<LogicalId>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     pub action: String,
@@ -19,6 +20,11 @@ impl Grant {
 
     pub fn index(action: &str, index: &str) -> Grant {
         Grant { action: action.to_string(), resource: format!("table/index/{index}") }
+    }
+
+    /// Any resource, spelled as `Grant`'s resources are.
+    pub fn on(action: &str, resource: &str) -> Grant {
+        Grant { action: action.to_string(), resource: resource.to_string() }
     }
 }
 
@@ -38,6 +44,10 @@ pub enum Kind {
     Scheduled,
     /// Behind the HTTP API without the authorizer, serving files and no data (the console).
     Static,
+    /// Invoked by the files bucket's ObjectCreated notifications (the partner file import).
+    ObjectCreated,
+    /// Polled from an SQS queue (the partner file worker).
+    QueueConsumer,
 }
 
 #[derive(Debug, Clone)]
@@ -79,8 +89,33 @@ fn table_logical_id(doc: &Value) -> String {
         .to_string()
 }
 
-/// A policy `Resource` normalised: the table → `table`, its index → `table/index/X`.
+/// The files bucket's name as template.yaml builds it (a `!Sub` of the stack, account and region).
+pub fn bucket_name_sub(doc: &Value) -> Option<String> {
+    let resources = doc["Resources"].as_mapping()?;
+    let bucket = resources.values().find(|r| r["Type"].as_str() == Some("AWS::S3::Bucket"))?;
+    match intrinsic(&bucket["Properties"]["BucketName"])? {
+        (f, Value::String(s)) if f == "Sub" => Some(s),
+        _ => None,
+    }
+}
+
+/// A policy `Resource` normalised: the table → `table`, its index → `table/index/X`, keys of the
+/// files bucket → `bucket/<pattern>`, a queue's ARN → `queue/<LogicalId>`.
 fn resource_name(v: &Value, table: &str) -> String {
+    if let Some((f, Value::String(s))) = intrinsic(v) {
+        let bucket = bucket_name_sub(&document()).unwrap_or_default();
+        let arn = format!("arn:${{AWS::Partition}}:s3:::{bucket}/");
+        if f == "Sub" && !bucket.is_empty() {
+            if let Some(keys) = s.strip_prefix(&arn) {
+                return format!("bucket/{keys}");
+            }
+        }
+        if let Some(queue) = s.strip_suffix(".Arn").filter(|_| f == "GetAtt") {
+            if document()["Resources"][queue]["Type"].as_str() == Some("AWS::SQS::Queue") {
+                return format!("queue/{queue}");
+            }
+        }
+    }
     match intrinsic(v) {
         Some((f, arg)) if f == "GetAtt" => {
             let target = match &arg {
@@ -161,9 +196,43 @@ fn env_value(v: &Value, doc: &Value, table: &str, table_name: &str) -> Option<St
                     Some(name)
                 }
             }
+            // The files bucket's name: its logical id stands in, as for other resources.
+            (f, Value::String(s)) if f == "Sub" && Some(&s) == bucket_name_sub(doc).as_ref() => {
+                doc["Resources"].as_mapping().and_then(|r| {
+                    r.iter()
+                        .find(|(_, r)| r["Type"].as_str() == Some("AWS::S3::Bucket"))?
+                        .0
+                        .as_str()
+                        .map(str::to_string)
+                })
+            }
             _ => None,
         },
     }
+}
+
+/// A function's HttpApi routes (METHOD, path), how many go without the authorizer, and the types
+/// of its other events (`Schedule`, `S3`, `SQS`, ...).
+fn events_of(props: &Value) -> (Vec<(String, String)>, usize, BTreeSet<String>) {
+    let mut routes = Vec::new();
+    let mut open_routes = 0;
+    let mut others = BTreeSet::new();
+    for (_, ev) in props["Events"].as_mapping().cloned().unwrap_or_default() {
+        match ev["Type"].as_str() {
+            Some("HttpApi") | Some("Api") => {
+                open_routes += usize::from(ev["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE"));
+                routes.push((
+                    ev["Properties"]["Method"].as_str().unwrap_or("ANY").to_uppercase(),
+                    ev["Properties"]["Path"].as_str().unwrap_or("/").to_string(),
+                ))
+            }
+            Some(other) => {
+                others.insert(other.to_string());
+            }
+            None => {}
+        }
+    }
+    (routes, open_routes, others)
 }
 
 /// Every `AWS::Serverless::Function`, with `table_name` standing in for the table's `!Ref`.
@@ -192,22 +261,12 @@ pub fn functions(table_name: &str) -> Vec<Function> {
             .unwrap_or_else(|| panic!("{logical_id} has no Metadata.BuildProperties.Binary"))
             .to_string();
         let props = &res["Properties"];
-        let mut routes = Vec::new();
-        let mut scheduled = false;
-        let mut open_routes = 0;
-        for (_, ev) in props["Events"].as_mapping().cloned().unwrap_or_default() {
-            match ev["Type"].as_str() {
-                Some("HttpApi") | Some("Api") => {
-                    open_routes += usize::from(ev["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE"));
-                    routes.push((
-                        ev["Properties"]["Method"].as_str().unwrap_or("ANY").to_uppercase(),
-                        ev["Properties"]["Path"].as_str().unwrap_or("/").to_string(),
-                    ))
-                }
-                Some("Schedule") | Some("ScheduleV2") => scheduled = true,
-                _ => {}
-            }
-        }
+        let (routes, open_routes, triggers) = events_of(props);
+        let (scheduled, object_created, queue) = (
+            triggers.contains("Schedule") || triggers.contains("ScheduleV2"),
+            triggers.contains("S3"),
+            triggers.contains("SQS"),
+        );
         let kind = if authorizers.contains(&logical_id) {
             Kind::Authorizer
         } else if !routes.is_empty() && open_routes == routes.len() {
@@ -217,8 +276,14 @@ pub fn functions(table_name: &str) -> Vec<Function> {
             Kind::Http
         } else if scheduled {
             Kind::Scheduled
+        } else if object_created {
+            Kind::ObjectCreated
+        } else if queue {
+            Kind::QueueConsumer
         } else {
-            panic!("{logical_id}: no HttpApi, authorizer or schedule event; teach tests/runtime/template.rs about it")
+            panic!(
+                "{logical_id}: no HttpApi, authorizer, schedule, S3 or SQS event; teach tests/runtime/template.rs about it"
+            )
         };
         let mut environment = BTreeMap::new();
         for vars in [&doc["Globals"]["Function"]["Environment"]["Variables"], &props["Environment"]["Variables"]] {
