@@ -94,15 +94,17 @@ pub async fn import(fs: &FileSync, key: &str, etag: &str, size: u64) -> Result<I
     outcomes.pop().ok_or_else(|| "the import answered nothing".into())
 }
 
-/// One receive of up to ten chunks run through the worker's code as Lambda would: the batch as an
-/// `SqsEvent`, then each message not reported failed deleted. Returns how many it received.
+/// One receive run through the worker's code as Lambda would: the batch as an `SqsEvent`, then
+/// each message not reported failed deleted. Returns how many it received. One chunk per batch, as
+/// template.yaml's event source (BatchSize 1): a chunk received beside others but not reached
+/// before a crash would count a receive towards the dead-letter queue without being tried.
 pub async fn work_once(fs: &FileSync, wait: Duration) -> Result<usize, Error> {
     let queue = fs.queue.as_ref().ok_or("no queue")?;
     let out = queue
         .client()
         .receive_message()
         .queue_url(queue.url())
-        .max_number_of_messages(10)
+        .max_number_of_messages(1)
         .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(1))
         .send()
         .await?;

@@ -18,7 +18,12 @@ use std::time::Duration;
 
 /// A file sync on a stage of its own, cutting chunks of `chunk_rows` rows.
 async fn files(app: &TestApp, chunk_rows: u64) -> (FileSync, FileStage) {
-    let stage = moto::file_stage(Duration::from_secs(30)).await;
+    files_with(app, chunk_rows, Duration::from_secs(30)).await
+}
+
+/// `files`, with a chunk delivered again `visibility` after a receive that was not deleted.
+pub(crate) async fn files_with(app: &TestApp, chunk_rows: u64, visibility: Duration) -> (FileSync, FileStage) {
+    let stage = moto::file_stage(visibility).await;
     let env = stage.environment();
     let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut settings = FileSyncSettings::from_lookup(lookup).unwrap();

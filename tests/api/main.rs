@@ -29,6 +29,7 @@ mod expiry_reminders;
 mod expiry_sweep;
 mod fault_proxy;
 mod fault_workload;
+mod file_kills;
 mod file_pipeline;
 mod file_sync;
 mod hardening;
