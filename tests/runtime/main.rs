@@ -8,6 +8,7 @@
 // A test reads as one scenario, top to bottom; splitting one to fit a screen hides its story.
 #![allow(clippy::too_many_lines)]
 
+mod aws_recorder;
 #[path = "../common/mod.rs"]
 mod common;
 mod dynamodb_recorder;
@@ -29,6 +30,7 @@ mod init_errors;
 mod least_privilege;
 mod metrics;
 mod observability;
+mod partner_files;
 mod release;
 mod scheduled;
 mod static_files;

@@ -290,19 +290,24 @@ pub fn declared_grants(uses: &[Use]) -> BTreeSet<Grant> {
 /// After a binary handled the event files: every call it made is declared, and every declared
 /// grant was used unless marked as unreachable from the event files.
 pub fn check_recorded(f: &Function, recorder: &DynamoDbRecorder) -> Result<(), String> {
+    check_grants_used(f, &recorder.grants_used())
+}
+
+/// `check_recorded` for grants recorded by any recorder (DynamoDB, S3, SQS) together.
+pub fn check_grants_used(f: &Function, used: &BTreeSet<Grant>) -> Result<(), String> {
     let uses =
         code_paths(f).ok_or_else(|| format!("{}: no entry in tests/runtime/policies.rs code_paths", f.logical_id))?;
     let declared = declared_grants(&uses);
-    let used = recorder.grants_used();
     let undeclared: Vec<String> = used.difference(&declared).map(ToString::to_string).collect();
     if !undeclared.is_empty() {
         return Err(format!(
-            "{} ({}) called DynamoDB beyond its code_paths entry: {undeclared:?}; add the code path to \
+            "{} ({}) called DynamoDB, S3 or SQS beyond its code_paths entry: {undeclared:?}; add the code path to \
              tests/runtime/policies.rs and the action to its template policy",
             f.logical_id, f.binary
         ));
     }
     let unreachable: BTreeSet<Grant> = uses.iter().filter(|u| !u.exercised).map(Use::grant).collect();
+    let used = used.clone();
     let unseen: Vec<String> = uses
         .iter()
         .filter(|u| !used.contains(&u.grant()) && !unreachable.contains(&u.grant()))
