@@ -81,6 +81,7 @@ pub async fn seed_demo(state: &AppState) -> Result<DemoSeed, AdminError> {
         .map_err(|e| other(&e))?;
     }
     state.invalidate(org.org_id);
+    seed_demo_files(state, org.org_id).await?;
     let mut item = marker.to_item();
     item.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("DEMO".into()));
     item.insert("orgId".into(), aws_sdk_dynamodb::types::AttributeValue::N(org.org_id.to_string()));
@@ -172,4 +173,62 @@ async fn put_partner_program(
 async fn demo_agent(state: &AppState, org: OrgId) -> Result<IssuedCredentials, AdminError> {
     let role = shared::domain::model::Role::Agent;
     Ok(create_named_client(&state.store, org, role, Some("Demo Agent".into())).await?)
+}
+
+/// The demo's partner tier files, as the import and worker leave them: one done an hour ago
+/// (`demo-1`, the id `tests/events/partner-files.v1.json` reads) and one running since three minutes.
+async fn seed_demo_files(state: &AppState, org: OrgId) -> Result<(), AdminError> {
+    use shared::storage::partner_files::FileStatus;
+    let now = state.now();
+    let at = |minutes_ago: i64| shared::domain::dates::format_utc(now - chrono::Duration::minutes(minutes_ago));
+    let mut done = demo_file(org, "demo-1", "skymiles-tiers-february.csv", FileStatus::Done, at(62));
+    (done.rows_total, done.rows_done, done.applied, done.refused, done.chunks_total, done.chunks_done) =
+        (13, 13, 8, 5, 1, 1);
+    (done.started_at, done.updated_at, done.finished_at) = (Some(at(62)), Some(at(61)), Some(at(61)));
+    done.results_key = Some(format!("results/{org}/SkyMiles/{}.csv", done.file_name));
+    let mut running = demo_file(org, "demo-2", "skymiles-tiers-march.csv", FileStatus::Running, at(3));
+    (running.rows_total, running.rows_done, running.applied, running.refused) = (10_000, 4_000, 3_950, 50);
+    (running.chunks_total, running.chunks_done) = (10, 4);
+    (running.started_at, running.updated_at) = (Some(at(3)), Some(at(0)));
+    for f in [done, running] {
+        state.store.save_partner_file(&f).await?;
+    }
+    Ok(())
+}
+
+fn demo_file(
+    org: OrgId,
+    id: &str,
+    name: &str,
+    status: shared::storage::partner_files::FileStatus,
+    created_at: String,
+) -> shared::storage::partner_files::PartnerFileRecord {
+    use shared::storage::partner_files::{NewFile, PartnerFileRecord};
+    let key = format!("incoming/{org}/SkyMiles/{name}");
+    let new = NewFile {
+        org,
+        file_id: id,
+        program: "SkyMiles",
+        program_id: None,
+        object_key: &key,
+        file_name: name,
+        etag: id,
+        size_bytes: 1_200,
+        created_at,
+    };
+    PartnerFileRecord::new(&new, status, None)
+}
+
+/// A done file of 3 rows named `name` for the demo org, newer than the demo's own files
+/// (`local-server --seed-partner-file NAME`: the browser tests' file names, markup included).
+pub async fn seed_partner_file(state: &AppState, org: OrgId, name: &str) -> Result<String, AdminError> {
+    use shared::storage::partner_files::FileStatus;
+    let now = shared::domain::dates::format_utc(state.now());
+    let id = format!("local-{}-{}", shared::domain::dates::key_time(state.now()), uuid::Uuid::new_v4().simple());
+    let mut f = demo_file(org, &id, name, FileStatus::Done, now.clone());
+    (f.rows_total, f.rows_done, f.applied, f.refused, f.chunks_total, f.chunks_done) = (3, 3, 2, 1, 1, 1);
+    (f.started_at, f.updated_at, f.finished_at) = (Some(now.clone()), Some(now.clone()), Some(now));
+    f.results_key = Some(format!("results/{org}/SkyMiles/{name}.csv"));
+    state.store.save_partner_file(&f).await?;
+    Ok(id)
 }

@@ -39,6 +39,7 @@ mod layers;
 mod link_delink;
 mod member_care;
 mod moto_emulator;
+mod partner_files;
 mod program_catalog;
 mod subscriptions;
 mod template_routes;

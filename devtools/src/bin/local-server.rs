@@ -1,6 +1,6 @@
-//! The local API (`local-server [--port 3000] [--seed-demo]`): every route of template.yaml and the
-//! console on one port, the Lambdas' handlers and authentication, against the DynamoDB that
-//! `AWS_ENDPOINT_URL_DYNAMODB` names (DynamoDB Local).
+//! The local API (`local-server [--port 3000] [--seed-demo [--seed-partner-file NAME]...]`): every
+//! route of template.yaml and the console on one port, the Lambdas' handlers and authentication,
+//! against the DynamoDB that `AWS_ENDPOINT_URL_DYNAMODB` names (DynamoDB Local).
 
 use shared::state::AppState;
 use std::sync::Arc;
@@ -25,6 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     if args.iter().any(|a| a == "--seed-demo") {
         let demo = devtools::demo::seed_demo(&state).await?;
+        // Files of the demo org with names of the caller's choosing (the browser tests' markup).
+        for (i, _) in args.iter().enumerate().filter(|(_, a)| *a == "--seed-partner-file") {
+            let name = args.get(i + 1).ok_or("--seed-partner-file needs a file name")?;
+            devtools::demo::seed_partner_file(&state, demo.org.org_id, name).await?;
+        }
         let how = if demo.reused { "reused (fresh credentials below)" } else { "seeded" };
         println!(
             "\nDemo org {} ({}) {how}: loyalty programs Demo Rewards and Demo Plus,",

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// 404 with Capillary's customer-not-found code (8015).
     #[error("No customer found with the given identifier")]
     CustomerNotFound,
+    /// 404: the org has nothing by this id (an Extension resource: another org's is unknown too).
+    #[error("{0}")]
+    NotFound(String),
     /// 404: no route for the method and path (the local server; API Gateway answers this itself).
     #[error("No route for {method} {path}")]
     RouteNotFound { method: String, path: String },
@@ -83,7 +86,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (401, 401),
             ApiError::Forbidden => (403, 403),
             ApiError::CustomerNotFound => (404, 8015),
-            ApiError::RouteNotFound { .. } => (404, 404),
+            ApiError::NotFound(_) | ApiError::RouteNotFound { .. } => (404, 404),
             ApiError::MethodNotAllowed { .. } => (405, 405),
             ApiError::RequestTimeout { .. } => (408, 408),
             ApiError::Conflict(_) => (409, 409),

@@ -13,6 +13,7 @@ pub mod expiry_preview;
 pub mod link_customer;
 pub mod list_programs;
 pub mod membership_lookup;
+pub mod partner_files;
 pub mod put_partner_program;
 pub mod register_customer;
 pub mod routes;

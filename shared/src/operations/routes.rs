@@ -71,6 +71,8 @@ pub fn routes() -> Vec<Route> {
             customer_partner_programs::handle
         ),
         route!("GET", "/v2/partnerProgram/membershipLookup", "MembershipLookupFunction", membership_lookup::handle),
+        route!("GET", "/v2/partnerProgram/partnerFiles", "PartnerFilesFunction", partner_files::handle),
+        route!("GET", "/v2/partnerProgram/partnerFiles/{id}", "PartnerFilesFunction", partner_files::handle),
     ]
 }
 
