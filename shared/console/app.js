@@ -456,7 +456,9 @@ function programConfig(name) {
 async function catalogView() {
   const n = navigate();
   state.catalog = null;
-  const data = await loadCatalog();
+  // Partner files are an admin's: an agent is not sent to a route that would refuse it.
+  const [data, files] = await Promise.all([loadCatalog(),
+    isAdmin() ? api('v2/partnerProgram/partnerFiles', { query: { limit: 20 } }) : null]);
   if (!stillCurrent(n)) return;
   const view = h('section', { 'aria-labelledby': 'catalog-title' }, h('h1', { id: 'catalog-title' }, 'Program catalog'),
     data.length ? null : h('p', { class: 'note' }, 'No loyalty programs yet.'),
@@ -464,8 +466,45 @@ async function catalogView() {
       h('h2', null, `${lp.programName}${lp.default ? ' (default)' : ''}`),
       lp.programDescription ? h('p', { class: 'note' }, lp.programDescription) : null,
       (lp.partnerPrograms || []).length ? lp.partnerPrograms.map(programCard)
-        : h('p', { class: 'note' }, 'No partner programs in this loyalty program yet.'))));
+        : h('p', { class: 'note' }, 'No partner programs in this loyalty program yet.'))),
+    recentFiles(files));
   show(view, 'Catalog');
+}
+
+const count = (n) => (n == null ? '—' : Number(n).toLocaleString('en-GB'));
+
+/** Seconds as a person says them: "45 s", "4 min", "2 h 5 min". */
+function duration(seconds) {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function fileStatus(f) {
+  if (f.status === 'RUNNING' && f.estimatedSecondsLeft != null) {
+    return `${label(f.status)}, about ${duration(f.estimatedSecondsLeft)} left`;
+  }
+  return f.status === 'REJECTED' && f.error ? `${label(f.status)}: ${f.error}` : label(f.status);
+}
+
+/** The org's newest partner files (an admin's answer from `partnerFiles`; `null` for an agent). */
+function recentFiles(res) {
+  const section = (...kids) => h('section', { class: 'card', 'aria-labelledby': 'files-title' },
+    h('h2', { id: 'files-title' }, 'Recent partner files'), kids);
+  if (!res) return section(h('p', { class: 'note' }, 'Partner files and their progress are visible to admins.'));
+  if (res.status !== 200) return section(h('p', { class: 'error', role: 'alert' }, failure(res)));
+  const files = res.body.data || [];
+  if (!files.length) return section(h('p', { class: 'note' }, 'No partner files yet.'));
+  const cols = ['File', 'Program', 'Status', 'Rows done / total', 'Applied', 'Refused', 'Started', 'Finished'];
+  return section(h('div', { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Recent partner files' },
+    h('table', { id: 'partner-files' },
+      h('caption', { class: 'visually-hidden' }, 'Partner files, newest first'),
+      h('thead', null, h('tr', null, cols.map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, files.map((f) => h('tr', { 'data-file': f.fileId },
+        h('td', { class: 'file-name' }, f.fileName), h('td', null, f.partnerProgramName),
+        h('td', null, fileStatus(f)), h('td', null, `${count(f.rowsDone)} / ${count(f.rowsTotal)}`),
+        h('td', null, count(f.applied)), h('td', null, count(f.refused)),
+        h('td', null, when(f.startedAt)), h('td', null, when(f.finishedAt))))))));
 }
 
 function programCard(p) {

@@ -29,10 +29,13 @@ SCREENSHOTS = ROOT / "target" / "browser-screenshots"
 AXE = ROOT / ".local" / "axe-core" / "axe.min.js"
 # The browser runs in another zone than the org (Asia/Kolkata), so both columns of every date differ.
 BROWSER_TZ = "America/New_York"
+# A partner file the server seeds beside the demo org's two (`--seed-partner-file`): its name is
+# the partner's, markup included, and must show as text.
+PARTNER_FILE = "<img src=x onerror=alert(1)>.csv"
 
 
 class Server:
-    """`local-server --port 0 --seed-demo` as a child process; reads the URL and the demo
+    """`local-server --port 0 --seed-demo --seed-partner-file …` as a child process; reads the URL and the demo
     credentials it prints."""
 
     def __init__(self):
@@ -42,7 +45,8 @@ class Server:
         env = dict(os.environ, TABLE_NAME=f"pp-browser-{uuid.uuid4().hex[:12]}", LOG_LEVEL="warn")
         if "AWS_ENDPOINT_URL_DYNAMODB" not in env:
             raise RuntimeError("AWS_ENDPOINT_URL_DYNAMODB is not set: run through `make test`")
-        self.proc = subprocess.Popen([str(binary), "--port", "0", "--seed-demo"], cwd=ROOT, env=env,
+        args = [str(binary), "--port", "0", "--seed-demo", "--seed-partner-file", PARTNER_FILE]
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         ready = threading.Event()

@@ -14,6 +14,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import Select
 
+from harness import PARTNER_FILE
+
 ORG_TZ = ZoneInfo("Asia/Kolkata")
 XSS = "<img src=x onerror=window.__pwned=1>"
 
@@ -497,3 +499,56 @@ def test_a_submission_whose_answer_is_lost_is_confirmed_again_and_applies_once(c
     assert lounge_used(agent, c) == before + 1, "confirming again replayed it, not applied it twice"
     keys = console.d.execute_script("return window.__keys")
     assert len(keys) == 2 and keys[0] == keys[1], keys
+
+
+def duration(seconds):
+    """Seconds as the console says them (app.js `duration`)."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = -(-seconds // 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def test_an_admin_sees_the_recent_partner_files_with_their_counts_and_an_agent_a_note(console, admin, agent):
+    files = admin.ok("GET", "/v2/partnerProgram/partnerFiles")["data"]
+    # The demo org's files (one done, one running) and the one seeded with markup in its name.
+    assert [f["fileName"] for f in files] == [PARTNER_FILE, "skymiles-tiers-march.csv", "skymiles-tiers-february.csv"]
+    console.sign_in(admin)
+    console.button("Catalog").click()
+    rows = console.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#partner-files tbody tr"))
+    assert [r.get_attribute("data-file") for r in rows] == [f["fileId"] for f in files], "newest first"
+    seen = [[td.text for td in r.find_elements(By.TAG_NAME, "td")] for r in rows]
+    # What a person reads: name, program, status, rows done / total, applied, refused.
+    assert [s[:6] for s in seen] == [
+        [PARTNER_FILE, "SkyMiles", "Done", "3 / 3", "2", "1"],
+        ["skymiles-tiers-march.csv", "SkyMiles", seen[1][2], "4,000 / 10,000", "3,950", "50"],
+        ["skymiles-tiers-february.csv", "SkyMiles", "Done", "13 / 13", "8", "5"],
+    ]
+    # 4,000 of 10,000 rows done since the file started: the rest at that pace, as the API
+    # estimates it between the moment before the page read it and the moment after.
+    after = admin.ok("GET", f"/v2/partnerProgram/partnerFiles/{files[1]['fileId']}")["estimatedSecondsLeft"]
+    said = {f"Running, about {duration(s)} left" for s in range(files[1]["estimatedSecondsLeft"], after + 1)}
+    assert seen[1][2] in said, (seen[1][2], said)
+    # Started and finished as every date of the console: the instant the API gave, in both zones.
+    for row, f in zip(rows, files):
+        started, finished = row.find_elements(By.TAG_NAME, "td")[6:8]
+        assert instant(started.find_element(By.TAG_NAME, "time").get_attribute("datetime")) == instant(f["startedAt"])
+        assert "(org)" in started.text and "(America/New_York)" in started.text
+        if f.get("finishedAt"):
+            assert instant(finished.find_element(By.TAG_NAME, "time").get_attribute("datetime")) == instant(f["finishedAt"])
+        else:
+            assert finished.text == "—"
+    assert not console.d.find_elements(By.CSS_SELECTOR, "main img")
+    assert console.d.execute_script("return document.querySelector('#partner-files td').textContent") == PARTNER_FILE
+    violations = console.axe()
+    console.screenshot("catalog-partner-files")
+    assert not violations, json.dumps(violations, indent=1)
+
+    # An agent is not shown the files, and is told who sees them.
+    console.el("#sign-out").click()
+    console.field("Client key")
+    console.sign_in(agent)
+    console.button("Catalog").click()
+    note = console.wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=files-title] p"))
+    assert note.text == "Partner files and their progress are visible to admins."
+    assert not console.d.find_elements(By.ID, "partner-files")
