@@ -296,8 +296,10 @@ async fn sweep_scenario() -> Vec<Value> {
     let config = crate::common::test_config(&table);
     let state = shared::state::AppState::new(store, config, std::sync::Arc::new(chrono::Utc::now));
     let org = demo_org(&state).await;
-    link_expiring(&state, org.org_id, "919740000001", 1).await;
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Three seconds ahead (the expiry is written to the second, so one could be past on arrival
+    // under load: a 2003), then waited out.
+    link_expiring(&state, org.org_id, "919740000001", 3).await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let sweep = functions(&table).into_iter().find(|f| f.kind == Kind::Scheduled).unwrap();
     let schedule_event = event(&format!("{}.schedule.json", sweep.binary)).unwrap();
     let schedule = Schedule { rate: 1.0, kinds: vec![Fault::Throttling], seed: 5, targets: vec!["TransactWriteItems"] };

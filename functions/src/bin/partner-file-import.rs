@@ -6,7 +6,7 @@ use shared::file_sync::lambda::{handle_s3_event, init};
 use shared::metrics::Scope;
 use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     shared::metrics::init(Scope { function: "partner-file-import", operation: "partnerFileImport" });
