@@ -370,6 +370,33 @@ async fn the_authorizer_counts_its_decisions_and_errors() {
     authorizer_scenario().await;
 }
 
+/// A file through the import and the worker (a file of three chunks, its event again, a file for
+/// an unknown program): the file metrics.
+async fn file_scenario() -> Vec<Value> {
+    let run = crate::partner_files::file_run().await;
+    let mut docs = documents(&run.importer.process.log).unwrap();
+    docs.extend(documents(&run.applier.process.log).unwrap());
+    for (name, want) in
+        [("FilesClaimed", 1.0), ("FilesDuplicate", 1.0), ("FilesRejected", 1.0), ("FileChunksSent", 3.0)]
+    {
+        assert_eq!(
+            total(&docs, name, &[("Function", "partner-file-import"), ("Operation", "partnerFileImport")]),
+            want,
+            "{name}: {docs:#?}"
+        );
+    }
+    for (name, want) in
+        [("FileChunksProcessed", 3.0), ("FileRowsApplied", 4.0), ("FileRowsRefused", 1.0), ("FilesCompleted", 1.0)]
+    {
+        assert_eq!(
+            total(&docs, name, &[("Function", "partner-file-worker"), ("Operation", "partnerFileWorker")]),
+            want,
+            "{name}: {docs:#?}"
+        );
+    }
+    docs
+}
+
 /// Every metric of `shared::metrics::METRICS` is emitted by some scenario of this module, and
 /// every metric emitted is in the table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,6 +407,7 @@ async fn every_metric_in_the_table_is_seen_in_some_document() {
         contention_scenario().await,
         sweep_scenario().await,
         authorizer_scenario().await,
+        file_scenario().await,
     ]
     .concat();
     let seen: BTreeSet<String> = docs

@@ -68,18 +68,28 @@ async fn drain_chunks(worker: &Sandbox, stage: &FileStage) -> usize {
     chunks
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_partner_file_functions_call_only_what_their_policies_grant() {
+/// The import and the worker, each in its sandbox behind its own recorder, after a file of three
+/// chunks (its event twice) and a file for an unknown program went through them.
+pub(crate) struct FileRun {
+    pub import: Function,
+    pub worker: Function,
+    pub importer: Sandbox,
+    pub applier: Sandbox,
+    pub import_aws: AwsRecorder,
+    pub worker_aws: AwsRecorder,
+}
+
+pub(crate) async fn file_run() -> FileRun {
     let _ = s3_endpoint();
     let state = state().await;
     let org = demo_org(&state).await.org_id;
     let stage = file_stage(Duration::from_secs(60)).await;
     let all = functions(&table_name());
-    let import = all.iter().find(|f| f.kind == Kind::ObjectCreated).expect("an import function");
-    let worker = all.iter().find(|f| f.kind == Kind::QueueConsumer).expect("a worker function");
+    let import = all.iter().find(|f| f.kind == Kind::ObjectCreated).expect("an import function").clone();
+    let worker = all.iter().find(|f| f.kind == Kind::QueueConsumer).expect("a worker function").clone();
 
     let import_aws = AwsRecorder::start(&s3_endpoint(), &stage).await;
-    let importer = sandbox(import, &stage, &import_aws).await;
+    let importer = sandbox(&import, &stage, &import_aws).await;
     let key = format!("incoming/{org}/SkyMiles/runtime.csv");
     let etag = put_object(&stage, &key, FILE.as_bytes().to_vec()).await;
     let started = importer.respond(&s3_event(&key, &etag, FILE.len())).await.unwrap();
@@ -95,13 +105,20 @@ async fn the_partner_file_functions_call_only_what_their_policies_grant() {
     assert_eq!(refused["files"][0]["outcome"], "REJECTED", "{refused}");
 
     let worker_aws = AwsRecorder::start(&s3_endpoint(), &stage).await;
-    let applier = sandbox(worker, &stage, &worker_aws).await;
+    let applier = sandbox(&worker, &stage, &worker_aws).await;
     assert_eq!(drain_chunks(&applier, &stage).await, 3);
     let results = get_object(&stage, &format!("results/{org}/SkyMiles/runtime.csv.csv")).await.expect("results file");
     assert_eq!(String::from_utf8(results).unwrap().lines().count(), 6, "a header and a line per row");
+    FileRun { import, worker, importer, applier, import_aws, worker_aws }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partner_file_functions_call_only_what_their_policies_grant() {
+    let run = file_run().await;
+    let (import, worker) = (&run.import, &run.worker);
+    let (importer, applier, import_aws, worker_aws) = (&run.importer, &run.applier, &run.import_aws, &run.worker_aws);
     let mut problems = Vec::new();
-    for (f, sandbox, aws) in [(import, &importer, &import_aws), (worker, &applier, &worker_aws)] {
+    for (f, sandbox, aws) in [(import, importer, import_aws), (worker, applier, worker_aws)] {
         let mut used = sandbox.recorder.grants_used();
         used.extend(aws.grants_used());
         if let Err(e) = check_grants_used(f, &used) {

@@ -80,6 +80,8 @@ const CREATE_LOYALTY_PROGRAM: Use = on_table(
 );
 const CREATE_CLIENT: Use = on_table("dynamodb:PutItem", "auth::create_named_client → Store::put_new (client record)");
 const WHO_AM_I: Use = on_table("dynamodb:GetItem", "whoami::handle → Store::org");
+const PARTNER_FILE: Use = on_table("dynamodb:GetItem", "partner_files::one → Store::partner_file");
+const PARTNER_FILES: Use = on_table("dynamodb:Query", "partner_files::list → Store::recent_partner_files");
 const LIST_PROGRAMS: Use =
     on_table("dynamodb:Query", "list_programs::handle → Store::loyalty_programs, Store::partner_programs");
 const FIRST_PROGRAM: Use =
@@ -256,6 +258,7 @@ pub fn code_paths(f: &Function) -> Option<Vec<Use>> {
         }
         "CustomerPartnerProgramsFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[LIST_LINKAGES]],
         "MembershipLookupFunction" => &[CATALOG, MEMBERSHIP_LOOKUP],
+        "PartnerFilesFunction" => &[&[PARTNER_FILE, PARTNER_FILES]],
         "CustomerActivityHistoriesFunction" => &[CATALOG, RESOLVE_CUSTOMER, &[READ_HISTORY]],
         "UpdateCustomerPartnerProgramFunction" => {
             &[CATALOG, RESOLVE_CUSTOMER, CHANGE_LINKAGE, &[RELEASE_RELINK_MEMBERSHIP_ID, DISARM_REMINDERS]]

@@ -296,8 +296,10 @@ where
     if attempted > 0 && unserved == attempted {
         return Err(ApiError::unavailable(&req.request_id));
     }
-    for code in results.iter().flat_map(|r| &r.codes) {
-        crate::metrics::batch_item(u32::from(*code));
+    let codes = results.iter().flat_map(|r| r.codes.iter().copied());
+    match state.request() {
+        Some(request) => request.items_answered(codes),
+        None => codes.for_each(|c| crate::metrics::batch_item(u32::from(c))),
     }
     let status = batch_status(results.iter().map(|r| r.all_ok));
     let body = json!({ names.batch: results.into_iter().map(|r| r.json).collect::<Vec<_>>(), "warnings": [] });

@@ -126,6 +126,7 @@ where
         Some(done) => done,
         None => request.await,
     };
+    context.count_held_items();
     let outcome = if resp.status >= 500 || unknown {
         release(state, claimed).await
     } else {

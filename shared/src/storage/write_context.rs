@@ -23,13 +23,17 @@ pub struct WriteContext {
     change_base: String,
     gate: Option<watch::Receiver<Claim>>,
     not_final: AtomicBool,
+    /// Item codes of a keyed request, counted only once its claim is won: a request that turns
+    /// out to be a replay may have run (reads, recognised changes) but answered nothing.
+    held_items: std::sync::Mutex<Vec<u16>>,
 }
 
 impl WriteContext {
     /// A request's context: no storage call waits for its turn past `deadline`, and no write
     /// starts another attempt after it; its changes are named after `change_base`.
     pub fn new(deadline: Option<Instant>, change_base: String) -> Self {
-        WriteContext { deadline, change_base, gate: None, not_final: AtomicBool::new(false) }
+        let held_items = std::sync::Mutex::new(Vec::new());
+        WriteContext { deadline, change_base, gate: None, not_final: AtomicBool::new(false), held_items }
     }
 
     /// Work outside any request (the sweep, the tools): an optional deadline, fresh change ids.
@@ -76,11 +80,40 @@ impl WriteContext {
     pub fn is_final(&self) -> bool {
         !self.not_final.load(Ordering::Relaxed)
     }
+
+    /// The batch item codes this request answers: counted now outside a keyed request, else held
+    /// until `count_held_items` (the claim won; a replay's are never counted).
+    pub fn items_answered(&self, codes: impl IntoIterator<Item = u16>) {
+        if self.gate.is_none() {
+            codes.into_iter().for_each(|c| crate::metrics::batch_item(u32::from(c)));
+        } else if let Ok(mut held) = self.held_items.lock() {
+            held.extend(codes);
+        }
+    }
+
+    /// Counts the held item codes: the request's claim was won and its response is the answer.
+    pub fn count_held_items(&self) {
+        let held = self.held_items.lock().map(|mut h| std::mem::take(&mut *h)).unwrap_or_default();
+        held.into_iter().for_each(|c| crate::metrics::batch_item(u32::from(c)));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyed_requests_item_codes_wait_for_its_claim_and_are_counted_once() {
+        let (_tx, rx) = watch::channel(Claim::Pending);
+        let keyed = WriteContext::standalone(None).gated(rx);
+        keyed.items_answered([200, 2005]);
+        assert_eq!(*keyed.held_items.lock().unwrap(), [200, 2005], "held while the claim is open");
+        keyed.count_held_items();
+        assert!(keyed.held_items.lock().unwrap().is_empty(), "counted once");
+        let plain = WriteContext::standalone(None);
+        plain.items_answered([200]);
+        assert!(plain.held_items.lock().unwrap().is_empty(), "no key: counted at once");
+    }
 
     #[tokio::test]
     async fn writes_wait_for_the_claim_and_pass_only_when_it_is_won() {
