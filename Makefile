@@ -1,5 +1,5 @@
 # Entry points a newcomer types. Each installs what it needs (Java, DynamoDB Local) when missing.
-.PHONY: check run test build lint audit bench load burst metrics bench-init bench-auth bench-console browser-test clean-local import sweep seed-sweep bench-sweep
+.PHONY: check run test build lint audit bench load burst metrics bench-init bench-auth bench-console browser-test clean-local import bench-import sweep seed-sweep bench-sweep
 
 # Start DynamoDB Local (persisting under .local/ddb-data), create the table from template.yaml,
 # seed a demo org, serve every route on http://127.0.0.1:3000 and the member-care console at
@@ -98,6 +98,12 @@ seed-sweep:
 # 1,000 due; items read per change, sweep time, changes per second.
 bench-sweep:
 	bash scripts/bench-sweep.sh $(ARGS)
+
+# Partner files of 10,000 and 100,000 rows through the import and a worker process (release build)
+# against DynamoDB Local and moto: rows/s against DynamoDB Local's own rate for the same
+# transactions, and the worker's peak RSS (docs/file-sync.md#benchmark).
+bench-import:
+	bash scripts/bench-import.sh $(ARGS)
 
 clean-local:
 	rm -rf .local/ddb-data

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod demo;
 pub mod file_import;
+pub mod import_bench;
 pub mod local_server;
 pub mod loopback;
 pub mod round_trips;

@@ -4,6 +4,7 @@
 //!
 //!   ppimport run --file F --program P [--org N] [--register-customers] [--chunk-rows N] [--out PATH]
 //!   ppimport work [--idle-seconds N]     the worker alone, on FILES_BUCKET / FILES_QUEUE_URL, until idle
+//!   ppimport bench [--sizes 10000,100000] [--json FILE]   rows/s against DynamoDB Local's floor, worker RSS
 
 use devtools::cli::{arg, number, progress_bar, Error};
 use devtools::file_import;
@@ -25,10 +26,11 @@ async fn main() -> Result<(), Error> {
     match args.first().map(String::as_str) {
         Some("run") => run(&args).await,
         Some("work") => work(&args).await,
+        Some("bench") => bench(&args).await,
         _ => {
             eprintln!(
                 "usage: ppimport run --file F --program P [--org N] [--register-customers] [--chunk-rows N] \
-                 [--out PATH] | work [--idle-seconds N]"
+                 [--out PATH] | work [--idle-seconds N] | bench [--sizes 10000,100000] [--json FILE]"
             );
             std::process::exit(2);
         }
@@ -168,4 +170,38 @@ fn peak_rss_kb() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// `make bench-import`: each size through the import and a worker process (this binary's `work`).
+async fn bench(args: &[String]) -> Result<(), Error> {
+    let sizes: Vec<u64> = arg(args, "--sizes")
+        .unwrap_or("10000,100000")
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse::<u64>().map_err(|_| format!("--sizes: bad number {s:?}")))
+        .collect::<Result<_, _>>()?;
+    let state = Arc::new(AppState::from_env().await?);
+    devtools::table_definition::ensure_table(state.store.client(), state.store.table()).await?;
+    let me = std::env::current_exe()?;
+    let table = state.store.table().to_string();
+    let worker = |fs: &FileSync| {
+        let mut cmd = tokio::process::Command::new(&me);
+        cmd.args(["work", "--idle-seconds", "3"])
+            .env("TABLE_NAME", &table)
+            .env("FILES_BUCKET", fs.objects.bucket())
+            .env("FILES_QUEUE_URL", fs.queue.as_ref().map(|q| q.url().to_string()).unwrap_or_default())
+            .kill_on_drop(true);
+        cmd
+    };
+    let mut runs = Vec::new();
+    for rows in sizes {
+        eprintln!("{rows} rows: seeding, importing, working ...");
+        let run = devtools::import_bench::run_size(state.clone(), rows, &worker).await?;
+        eprintln!("{}", serde_json::to_string(&run)?);
+        runs.push(run);
+    }
+    println!("{}", devtools::import_bench::table(&runs));
+    if let Some(path) = arg(args, "--json") {
+        std::fs::write(path, serde_json::to_string_pretty(&runs)?)?;
+    }
+    Ok(())
 }
