@@ -233,11 +233,15 @@ const FILE_WORKER: &[Use] = &[
     on("s3:GetObject", "bucket/incoming/*", "Objects::range (the chunk's bytes)"),
     on("s3:PutObject", "bucket/work/*", "worker → Objects::put (the chunk's result lines)"),
     on("s3:GetObject", "bucket/work/*", "results::join_parts → Objects::get (each chunk's part)"),
-    on("s3:PutObject", "bucket/results/*", "results::join_parts → Upload (PutObject, or multipart parts)"),
+    on(
+        "s3:PutObject",
+        "bucket/results/*",
+        "results::join_parts → Objects::put_stream (the parts as one PutObject), or Upload's multipart parts",
+    ),
     Use {
         action: "s3:AbortMultipartUpload",
         resource: Some("bucket/results/*"),
-        code: "Upload::abort, a results file over 8 MiB whose upload failed",
+        code: "Upload::abort, a join in parts (parts that no longer add up) whose upload failed",
         exercised: false,
     },
 ];

@@ -20,6 +20,13 @@ fn s3_error(operation: &'static str) -> impl FnOnce(String) -> AwsError {
     move |message| AwsError::S3 { operation, message }
 }
 
+/// An SDK error as S3 `operation`'s failure, with the service's own words.
+fn sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> AwsError {
+    move |e| s3_error(operation)(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
 /// The SDK configuration with timeouts for object transfers (the DynamoDB ones are seconds).
 async fn transfer_config() -> aws_config::SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -67,7 +74,7 @@ impl Objects {
             .range(format!("bytes={start}-{}", end - 1))
             .send()
             .await
-            .map_err(|e| s3_error("GetObject")(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sdk_error("GetObject"))?;
         let body = out.body.collect().await.map_err(|e| s3_error("GetObject")(e.to_string()))?;
         Ok(body.into_bytes())
     }
@@ -83,7 +90,7 @@ impl Objects {
             .if_match(etag)
             .send()
             .await
-            .map_err(|e| s3_error("GetObject")(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sdk_error("GetObject"))?;
         Ok(tokio_util::io::SyncIoBridge::new(out.body.into_async_read()))
     }
 
@@ -96,7 +103,30 @@ impl Objects {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| s3_error("PutObject")(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sdk_error("PutObject"))?;
+        Ok(())
+    }
+
+    /// Writes `key` from `parts` as they come, in one `PutObject` of `length` bytes: memory holds
+    /// the parts in flight, never the object. A part that is an error, or a length that does not
+    /// add up, fails the put.
+    pub async fn put_stream(
+        &self,
+        key: &str,
+        length: u64,
+        parts: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    ) -> Result<(), AwsError> {
+        let body = ByteStream::from_body_1_x(ChannelBody { parts });
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("text/csv; charset=utf-8")
+            .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_error("PutObject"))?;
         Ok(())
     }
 
@@ -109,7 +139,7 @@ impl Objects {
                 Ok(Some(body.into_bytes()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(s3_error("GetObject")(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+            Err(e) => Err(sdk_error("GetObject")(e)),
         }
     }
 
@@ -153,9 +183,7 @@ impl Upload<'_> {
                     .content_type("text/csv; charset=utf-8")
                     .send()
                     .await
-                    .map_err(|e| {
-                        s3_error("CreateMultipartUpload")(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
-                    })?;
+                    .map_err(sdk_error("CreateMultipartUpload"))?;
                 let id = out.upload_id.unwrap_or_default();
                 self.upload_id = Some(id.clone());
                 id
@@ -270,5 +298,22 @@ impl ChunkQueue {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// A request body fed by a channel: each message one frame, an error message an error.
+struct ChannelBody {
+    parts: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.parts.poll_recv(cx).map(|part| part.map(|p| p.map(http_body::Frame::data).map_err(Into::into)))
     }
 }

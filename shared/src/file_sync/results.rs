@@ -4,6 +4,8 @@
 
 use super::apply::RowResult;
 use super::aws::{AwsError, Objects};
+use crate::storage::partner_files::PartnerFileRecord;
+use bytes::Bytes;
 
 pub const HEADER: &str = "row,status,code,message,detail\n";
 
@@ -36,8 +38,41 @@ pub fn refused(why: &RowResult) -> Vec<u8> {
     out
 }
 
-/// Joins the parts of `chunks` chunks, in order, into the results file `key`.
-pub async fn join_parts(objects: &Objects, org: u64, file_id: &str, chunks: u64, key: &str) -> Result<(), JoinError> {
+/// Joins the file's parts, in order, into the results file `key`. The parts stream through one
+/// `PutObject` of the length the chunks counted, a part at a time, so memory does not grow with
+/// the file; should that fail (a part rewritten to another length by a duplicate delivery), they
+/// are joined again through an upload in 8 MiB parts.
+pub async fn join_parts(objects: &Objects, file: &PartnerFileRecord, key: &str) -> Result<(), JoinError> {
+    let (org, file_id, chunks) = (file.org_id, file.file_id.as_str(), file.chunks_total);
+    let length = HEADER.len() as u64 + file.result_bytes;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(2);
+    let feeder = async move {
+        if tx.send(Ok(Bytes::from_static(HEADER.as_bytes()))).await.is_err() {
+            return;
+        }
+        for chunk in 0..chunks {
+            let part = match objects.get(&part_key(org, file_id, chunk)).await {
+                Ok(Some(part)) => Ok(part),
+                Ok(None) => Err(format!("the results of chunk {chunk} are missing")),
+                Err(e) => Err(e.to_string()),
+            };
+            let failed = part.is_err();
+            if tx.send(part).await.is_err() || failed {
+                return;
+            }
+        }
+    };
+    let (streamed, ()) = tokio::join!(objects.put_stream(key, length, rx), feeder);
+    match streamed {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "results not streamed in one piece; joining them in parts");
+            join_in_parts(objects, org, file_id, chunks, key).await
+        }
+    }
+}
+
+async fn join_in_parts(objects: &Objects, org: u64, file_id: &str, chunks: u64, key: &str) -> Result<(), JoinError> {
     let mut upload = objects.upload(key);
     upload.write(HEADER.as_bytes()).await?;
     for chunk in 0..chunks {

@@ -19,8 +19,10 @@ use std::collections::HashMap;
 /// What became of a chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkOutcome {
-    /// Its rows were applied and counted (`counted` false: it had been counted before).
+    /// Its rows were applied and counted (`counted` false: another delivery counted it meanwhile).
     Applied { counts: ChunkCounts, counted: bool },
+    /// It was counted before (a redelivery): its rows and results stand, nothing is read again.
+    Counted,
     /// Its file is done already, or unknown: nothing to do.
     Skipped,
 }
@@ -45,17 +47,22 @@ pub async fn process_chunk(fs: &FileSync, msg: &ChunkMessage) -> Result<ChunkOut
         tracing::info!(org, file_id = %msg.file_id, chunk = msg.chunk, "chunk of a file done or unknown: skipped");
         return Ok(ChunkOutcome::Skipped);
     };
+    if fs.state.store.partner_file_chunk_counted(org, &msg.file_id, msg.chunk).await? {
+        finish_if_complete(fs, org, &msg.file_id).await?;
+        return Ok(ChunkOutcome::Counted);
+    }
     let bytes = fs.objects.range(&msg.object_key, &msg.etag, msg.start, msg.end).await?;
     let reader =
         FileReader::chunk(&bytes[..], &msg.header, msg.first_row).map_err(|e| WorkError::Header(e.to_string()))?;
     let rows: Vec<(u64, Result<FileRow, RowResult>)> = reader.collect();
     let done = apply_rows(fs, msg, &file.partner_program_name, rows).await;
+    let part = results::lines(done.iter().map(|(row, r)| (row.to_string(), r)));
     let counts = ChunkCounts {
         rows: done.len() as u64,
         applied: done.iter().filter(|(_, r)| r.applied).count() as u64,
         refused: done.iter().filter(|(_, r)| !r.applied).count() as u64,
+        bytes: part.len() as u64,
     };
-    let part = results::lines(done.iter().map(|(row, r)| (row.to_string(), r)));
     fs.objects.put(&results::part_key(org, &msg.file_id, msg.chunk), part).await?;
     let now = format_utc(fs.state.now());
     let counted = fs.state.store.complete_partner_file_chunk(org, &msg.file_id, msg.chunk, counts, &now).await?;
@@ -139,7 +146,7 @@ pub async fn finish_if_complete(fs: &FileSync, org: OrgId, file_id: &str) -> Res
         return Ok(false);
     }
     let key = results::results_key(org, &file.partner_program_name, &file.file_name);
-    results::join_parts(&fs.objects, org, file_id, file.chunks_total, &key).await?;
+    results::join_parts(&fs.objects, &file, &key).await?;
     let now = fs.state.now();
     let event = partner_file_processed(&file, &key, now);
     let finished = fs.state.store.finish_partner_file(org, file_id, &key, &format_utc(now), &event).await?;

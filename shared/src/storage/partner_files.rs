@@ -60,6 +60,9 @@ pub struct PartnerFileRecord {
     pub applied: u64,
     #[serde(default)]
     pub refused: u64,
+    /// Bytes of the chunks' result lines so far: the results file's length, less its header.
+    #[serde(default)]
+    pub result_bytes: u64,
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -107,6 +110,7 @@ impl PartnerFileRecord {
             rows_done: 0,
             applied: 0,
             refused: 0,
+            result_bytes: 0,
             created_at: file.created_at.clone(),
             started_at: None,
             updated_at: None,
@@ -122,4 +126,6 @@ pub struct ChunkCounts {
     pub rows: u64,
     pub applied: u64,
     pub refused: u64,
+    /// The length of the chunk's result lines.
+    pub bytes: u64,
 }

@@ -26,7 +26,24 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
 
+fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Service { operation: "build", message: e.to_string(), throttled: false }
+}
+
 impl Store {
+    /// Runs `items` as one transaction: `Ok(false)` when item `guard`'s condition failed (the
+    /// change was made before), any other failure an error.
+    async fn transact_unless_done(&self, items: Vec<TransactWriteItem>, guard: usize) -> Result<bool, StoreError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.condition_failed_at(guard) => Ok(false),
+            Err(TransactError::Store(e)) => Err(e),
+            Err(e) => {
+                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
+            }
+        }
+    }
+
     /// Writes `file` with the claim of its content (`etag`) for `program`, unless the content was
     /// claimed before: then the earlier file's id.
     pub async fn claim_partner_file(
@@ -39,18 +56,11 @@ impl Store {
         claim_item.insert("entity".into(), s("PFILECLAIM"));
         claim_item.insert("fileId".into(), s(&file.file_id));
         let items = vec![tx::put_new(&self.table, claim_item)?, tx::put_new(&self.table, to_item(file)?)?];
-        match self.transact(items).await {
-            Ok(()) => Ok(FileClaim::New),
-            Err(e) if e.condition_failed_at(0) => {
-                let held: Option<HashMap<String, String>> = self.get_consistent(&claim).await?;
-                let id = held.and_then(|h| h.get("fileId").cloned()).unwrap_or_default();
-                Ok(FileClaim::Already(id))
-            }
-            Err(TransactError::Store(e)) => Err(e),
-            Err(e) => {
-                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
-            }
+        if self.transact_unless_done(items, 0).await? {
+            return Ok(FileClaim::New);
         }
+        let held: Option<HashMap<String, String>> = self.get_consistent(&claim).await?;
+        Ok(FileClaim::Already(held.and_then(|h| h.get("fileId").cloned()).unwrap_or_default()))
     }
 
     /// A file refused as a whole: written as it is, never claimed.
@@ -117,25 +127,27 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::partner_file(org, file_id).to_item()))
             .update_expression(
-                "ADD chunksDone :one, rowsDone :rows, applied :applied, refused :refused SET updatedAt = :now",
+                "ADD chunksDone :one, rowsDone :rows, applied :applied, refused :refused, resultBytes :bytes \
+                 SET updatedAt = :now",
             )
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":rows", n(counts.rows))
             .expression_attribute_values(":applied", n(counts.applied))
             .expression_attribute_values(":refused", n(counts.refused))
+            .expression_attribute_values(":bytes", n(counts.bytes))
             .expression_attribute_values(":now", s(now))
             .build()
-            .map_err(|e| StoreError::Service { operation: "build", message: e.to_string(), throttled: false })?;
+            .map_err(build_error)?;
         let items = vec![tx::put_new(&self.table, marker)?, TransactWriteItem::builder().update(add).build()];
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.condition_failed_at(0) => Ok(false),
-            Err(TransactError::Store(e)) => Err(e),
-            Err(e) => {
-                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
-            }
-        }
+        self.transact_unless_done(items, 0).await
+    }
+
+    /// Whether chunk `chunk` of the file was counted (its marker written).
+    pub async fn partner_file_chunk_counted(&self, org: OrgId, file_id: &str, chunk: u64) -> Result<bool, StoreError> {
+        let marker: Option<HashMap<String, serde_json::Value>> =
+            self.get_consistent(&keys::partner_file_chunk(org, file_id, chunk)).await?;
+        Ok(marker.is_some())
     }
 
     /// The file is done: its results are written, every chunk counted. Once only, with its event
@@ -159,16 +171,9 @@ impl Store {
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":results", s(results_key))
             .build()
-            .map_err(|e| StoreError::Service { operation: "build", message: e.to_string(), throttled: false })?;
+            .map_err(build_error)?;
         let items = vec![TransactWriteItem::builder().update(done).build(), tx::put_new(&self.table, to_item(event)?)?];
-        match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.condition_failed_at(0) => Ok(false),
-            Err(TransactError::Store(e)) => Err(e),
-            Err(e) => {
-                Err(StoreError::Service { operation: "TransactWriteItems", message: e.to_string(), throttled: false })
-            }
-        }
+        self.transact_unless_done(items, 0).await
     }
 
     /// The org's newest files first, `limit` of them, after file id `after` when paging.
