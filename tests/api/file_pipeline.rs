@@ -330,3 +330,32 @@ async fn results_whose_parts_no_longer_add_up_are_joined_part_by_part() {
     assert_eq!(text.lines().count(), 1 + 13 + 1, "{text}");
     assert_eq!(file_item(&fs, org, &file_id).await.status, FileStatus::Done);
 }
+
+#[tokio::test]
+async fn every_row_code_of_the_docs_table_is_reached_through_a_file() {
+    let app = TestApp::start().await;
+    let f = sample_org(&app).await;
+    let org = f.org.org_id;
+    let (fs, stage) = files(&app, 4).await;
+    let file = "identifierName,identifierValue,partnerMembershipId,action,partnerTierName,partnerTierExpiryDate\n\
+                mobile,919800000001,SM-1,LINK,Silver,2030-12-31\n\
+                mobile,919800000001,SM-1,LINK,Silver,2030-12-31\n\
+                mobile,919800000001,,DELINK,,\n\
+                mobile,919800000001,,DELINK,,\n\
+                mobile,919800000002,,LINK,Diamond,2030-12-31\n\
+                mobile,919800000002,,LINK,Gold,2020-12-31\n\
+                mobile,919800000002,,PROMOTE,Gold,2030-12-31\n\
+                mobile,919899999999,,LINK,Gold,2030-12-31\n\
+                ,,SM-NOBODY,UPDATE,Gold,2030-12-31\n\
+                mobile,919800000003,,,Gold,2030-12-31\n\
+                ,,,UPDATE,Gold,2030-12-31\n\
+                phone,919800000003,,LINK,Gold,2030-12-31\n\
+                mobile,919800000003,,LINK,Gold\n";
+    started(&drop_file(&fs, org, "SkyMiles", "codes.csv", file.as_bytes()).await);
+    drain(&fs).await;
+    let lines = results(&stage, org, "SkyMiles", "codes.csv").await;
+    let got: Vec<(u16, &str)> = lines.iter().map(|l| (l.2, l.3.as_str())).collect();
+    assert_eq!(codes(&lines), [200, 2005, 200, 2004, 2007, 2003, 2009, 8015, 8015, 2002, 2002, 2001, 2001], "{got:#?}");
+    assert!(lines[11].3.contains("identifierName \"phone\""), "{got:#?}");
+    assert!(lines[12].3.starts_with("malformed row: 5 fields"), "{got:#?}");
+}
