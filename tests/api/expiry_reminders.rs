@@ -242,16 +242,8 @@ async fn two_concurrent_sweeps_send_each_reminder_once() {
     assert_eq!(t.sweep().await.changed, 0);
 }
 
-fn ppsweep() -> std::path::PathBuf {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
-    let bin = dir.join("debug/ppsweep");
-    assert!(bin.exists(), "{} is missing: make test builds the binaries first", bin.display());
-    bin
-}
-
 fn sweep_process(table: &str, endpoint: &str, at: DateTime<Utc>) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(ppsweep());
+    let mut cmd = tokio::process::Command::new(debug_bin("ppsweep"));
     cmd.args(["run", "--at", &at.to_rfc3339()])
         .env("TABLE_NAME", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)

@@ -13,20 +13,7 @@ use rand::{Rng, SeedableRng};
 use shared::file_sync::import::ImportOutcome;
 use shared::storage::partner_files::FileStatus;
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
-
-fn ppimport() -> std::path::PathBuf {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
-    let bin = dir.join("debug/ppimport");
-    assert!(
-        bin.exists(),
-        "{} is missing: make test builds the binaries first (cargo build --workspace --bins)",
-        bin.display()
-    );
-    bin
-}
 
 const CUSTOMERS: u64 = 300;
 
@@ -64,7 +51,7 @@ async fn a_worker_killed_mid_chunk_again_and_again_applies_every_valid_row_exact
     assert_eq!((rows, chunks), (CUSTOMERS * 4, CUSTOMERS * 4 / 5));
 
     let worker = |idle: &str| {
-        let mut cmd = tokio::process::Command::new(ppimport());
+        let mut cmd = tokio::process::Command::new(debug_bin("ppimport"));
         cmd.args(["work", "--idle-seconds", idle])
             .envs(stage.environment())
             .env("TABLE_NAME", fs.state.store.table())

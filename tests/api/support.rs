@@ -461,3 +461,17 @@ pub async fn raw_exchange(base: &str, bytes: &[u8], wait: std::time::Duration) -
     .await;
     read.ok().map(|_| String::from_utf8_lossy(&out).to_string())
 }
+
+/// A dev tool's debug binary (`ppsweep`, `ppimport`), built by `make test` before the tests
+/// (`cargo build --workspace --bins`).
+pub fn debug_bin(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
+    let bin = dir.join("debug").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: make test builds the binaries first (cargo build --workspace --bins)",
+        bin.display()
+    );
+    bin
+}

@@ -11,24 +11,11 @@ use serde_json::Value;
 use shared::state::AppState;
 use shared::storage::store::Store;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn ppsweep() -> std::path::PathBuf {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), Into::into);
-    let bin = dir.join("debug/ppsweep");
-    assert!(
-        bin.exists(),
-        "{} is missing: make test builds the binaries first (cargo build --workspace --bins)",
-        bin.display()
-    );
-    bin
-}
-
 fn sweep_process(table: &str, endpoint: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(ppsweep());
+    let mut cmd = tokio::process::Command::new(debug_bin("ppsweep"));
     cmd.arg("run")
         .env("TABLE_NAME", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)

@@ -60,17 +60,19 @@ impl Objects {
         &self.bucket
     }
 
+    /// A read of `key` that fails unless the object still has ETag `etag` (a file replaced since
+    /// its import is not read as it).
+    fn get_at(&self, key: &str, etag: &str) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+        self.s3.get_object().bucket(&self.bucket).key(key).if_match(etag)
+    }
+
     /// Bytes `[start, end)` of `key` as it was when its ETag was `etag`.
     pub async fn range(&self, key: &str, etag: &str, start: u64, end: u64) -> Result<Bytes, AwsError> {
         if end <= start {
             return Ok(Bytes::new());
         }
         let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .if_match(etag)
+            .get_at(key, etag)
             .range(format!("bytes={start}-{}", end - 1))
             .send()
             .await
@@ -82,15 +84,7 @@ impl Objects {
     /// The whole of `key` (at ETag `etag`) as a blocking reader, for a blocking thread: it reads
     /// as it is read, never the whole object into memory.
     pub async fn reader(&self, key: &str, etag: &str) -> Result<impl std::io::Read + Send, AwsError> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .if_match(etag)
-            .send()
-            .await
-            .map_err(sdk_error("GetObject"))?;
+        let out = self.get_at(key, etag).send().await.map_err(sdk_error("GetObject"))?;
         Ok(tokio_util::io::SyncIoBridge::new(out.body.into_async_read()))
     }
 
