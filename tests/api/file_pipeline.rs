@@ -359,3 +359,21 @@ async fn every_row_code_of_the_docs_table_is_reached_through_a_file() {
     assert!(lines[11].3.contains("identifierName \"phone\""), "{got:#?}");
     assert!(lines[12].3.starts_with("malformed row: 5 fields"), "{got:#?}");
 }
+
+#[tokio::test]
+async fn a_json_lines_file_gets_the_same_codes_as_the_csv_sample() {
+    let app = TestApp::start().await;
+    let f = sample_org(&app).await;
+    let org = f.org.org_id;
+    let (fs, stage) = files(&app, 4).await;
+    let file = include_str!("../fixtures/partner-file-sample.jsonl");
+    let outcome = drop_file(&fs, org, "SkyMiles", "sample.jsonl", file.as_bytes()).await;
+    assert!(matches!(outcome, ImportOutcome::Started { rows: 13, chunks: 4, .. }), "{outcome:?}");
+    drain(&fs).await;
+    let lines = results(&stage, org, "SkyMiles", "sample.jsonl").await;
+    assert_eq!(codes(&lines), SAMPLE_CODES, "{lines:#?}");
+    assert!(lines[10].3.starts_with("malformed row: EOF"), "{lines:#?}");
+    // A file named .jsonl whose first line is not an object cannot be read at all.
+    let outcome = drop_file(&fs, org, "SkyMiles", "not.jsonl", SAMPLE.as_bytes()).await;
+    assert!(matches!(&outcome, ImportOutcome::Rejected { why } if why.contains("not a JSON object")), "{outcome:?}");
+}

@@ -12,7 +12,8 @@ use futures::stream::{self, StreamExt};
 use shared::config::file_sync::FileSyncSettings;
 use shared::domain::model::OrgId;
 use shared::file_sync::import::ImportOutcome;
-use shared::file_sync::{FileReader, FileSync};
+use shared::file_sync::json_lines::{Format, JsonLinesReader};
+use shared::file_sync::{FileReader, FileRow, FileSync, RowResult};
 use shared::operations::register_customer::{register, RegisterCustomer, RegisterError};
 use shared::state::AppState;
 use shared::storage::partner_files::FileStatus;
@@ -52,11 +53,11 @@ async fn run(args: &[String]) -> Result<(), Error> {
         file_import::provision("partner-files-local", "partner-file-chunks", Duration::from_secs(30)).await?;
     settings.chunk_rows = number(args, "--chunk-rows", settings.chunk_rows)?;
     let fs = FileSync::new(Arc::new(state), settings).await;
+    let name = std::path::Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or("file.csv");
     if args.iter().any(|a| a == "--register-customers") {
-        let n = register_customers(&fs, org, program, &body).await?;
+        let n = register_customers(&fs, org, program, name, &body).await?;
         eprintln!("registered {n} customers the file names that were missing");
     }
-    let name = std::path::Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or("file.csv");
     let key = format!("incoming/{org}/{program}/{name}");
     let started = Instant::now();
     let (etag, size) = file_import::upload(&fs, &key, body).await?;
@@ -77,15 +78,17 @@ async fn run(args: &[String]) -> Result<(), Error> {
 
 /// Registers, enrolled in the program's loyalty program, each customer the file names by mobile,
 /// email or externalId that does not exist yet (a demo's members). Returns how many it made.
-async fn register_customers(fs: &FileSync, org: OrgId, program: &str, body: &[u8]) -> Result<u64, Error> {
+async fn register_customers(fs: &FileSync, org: OrgId, program: &str, name: &str, body: &[u8]) -> Result<u64, Error> {
     let catalog = fs.state.catalog(org).await?;
     let loyalty = catalog.partner_program(program).ok_or(format!("no partner program {program}"))?.loyalty_program_id;
+    let rows: Box<dyn Iterator<Item = (u64, Result<FileRow, RowResult>)>> = match Format::of_name(name) {
+        Format::Csv => Box::new(FileReader::new(body)?),
+        Format::JsonLines => Box::new(JsonLinesReader::new(body, 1)),
+    };
     let mut named = BTreeSet::new();
-    for (_, row) in FileReader::new(body)? {
-        if let Ok(row) = row {
-            if let (Some(name), Some(value)) = (row.identifier_name, row.identifier_value) {
-                named.insert((name.to_ascii_lowercase(), value));
-            }
+    for row in rows.filter_map(|(_, row)| row.ok()) {
+        if let (Some(name), Some(value)) = (row.identifier_name, row.identifier_value) {
+            named.insert((name.to_ascii_lowercase(), value));
         }
     }
     let state = &fs.state;

@@ -19,7 +19,10 @@ pub struct ChunkMessage {
     pub end: u64,
     pub first_row: u64,
     pub rows: u64,
+    /// The file's CSV header (empty for JSON Lines).
     pub header: Vec<String>,
+    #[serde(default)]
+    pub format: super::json_lines::Format,
 }
 
 /// Cuts a file into chunks as its rows go by: at most `max_rows` rows and about `max_bytes`

@@ -6,6 +6,7 @@
 use super::apply::RowResult;
 use super::aws::AwsError;
 use super::chunk::{ChunkMessage, ChunkSpan, Chunker};
+use super::json_lines::{self, Format, JsonLinesReader, RowCursor};
 use super::reader::{FileError, FileReader};
 use super::{results, worker, FileSync};
 use crate::domain::dates::format_utc;
@@ -13,7 +14,6 @@ use crate::domain::error_catalog::ErrorCode;
 use crate::domain::model::OrgId;
 use crate::storage::partner_files::{FileStatus, NewFile, PartnerFileRecord};
 use crate::storage::store::{FileClaim, StoreError};
-use std::io::Read;
 
 /// The header must be within the object's first 64 KiB.
 const HEADER_WINDOW: u64 = 64 << 10;
@@ -98,9 +98,9 @@ pub async fn import_object(fs: &FileSync, key: &str, etag: &str, size: u64) -> R
         let detail = format!("the file is {size} bytes, over the limit of {} bytes", fs.settings.max_file_bytes);
         return reject(fs, &new, ErrorCode::CannotProcess.with_detail(detail).into()).await;
     }
-    let head = fs.objects.range(key, etag, 0, size.min(HEADER_WINDOW)).await?;
-    let header = match FileReader::new(&head[..]) {
-        Ok(mut reader) => reader.header(),
+    let format = Format::of_name(&incoming.file_name);
+    let header = match read_head(fs, key, etag, size, format).await? {
+        Ok(header) => header,
         Err(e) => return reject(fs, &new, file_error(&e)).await,
     };
     let record = PartnerFileRecord::new(&new, FileStatus::Importing, None);
@@ -124,12 +124,28 @@ pub async fn import_object(fs: &FileSync, key: &str, etag: &str, size: u64) -> R
         first_row: 0,
         rows: 0,
         header,
+        format,
     };
     let (rows, chunks) = split(fs, &message).await?;
     fs.state.store.start_partner_file(org, &file_id, rows, chunks, &format_utc(fs.state.now())).await?;
     tracing::info!(org, file_id = %file_id, rows, chunks, "partner file queued");
     worker::finish_if_complete(fs, org, &file_id).await.map_err(|e| ImportError::Read(e.to_string()))?;
     Ok(ImportOutcome::Started { file_id, rows, chunks })
+}
+
+/// The file's first bytes checked: a CSV header (returned), or a JSON Lines first object.
+async fn read_head(
+    fs: &FileSync,
+    key: &str,
+    etag: &str,
+    size: u64,
+    format: Format,
+) -> Result<Result<Vec<String>, FileError>, AwsError> {
+    let head = fs.objects.range(key, etag, 0, size.min(HEADER_WINDOW)).await?;
+    Ok(match format {
+        Format::Csv => FileReader::new(&head[..]).map(|mut reader| reader.header()),
+        Format::JsonLines => json_lines::check_head(&head).map(|()| Vec::new()),
+    })
 }
 
 /// A file read before under `earlier` is taken up again only when it is this object and its
@@ -186,8 +202,14 @@ async fn split(fs: &FileSync, file: &ChunkMessage) -> Result<(u64, u64), ImportE
     let queue = fs.queue.as_ref().ok_or(ImportError::NoQueue)?;
     let source = fs.objects.reader(&file.object_key, &file.etag).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ChunkSpan>(64);
-    let (max_rows, max_bytes) = (fs.settings.chunk_rows, fs.settings.chunk_bytes);
-    let cutter = tokio::task::spawn_blocking(move || cut(source, max_rows, max_bytes, &tx));
+    let (max_rows, max_bytes, format) = (fs.settings.chunk_rows, fs.settings.chunk_bytes, file.format);
+    let cutter = tokio::task::spawn_blocking(move || match format {
+        Format::Csv => {
+            let reader = FileReader::new(source).map_err(|e| ImportError::Read(e.to_string()))?;
+            cut(reader, max_rows, max_bytes, &tx)
+        }
+        Format::JsonLines => cut(JsonLinesReader::new(std::io::BufReader::new(source), 1), max_rows, max_bytes, &tx),
+    });
     let mut batch = Vec::with_capacity(10);
     let mut rows = 0;
     while let Some(span) = rx.recv().await {
@@ -214,14 +236,13 @@ async fn split(fs: &FileSync, file: &ChunkMessage) -> Result<(u64, u64), ImportE
     Ok((rows, chunks))
 }
 
-/// The blocking half of `split`: reads `source` to its end and sends each chunk's span.
+/// The blocking half of `split`: steps through the rows to the end and sends each chunk's span.
 fn cut(
-    source: impl Read,
+    mut reader: impl RowCursor,
     max_rows: u64,
     max_bytes: u64,
     tx: &tokio::sync::mpsc::Sender<ChunkSpan>,
 ) -> Result<u64, ImportError> {
-    let mut reader = FileReader::new(source).map_err(|e| ImportError::Read(e.to_string()))?;
     let mut chunker = Chunker::new(max_rows, max_bytes, reader.offset());
     while reader.skip_row() {
         if let Some(span) = chunker.row(reader.offset()) {
@@ -252,7 +273,7 @@ mod tests {
         let file = "partnerMembershipId,action,partnerTierName,partnerTierExpiryDate\n\
                     M1,UPDATE,Gold,2030-01-01\n\"M\n2\",UPDATE,Gold,2030-01-01\nM3,UPDATE,Gold,2030-01-01\n";
         let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let chunks = cut(file.as_bytes(), 2, 1 << 20, &tx).unwrap();
+        let chunks = cut(FileReader::new(file.as_bytes()).unwrap(), 2, 1 << 20, &tx).unwrap();
         drop(tx);
         let mut spans = Vec::new();
         while let Ok(s) = rx.try_recv() {

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod aws;
 pub mod chunk;
 pub mod import;
+pub mod json_lines;
 pub mod lambda;
 pub mod reader;
 pub mod results;

@@ -6,6 +6,7 @@
 use super::apply::{apply_row, RowResult};
 use super::aws::AwsError;
 use super::chunk::ChunkMessage;
+use super::json_lines::{Format, JsonLinesReader};
 use super::reader::{FileReader, FileRow};
 use super::{results, FileSync};
 use crate::domain::dates::format_utc;
@@ -52,9 +53,12 @@ pub async fn process_chunk(fs: &FileSync, msg: &ChunkMessage) -> Result<ChunkOut
         return Ok(ChunkOutcome::Counted);
     }
     let bytes = fs.objects.range(&msg.object_key, &msg.etag, msg.start, msg.end).await?;
-    let reader =
-        FileReader::chunk(&bytes[..], &msg.header, msg.first_row).map_err(|e| WorkError::Header(e.to_string()))?;
-    let rows: Vec<(u64, Result<FileRow, RowResult>)> = reader.collect();
+    let rows: Vec<(u64, Result<FileRow, RowResult>)> = match msg.format {
+        Format::Csv => FileReader::chunk(&bytes[..], &msg.header, msg.first_row)
+            .map_err(|e| WorkError::Header(e.to_string()))?
+            .collect(),
+        Format::JsonLines => JsonLinesReader::new(&bytes[..], msg.first_row).collect(),
+    };
     let done = apply_rows(fs, msg, &file.partner_program_name, rows).await;
     let part = results::lines(done.iter().map(|(row, r)| (row.to_string(), r)));
     let counts = ChunkCounts {
