@@ -74,3 +74,14 @@ fn failure(id: String) -> BatchItemFailure {
     failure.item_identifier = id;
     failure
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_event_key_is_decoded_as_s3_encodes_it() {
+        assert_eq!(decode_key("incoming/7/Sky+Miles/a%2Bb%26c%3D.csv"), "incoming/7/Sky Miles/a+b&c=.csv");
+        assert_eq!(decode_key("incoming/7/SkyMiles/t%C3%A9.csv"), "incoming/7/SkyMiles/té.csv");
+    }
+}
