@@ -14,9 +14,46 @@ use std::time::Duration;
 
 pub use crate::cli::Error;
 
-/// A bucket and a FIFO chunk queue (with a dead-letter queue after `max_receives`) on the
-/// emulator, made if missing; the settings name them.
-pub async fn provision(bucket: &str, queue: &str, visibility: Duration) -> Result<FileSyncSettings, Error> {
+/// Receives before a chunk goes to the dead-letter queue, as template.yaml's redrive policy.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// A bucket and a FIFO chunk queue with its FIFO dead-letter queue, on the emulator.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub bucket: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
+}
+
+impl Stage {
+    /// The environment a partner-file binary gets for this stage (besides TABLE_NAME):
+    /// FILES_BUCKET and FILES_QUEUE_URL as template.yaml sets them, and the emulator's endpoints.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let endpoint = |name: &str| (name.to_string(), std::env::var(name).unwrap_or_default());
+        vec![
+            ("FILES_BUCKET".to_string(), self.bucket.clone()),
+            ("FILES_QUEUE_URL".to_string(), self.queue_url.clone()),
+            endpoint("AWS_ENDPOINT_URL_S3"),
+            endpoint("AWS_ENDPOINT_URL_SQS"),
+        ]
+    }
+
+    /// The file sync settings naming this stage (the rest from the environment).
+    pub fn settings(&self) -> Result<FileSyncSettings, Error> {
+        let env = self.environment();
+        let lookup = |name: &str| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var(name).ok())
+        };
+        Ok(FileSyncSettings::from_lookup(lookup)?)
+    }
+}
+
+/// Bucket `bucket` and FIFO queue `queue` (content-based deduplication off, `visibility` before
+/// an unacknowledged chunk is delivered again) redriving to `<queue>-dlq` after
+/// [`MAX_RECEIVES`], made on the emulator if missing.
+pub async fn stage(bucket: &str, queue: &str, visibility: Duration) -> Result<Stage, Error> {
     let conf = shared::state::sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
     match s3.create_bucket().bucket(bucket).send().await {
@@ -25,30 +62,39 @@ pub async fn provision(bucket: &str, queue: &str, visibility: Duration) -> Resul
         Err(e) => return Err(aws_sdk_s3::error::DisplayErrorContext(e).to_string().into()),
     }
     let sqs = aws_sdk_sqs::Client::new(&conf);
-    let fifo = |name: &str| {
-        sqs.create_queue()
-            .queue_name(format!("{name}.fifo"))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::VisibilityTimeout, visibility.as_secs().max(1).to_string())
+    let (dlq_url, dlq_arn) = fifo_queue(&sqs, &format!("{queue}-dlq"), None, visibility).await?;
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string()});
+    let (queue_url, queue_arn) = fifo_queue(&sqs, queue, Some(redrive.to_string()), visibility).await?;
+    Ok(Stage { bucket: bucket.to_string(), queue_url, queue_arn, dlq_url, dlq_arn })
+}
+
+/// A FIFO queue `<name>.fifo` and its URL and ARN.
+async fn fifo_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    redrive: Option<String>,
+    visibility: Duration,
+) -> Result<(String, String), Error> {
+    use QueueAttributeName as A;
+    let create = sqs
+        .create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(A::FifoQueue, "true")
+        .attributes(A::ContentBasedDeduplication, "false")
+        .attributes(A::VisibilityTimeout, visibility.as_secs().max(1).to_string());
+    let create = match redrive {
+        Some(policy) => create.attributes(A::RedrivePolicy, policy),
+        None => create,
     };
-    let dlq = fifo(&format!("{queue}-dlq")).send().await?.queue_url.unwrap_or_default();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}).to_string();
-    let url = fifo(queue).attributes(QueueAttributeName::RedrivePolicy, redrive).send().await?.queue_url;
-    let lookup = |name: &str| match name {
-        "FILES_BUCKET" => Some(bucket.to_string()),
-        "FILES_QUEUE_URL" => url.clone(),
-        other => std::env::var(other).ok(),
-    };
-    Ok(FileSyncSettings::from_lookup(lookup)?)
+    let url = create.send().await?.queue_url.ok_or("CreateQueue answered no URL")?;
+    let attrs = sqs.get_queue_attributes().queue_url(&url).attribute_names(A::QueueArn).send().await?;
+    let arn = attrs.attributes.and_then(|mut a| a.remove(&A::QueueArn)).ok_or("no QueueArn")?;
+    Ok((url, arn))
+}
+
+/// `stage`'s settings: what `make import` and the bench run on.
+pub async fn provision(bucket: &str, queue: &str, visibility: Duration) -> Result<FileSyncSettings, Error> {
+    stage(bucket, queue, visibility).await?.settings()
 }
 
 /// Uploads `body` as `key` and returns its ETag and size, as S3's event gives them.

@@ -9,7 +9,6 @@ use crate::support::*;
 use crate::update_partner_program::payloads;
 use devtools::file_import;
 use serde_json::Value;
-use shared::config::file_sync::FileSyncSettings;
 use shared::file_sync::import::ImportOutcome;
 use shared::file_sync::worker::{process_chunk, ChunkOutcome};
 use shared::file_sync::FileSync;
@@ -24,9 +23,7 @@ async fn files(app: &TestApp, chunk_rows: u64) -> (FileSync, FileStage) {
 /// `files`, with a chunk delivered again `visibility` after a receive that was not deleted.
 pub(crate) async fn files_with(app: &TestApp, chunk_rows: u64, visibility: Duration) -> (FileSync, FileStage) {
     let stage = moto::file_stage(visibility).await;
-    let env = stage.environment();
-    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let mut settings = FileSyncSettings::from_lookup(lookup).unwrap();
+    let mut settings = stage.settings().unwrap();
     settings.chunk_rows = chunk_rows;
     (FileSync::new(app.state.clone(), settings).await, stage)
 }

@@ -5,8 +5,9 @@
 //! at a time, a repeated MessageDeduplicationId is dropped, an unacknowledged message comes back
 //! after its visibility timeout, and after the redrive policy's receives it moves to the DLQ.
 
-use crate::common::moto::{file_stage, put_object, queue_depth, s3_client, sqs_client, FileStage, MAX_RECEIVES};
+use crate::common::moto::{file_stage, put_object, queue_depth, s3_client, sqs_client, FileStage};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use devtools::file_import::MAX_RECEIVES;
 use std::time::Duration;
 
 #[tokio::test]

@@ -22,9 +22,6 @@ pub fn sqs_endpoint() -> String {
     })
 }
 
-/// The receives before a chunk goes to the dead-letter queue, as template.yaml's redrive policy.
-pub const MAX_RECEIVES: u32 = 5;
-
 /// An S3 client of moto: path-style addressing (a loopback IP has no bucket subdomains).
 pub async fn s3_client() -> aws_sdk_s3::Client {
     let _ = s3_endpoint();
@@ -40,63 +37,18 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&conf)
 }
 
-/// A test's bucket and FIFO chunk queue (with its FIFO dead-letter queue), created on moto.
-#[derive(Debug, Clone)]
-pub struct FileStage {
-    pub bucket: String,
-    pub queue_url: String,
-    pub queue_arn: String,
-    pub dlq_url: String,
-    pub dlq_arn: String,
-}
+/// A test's bucket and FIFO chunk queue with its FIFO dead-letter queue, as template.yaml deploys
+/// them (`make import` and the bench make theirs the same way).
+pub use devtools::file_import::Stage as FileStage;
 
-impl FileStage {
-    /// The environment a partner-file binary gets for this stage (besides TABLE_NAME and the
-    /// endpoints): FILES_BUCKET and FILES_QUEUE_URL, as template.yaml sets them.
-    pub fn environment(&self) -> Vec<(String, String)> {
-        vec![
-            ("FILES_BUCKET".to_string(), self.bucket.clone()),
-            ("FILES_QUEUE_URL".to_string(), self.queue_url.clone()),
-            ("AWS_ENDPOINT_URL_S3".to_string(), s3_endpoint()),
-            ("AWS_ENDPOINT_URL_SQS".to_string(), sqs_endpoint()),
-        ]
-    }
-}
-
-/// A fresh bucket and a FIFO queue (content-based deduplication off, `visibility` before an
-/// unacknowledged chunk is delivered again) redriving to a FIFO DLQ after [`MAX_RECEIVES`].
+/// A fresh stage on moto, uniquely named, a chunk delivered again `visibility` after a receive
+/// that was not deleted.
 pub async fn file_stage(visibility: Duration) -> FileStage {
+    let (_, _) = (s3_endpoint(), sqs_endpoint());
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let bucket = format!("pp-files-{}", &id[..20]);
-    s3_client().await.create_bucket().bucket(&bucket).send().await.unwrap();
-    let sqs = sqs_client().await;
-    let (dlq_url, dlq_arn) = fifo_queue(&sqs, &format!("pp-chunks-dlq-{}", &id[..12]), None, visibility).await;
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.to_string()});
-    let (queue_url, queue_arn) =
-        fifo_queue(&sqs, &format!("pp-chunks-{}", &id[..12]), Some(redrive.to_string()), visibility).await;
-    FileStage { bucket, queue_url, queue_arn, dlq_url, dlq_arn }
-}
-
-async fn fifo_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    redrive: Option<String>,
-    visibility: Duration,
-) -> (String, String) {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let mut create = sqs
-        .create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(A::FifoQueue, "true")
-        .attributes(A::ContentBasedDeduplication, "false")
-        .attributes(A::VisibilityTimeout, visibility.as_secs().max(1).to_string());
-    if let Some(policy) = redrive {
-        create = create.attributes(A::RedrivePolicy, policy);
-    }
-    let url = create.send().await.unwrap().queue_url.unwrap();
-    let attrs = sqs.get_queue_attributes().queue_url(&url).attribute_names(A::QueueArn).send().await.unwrap();
-    let arn = attrs.attributes.unwrap().remove(&A::QueueArn).unwrap();
-    (url, arn)
+    devtools::file_import::stage(&format!("pp-files-{}", &id[..20]), &format!("pp-chunks-{}", &id[..12]), visibility)
+        .await
+        .unwrap()
 }
 
 /// Puts `body` at `key` and returns its ETag (quoted, as S3 sends it).
