@@ -6,8 +6,8 @@
 use super::apply::RowResult;
 use super::aws::AwsError;
 use super::chunk::{ChunkMessage, ChunkSpan, Chunker};
-use super::json_lines::{self, Format, JsonLinesReader, RowCursor};
-use super::reader::{FileError, FileReader};
+use super::json_lines::{self, Format, JsonLinesReader};
+use super::reader::{FileError, FileReader, RowCursor};
 use super::{results, worker, FileSync};
 use crate::domain::dates::format_utc;
 use crate::domain::error_catalog::ErrorCode;
@@ -59,6 +59,8 @@ pub enum ImportError {
     Read(String),
     #[error("FILES_QUEUE_URL is not set: the import cannot queue chunks")]
     NoQueue,
+    #[error("the file's chunks are counted but it could not be finished: {0}")]
+    Finish(#[from] worker::WorkError),
 }
 
 /// Imports the object `key` at `etag`, `size` bytes (as the S3 event gives them).
@@ -129,7 +131,7 @@ pub async fn import_object(fs: &FileSync, key: &str, etag: &str, size: u64) -> R
     let (rows, chunks) = split(fs, &message).await?;
     fs.state.store.start_partner_file(org, &file_id, rows, chunks, &format_utc(fs.state.now())).await?;
     tracing::info!(org, file_id = %file_id, rows, chunks, "partner file queued");
-    worker::finish_if_complete(fs, org, &file_id).await.map_err(|e| ImportError::Read(e.to_string()))?;
+    worker::finish_if_complete(fs, org, &file_id).await?;
     Ok(ImportOutcome::Started { file_id, rows, chunks })
 }
 

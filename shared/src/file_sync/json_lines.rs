@@ -3,11 +3,11 @@
 //! and this one give the import the same two things: where each row ends (`RowCursor`) and rows.
 
 use super::apply::RowResult;
-use super::reader::{FileError, FileReader, FileRow};
+use super::reader::{FileError, FileRow, RowCursor};
 use crate::domain::error_catalog::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 /// How a file's rows are written, told by its name: `.jsonl` or `.ndjson` is JSON Lines,
 /// anything else CSV.
@@ -27,25 +27,6 @@ impl Format {
         } else {
             Format::Csv
         }
-    }
-}
-
-/// Steps over rows without reading their fields, and says where the next one starts: what the
-/// import needs to cut a file into chunks.
-pub trait RowCursor {
-    /// Steps over the next row: `false` at the end of the source.
-    fn skip_row(&mut self) -> bool;
-    /// Where the next row starts: the byte offset from the start of the source.
-    fn offset(&self) -> u64;
-}
-
-impl<R: Read> RowCursor for FileReader<R> {
-    fn skip_row(&mut self) -> bool {
-        FileReader::skip_row(self)
-    }
-
-    fn offset(&self) -> u64 {
-        FileReader::offset(self)
     }
 }
 

@@ -160,15 +160,20 @@ impl<R: Read> FileReader<R> {
     pub fn header(&mut self) -> Vec<String> {
         self.csv.headers().map(|h| h.iter().map(str::to_string).collect()).unwrap_or_default()
     }
+}
 
+/// Steps over rows without reading their fields, and says where the next one starts: what the
+/// import needs to cut a file into chunks (CSV here, JSON Lines in `json_lines`).
+pub trait RowCursor {
+    /// Steps over the next row: `false` at the end of the source.
+    fn skip_row(&mut self) -> bool;
     /// Where the next row starts: the byte offset from the start of the source.
-    pub fn offset(&self) -> u64 {
-        self.csv.position().byte()
-    }
+    fn offset(&self) -> u64;
+}
 
-    /// Steps over the next row without reading its fields: `false` at the end of the source.
+impl<R: Read> RowCursor for FileReader<R> {
     /// Counts rows as `next` does, so a chunk's boundaries are found at the cost of the parse alone.
-    pub fn skip_row(&mut self) -> bool {
+    fn skip_row(&mut self) -> bool {
         if self.ended {
             return false;
         }
@@ -184,6 +189,10 @@ impl<R: Read> FileReader<R> {
                 !self.ended
             }
         }
+    }
+
+    fn offset(&self) -> u64 {
+        self.csv.position().byte()
     }
 }
 
