@@ -187,10 +187,7 @@ pub fn expiry_reminder(
     expires_at: DateTime<Utc>,
     days_before: u32,
 ) -> Key {
-    Key::new(
-        customer_pk(org, customer),
-        format!("{}{}#{days_before:03}", expiry_reminder_prefix(program), key_time(expires_at)),
-    )
+    reminder_key(org, customer, expiry_reminder_prefix(program), expires_at, days_before)
 }
 
 /// Sort-key prefix of one linkage's armed reminders (`expiry_reminder`).
@@ -207,10 +204,12 @@ pub fn sent_reminder(
     expires_at: DateTime<Utc>,
     days_before: u32,
 ) -> Key {
-    Key::new(
-        customer_pk(org, customer),
-        format!("{}{}#{days_before:03}", sent_reminder_prefix(program), key_time(expires_at)),
-    )
+    reminder_key(org, customer, sent_reminder_prefix(program), expires_at, days_before)
+}
+
+/// A reminder item's key under `prefix` (armed or sent): the expiry instant, then the day.
+fn reminder_key(org: OrgId, customer: CustomerId, prefix: String, expires_at: DateTime<Utc>, days: u32) -> Key {
+    Key::new(customer_pk(org, customer), format!("{prefix}{}#{days:03}", key_time(expires_at)))
 }
 
 /// Sort-key prefix of one linkage's sent-reminder records.
